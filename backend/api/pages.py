@@ -1,0 +1,54 @@
+"""The pages a person opens from an e-mail: the reset form and its result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sanic import Blueprint, Request, html
+
+from backend.errors import InvalidToken, PasswordPolicyViolation
+from backend.security.password_policy import RULE_MESSAGES, PasswordRule
+
+bp = Blueprint("pages")
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates" / "pages"),
+    autoescape=select_autoescape(["html"]),
+)
+_RULES = [RULE_MESSAGES[rule] for rule in
+          (PasswordRule.MIN_LENGTH, PasswordRule.CONTAINS_USERNAME, PasswordRule.CHARACTER_GROUPS)]
+_NO_CACHE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _page(name: str, status: int = 200, **context) -> html:
+    return html(_templates.get_template(name).render(rules=_RULES, **context),
+                status=status, headers=_NO_CACHE)
+
+
+@bp.get("/reset-password")
+async def reset_form(request: Request):
+    token = request.args.get("token", "")
+    try:
+        target = await request.app.ctx.auth.reset_target(token)
+    except InvalidToken as error:
+        return _page("link_invalid.html", status=400, message=error.message)
+    return _page("reset_form.html", token=token, email=target.email, errors=[])
+
+
+@bp.post("/reset-password")
+async def reset_submit(request: Request):
+    form = request.form or {}
+    token = form.get("token", "")
+    password = form.get("password", "")
+    confirmation = form.get("password_confirm", "")
+    auth = request.app.ctx.auth
+    try:
+        await auth.reset_password(token, password, confirmation)
+    except InvalidToken as error:
+        return _page("link_invalid.html", status=400, message=error.message)
+    except PasswordPolicyViolation as error:
+        target = await auth.reset_target(token)
+        errors = [item["message"] for item in error.details]
+        return _page("reset_form.html", status=422, token=token, email=target.email, errors=errors)
+    return _page("reset_done.html")

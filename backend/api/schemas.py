@@ -1,0 +1,37 @@
+"""Request bodies of the JSON API (validated with pydantic)."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from backend.security.password_policy import MAX_LENGTH as PASSWORD_MAX_LENGTH
+
+
+def _checked_email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise ValueError("invalid e-mail address") from None
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=1000)
+
+
+class PasswordResetRequest(_Body):
+    email: str = Field(min_length=3, max_length=254)
+
+    _email = field_validator("email")(_checked_email)
+
+
+class PasswordResetConfirm(_Body):
+    token: str = Field(min_length=1, max_length=200)
+    # Longer than the policy allows so the policy (not a generic error) explains the limit.
+    password: str = Field(max_length=PASSWORD_MAX_LENGTH * 2)
+    password_confirm: str = Field(max_length=PASSWORD_MAX_LENGTH * 2)
+
+
+class LoginRequest(_Body):
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH * 2)

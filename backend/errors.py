@@ -1,0 +1,84 @@
+"""Domain errors: a stable code for programs, a Polish message for people, an HTTP status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+    message = "Nieprawidłowe żądanie."
+
+    def __init__(
+        self, message: str | None = None, *, details: Any = None, headers: dict | None = None
+    ) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = details
+        self.headers = headers or {}
+
+    def to_body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+    message = "Brak uprawnień do wykonania tej operacji."
+
+
+class InvalidCredentials(DomainError):
+    status = 401
+    code = "invalid_credentials"
+    message = "Nieprawidłowy adres e-mail lub hasło."
+
+
+class InvalidToken(DomainError):
+    status = 400
+    code = "invalid_token"
+    message = (
+        "Link jest nieprawidłowy, wygasł albo został już użyty. "
+        "Poproś o nowy link do ustawienia hasła."
+    )
+
+
+class PasswordPolicyViolation(DomainError):
+    status = 422
+    code = "password_policy"
+    message = "Hasło nie spełnia wymagań."
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+    message = "Zbyt wiele prób. Spróbuj ponownie później."
+
+    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
+        minutes = max(1, -(-retry_after_seconds // 60))
+        super().__init__(
+            message or f"Zbyt wiele prób. Spróbuj ponownie za {minutes} min.",
+            details={"retry_after_seconds": retry_after_seconds},
+            headers={"Retry-After": str(retry_after_seconds)},
+        )
+
+
+class ValidationFailed(DomainError):
+    status = 422
+    code = "validation_error"
+    message = "Przesłane dane są niepoprawne."
+
+
+class MalformedJson(DomainError):
+    status = 400
+    code = "malformed_json"
+    message = "Treść żądania nie jest poprawnym JSON-em."
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+    message = "Nieobsługiwany typ treści. Wyślij dane jako application/json."

@@ -1,0 +1,46 @@
+"""Pure e-mail builders: data in, subject and bodies out. Sending lives in mail/sender.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates" / "email"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    kind: str
+    to_address: str
+    subject: str
+    text_body: str
+    html_body: str
+
+
+def password_reset(*, to_address: str, name: str, link: str, ttl_minutes: int) -> EmailContent:
+    context = {"name": name, "link": link, "ttl_minutes": ttl_minutes}
+    return EmailContent(
+        kind="password_reset",
+        to_address=to_address,
+        subject="Ustawienie nowego hasła – iKsięgowość24",
+        text_body=_templates.get_template("password_reset.txt").render(context),
+        html_body=_templates.get_template("password_reset.html").render(context),
+    )
+
+
+def password_changed(*, to_address: str, name: str) -> EmailContent:
+    context = {"name": name}
+    return EmailContent(
+        kind="password_changed",
+        to_address=to_address,
+        subject="Twoje hasło zostało zmienione – iKsięgowość24",
+        text_body=_templates.get_template("password_changed.txt").render(context),
+        html_body=_templates.get_template("password_changed.html").render(context),
+    )

@@ -1,0 +1,173 @@
+"""Delivers queued e-mails over SMTP, retrying with exponential backoff while SMTP is down.
+
+Several backend replicas may run a sender: each claims a message with a short lease
+(``locked_until``) in its own transaction before sending, so a message goes out once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import aiosmtplib
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.models import OutboxMessage
+from backend.services.clock import Clock
+
+log = logging.getLogger("backend.mail")
+
+BATCH_SIZE = 20
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF_SECONDS = 300
+SMTP_TIMEOUT_SECONDS = 10
+
+
+def backoff_seconds(attempts: int) -> int:
+    return min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        smtp_host: str,
+        smtp_port: int,
+        mail_from: str,
+        poll_seconds: float,
+        clock: Clock,
+    ) -> None:
+        self._sessions = sessions
+        self._smtp_host = smtp_host
+        self._smtp_port = smtp_port
+        self._mail_from = mail_from
+        self._poll_seconds = poll_seconds
+        self._clock = clock
+        self._wake = asyncio.Event()
+
+    def notify(self) -> None:
+        """Something was queued: deliver now instead of waiting for the next poll."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.deliver_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox delivery round failed; retrying on the next round")
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def deliver_due(self) -> int:
+        """Send every message that is due; returns how many were delivered."""
+        delivered = 0
+        for message_id in await self._claim_due():
+            if await self._deliver(message_id):
+                delivered += 1
+        return delivered
+
+    async def _claim_due(self) -> list[int]:
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            candidates = (
+                await session.scalars(
+                    select(OutboxMessage.id)
+                    .where(
+                        OutboxMessage.sent_at.is_(None),
+                        OutboxMessage.next_attempt_at <= now,
+                        or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
+                    )
+                    .order_by(OutboxMessage.id)
+                    .limit(BATCH_SIZE)
+                )
+            ).all()
+            claimed = []
+            for message_id in candidates:
+                result = await session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == message_id,
+                        or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
+                    )
+                    .values(locked_until=now + LEASE)
+                )
+                if result.rowcount == 1:
+                    claimed.append(message_id)
+            return claimed
+
+    async def _deliver(self, message_id: int) -> bool:
+        async with self._sessions() as session:
+            message = await session.get(OutboxMessage, message_id)
+            if message is None or message.sent_at is not None:
+                return False
+            email = self._compose(message)
+        try:
+            await aiosmtplib.send(
+                email,
+                hostname=self._smtp_host,
+                port=self._smtp_port,
+                timeout=SMTP_TIMEOUT_SECONDS,
+                start_tls=False,
+            )
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            await self._record_failure(message_id, error)
+            return False
+        await self._record_success(message_id)
+        return True
+
+    def _compose(self, message: OutboxMessage) -> EmailMessage:
+        email = EmailMessage()
+        email["From"] = self._mail_from
+        email["To"] = message.to_address
+        email["Subject"] = message.subject
+        email["Date"] = formatdate(localtime=False)
+        email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain="iksiegowosc24.pl")
+        email.set_content(message.text_body or "")
+        if message.html_body:
+            email.add_alternative(message.html_body, subtype="html")
+        return email
+
+    async def _record_success(self, message_id: int) -> None:
+        async with self._sessions.begin() as session:
+            # The bodies may hold a one-time link: once delivered, the copy here is not needed.
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id)
+                .values(
+                    sent_at=self._clock(),
+                    locked_until=None,
+                    text_body=None,
+                    html_body=None,
+                    attempts=OutboxMessage.attempts + 1,
+                )
+            )
+        log.info("outbox message %s delivered", message_id)
+
+    async def _record_failure(self, message_id: int, error: BaseException) -> None:
+        async with self._sessions.begin() as session:
+            message = await session.get(OutboxMessage, message_id)
+            if message is None:
+                return
+            message.attempts += 1
+            message.locked_until = None
+            message.next_attempt_at = self._clock() + timedelta(
+                seconds=backoff_seconds(message.attempts)
+            )
+            message.last_error = f"{type(error).__name__}: {error}"[:500]
+        log.warning(
+            "outbox message %s not delivered (attempt %s): %s; retry in %ss",
+            message_id,
+            message.attempts,
+            type(error).__name__,
+            backoff_seconds(message.attempts),
+        )

@@ -1,0 +1,151 @@
+"""Password reset and login: the operations own their transactions and raise domain errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.errors import InvalidCredentials, PasswordPolicyViolation, RateLimited
+from backend.mail import builders
+from backend.models import Account, AccountState, TokenPurpose
+from backend.repositories import accounts
+from backend.repositories import tokens as token_queries
+from backend.security.hashing import SecretHasher
+from backend.security.password_policy import check_password
+from backend.services import audit, outbox, tokens
+from backend.services.clock import Clock
+from backend.services.rate_limit import RateLimit
+
+# Reset e-mails per account per hour; past it the request is answered the same and nothing is sent.
+RESET_EMAILS_PER_HOUR = 5
+LOGIN_FAILURES = RateLimit("login_failure", limit=5, window=timedelta(minutes=15))
+
+
+@dataclass(frozen=True)
+class ResetLinkTarget:
+    """Who the reset form is for, shown on the page (no secrets)."""
+
+    email: str
+
+
+class AuthService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        hasher: SecretHasher,
+        *,
+        public_url: str,
+        reset_ttl: timedelta,
+        clock: Clock,
+        mail_queued: Callable[[], None],
+    ) -> None:
+        self._sessions = sessions
+        self._hasher = hasher
+        self._public_url = public_url
+        self._reset_ttl = reset_ttl
+        self._clock = clock
+        self._mail_queued = mail_queued
+
+    async def request_password_reset(self, email: str, *, actor: str) -> None:
+        """Send a reset link if the account exists; the caller learns nothing either way."""
+        async with self._sessions.begin() as session:
+            account = await accounts.get_by_email(session, email)
+            if account is None or not await self._may_send_reset(session, account):
+                return
+            raw = await tokens.issue(
+                session, account, TokenPurpose.PASSWORD_RESET, self._reset_ttl, self._clock
+            )
+            outbox.queue(
+                session,
+                builders.password_reset(
+                    to_address=account.email,
+                    name=account.name,
+                    link=self.reset_link(raw),
+                    ttl_minutes=int(self._reset_ttl.total_seconds() // 60),
+                ),
+                self._clock,
+            )
+            audit.record(
+                session, self._clock, actor=actor, action="password_reset_requested",
+                account_id=account.id,
+            )
+        self._mail_queued()
+
+    def reset_link(self, raw_token: str) -> str:
+        return f"{self._public_url}/reset-password?{urlencode({'token': raw_token})}"
+
+    async def _may_send_reset(self, session: AsyncSession, account: Account) -> bool:
+        since = self._clock() - timedelta(hours=1)
+        issued = await token_queries.count_issued_since(
+            session, account.id, TokenPurpose.PASSWORD_RESET, since
+        )
+        return issued < RESET_EMAILS_PER_HOUR
+
+    async def reset_target(self, raw_token: str) -> ResetLinkTarget:
+        """Check a link without using it up (mail scanners open links too)."""
+        async with self._sessions() as session:
+            token = await tokens.peek(session, raw_token, TokenPurpose.PASSWORD_RESET, self._clock)
+            account = await accounts.get(session, token.account_id)
+            return ResetLinkTarget(email=account.email)
+
+    async def reset_password(self, raw_token: str, password: str, confirmation: str) -> None:
+        async with self._sessions() as session:
+            token = await tokens.peek(session, raw_token, TokenPurpose.PASSWORD_RESET, self._clock)
+            account = await accounts.get(session, token.account_id)
+            email = account.email
+        verdict = check_password(password, email, confirmation)
+        if not verdict.ok:
+            raise PasswordPolicyViolation(
+                details=[{"rule": rule.value, "message": msg}
+                         for rule, msg in zip(verdict.failed, verdict.messages)]
+            )
+        # Hash before the write transaction so the database lock is not held during argon2.
+        password_hash = await self._hasher.hash(password)
+        async with self._sessions.begin() as session:
+            account_id = await tokens.consume(
+                session, raw_token, TokenPurpose.PASSWORD_RESET, self._clock
+            )
+            account = await accounts.get(session, account_id)
+            account.password_hash = password_hash
+            account.password_changed_at = self._clock()
+            if account.state == AccountState.PENDING_ACTIVATION:
+                account.state = AccountState.ACTIVE
+            await LOGIN_FAILURES.clear(session, account.email)
+            outbox.queue(
+                session,
+                builders.password_changed(to_address=account.email, name=account.name),
+                self._clock,
+            )
+            audit.record(
+                session, self._clock, actor=f"account:{account.id}", action="password_reset",
+                account_id=account.id,
+            )
+        self._mail_queued()
+
+    async def login(self, email: str, password: str) -> Account:
+        async with self._sessions.begin() as session:
+            retry_after = await LOGIN_FAILURES.retry_after(session, email, self._clock)
+            if retry_after is not None:
+                raise RateLimited(
+                    retry_after,
+                    "Zbyt wiele nieudanych prób logowania. "
+                    f"Spróbuj ponownie za {max(1, -(-retry_after // 60))} min "
+                    "albo ustaw nowe hasło przez „Nie pamiętam hasła”.",
+                )
+            account = await accounts.get_by_email(session, email)
+        # Unknown accounts are verified against a dummy hash so both answers take as long.
+        valid = await self._hasher.verify(account.password_hash if account else None, password)
+        if not valid or account is None or account.state != AccountState.ACTIVE:
+            async with self._sessions.begin() as session:
+                LOGIN_FAILURES.hit(session, email, self._clock)
+            raise InvalidCredentials()
+        async with self._sessions.begin() as session:
+            await LOGIN_FAILURES.clear(session, email)
+            if self._hasher.needs_rehash(account.password_hash):
+                stored = await accounts.get(session, account.id)
+                stored.password_hash = await self._hasher.hash(password)
+        return account

@@ -1,0 +1,73 @@
+"""Backend configuration, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEV_SERVICE_TOKEN = "dev-backend-service-token-change-me"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(RuntimeError):
+    """The environment holds a value the backend cannot start with."""
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 8100
+    public_url: str = "http://localhost:8100"
+    database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'backend.db'}"
+    service_token: str = DEV_SERVICE_TOKEN
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    mail_from: str = "iKsięgowość24 <no-reply@iksiegowosc24.pl>"
+    reset_token_ttl_minutes: int = 60
+    outbox_poll_seconds: float = 2.0
+    # Argon2id cost; the defaults are OWASP's minimum for argon2id (19 MiB, t=2, p=1).
+    argon2_memory_kib: int = 19456
+    argon2_time_cost: int = 2
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ.get
+        settings = cls(
+            environment=env("POMOCNIK_ENV", cls.environment),
+            host=env("BACKEND_HOST", cls.host),
+            port=_int("BACKEND_PORT", cls.port),
+            public_url=env("BACKEND_PUBLIC_URL", cls.public_url).rstrip("/"),
+            database_url=env("BACKEND_DATABASE_URL", cls.database_url),
+            service_token=env("BACKEND_SERVICE_TOKEN", cls.service_token),
+            smtp_host=env("SMTP_HOST", cls.smtp_host),
+            smtp_port=_int("SMTP_PORT", cls.smtp_port),
+            mail_from=env("MAIL_FROM", cls.mail_from),
+        )
+        settings.check()
+        return settings
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    def check(self) -> None:
+        """Outside development, refuse the secrets that ship in this repository."""
+        if self.is_development:
+            return
+        if self.service_token == DEV_SERVICE_TOKEN or len(self.service_token) < 32:
+            raise SettingsError(
+                "BACKEND_SERVICE_TOKEN must be set to a random value of at least 32 characters "
+                f"when POMOCNIK_ENV={self.environment!r}"
+            )
