@@ -55,12 +55,12 @@ class PasswordPolicyViolation(DomainError):
 class RateLimited(DomainError):
     status = 429
     code = "rate_limited"
-    message = "Zbyt wiele prób. Spróbuj ponownie później."
+    template = "Zbyt wiele prób. Spróbuj ponownie za {minutes} min."
 
-    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
-        minutes = max(1, -(-retry_after_seconds // 60))
+    def __init__(self, retry_after_seconds: int, template: str | None = None) -> None:
+        minutes = max(1, -(-retry_after_seconds // 60))  # rounded up
         super().__init__(
-            message or f"Zbyt wiele prób. Spróbuj ponownie za {minutes} min.",
+            (template or self.template).format(minutes=minutes),
             details={"retry_after_seconds": retry_after_seconds},
             headers={"Retry-After": str(retry_after_seconds)},
         )

@@ -16,31 +16,12 @@ venv=".venv/$name"
 lock="requirements/$name.lock"
 stamp="$venv/.lock-sha256"
 
-find_python() {
-  local candidate
-  for candidate in \
-      "$(command -v pyenv >/dev/null 2>&1 && pyenv root 2>/dev/null)/versions/$want"*/bin/python"$want" \
-      "$(command -v "python$want" 2>/dev/null || true)"; do
-    if [ -x "$candidate" ] && "$candidate" -c "import sys; assert sys.version_info[:2] == tuple(map(int, '$want'.split('.')))" 2>/dev/null; then
-      echo "$candidate"; return 0
-    fi
-  done
-  return 1
-}
-
 sum=$(sha256sum "$lock" | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && [ -x "$venv/bin/python" ]; then
   exit 0
 fi
 
-if ! python=$(find_python); then
-  cat >&2 <<MSG
-error: Python $want was not found.
-  The '$name' environment needs Python $want (Rasa 3.6 supports Python up to 3.10; the backend uses 3.11).
-  Install it, e.g. 'pyenv install $want' or your system's 'python$want' package, then run make again.
-MSG
-  exit 1
-fi
+python=$(scripts/find-python.sh "$want")
 
 echo "==> creating $venv with $python (this happens once per lock-file change)"
 rm -rf "$venv"

@@ -23,6 +23,10 @@ from backend.services.rate_limit import RateLimit
 # Reset e-mails per account per hour; past it the request is answered the same and nothing is sent.
 RESET_EMAILS_PER_HOUR = 5
 LOGIN_FAILURES = RateLimit("login_failure", limit=5, window=timedelta(minutes=15))
+LOGIN_LOCKED_TEMPLATE = (
+    "Zbyt wiele nieudanych prób logowania. Spróbuj ponownie za {minutes} min "
+    "albo ustaw nowe hasło przez „Nie pamiętam hasła”."
+)
 
 
 @dataclass(frozen=True)
@@ -130,12 +134,7 @@ class AuthService:
         async with self._sessions.begin() as session:
             retry_after = await LOGIN_FAILURES.retry_after(session, email, self._clock)
             if retry_after is not None:
-                raise RateLimited(
-                    retry_after,
-                    "Zbyt wiele nieudanych prób logowania. "
-                    f"Spróbuj ponownie za {max(1, -(-retry_after // 60))} min "
-                    "albo ustaw nowe hasło przez „Nie pamiętam hasła”.",
-                )
+                raise RateLimited(retry_after, LOGIN_LOCKED_TEMPLATE)
             account = await accounts.get_by_email(session, email)
         # Unknown accounts are verified against a dummy hash so both answers take as long.
         valid = await self._hasher.verify(account.password_hash if account else None, password)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,7 +29,7 @@ class RateLimit:
         )
         if count < self.limit or oldest is None:
             return None
-        return max(1, int((oldest + self.window - now).total_seconds()) + 1)
+        return max(1, math.ceil((oldest + self.window - now).total_seconds()))
 
     def hit(self, session: AsyncSession, key: str, clock: Clock) -> None:
         session.add(RateLimitHit(scope=self.scope, key_hash=_key_hash(key), created_at=clock()))

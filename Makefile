@@ -1,0 +1,68 @@
+# Pomocnik: `make run` starts everything, `make test` runs every check. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+APP_ENV  := .venv/app
+RASA_ENV := .venv/rasa
+APP_PY   := $(APP_ENV)/bin/python
+RASA     := $(RASA_ENV)/bin/rasa
+MODEL    := var/models/pomocnik.tar.gz
+RASA_SOURCES := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml
+
+# Quiet, offline-friendly Rasa/TensorFlow.
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help env run test test-app test-actions test-rasa shell db model lock clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+env: $(APP_ENV)/.lock-sha256 $(RASA_ENV)/.lock-sha256 ## create both Python environments
+
+$(APP_ENV)/.lock-sha256: requirements/app.lock scripts/setup-env.sh
+	@scripts/setup-env.sh app
+
+$(RASA_ENV)/.lock-sha256: requirements/rasa.lock scripts/setup-env.sh
+	@scripts/setup-env.sh rasa
+
+model: $(MODEL) ## train the Rasa model if it is missing or older than data/, domain.yml, config.yml
+
+$(MODEL): $(RASA_SOURCES) $(RASA_ENV)/.lock-sha256
+	@echo "==> training the Rasa model (progress below)"
+	$(RASA) train --fixed-model-name pomocnik --out var/models
+	@touch $@
+
+db: $(APP_ENV)/.lock-sha256 ## create/migrate the SQLite database under var/ and load the demo data
+	$(APP_PY) -m backend.cli migrate
+	$(APP_PY) -m backend.cli seed
+
+run: env model db ## start all five services; Ctrl-C stops them
+	@$(APP_PY) scripts/run.py
+
+shell: $(APP_ENV)/.lock-sha256 ## talk to the assistant in the terminal (needs `make run` in another terminal)
+	@$(APP_PY) -m bot.shell
+
+test: env model ## the whole suite: pytest (both environments), rasa data validate, rasa test
+	$(MAKE) --no-print-directory test-app
+	$(MAKE) --no-print-directory test-actions
+	$(MAKE) --no-print-directory test-rasa
+
+test-app: $(APP_ENV)/.lock-sha256
+	$(APP_PY) -m pytest tests --ignore=tests/actions
+
+test-actions: $(RASA_ENV)/.lock-sha256
+	$(RASA_ENV)/bin/python -m pytest tests/actions
+
+test-rasa: $(MODEL)
+	$(RASA) data validate --fail-on-warnings
+	$(RASA) test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors --out var/results
+
+lock: ## re-resolve requirements/*.in into the lock files (needs the package registry)
+	scripts/lock.sh app
+	scripts/lock.sh rasa
+
+clean: ## remove environments, model and local state
+	rm -rf .venv var
