@@ -1,0 +1,1 @@
+"""Pomocnik: the chat gateway, widget and terminal client."""

@@ -1,0 +1,91 @@
+"""JSON error responses with stable codes and Polish messages.
+
+Every error leaves the gateway as
+``{"error": {"code": "<stable_snake_case>", "message": "<Polish text>"}}``;
+clients branch on ``code`` and may show ``message`` to the user.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sanic import Request, Sanic
+from sanic.exceptions import SanicException
+from sanic.response import HTTPResponse, json
+
+MAX_TEXT_LENGTH = 1000
+MAX_BODY_BYTES = 16 * 1024
+
+logger = logging.getLogger("pomocnik.gateway")
+
+MESSAGES = {
+    "unsupported_media_type": (
+        "Nieobsługiwany format danych. "
+        "Wyślij treść w formacie JSON (Content-Type: application/json)."
+    ),
+    "malformed_json": "Treść żądania nie jest poprawnym dokumentem JSON.",
+    "validation_error": "Pole „text” jest wymagane i musi zawierać niepusty tekst.",
+    "message_too_long": f"Wiadomość jest za długa. Maksymalna długość to {MAX_TEXT_LENGTH} znaków.",
+    "conversation_not_found": "Nie znaleziono rozmowy. Rozpocznij nową rozmowę.",
+    "assistant_unavailable": "Asystent jest chwilowo niedostępny. Spróbuj ponownie za chwilę.",
+    "not_found": "Nie znaleziono zasobu pod tym adresem.",
+    "method_not_allowed": "Ta metoda HTTP nie jest obsługiwana pod tym adresem.",
+    "payload_too_large": "Żądanie jest za duże. Maksymalny rozmiar treści to 16 KiB.",
+    "request_timeout": "Przekroczono czas oczekiwania na żądanie.",
+    "bad_request": "Nieprawidłowe żądanie.",
+    "service_unavailable": "Usługa jest chwilowo niedostępna. Spróbuj ponownie za chwilę.",
+    "internal_error": "Wystąpił nieoczekiwany błąd. Spróbuj ponownie później.",
+}
+
+# Sanic's own exceptions (routing, body size, timeouts) mapped by status code.
+_CODES_BY_STATUS = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "payload_too_large",
+    503: "service_unavailable",
+}
+
+
+class ApiError(SanicException):
+    """An expected failure with a stable code; raised by handlers."""
+
+    quiet = True
+
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(MESSAGES[code], status_code=status)
+        self.code = code
+
+
+def error_response(status: int, code: str, headers: dict[str, str] | None = None) -> HTTPResponse:
+    body = {"error": {"code": code, "message": MESSAGES[code]}}
+    return json(body, status=status, headers=headers)
+
+
+def register_error_handlers(app: Sanic) -> None:
+    @app.exception(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> HTTPResponse:
+        return error_response(exc.status_code, exc.code)
+
+    @app.exception(SanicException)
+    async def framework_error(request: Request, exc: SanicException) -> HTTPResponse:
+        status = exc.status_code or 500
+        if status >= 500 and status not in _CODES_BY_STATUS:
+            return _internal_error(request, exc)
+        code = _CODES_BY_STATUS.get(status, "bad_request")
+        # Keep e.g. the Allow header of 405 responses.
+        headers = dict(getattr(exc, "headers", None) or {})
+        return error_response(status, code, headers)
+
+    @app.exception(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> HTTPResponse:
+        return _internal_error(request, exc)
+
+
+def _internal_error(request: Request, exc: BaseException) -> HTTPResponse:
+    # The traceback stays in the server log; the client gets a generic message.
+    route = request.route.path if request and request.route else "-"
+    method = request.method if request else "-"
+    logger.error("unhandled error on %s %s", method, route, exc_info=exc)
+    return error_response(500, "internal_error")

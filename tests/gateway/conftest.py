@@ -1,0 +1,228 @@
+"""Fixtures: the real gateway on a free loopback port and a real HTTP stub of Rasa.
+
+Nothing of our own code is mocked. Rasa, an outside service, is replaced by a
+tiny HTTP/1.1 server that records what it receives and answers canned replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from sanic import Sanic
+
+from bot.gateway import Settings, create_app
+
+TEST_SECRET = "test-gateway-secret-0123456789-abcdefghijklmnop"
+DEFAULT_REPLY = [
+    {
+        "recipient_id": "ignored",
+        "text": "Kliknij „Nie pamiętam hasła” na stronie logowania.",
+        "buttons": [
+            {"title": "Tak, dziękuję", "payload": "/affirm"},
+            {"title": "Nie", "payload": '/deny{"powod":"inny"}'},
+        ],
+    }
+]
+_app_numbers = itertools.count()
+
+# Several gateway apps start in this one process. On startup Sanic rewrites some of
+# its own class methods ("TouchUp"); only in test mode does it keep the originals and
+# redo that per app instead of failing on already rewritten methods.
+Sanic.test_mode = True
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class StubRasa:
+    """Stands in for Rasa's REST channel; tests set the reply before calling."""
+
+    reply_status: int = 200
+    reply_body: Any = field(default_factory=lambda: DEFAULT_REPLY)
+    root_status: int = 200
+    delay_seconds: float = 0.0
+    requests: list[RecordedRequest] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def webhook_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path == "/webhooks/rest/webhook"]
+
+    async def start(self) -> None:
+        self._tasks: set[asyncio.Task] = set()
+        self._server = await asyncio.start_server(self._serve_connection, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _serve_connection(self, reader, writer) -> None:
+        self._tasks.add(asyncio.current_task())
+        try:
+            while request := await self._read_request(reader):
+                self.requests.append(request)
+                await asyncio.sleep(self.delay_seconds)
+                writer.write(self._response_for(request))
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._tasks.discard(asyncio.current_task())
+            writer.close()
+
+    @staticmethod
+    async def _read_request(reader) -> RecordedRequest | None:
+        request_line = await reader.readline()
+        if not request_line:
+            return None
+        method, path, _ = request_line.decode("latin-1").split(" ", 2)
+        headers = {}
+        while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+            name, value = line.decode("latin-1").split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        return RecordedRequest(method, path, headers, body)
+
+    def _response_for(self, request: RecordedRequest) -> bytes:
+        if request.path == "/":
+            status, payload = self.root_status, b"Hello from Rasa: 3.6.21"
+        else:
+            status, payload = self.reply_status, self.reply_body
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")
+        head = (
+            f"HTTP/1.1 {status} Stub\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode("latin-1") + body
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (bound, read, released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(settings: Settings, **app_kwargs) -> AsyncIterator[str]:
+    """Serve the real gateway app in this event loop, with its lifecycle hooks."""
+    app = create_app(settings, name=f"pomocnik_gateway_test_{next(_app_numbers)}", **app_kwargs)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    # In Sanic 25 create_server() already awaits the asyncio server (socket is listening);
+    # the app lifecycle (startup, listeners) is ours to drive.
+    server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await server.before_stop()
+        for connection in list(server.connections):
+            connection.close_if_idle()
+        server.close()
+        await server.wait_closed()
+        await server.after_stop()
+        Sanic.unregister_app(app)
+
+
+def gateway_settings(rasa_url: str, **overrides) -> Settings:
+    values = {"port": 0, "rasa_url": rasa_url, "rasa_timeout_seconds": 2.0, "secret": TEST_SECRET}
+    return Settings(**{**values, **overrides})
+
+
+@pytest.fixture
+async def stub_rasa() -> AsyncIterator[StubRasa]:
+    stub = StubRasa()
+    await stub.start()
+    yield stub
+    await stub.stop()
+
+
+@pytest.fixture
+async def gateway_url(stub_rasa: StubRasa) -> AsyncIterator[str]:
+    async with running_gateway(gateway_settings(stub_rasa.url)) as url:
+        yield url
+
+
+@pytest.fixture
+async def client(gateway_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=gateway_url, trust_env=False, timeout=10) as http:
+        yield http
+
+
+@pytest.fixture
+async def conversation_id(client: httpx.AsyncClient) -> str:
+    response = await client.post("/api/v1/conversations")
+    assert response.status_code == 201
+    return response.json()["conversation_id"]
+
+
+@pytest.fixture
+async def rasa_down_client() -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway whose Rasa URL points at a closed port."""
+    settings = gateway_settings(f"http://127.0.0.1:{free_port()}")
+    async with running_gateway(settings) as url:
+        async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=10) as http:
+            yield http
+
+
+def assert_error(response: httpx.Response, status: int, code: str, *phrases: str) -> None:
+    """The response is the gateway's JSON error with a Polish message."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"], "the message must not be empty"
+    for phrase in phrases:
+        assert phrase in error["message"]
+    assert "Traceback" not in response.text
+
+
+# Helpers exposed as fixtures: test modules should not import conftest directly.
+@pytest.fixture(name="assert_error")
+def assert_error_fixture():
+    return assert_error
+
+
+@pytest.fixture(name="start_gateway")
+def start_gateway_fixture():
+    return running_gateway
+
+
+@pytest.fixture(name="make_settings")
+def make_settings_fixture():
+    return gateway_settings
+
+
+@pytest.fixture
+def closed_port() -> int:
+    return free_port()
