@@ -51,6 +51,7 @@ test: env model ## the whole suite: pytest (both environments), rasa data valida
 	$(MAKE) --no-print-directory test-rasa
 
 test-app: $(APP_ENV)/.lock-sha256
+	@scripts/ensure-chromium.sh
 	$(APP_PY) -m pytest tests --ignore=tests/actions
 
 test-actions: $(RASA_ENV)/.lock-sha256

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from backend.app import create_app
-from backend.settings import Settings
+from backend.settings import Settings, SettingsError
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        sys.exit(f"backend: configuration error: {error}")
     app = create_app(settings)
     app.run(
         host=settings.host,

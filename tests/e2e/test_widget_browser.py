@@ -1,0 +1,59 @@
+"""The reset journey as a person does it: the widget in Chromium, the mailed link, the form."""
+
+import re
+
+import pytest
+
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+JAN = "jan.kowalski@majafirma.pl"
+PASSWORD = "Srebrny#Pakiet9"
+
+
+async def bot_says(page, fragment: str) -> None:
+    locator = page.locator(".pomocnik-message--bot", has_text=re.compile(fragment, re.I)).last
+    await locator.wait_for(timeout=30_000)
+
+
+async def test_reset_in_the_widget_then_on_the_mailed_page(stack, browser, mailbox):
+    page = await browser.new_page(viewport={"width": 360, "height": 740})
+    await page.goto(stack.url("gateway") + "/")
+    assert await page.get_by_text("Zaloguj się do Panelu Biura").first.is_visible()
+
+    await page.locator(".pomocnik-launcher").click()
+    chat_input = page.locator("#pomocnik-input")
+    await chat_input.wait_for()
+    assert await chat_input.evaluate("el => el === document.activeElement")
+
+    await chat_input.fill("nie pamietam hasla")
+    await chat_input.press("Enter")
+    await bot_says(page, "e-mail")
+
+    await chat_input.fill(JAN)
+    await chat_input.press("Enter")
+    await bot_says(page, "link")
+
+    async def reset_mail():
+        messages = (await mailbox.get("/api/messages", params={"to": JAN})).json()["messages"]
+        return [m for m in messages if m["subject"].startswith("Ustawienie nowego hasła")]
+
+    mail = (await eventually(reset_mail, timeout=20))[0]
+    link = re.search(r"http://\S+/reset-password\?token=\S+", mail["text"]).group(0)
+
+    await page.goto(link)
+    await page.get_by_label("Nowe hasło", exact=True).fill("krotkie")
+    await page.get_by_label("Powtórz nowe hasło").fill("krotkie")
+    await page.get_by_role("button", name="Zapisz nowe hasło").click()
+    await page.get_by_text("co najmniej 8 znaków").first.wait_for()
+
+    await page.get_by_label("Nowe hasło", exact=True).fill(PASSWORD)
+    await page.get_by_label("Powtórz nowe hasło").fill(PASSWORD)
+    await page.get_by_role("button", name="Zapisz nowe hasło").click()
+    await page.get_by_role("heading", name="Hasło zostało zmienione").wait_for()
+
+    response = await page.request.post(
+        stack.url("backend") + "/api/v1/auth/login", data={"email": JAN, "password": PASSWORD}
+    )
+    assert response.status == 200

@@ -1,0 +1,142 @@
+"""Start the five services as real processes on free ports, for end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.smtp import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_PY = str(ROOT / ".venv" / "app" / "bin" / "python")
+RASA_PY = str(ROOT / ".venv" / "rasa" / "bin" / "python")
+RASA = str(ROOT / ".venv" / "rasa" / "bin" / "rasa")
+MODEL = ROOT / "var" / "models" / "pomocnik.tar.gz"
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    ports: dict[str, int]
+    service_token: str
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def log(self, service: str) -> str:
+        return (self.workdir / f"{service}.log").read_text(errors="replace")
+
+    def all_logs(self) -> str:
+        return "\n".join(self.log(name) for name in self.processes)
+
+
+def _env(stack: Stack) -> dict[str, str]:
+    p = stack.ports
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKEND_", "GATEWAY_", "MAILSINK_"))}
+    env.update(
+        POMOCNIK_ENV="development",
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        MAILSINK_SMTP_PORT=str(p["smtp"]),
+        MAILSINK_WEB_PORT=str(p["mailsink"]),
+        MAILSINK_DIR=str(stack.workdir / "mail"),
+        BACKEND_PORT=str(p["backend"]),
+        BACKEND_PUBLIC_URL=stack.url("backend"),
+        BACKEND_DATABASE_URL=f"sqlite+aiosqlite:///{stack.workdir / 'backend.db'}",
+        BACKEND_SERVICE_TOKEN=stack.service_token,
+        BACKEND_URL=stack.url("backend"),
+        SMTP_PORT=str(p["smtp"]),
+        GATEWAY_PORT=str(p["gateway"]),
+        RASA_URL=stack.url("rasa"),
+    )
+    return env
+
+
+def _commands(stack: Stack) -> dict[str, tuple[list[str], str]]:
+    endpoints = stack.workdir / "endpoints.yml"
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "{stack.url("actions")}/webhook"\n', encoding="utf-8"
+    )
+    return {
+        "mailsink": ([APP_PY, "-m", "mailsink"], "/health"),
+        "backend": ([APP_PY, "-m", "backend"], "/health"),
+        "actions": (
+            [RASA_PY, "-m", "rasa_sdk", "--actions", "actions", "--port", str(stack.ports["actions"])],
+            "/health",
+        ),
+        "rasa": (
+            [RASA, "run", "--model", str(MODEL), "--interface", "127.0.0.1",
+             "--port", str(stack.ports["rasa"]), "--credentials", str(ROOT / "credentials.yml"),
+             "--endpoints", str(endpoints)],
+            "/",
+        ),
+        "gateway": ([APP_PY, "-m", "bot.gateway"], "/health"),
+    }
+
+
+def start_stack(workdir: Path, timeout: float = 300) -> Stack:
+    if not MODEL.exists():
+        raise RuntimeError(f"{MODEL} is missing: run `make model` first")
+    names = ["smtp", "mailsink", "backend", "actions", "rasa", "gateway"]
+    stack = Stack(workdir, {name: free_port() for name in names}, secrets.token_urlsafe(32))
+    env = _env(stack)
+    for step in ("migrate", "seed"):
+        subprocess.run([APP_PY, "-m", "backend.cli", step], cwd=ROOT, env=env, check=True)
+    commands = _commands(stack)
+    for name, (argv, _) in commands.items():
+        log = open(workdir / f"{name}.log", "wb")
+        stack.processes[name] = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + timeout
+    for name, (_, health) in commands.items():
+        _wait_healthy(stack, name, stack.url(name) + health, deadline)
+    return stack
+
+
+def _wait_healthy(stack: Stack, name: str, url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if stack.processes[name].poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    tail = "\n".join(stack.log(name).splitlines()[-30:])
+    stop_stack(stack)
+    raise RuntimeError(f"{name} did not become healthy at {url}; last log lines:\n{tail}")
+
+
+def stop_stack(stack: Stack) -> None:
+    for process in stack.processes.values():
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in stack.processes.values():
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":  # manual use: python -m tests.support.stack
+    import tempfile
+
+    stack = start_stack(Path(tempfile.mkdtemp()))
+    print({name: stack.url(name) for name in stack.ports}, file=sys.stderr)
+    try:
+        signal.pause()
+    finally:
+        stop_stack(stack)
