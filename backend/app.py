@@ -5,13 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import timedelta
 
 from sanic import Request, Sanic
 from sanic.config import Config
 
-from backend.api import auth, errors, health, pages
+from backend.api import (
+    auth,
+    devices,
+    errors,
+    health,
+    members,
+    packages,
+    pages,
+    registration,
+    verification,
+)
 from backend.db import create_engine, create_sessionmaker
+from backend.deps import Deps
 from backend.mail.sender import OutboxSender
 from backend.security.hashing import SecretHasher
 from backend.services.auth import AuthService
@@ -45,8 +55,8 @@ def create_app(
     app.ctx.settings = settings
     app.ctx.clock = clock
 
-    for blueprint in (health.bp, auth.bp, pages.bp):
-        app.blueprint(blueprint)
+    for module in (health, auth, pages, registration, verification, members, devices, packages):
+        app.blueprint(module.bp)
     errors.register(app)
 
     @app.before_server_start
@@ -62,14 +72,14 @@ def create_app(
             poll_seconds=settings.outbox_poll_seconds,
             clock=clock,
         )
-        app.ctx.auth = AuthService(
-            app.ctx.sessions,
-            hasher,
-            public_url=settings.public_url,
-            reset_ttl=timedelta(minutes=settings.reset_token_ttl_minutes),
+        app.ctx.deps = Deps(
+            settings=settings,
+            sessions=app.ctx.sessions,
+            hasher=hasher,
             clock=clock,
             mail_queued=app.ctx.sender.notify,
         )
+        app.ctx.auth = AuthService(app.ctx.deps)
         app.ctx.sender_task = (
             asyncio.get_running_loop().create_task(app.ctx.sender.run_forever())
             if run_sender

@@ -82,3 +82,42 @@ class UnsupportedMediaType(DomainError):
     status = 415
     code = "unsupported_media_type"
     message = "Nieobsługiwany typ treści. Wyślij dane jako application/json."
+
+
+class VerificationRequired(DomainError):
+    status = 401
+    code = "verification_required"
+    message = (
+        "Ta operacja wymaga potwierdzenia tożsamości kodem wysłanym na adres e-mail konta. "
+        "Kod lub potwierdzenie mogło też wygasnąć."
+    )
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    message = "Nie masz uprawnień do tej operacji."
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    message = "Nie znaleziono zasobu."
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    message = "Operacja koliduje z bieżącym stanem konta."
+
+
+class IdempotencyKeyReused(DomainError):
+    status = 422
+    code = "idempotency_key_reused"
+    message = "Ten klucz Idempotency-Key został już użyty z inną treścią żądania."
+
+
+class IdempotencyInProgress(DomainError):
+    status = 409
+    code = "idempotency_in_progress"
+    message = "Żądanie z tym kluczem Idempotency-Key jest właśnie przetwarzane. Spróbuj za chwilę."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -42,6 +42,12 @@ class TokenPurpose(enum.StrEnum):
     CHAT_VERIFICATION = "chat_verification"
 
 
+class PackageCode(enum.StrEnum):
+    GREEN = "green"
+    SILVER = "silver"
+    GOLD = "gold"
+
+
 class Account(Base):
     __tablename__ = "accounts"
 
@@ -65,9 +71,82 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[OrganisationKind] = mapped_column(_enum(OrganisationKind))
+    nip: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="organisation")
+    subscription: Mapped[Subscription | None] = relationship(back_populates="organisation")
+
+
+class ComarchLicence(Base):
+    """A Comarch ERP Optima licence: ID and PIN came with the purchase; the PIN is kept hashed."""
+
+    __tablename__ = "comarch_licences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comarch_id: Mapped[str] = mapped_column(String(20), unique=True)
+    pin_hash: Mapped[str] = mapped_column(String(200))
+    nip: Mapped[str] = mapped_column(String(10))
+    holder_name: Mapped[str] = mapped_column(String(200))
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Package(Base):
+    """One row of the price list (the guide's table). The catalogue is data, not code branches."""
+
+    __tablename__ = "packages"
+
+    code: Mapped[PackageCode] = mapped_column(_enum(PackageCode), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int]
+    yearly_price_net_grosze: Mapped[int]
+    vat_percent: Mapped[int]
+    offer_database: Mapped[bool]
+    business_card: Mapped[bool]
+    portal_promotion: Mapped[bool]
+    # None means unlimited.
+    invoicing_days: Mapped[int | None]
+    document_exchange_limit: Mapped[int | None]
+    document_exchange_trial_days: Mapped[int | None]
+    backup_gb: Mapped[int]
+
+
+class Subscription(Base):
+    """An organisation's package. A downgrade waits in pending_* until the paid period ends."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), unique=True
+    )
+    package_code: Mapped[PackageCode] = mapped_column(
+        _enum(PackageCode), ForeignKey("packages.code")
+    )
+    valid_until: Mapped[date]
+    trial_until: Mapped[date | None]
+    pending_package_code: Mapped[PackageCode | None] = mapped_column(
+        _enum(PackageCode), ForeignKey("packages.code")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="subscription")
+    package: Mapped[Package] = relationship(foreign_keys=[package_code], lazy="joined")
+
+
+class DocumentExchange(Base):
+    """A document exchanged through IWD; counted against the package's yearly limit."""
+
+    __tablename__ = "document_exchanges"
+    __table_args__ = (Index("ix_document_exchanges_org_time", "organisation_id", "exchanged_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    exchanged_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Membership(Base):
@@ -84,6 +163,24 @@ class Membership(Base):
 
     account: Mapped[Account] = relationship(back_populates="memberships")
     organisation: Mapped[Organisation] = relationship(back_populates="memberships")
+
+
+class MobileDevice(Base):
+    """The one trusted mobile device (ING Office) of an account; the unique index enforces "one"."""
+
+    __tablename__ = "mobile_devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), unique=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    platform: Mapped[str] = mapped_column(String(20))
+    device_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    app_pin_hash: Mapped[str | None] = mapped_column(String(200))
+    biometrics_enabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Token(Base):
@@ -109,8 +206,39 @@ class Token(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     consumed_at: Mapped[datetime | None]
-    # "used" or "replaced": why the token can no longer be used.
+    # "used", "replaced" or "exhausted": why the token can no longer be used.
     consumed_reason: Mapped[str | None] = mapped_column(String(16))
+    # Wrong guesses so far (verification codes allow a few).
+    attempts: Mapped[int] = mapped_column(default=0)
+    # What the token confirms, e.g. the new address of an e-mail change or an invitation's role.
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class VerificationGrant(Base):
+    """Proof, for a short while, that the chat user controls an account's mailbox."""
+
+    __tablename__ = "verification_grants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    grant_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class IdempotentResponse(Base):
+    """The stored answer to a create request, replayed when the same Idempotency-Key comes again."""
+
+    __tablename__ = "idempotent_responses"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int]
+    body: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class OutboxMessage(Base):

@@ -1,4 +1,9 @@
-"""Service-to-service authentication: the action server presents the shared bearer token."""
+"""Who may call: the action server (shared bearer token), and for sensitive calls a verified user.
+
+- ``require_service_token``: the caller is our action server.
+- ``require_grant``: additionally, the ``X-Verification-Grant`` header carries a live verification
+  grant; ``request.ctx.account_id`` is then the verified account, the only identity handlers trust.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from sanic import Request
 
 from backend.errors import Unauthorized
 from backend.security.tokens import same_secret
+from backend.services import grants
+
+GRANT_HEADER = "x-verification-grant"
 
 
 def require_service_token(handler):
@@ -20,3 +28,17 @@ def require_service_token(handler):
         return await handler(request, *args, **kwargs)
 
     return wrapper
+
+
+def require_grant(handler):
+    @wraps(handler)
+    async def wrapper(request: Request, *args, **kwargs):
+        deps = request.app.ctx.deps
+        async with deps.sessions() as session:
+            account = await grants.account_for(
+                session, request.headers.get(GRANT_HEADER, ""), deps.clock
+            )
+        request.ctx.account_id = account.id
+        return await handler(request, *args, **kwargs)
+
+    return require_service_token(wrapper)

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlencode
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.deps import Deps
 from backend.errors import InvalidCredentials, PasswordPolicyViolation, RateLimited
 from backend.mail import builders
 from backend.models import Account, AccountState, TokenPurpose
 from backend.repositories import accounts
 from backend.repositories import tokens as token_queries
-from backend.security.hashing import SecretHasher
 from backend.security.password_policy import check_password
 from backend.services import audit, outbox, tokens
-from backend.services.clock import Clock
 from backend.services.rate_limit import RateLimit
 
 # Reset e-mails per account per hour; past it the request is answered the same and nothing is sent.
@@ -37,22 +34,12 @@ class ResetLinkTarget:
 
 
 class AuthService:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        hasher: SecretHasher,
-        *,
-        public_url: str,
-        reset_ttl: timedelta,
-        clock: Clock,
-        mail_queued: Callable[[], None],
-    ) -> None:
-        self._sessions = sessions
-        self._hasher = hasher
-        self._public_url = public_url
-        self._reset_ttl = reset_ttl
-        self._clock = clock
-        self._mail_queued = mail_queued
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self._sessions = deps.sessions
+        self._hasher = deps.hasher
+        self._clock = deps.clock
+        self._reset_ttl = timedelta(minutes=deps.settings.reset_token_ttl_minutes)
 
     async def request_password_reset(self, email: str, *, actor: str) -> None:
         """Send a reset link if the account exists; the caller learns nothing either way."""
@@ -68,7 +55,7 @@ class AuthService:
                 builders.password_reset(
                     to_address=account.email,
                     name=account.name,
-                    link=self.reset_link(raw),
+                    link=self._deps.link("/reset-password", raw),
                     ttl_minutes=int(self._reset_ttl.total_seconds() // 60),
                 ),
                 self._clock,
@@ -77,10 +64,7 @@ class AuthService:
                 session, self._clock, actor=actor, action="password_reset_requested",
                 account_id=account.id,
             )
-        self._mail_queued()
-
-    def reset_link(self, raw_token: str) -> str:
-        return f"{self._public_url}/reset-password?{urlencode({'token': raw_token})}"
+        self._deps.mail_queued()
 
     async def _may_send_reset(self, session: AsyncSession, account: Account) -> bool:
         since = self._clock() - timedelta(hours=1)
@@ -128,7 +112,7 @@ class AuthService:
                 session, self._clock, actor=f"account:{account.id}", action="password_reset",
                 account_id=account.id,
             )
-        self._mail_queued()
+        self._deps.mail_queued()
 
     async def login(self, email: str, password: str) -> Account:
         async with self._sessions.begin() as session:

@@ -1,0 +1,7 @@
+"""devices API (being built)."""
+
+from __future__ import annotations
+
+from sanic import Blueprint
+
+bp = Blueprint("devices_v1", url_prefix="/api/v1")

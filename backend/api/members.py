@@ -1,0 +1,7 @@
+"""members API (being built)."""
+
+from __future__ import annotations
+
+from sanic import Blueprint
+
+bp = Blueprint("members_v1", url_prefix="/api/v1/organisation")
