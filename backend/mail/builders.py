@@ -24,23 +24,32 @@ class EmailContent:
     html_body: str
 
 
-def password_reset(*, to_address: str, name: str, link: str, ttl_minutes: int) -> EmailContent:
-    context = {"name": name, "link": link, "ttl_minutes": ttl_minutes}
+def render(kind: str, *, to_address: str, subject: str, **context) -> EmailContent:
+    """Render templates/email/<kind>.txt and <kind>.html into one e-mail."""
     return EmailContent(
-        kind="password_reset",
+        kind=kind,
+        to_address=to_address,
+        subject=subject,
+        text_body=_templates.get_template(f"{kind}.txt").render(context),
+        html_body=_templates.get_template(f"{kind}.html").render(context),
+    )
+
+
+def password_reset(*, to_address: str, name: str, link: str, ttl_minutes: int) -> EmailContent:
+    return render(
+        "password_reset",
         to_address=to_address,
         subject="Ustawienie nowego hasła – iKsięgowość24",
-        text_body=_templates.get_template("password_reset.txt").render(context),
-        html_body=_templates.get_template("password_reset.html").render(context),
+        name=name,
+        link=link,
+        ttl_minutes=ttl_minutes,
     )
 
 
 def password_changed(*, to_address: str, name: str) -> EmailContent:
-    context = {"name": name}
-    return EmailContent(
-        kind="password_changed",
+    return render(
+        "password_changed",
         to_address=to_address,
         subject="Twoje hasło zostało zmienione – iKsięgowość24",
-        text_body=_templates.get_template("password_changed.txt").render(context),
-        html_body=_templates.get_template("password_changed.html").render(context),
+        name=name,
     )

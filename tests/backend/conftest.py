@@ -6,7 +6,10 @@ import httpx
 import pytest
 from sanic import Sanic
 
+from backend.api.service_auth import GRANT_HEADER
 from backend.app import create_app
+from backend.repositories import accounts
+from backend.services import grants
 from backend.demo_data import JAN_KOWALSKI, load_demo_data
 from backend.settings import Settings
 from tests.support.clock import FakeClock
@@ -91,3 +94,19 @@ async def http(backend):
 @pytest.fixture
 def jan():
     return JAN_KOWALSKI
+
+
+@pytest.fixture
+def grant_for(backend):
+    """Issue a verification grant straight in the database (the code flow has its own tests).
+
+    Returns headers for a sensitive call on that account's behalf: service token + grant.
+    """
+
+    async def issue_grant(email: str) -> dict[str, str]:
+        async with backend.app.ctx.sessions.begin() as session:
+            account = await accounts.get_by_email(session, email)
+            raw, _ = await grants.issue(session, account, backend.clock)
+        return {**backend.service_headers(), GRANT_HEADER: raw}
+
+    return issue_grant
