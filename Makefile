@@ -32,7 +32,7 @@ model: $(MODEL) ## train the Rasa model if it is missing or older than data/, do
 
 $(MODEL): $(RASA_SOURCES) $(RASA_ENV)/.lock-sha256
 	@echo "==> training the Rasa model (progress below)"
-	$(RASA) train --fixed-model-name pomocnik --out var/models
+	$(RASA) train --fixed-model-name pomocnik --out var/models --augmentation 0
 	@touch $@
 
 db: $(APP_ENV)/.lock-sha256 ## create/migrate the SQLite database under var/ and load the demo data

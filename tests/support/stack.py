@@ -58,6 +58,7 @@ def _env(stack: Stack) -> dict[str, str]:
         SMTP_PORT=str(p["smtp"]),
         GATEWAY_PORT=str(p["gateway"]),
         RASA_URL=stack.url("rasa"),
+        SANIC_HOST="127.0.0.1",  # rasa-sdk has no --interface flag; this keeps it on loopback
     )
     return env
 

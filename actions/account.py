@@ -1,0 +1,89 @@
+"""Account access: the password-reset form and the backend call behind it.
+
+`action_request_password_reset` does not talk to the user itself. It reports the outcome
+in the categorical slot `password_reset_status` and the rules in
+`data/rules/account.yml` branch on that slot to the right domain responses. This keeps
+every reply in the domain and every response reachable from rules/stories (so
+`rasa data validate --fail-on-warnings` can check them), and lets conversation tests
+cover each outcome.
+
+Slot policy: `email` is cleared after every attempt, so a new "nie pamiętam hasła" always
+asks for the address again instead of silently reusing an old one. On success the
+address is kept in `last_reset_email` (shown in the reply; reserved for a later
+"wyślij ponownie" journey).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.backend_client import (
+    BackendError,
+    BackendUnavailable,
+    get_backend_client,
+    mask_email,
+)
+from actions.validators import EMAIL_SLOT, BaseFormValidator, EmailSlotValidator, normalize_email
+
+logger = logging.getLogger(__name__)
+
+RESET_PASSWORD_FORM = "reset_password_form"
+LAST_RESET_EMAIL_SLOT = "last_reset_email"
+PASSWORD_RESET_STATUS_SLOT = "password_reset_status"
+
+
+class PasswordResetStatus:
+    """Values of the categorical slot `password_reset_status` (see domain.yml)."""
+
+    SENT = "sent"
+    RATE_LIMITED = "rate_limited"
+    INVALID_EMAIL = "invalid_email"
+    UNAVAILABLE = "unavailable"
+    FAILED = "failed"
+
+
+class ValidateResetPasswordForm(EmailSlotValidator, BaseFormValidator):
+    def form_name(self) -> Text:
+        return RESET_PASSWORD_FORM
+
+
+class ActionRequestPasswordReset(Action):
+    def name(self) -> Text:
+        return "action_request_password_reset"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> List[EventType]:
+        # The form validated the slot already; checking again keeps garbage away from
+        # the backend should the action ever be reached another way.
+        email = normalize_email(tracker.get_slot(EMAIL_SLOT))
+        if email is None:
+            return _outcome(PasswordResetStatus.INVALID_EMAIL)
+
+        try:
+            await get_backend_client().request_password_reset(email)
+        except BackendUnavailable as exc:
+            logger.warning("password reset: backend unavailable (%s)", exc.reason)
+            return _outcome(PasswordResetStatus.UNAVAILABLE)
+        except BackendError as exc:
+            if exc.status == 429 or exc.code == "rate_limited":
+                return _outcome(PasswordResetStatus.RATE_LIMITED)
+            if exc.status == 422 or exc.code == "validation_error":
+                logger.info("password reset: backend refused %s", mask_email(email))
+                return _outcome(PasswordResetStatus.INVALID_EMAIL)
+            logger.error("password reset: backend error %s %s", exc.status, exc.code)
+            return _outcome(PasswordResetStatus.FAILED)
+
+        return _outcome(PasswordResetStatus.SENT) + [SlotSet(LAST_RESET_EMAIL_SLOT, email)]
+
+
+def _outcome(status: str) -> List[EventType]:
+    return [SlotSet(PASSWORD_RESET_STATUS_SLOT, status), SlotSet(EMAIL_SLOT, None)]

@@ -1,0 +1,131 @@
+"""Fixtures for the custom-action tests (run with the Rasa venv: `.venv/rasa/bin/pytest tests/actions`).
+
+The backend is played by a real HTTP server (aiohttp, which ships with Rasa) on a free
+loopback port; it records every request and answers as the test tells it to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+# These tests need the Rasa 3.10 environment. Under the app environment (no rasa_sdk)
+# the directory is skipped instead of failing at import.
+if importlib.util.find_spec("rasa_sdk") is None:  # pragma: no cover
+    collect_ignore_glob = ["test_*.py"]
+else:
+    import yaml
+    from aiohttp import web
+
+    from actions.backend_client import BackendClient, set_backend_client_factory
+    from tests.actions.helpers import SERVICE_TOKEN
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    authorization: Optional[str]
+    content_type: Optional[str]
+    json: Any
+
+
+@dataclass
+class FakeBackend:
+    """A live HTTP server standing in for the account backend."""
+
+    url: str = ""
+    status: int = 202
+    body: Any = field(default_factory=lambda: {"status": "accepted"})
+    raw_body: Optional[str] = None  # sent as text/plain instead of `body`
+    delay_seconds: float = 0.0
+    requests: List[RecordedRequest] = field(default_factory=list)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def reply(self, status: int, body: Any = None, *, raw_body: Optional[str] = None) -> None:
+        self.status, self.body, self.raw_body = status, body, raw_body
+
+    def reply_error(self, status: int, code: str, message: str) -> None:
+        self.reply(status, {"error": {"code": code, "message": message}})
+
+    async def handle(self, request: "web.Request") -> "web.StreamResponse":
+        try:
+            payload = await request.json()
+        except ValueError:
+            payload = None
+        self.requests.append(
+            RecordedRequest(
+                method=request.method,
+                path=request.path,
+                authorization=request.headers.get("Authorization"),
+                content_type=request.headers.get("Content-Type"),
+                json=payload,
+            )
+        )
+        if self.delay_seconds:
+            # a slow backend; released early at teardown so no handler is left pending
+            try:
+                await asyncio.wait_for(self.released.wait(), self.delay_seconds)
+            except asyncio.TimeoutError:
+                pass
+        if self.raw_body is not None:
+            return web.Response(status=self.status, text=self.raw_body)
+        return web.json_response(self.body, status=self.status)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+async def fake_backend():
+    backend = FakeBackend()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", backend.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    site = web.SockSite(runner, sock)
+    await site.start()
+    backend.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        yield backend
+    finally:
+        backend.released.set()
+        await asyncio.sleep(0.05)  # let a delayed handler finish its (failed) write
+        await runner.cleanup()
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A loopback URL where nothing listens (connection refused)."""
+    return f"http://127.0.0.1:{_free_port()}"
+
+
+@pytest.fixture
+def use_backend():
+    """`use_backend(url, timeout=...)` points the actions at `url`; restored afterwards."""
+
+    def _use(url: str, timeout_seconds: float = 2.0) -> None:
+        set_backend_client_factory(lambda: BackendClient(url, SERVICE_TOKEN, timeout_seconds))
+
+    yield _use
+    set_backend_client_factory(None)
+
+
+@pytest.fixture(scope="session")
+def domain() -> Dict[str, Any]:
+    """The real domain.yml as the dict Rasa sends to the action server."""
+    with open(REPO_ROOT / "domain.yml", encoding="utf-8") as handle:
+        return yaml.safe_load(handle)

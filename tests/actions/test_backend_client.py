@@ -1,0 +1,107 @@
+"""BackendClient: HTTP details and error mapping, against a live fake backend."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions import backend_client
+from actions.backend_client import (
+    BackendClient,
+    BackendError,
+    BackendUnavailable,
+    PasswordResetAccepted,
+    get_backend_client,
+    mask_email,
+    set_backend_client_factory,
+)
+from tests.actions.helpers import SERVICE_TOKEN
+
+
+def client_for(url: str, timeout: float = 2.0) -> BackendClient:
+    return BackendClient(url + "/", SERVICE_TOKEN, timeout)  # trailing slash is tolerated
+
+
+async def test_accepted(fake_backend):
+    result = await client_for(fake_backend.url).request_password_reset("jan@firma.pl")
+
+    assert result == PasswordResetAccepted(status="accepted")
+    [request] = fake_backend.requests
+    assert (request.method, request.path) == ("POST", "/api/v1/auth/password-reset")
+    assert request.authorization == f"Bearer {SERVICE_TOKEN}"
+    assert request.json == {"email": "jan@firma.pl"}
+
+
+async def test_error_body_is_parsed(fake_backend):
+    fake_backend.reply_error(429, "rate_limited", "Zbyt wiele prób.")
+
+    with pytest.raises(BackendError) as caught:
+        await client_for(fake_backend.url).request_password_reset("jan@firma.pl")
+
+    assert (caught.value.status, caught.value.code, caught.value.message) == (
+        429,
+        "rate_limited",
+        "Zbyt wiele prób.",
+    )
+
+
+async def test_error_without_json_body_gets_a_code(fake_backend):
+    fake_backend.reply(403, raw_body="Forbidden")
+
+    with pytest.raises(BackendError) as caught:
+        await client_for(fake_backend.url).request_password_reset("jan@firma.pl")
+
+    assert (caught.value.status, caught.value.code, caught.value.message) == (403, "http_403", "")
+
+
+async def test_5xx_is_unavailable(fake_backend):
+    fake_backend.reply(503, raw_body="maintenance")
+
+    with pytest.raises(BackendUnavailable) as caught:
+        await client_for(fake_backend.url).request_password_reset("jan@firma.pl")
+
+    assert (caught.value.reason, caught.value.status) == ("server_error", 503)
+
+
+async def test_connection_refused_is_unavailable(closed_port_url):
+    with pytest.raises(BackendUnavailable) as caught:
+        await client_for(closed_port_url).request_password_reset("jan@firma.pl")
+
+    assert caught.value.reason == "network_error"
+
+
+async def test_timeout_is_unavailable(fake_backend):
+    fake_backend.delay_seconds = 2.0
+
+    with pytest.raises(BackendUnavailable) as caught:
+        await client_for(fake_backend.url, timeout=0.3).request_password_reset("jan@firma.pl")
+
+    assert caught.value.reason == "timeout"
+
+
+def test_default_factory_reads_environment(monkeypatch):
+    monkeypatch.setenv("BACKEND_URL", "http://backend.internal:9000/")
+    monkeypatch.setenv("BACKEND_SERVICE_TOKEN", "from-env")
+    monkeypatch.setenv("BACKEND_TIMEOUT_SECONDS", "4")
+    monkeypatch.delenv("POMOCNIK_ENV", raising=False)
+    set_backend_client_factory(None)
+
+    client = get_backend_client()
+
+    assert client.base_url == "http://backend.internal:9000"
+    assert client._token == "from-env"
+    assert (client.timeout.read, client.timeout.connect) == (4.0, 3.0)
+
+
+def test_factory_can_be_replaced_and_restored():
+    replacement = BackendClient("http://127.0.0.1:1", "t", 1)
+    set_backend_client_factory(lambda: replacement)
+    try:
+        assert get_backend_client() is replacement
+    finally:
+        set_backend_client_factory(None)
+    assert backend_client._client_factory is backend_client._default_factory
+
+
+def test_mask_email():
+    assert mask_email("jan.kowalski@firma.pl") == "j***@firma.pl"
+    assert mask_email("no-at-sign") == "***"
