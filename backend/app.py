@@ -15,6 +15,7 @@ from backend.api import (
     errors,
     health,
     members,
+    openapi,
     packages,
     pages,
     registration,
@@ -57,6 +58,11 @@ def create_app(
 
     for module in (health, auth, pages, registration, verification, members, devices, packages):
         app.blueprint(module.bp)
+    app.blueprint(registration.pages_bp)
+    # GET /api/v1/openapi.json: built from app.router.routes on first request (api/openapi.py),
+    # so it covers every blueprint above without sanic-ext (AUTO_EXTEND/OAS stay off).
+    app.blueprint(openapi.bp)
+    app.blueprint(members.extra_bp)
     errors.register(app)
 
     @app.before_server_start

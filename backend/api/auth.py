@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sanic import Blueprint, Request, json
 
+from backend.api import openapi
 from backend.api.requests import parse_json
 from backend.api.schemas import LoginRequest, PasswordResetConfirm, PasswordResetRequest
 from backend.api.service_auth import require_service_token
@@ -18,6 +19,8 @@ RESET_ACCEPTED = (
 
 @bp.post("/password-reset")
 @require_service_token
+@openapi.body(PasswordResetRequest)
+@openapi.responds(202, description="Accepted; the same answer whether or not the account exists.")
 async def request_password_reset(request: Request):
     body = parse_json(request, PasswordResetRequest)
     await request.app.ctx.auth.request_password_reset(body.email, actor="assistant")
@@ -26,6 +29,7 @@ async def request_password_reset(request: Request):
 
 
 @bp.post("/password-reset/confirm")
+@openapi.body(PasswordResetConfirm)
 async def confirm_password_reset(request: Request):
     body = parse_json(request, PasswordResetConfirm)
     await request.app.ctx.auth.reset_password(body.token, body.password, body.password_confirm)
@@ -33,6 +37,7 @@ async def confirm_password_reset(request: Request):
 
 
 @bp.post("/login")
+@openapi.body(LoginRequest)
 async def login(request: Request):
     body = parse_json(request, LoginRequest)
     account = await request.app.ctx.auth.login(body.email, body.password)

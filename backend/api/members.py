@@ -1,7 +1,245 @@
-"""members API (being built)."""
+"""Company users API (/api/v1/organisation/members), role catalogue, e-mail change confirmation.
+
+- ``bp`` (prefix /api/v1/organisation): every route needs the service token AND a live verification
+  grant; the verified account is the caller, its membership decides the organisation and the rights.
+- ``extra_bp`` (no prefix): ``GET /api/v1/roles`` (service token), ``POST
+  /api/v1/auth/email-change/confirm`` and the ``/confirm-email`` page opened from the e-mail (the
+  one-time token is the proof there, as with the password reset link; GET never consumes it).
+"""
 
 from __future__ import annotations
 
-from sanic import Blueprint
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sanic import Blueprint, Request, html, json
+
+from backend import roles
+from backend.api.idempotency import idempotent
+from backend.api.requests import parse_json
+from backend.api.schemas import _checked_email
+from backend.api.service_auth import require_grant, require_service_token
+from backend.errors import InvalidToken, NotFound, ValidationFailed
+from backend.models import Role
+from backend.services.members import EmailTaken, MembersService
 
 bp = Blueprint("members_v1", url_prefix="/api/v1/organisation")
+extra_bp = Blueprint("members_extra")
+
+
+# --- request bodies -------------------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=1000)
+
+    # Only needed when the caller has access to several companies (may also come as a query arg).
+    organisation_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+def _checked_name(value: str) -> str:
+    value = " ".join(value.split())
+    if not value or any(not ch.isprintable() for ch in value):
+        raise ValueError("invalid name")
+    return value
+
+
+class AddMemberRequest(_Body):
+    email: str = Field(min_length=3, max_length=254)
+    name: str = Field(min_length=1, max_length=200)
+    role: str = Field(min_length=1, max_length=64)
+
+    _email = field_validator("email")(_checked_email)
+    _name = field_validator("name")(_checked_name)
+
+
+class ChangeRoleRequest(_Body):
+    role: str = Field(min_length=1, max_length=64)
+
+
+class EmailChangeRequest(_Body):
+    new_email: str = Field(min_length=3, max_length=254)
+
+    _email = field_validator("new_email")(_checked_email)
+
+
+class EmailChangeConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=200)
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+_ROLE_ALIASES = {
+    **{role.value: role for role in Role},
+    **{info.label.casefold(): role for role, info in roles.ROLES.items()},
+}
+
+
+def _role(value: str) -> Role:
+    """A role code ("employee") or its Polish label ("pracownik")."""
+    role = _ROLE_ALIASES.get(" ".join(value.split()).casefold())
+    if role is None:
+        choices = ", ".join(
+            f"{code} ({roles.label(code)})" for code in roles.assignable_codes()
+        )
+        raise ValidationFailed(
+            details=[{"field": "role", "code": "invalid_role",
+                      "message": f"Nieznana rola. Dostępne role: {choices}."}]
+        )
+    return role
+
+
+def _organisation_id(request: Request, body: _Body | None = None) -> int | None:
+    if body is not None and body.organisation_id is not None:
+        return body.organisation_id
+    raw = request.args.get("organisation_id")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 2**31:
+        raise ValidationFailed(
+            details=[{"field": "organisation_id", "code": "int_parsing",
+                      "message": "Identyfikator firmy musi być dodatnią liczbą całkowitą."}]
+        )
+    return int(raw)
+
+
+def _service(request: Request) -> MembersService:
+    return MembersService(request.app.ctx.deps)
+
+
+# --- members (verified caller) --------------------------------------------------------------------
+
+
+@bp.get("/members")
+@require_grant
+async def list_members(request: Request):
+    result = await _service(request).list_members(request.ctx.account_id, _organisation_id(request))
+    return json(result)
+
+
+@bp.post("/members")
+@require_grant
+@idempotent("organisation_members_add")
+async def add_member(request: Request):
+    body = parse_json(request, AddMemberRequest)
+    result = await _service(request).add_member(
+        request.ctx.account_id,
+        _organisation_id(request, body),
+        email=body.email,
+        name=body.name,
+        role=_role(body.role),
+    )
+    return json(result, status=201)
+
+
+@bp.patch("/members/<member_id:int>")
+@require_grant
+async def change_role(request: Request, member_id: int):
+    body = parse_json(request, ChangeRoleRequest)
+    result = await _service(request).change_role(
+        request.ctx.account_id, _organisation_id(request, body), member_id, _role(body.role)
+    )
+    return json(result)
+
+
+@bp.delete("/members/<member_id:int>")
+@require_grant
+async def remove_member(request: Request, member_id: int):
+    result = await _service(request).remove_member(
+        request.ctx.account_id, _organisation_id(request), member_id
+    )
+    return json(result)
+
+
+@bp.post("/members/<member_id:int>/email-change")
+@require_grant
+@idempotent("organisation_member_email_change")
+async def request_email_change(request: Request, member_id: int):
+    body = parse_json(request, EmailChangeRequest)
+    result = await _service(request).request_email_change(
+        request.ctx.account_id, _organisation_id(request, body), member_id, body.new_email
+    )
+    return json(result, status=202)
+
+
+@bp.post("/members/me/email-change")
+@require_grant
+@idempotent("organisation_member_email_change")
+async def request_own_email_change(request: Request):
+    body = parse_json(request, EmailChangeRequest)
+    result = await _service(request).request_email_change(
+        request.ctx.account_id, None, None, body.new_email
+    )
+    return json(result, status=202)
+
+
+# --- role catalogue ("Pokaż opis roli") -----------------------------------------------------------
+
+
+class RoleNotFound(NotFound):
+    code = "role_not_found"
+    message = "Nie ma takiej roli."
+
+
+@extra_bp.get("/api/v1/roles")
+@require_service_token
+async def list_roles(request: Request):
+    return json({"roles": [info.to_json() for info in roles.ROLES.values()]})
+
+
+@extra_bp.get("/api/v1/roles/<code:str>")
+@require_service_token
+async def show_role(request: Request, code: str):
+    role = _ROLE_ALIASES.get(code.casefold())
+    if role is None:
+        raise RoleNotFound()
+    return json({"role": roles.info(role).to_json()})
+
+
+# --- e-mail change confirmation (the link from the e-mail is the proof) ---------------------------
+
+
+@extra_bp.post("/api/v1/auth/email-change/confirm")
+async def confirm_email_change_api(request: Request):
+    body = parse_json(request, EmailChangeConfirm)
+    done = await _service(request).confirm_email_change(body.token)
+    return json({
+        "status": "email_changed",
+        "email": done.new_email,
+        "message": f"Adres e-mail do logowania został zmieniony na {done.new_email}.",
+    })
+
+
+_pages = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates" / "pages"),
+    autoescape=select_autoescape(["html"]),
+)
+_NO_CACHE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _page(name: str, status: int = 200, **context):
+    return html(_pages.get_template(name).render(**context), status=status, headers=_NO_CACHE)
+
+
+@extra_bp.get("/confirm-email")
+async def confirm_email_page(request: Request):
+    token = request.args.get("token", "")
+    try:
+        target = await _service(request).email_change_target(token)
+    except InvalidToken as error:
+        return _page("confirm_email_invalid.html", status=400, message=error.message)
+    return _page("confirm_email.html", token=token, old_email=target.old_email,
+                 new_email=target.new_email)
+
+
+@extra_bp.post("/confirm-email")
+async def confirm_email_submit(request: Request):
+    token = (request.form or {}).get("token", "")
+    try:
+        done = await _service(request).confirm_email_change(token)
+    except (InvalidToken, EmailTaken) as error:
+        return _page("confirm_email_invalid.html", status=error.status, message=error.message)
+    return _page("confirm_email_done.html", new_email=done.new_email)

@@ -1,7 +1,283 @@
-"""packages API (being built)."""
+"""/api/v1/packages (the public price list) and /api/v1/account/subscription (one account's)."""
 
 from __future__ import annotations
 
-from sanic import Blueprint
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sanic import Blueprint, Request, json
+
+from backend.api.idempotency import idempotent
+from backend.api.openapi import body, raises, responds
+from backend.api.requests import parse_json
+from backend.api.service_auth import require_grant
+from backend.models import PackageCode, Role
+from backend.services import packages as service
+from backend.services.packages import PackageService, PackageView, SubscriptionStatus
 
 bp = Blueprint("packages_v1", url_prefix="/api/v1")
+
+
+# --- request and response models (also the OpenAPI schemas) -------------------------------------
+
+
+class SubscriptionChangeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    package: PackageCode = Field(description="The chosen package's code, as in the price list.")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PriceOut(_Out):
+    net_grosze: int = Field(ge=0)
+    gross_grosze: int = Field(ge=0)
+    vat_grosze: int = Field(ge=0)
+    vat_percent: int
+    net: str = Field(examples=["299,00 zł"])
+    gross: str = Field(examples=["367,77 zł"])
+    vat: str
+
+
+class InvoicingOut(_Out):
+    days: int | None = Field(
+        description="For how many days the invoicing program is available; null = unlimited."
+    )
+    label: str
+
+
+class DocumentExchangeOut(_Out):
+    yearly_limit: int | None = Field(description="Documents per calendar year; null = unlimited.")
+    trial_days: int | None = Field(description="Length of the free trial in days, if there is one.")
+    label: str
+
+
+class BackupOut(_Out):
+    gb: int = Field(ge=0, description="0 = no backup.")
+    label: str
+
+
+class FeaturesOut(_Out):
+    offer_database: bool
+    business_card: bool
+    portal_promotion: bool
+    invoicing: InvoicingOut
+    document_exchange: DocumentExchangeOut
+    backup: BackupOut
+
+
+class PackageOut(_Out):
+    code: PackageCode
+    name: str = Field(examples=["srebrny"])
+    display_name: str = Field(examples=["Pakiet srebrny"])
+    position: int
+    features: FeaturesOut
+    yearly_price: PriceOut
+    price_label: str
+
+    @classmethod
+    def of(cls, view: PackageView) -> PackageOut:
+        price = view.yearly_price
+        return cls(
+            code=PackageCode(view.code),
+            name=view.name,
+            display_name=view.display_name,
+            position=view.position,
+            features=FeaturesOut(
+                offer_database=view.offer_database,
+                business_card=view.business_card,
+                portal_promotion=view.portal_promotion,
+                invoicing=InvoicingOut(days=view.invoicing_days, label=view.invoicing_label),
+                document_exchange=DocumentExchangeOut(
+                    yearly_limit=view.document_exchange_limit,
+                    trial_days=view.document_exchange_trial_days,
+                    label=view.document_exchange_label,
+                ),
+                backup=BackupOut(gb=view.backup_gb, label=view.backup_label),
+            ),
+            yearly_price=_price(price),
+            price_label=view.price_label,
+        )
+
+
+class CatalogueOut(_Out):
+    packages: list[PackageOut]
+    currency: Literal["PLN"] = "PLN"
+    note: str
+
+
+class OrganisationOut(_Out):
+    id: int
+    name: str
+
+
+class PendingDowngradeOut(_Out):
+    package: PackageOut
+    effective_from: date = Field(description="The first day of the lower package.")
+
+
+class UsageOut(_Out):
+    year: int
+    used: int = Field(
+        ge=0, description="Documents exchanged (IWD) this calendar year, Polish time."
+    )
+    limit: int | None = Field(description="null = unlimited.")
+    remaining: int | None = Field(description="null = unlimited.")
+    over_limit: bool
+
+
+class SubscriptionOut(_Out):
+    organisation: OrganisationOut
+    role: Role
+    can_change: bool = Field(description="Only an owner may change the package.")
+    package: PackageOut
+    valid_until: date = Field(description="The last day of the paid period.")
+    trial_until: date | None
+    trial_active: bool | None
+    pending_downgrade: PendingDowngradeOut | None
+    document_exchange: UsageOut
+
+    @classmethod
+    def of(cls, status: SubscriptionStatus) -> SubscriptionOut:
+        usage = status.usage
+        return cls(
+            organisation=OrganisationOut(id=status.organisation_id, name=status.organisation_name),
+            role=Role(status.role),
+            can_change=status.can_change,
+            package=PackageOut.of(status.package),
+            valid_until=status.valid_until,
+            trial_until=status.trial_until,
+            trial_active=status.trial_active,
+            pending_downgrade=None
+            if status.pending_package is None
+            else PendingDowngradeOut(
+                package=PackageOut.of(status.pending_package), effective_from=status.pending_from
+            ),
+            document_exchange=UsageOut(
+                year=usage.year,
+                used=usage.used,
+                limit=usage.limit,
+                remaining=usage.remaining,
+                over_limit=usage.over_limit,
+            ),
+        )
+
+
+class PaymentOut(PriceOut):
+    days_remaining: int = Field(ge=0)
+    period_days: int = Field(ge=365, le=366)
+    period_end: date
+
+
+class NoticeOut(_Out):
+    code: str
+    message: str
+
+
+class SubscriptionChangeOut(_Out):
+    change: Literal["upgrade", "downgrade_scheduled", "downgrade_cancelled"]
+    message: str
+    from_package: PackageCode
+    to_package: PackageCode
+    effective_from: date
+    payment: PaymentOut | None = Field(description="Pro-rata amount due now (upgrades only).")
+    warnings: list[NoticeOut]
+    subscription: SubscriptionOut
+
+
+def _price(price: service.Price) -> PriceOut:
+    return PriceOut(
+        net_grosze=price.net_grosze,
+        gross_grosze=price.gross_grosze,
+        vat_grosze=price.vat_grosze,
+        vat_percent=price.vat_percent,
+        net=price.net,
+        gross=price.gross,
+        vat=price.vat,
+    )
+
+
+def _service(request: Request) -> PackageService:
+    return PackageService(request.app.ctx.deps)
+
+
+def _dump(model: BaseModel, status: int = 200, headers: dict | None = None):
+    return json(model.model_dump(mode="json"), status=status, headers=headers)
+
+
+# --- handlers -----------------------------------------------------------------------------------
+
+
+def _price_note(views: list[PackageView]) -> str:
+    rates = " / ".join(f"{rate}%" for rate in sorted({v.yearly_price.vat_percent for v in views}))
+    return f"Ceny roczne netto; do cen należy doliczyć {rates} VAT."
+
+
+@bp.get("/packages")
+@responds(200, CatalogueOut, description="Every package, in the price list's order.")
+async def list_packages(request: Request):
+    """The public price list: every package with features, limits and yearly prices."""
+    views = await _service(request).catalogue()
+    catalogue = CatalogueOut(
+        packages=[PackageOut.of(view) for view in views], note=_price_note(views)
+    )
+    return _dump(catalogue, headers={"Cache-Control": "public, max-age=300"})
+
+
+@bp.get("/account/subscription")
+@require_grant
+@responds(200, SubscriptionOut)
+@raises(service.NoSubscription)
+async def subscription(request: Request):
+    """The verified account's organisation package, paid period, pending downgrade and usage."""
+    status = await _service(request).status(request.ctx.account_id)
+    return _dump(SubscriptionOut.of(status), headers={"Cache-Control": "no-store"})
+
+
+@bp.post("/account/subscription/change")
+@require_grant
+@idempotent("subscription_change")
+@body(SubscriptionChangeRequest)
+@responds(200, SubscriptionChangeOut)
+@raises(
+    service.NotOwner,
+    service.NoSubscription,
+    service.SamePackage,
+    service.ChangeAlreadyScheduled,
+    service.ConcurrentChange,
+)
+async def change_subscription(request: Request):
+    """Change the package (owner only).
+
+    A higher package applies at once and the rest of the paid period is charged pro rata; a lower
+    one is scheduled for the day after the paid period ends; choosing the current package while a
+    downgrade is pending cancels it.
+    """
+    request_body = parse_json(request, SubscriptionChangeRequest)
+    account_id = request.ctx.account_id
+    result = await _service(request).change(
+        account_id, request_body.package, actor=f"assistant:account:{account_id}"
+    )
+    payment = None
+    if result.payment is not None:
+        paid = result.payment
+        payment = PaymentOut(
+            **_price(paid.price).model_dump(),
+            days_remaining=paid.days_remaining,
+            period_days=paid.period_days,
+            period_end=paid.period_end,
+        )
+    out = SubscriptionChangeOut(
+        change=result.change,
+        message=result.message,
+        from_package=PackageCode(result.from_package.code),
+        to_package=PackageCode(result.to_package.code),
+        effective_from=result.effective_from,
+        payment=payment,
+        warnings=[NoticeOut(code=n.code, message=n.message) for n in result.warnings],
+        subscription=SubscriptionOut.of(result.status),
+    )
+    return _dump(out)

@@ -1,7 +1,295 @@
-"""registration API (being built)."""
+"""Registration with a Comarch licence, activation links and the activation page.
+
+- ``bp`` (``/api/v1``): ``POST /registrations``, ``POST /auth/activation/resend`` (both for the
+  action server, service token) and ``POST /auth/activation/confirm`` (the link's token is the
+  credential, like the reset confirmation).
+- ``pages_bp`` (no prefix): ``GET``/``POST /activate``, the page a person opens from the
+  "Aktywacja konta Comarch Cloud" e-mail (or from an invitation). GET never uses the token up.
+"""
 
 from __future__ import annotations
 
-from sanic import Blueprint
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from sanic import Blueprint, Request, html, json
+
+from backend.api.idempotency import idempotent
+from backend.api.openapi import raises, responds
+from backend.api.requests import parse_json
+from backend.api.schemas import _checked_email
+from backend.api.service_auth import require_service_token
+from backend.errors import InvalidToken, PasswordPolicyViolation, ValidationFailed
+from backend.services import registration as registration_service
+from backend.mail.registration_emails import hours_text
+from backend.models import PackageCode, TokenPurpose
+from backend.security.password_policy import MAX_LENGTH as PASSWORD_MAX_LENGTH
+from backend.security.password_policy import RULE_MESSAGES, PasswordRule
+from backend.services.activation import ACTIVATION_TTL, ActivationService, InvalidActivationLink
+from backend.services.registration import RegistrationForm, RegistrationService
 
 bp = Blueprint("registration_v1", url_prefix="/api/v1")
+pages_bp = Blueprint("activation_pages")
+
+RESEND_ACCEPTED = (
+    "Jeśli konto z tym adresem czeka na aktywację, wysłaliśmy na nie nowy link aktywacyjny "
+    "(temat wiadomości: „Aktywacja konta Comarch Cloud”). Link jest ważny "
+    f"{hours_text(int(ACTIVATION_TTL.total_seconds() // 3600))}."
+)
+ACTIVATED = (
+    "Konto zostało aktywowane. Możesz się teraz zalogować na stronie iKsięgowość24 "
+    "(„Zaloguj się do Panelu Biura”), podając swój adres e-mail i ustawione hasło."
+)
+
+
+# --- request bodies -------------------------------------------------------------------------
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=1000)
+
+
+def _digits(value: str) -> str:
+    value = value.strip()
+    # [0-9], not str.isdigit: that also accepts other scripts' digits.
+    if not value or not all("0" <= c <= "9" for c in value):
+        raise ValueError("digits only")
+    return value
+
+
+class RegistrationBody(_Body):
+    email: str = Field(min_length=3, max_length=254)
+    comarch_id: str = Field(max_length=20)
+    pin: str = Field(max_length=10)
+    nip: str = Field(max_length=32)
+    full_name: str = Field(max_length=200)
+    package: PackageCode
+    terms_accepted: StrictBool
+
+    _email = field_validator("email")(_checked_email)
+    _comarch_id = field_validator("comarch_id")(_digits)
+
+    @field_validator("pin")
+    @classmethod
+    def _pin(cls, value: str) -> str:
+        value = _digits(value)
+        if len(value) != 4:
+            raise ValueError("4 digits")
+        return value
+
+    @field_validator("full_name")
+    @classmethod
+    def _full_name(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if len(value) < 2 or not any(c.isalpha() for c in value):
+            raise ValueError("a name")
+        return value
+
+
+class ResendBody(_Body):
+    email: str = Field(min_length=3, max_length=254)
+
+    _email = field_validator("email")(_checked_email)
+
+
+class ActivationConfirmBody(_Body):
+    token: str = Field(min_length=1, max_length=200)
+    # Longer than the policy allows so the policy (not a generic error) explains the limit.
+    password: str = Field(max_length=PASSWORD_MAX_LENGTH * 2)
+    password_confirm: str = Field(max_length=PASSWORD_MAX_LENGTH * 2)
+
+
+# --- answers (documented in the OpenAPI document, and every answer passes through them) ---------
+
+class ActivationEmailOut(BaseModel):
+    queued: bool
+    # The form's address as given, or the account's own address masked (a***@biuro-nowak.pl).
+    to: str
+    to_given_address: bool
+
+
+class PackageRefOut(BaseModel):
+    code: PackageCode
+    name: str
+
+
+class RegistrationOut(BaseModel):
+    status: Literal["account_created", "existing_account", "already_active"]
+    message: str
+    activation_email: ActivationEmailOut
+    package: PackageRefOut | None
+    valid_until: date | None
+    trial_until: date | None
+    after_trial_package: PackageCode | None
+
+
+class AcceptedOut(BaseModel):
+    status: Literal["accepted"]
+    message: str
+
+
+class ActivatedAccountOut(BaseModel):
+    email: str
+
+
+class ActivatedOut(BaseModel):
+    status: Literal["activated"]
+    message: str
+    account: ActivatedAccountOut
+
+
+def _out(model: type[BaseModel], body: dict) -> dict:
+    """The answer, checked against its documented model."""
+    return model.model_validate(body).model_dump(mode="json")
+
+
+# Field-specific Polish explanations for anything but a missing or unknown field.
+_FIELD_HINTS = {
+    "comarch_id": "ID Comarch składa się z samych cyfr (np. 68577).",
+    "pin": "PIN składa się z dokładnie 4 cyfr.",
+    "nip": "NIP musi składać się z 10 cyfr (myślniki i spacje są dozwolone).",
+    "full_name": "Podaj imię i nazwisko (od 2 do 200 znaków).",
+    "package": "Wybierz pakiet: green (zielony), silver (srebrny) albo gold (złoty).",
+    "terms_accepted": (
+        "Pole terms_accepted musi mieć wartość true (akceptacja Regulaminu i Cennika) albo false."
+    ),
+}
+_GENERIC_CODES = {"missing", "extra_forbidden"}
+
+
+def _parse_registration(request: Request) -> RegistrationBody:
+    try:
+        return parse_json(request, RegistrationBody)
+    except ValidationFailed as error:
+        for item in error.details if isinstance(error.details, list) else ():
+            hint = _FIELD_HINTS.get(item["field"])
+            if hint and item["code"] not in _GENERIC_CODES:
+                item["message"] = hint
+        raise
+
+
+def _registration(request: Request) -> RegistrationService:
+    ctx = request.app.ctx
+    if getattr(ctx, "registration", None) is None:
+        ctx.registration = RegistrationService(ctx.deps)
+    return ctx.registration
+
+
+def _activation(request: Request) -> ActivationService:
+    ctx = request.app.ctx
+    if getattr(ctx, "activation", None) is None:
+        ctx.activation = ActivationService(ctx.deps)
+    return ctx.activation
+
+
+# --- JSON API ---------------------------------------------------------------------------------
+
+@bp.post("/registrations")
+@require_service_token
+@idempotent("registration")
+@responds(201, RegistrationOut, description="A new account was created (or, without saying so, "
+          "the address already had one and was told by e-mail).")
+@responds(200, RegistrationOut, description="The licence already has an account; nothing changed.")
+@raises(
+    registration_service.InvalidNip,
+    registration_service.TermsNotAccepted,
+    registration_service.LicenceMismatch,
+    registration_service.LicenceLocked,
+    registration_service.LicenceChecksSuspended,
+    registration_service.LicenceAccountUnavailable,
+)
+async def register(request: Request):
+    """Register with a Comarch ERP Optima licence (ID + PIN + NIP) and send the activation link."""
+    body = _parse_registration(request)
+    form = RegistrationForm(
+        email=body.email,
+        comarch_id=body.comarch_id,
+        pin=body.pin,
+        nip=body.nip,
+        full_name=body.full_name,
+        package=body.package,
+        terms_accepted=body.terms_accepted,
+    )
+    result = await _registration(request).register(form, actor="assistant")
+    return json(_out(RegistrationOut, result.to_body()), status=result.http_status)
+
+
+@bp.post("/auth/activation/resend")
+@require_service_token
+@responds(202, AcceptedOut, description="The same answer for every address.")
+async def resend_activation(request: Request):
+    """Send a new activation link if the account still waits for activation (3 per hour)."""
+    body = parse_json(request, ResendBody)
+    await _activation(request).resend(body.email, actor="assistant")
+    # The same answer for unknown, already activated and over-the-limit addresses.
+    return json(_out(AcceptedOut, {"status": "accepted", "message": RESEND_ACCEPTED}), status=202)
+
+
+@bp.post("/auth/activation/confirm")
+@responds(200, ActivatedOut)
+@raises(InvalidActivationLink, PasswordPolicyViolation)
+async def confirm_activation(request: Request):
+    """Set the first password with an activation (or invitation) link's token."""
+    body = parse_json(request, ActivationConfirmBody)
+    target = await _activation(request).activate(body.token, body.password, body.password_confirm)
+    return json(_out(
+        ActivatedOut,
+        {"status": "activated", "message": ACTIVATED, "account": {"email": target.email}},
+    ))
+
+
+# --- pages --------------------------------------------------------------------------------------
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates" / "pages"),
+    autoescape=select_autoescape(["html"]),
+)
+_RULES = [RULE_MESSAGES[rule] for rule in
+          (PasswordRule.MIN_LENGTH, PasswordRule.CONTAINS_USERNAME, PasswordRule.CHARACTER_GROUPS)]
+_NO_CACHE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _page(name: str, status: int = 200, **context) -> html:
+    return html(_templates.get_template(name).render(rules=_RULES, **context),
+                status=status, headers=_NO_CACHE)
+
+
+def _form_page(token: str, target, errors: list[str], status: int = 200) -> html:
+    return _page(
+        "activate_form.html", status=status, token=token, email=target.email,
+        invitation=target.purpose == TokenPurpose.INVITATION, errors=errors,
+    )
+
+
+@pages_bp.get("/activate")
+async def activation_form(request: Request):
+    token = request.args.get("token", "")
+    try:
+        target = await _activation(request).target(token)
+    except InvalidToken as error:
+        return _page("activate_invalid.html", status=400, message=error.message)
+    return _form_page(token, target, errors=[])
+
+
+@pages_bp.post("/activate")
+async def activation_submit(request: Request):
+    form = request.form or {}
+    token = form.get("token", "")
+    service = _activation(request)
+    try:
+        target = await service.activate(
+            token, form.get("password", ""), form.get("password_confirm", "")
+        )
+    except InvalidToken as error:
+        return _page("activate_invalid.html", status=400, message=error.message)
+    except PasswordPolicyViolation as error:
+        try:
+            target = await service.target(token)
+        except InvalidToken as expired:  # ran out while the policy was checked
+            return _page("activate_invalid.html", status=400, message=expired.message)
+        return _form_page(
+            token, target, errors=[item["message"] for item in error.details], status=422
+        )
+    return _page("activate_done.html", email=target.email)

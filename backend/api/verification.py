@@ -1,7 +1,66 @@
-"""verification API (being built)."""
+"""/api/v1/verification: the chat proves the user controls the account's mailbox (for the action
+server, service token only); a checked code is exchanged for a short-lived verification grant."""
 
 from __future__ import annotations
 
-from sanic import Blueprint
+from pydantic import Field, field_validator
+from sanic import Blueprint, Request, json
+
+from backend.api.openapi import raises
+from backend.api.requests import parse_json
+from backend.api.schemas import _Body, _checked_email
+from backend.api.service_auth import require_service_token
+from backend.services.verification import (
+    CODE_TTL,
+    CodeExpired,
+    CodeFormat,
+    InvalidCode,
+    VerificationService,
+)
 
 bp = Blueprint("verification_v1", url_prefix="/api/v1/verification")
+
+CODE_ACCEPTED = (
+    "Jeśli konto z tym adresem istnieje, wysłaliśmy na nie 6-cyfrowy kod weryfikacyjny. "
+    f"Kod jest ważny przez {int(CODE_TTL.total_seconds() // 60)} minut."
+)
+
+
+class CodeRequest(_Body):
+    email: str = Field(min_length=3, max_length=254)
+
+    _email = field_validator("email")(_checked_email)
+
+
+class CodeCheck(CodeRequest):
+    # The service accepts separators ("123 456") and names a wrong format itself.
+    code: str = Field(min_length=1, max_length=20)
+
+
+def _service(request: Request) -> VerificationService:
+    return VerificationService(request.app.ctx.deps)
+
+
+@bp.post("/codes")
+@require_service_token
+async def request_code(request: Request):
+    body = parse_json(request, CodeRequest)
+    await _service(request).request_code(body.email)
+    # The same answer whether or not the account exists, and when the limit is reached.
+    return json({"status": "accepted", "message": CODE_ACCEPTED}, status=202)
+
+
+@bp.post("/codes/check")
+@require_service_token
+@raises(InvalidCode, CodeExpired, CodeFormat)
+async def check_code(request: Request):
+    body = parse_json(request, CodeCheck)
+    verified = await _service(request).check_code(body.email, body.code)
+    return json(
+        {
+            "grant": verified.grant,
+            "expires_at": verified.expires_at.isoformat(),
+            "account": {"name": verified.name, "email": verified.email},
+        },
+        headers={"Cache-Control": "no-store"},
+    )

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from email import policy
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 
 import aiosmtplib
 from sqlalchemy import or_, select, update
@@ -25,6 +26,9 @@ BATCH_SIZE = 20
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF_SECONDS = 300
 SMTP_TIMEOUT_SECONDS = 10
+# Folding long non-ASCII headers at 78 characters can drop a space ("Zając – …" -> "Zając– …");
+# RFC 5322 allows 998, so headers stay whole and the bytes are sent exactly as composed here.
+MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 def backoff_seconds(attempts: int) -> int:
@@ -113,7 +117,9 @@ class OutboxSender:
             email = self._compose(message)
         try:
             await aiosmtplib.send(
-                email,
+                email.as_bytes(policy=MAIL_POLICY),
+                sender=parseaddr(self._mail_from)[1],
+                recipients=[email["To"]],
                 hostname=self._smtp_host,
                 port=self._smtp_port,
                 timeout=SMTP_TIMEOUT_SECONDS,
@@ -126,7 +132,7 @@ class OutboxSender:
         return True
 
     def _compose(self, message: OutboxMessage) -> EmailMessage:
-        email = EmailMessage()
+        email = EmailMessage(policy=MAIL_POLICY)
         email["From"] = self._mail_from
         email["To"] = message.to_address
         email["Subject"] = message.subject

@@ -43,3 +43,20 @@ async def test_smtp_down_then_up_delivers_once(http, backend, smtp, jan):
         await backend.app.ctx.sender.deliver_due()
     assert len(smtp.messages) == 1
     assert smtp.messages[0]["To"] == jan.email
+
+
+async def test_long_polish_subject_arrives_unchanged(backend, smtp):
+    from backend.mail.builders import EmailContent
+    from backend.services import outbox
+
+    # This one loses the space before "–" when folded at 78 characters.
+    subject = "Zmiana Twojej roli w firmie Majama Michał Zając – iKsięgowość24"
+    async with backend.app.ctx.sessions.begin() as session:
+        outbox.queue(
+            session,
+            EmailContent("test", "jan.kowalski@majafirma.pl", subject, "treść", "<p>treść</p>"),
+            backend.clock,
+        )
+    backend.app.ctx.sender.notify()
+    (message,) = await smtp.wait_for(1)
+    assert message["Subject"] == subject

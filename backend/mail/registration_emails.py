@@ -1,0 +1,62 @@
+"""E-mails of registration and activation (pure builders, like mail/builders.py).
+
+Every one of them has the subject the guide names (step 7): "Aktywacja konta Comarch Cloud",
+so a person looking for it in the mailbox finds it whatever the case was.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from backend.mail.builders import EmailContent, render
+
+ACTIVATION_SUBJECT = "Aktywacja konta Comarch Cloud"
+
+
+class ActivationVariant(enum.StrEnum):
+    # A new account was created for the licence.
+    NEW_ACCOUNT = "new_account"
+    # The licence already had an account; the link goes to that account's own address.
+    EXISTING_ACCOUNT = "existing_account"
+    # The person asked for a new link.
+    RESEND = "resend"
+    # The form's address already belongs to another account: nothing was created (a notice, with
+    # an activation link for that account only if it still needs one).
+    EMAIL_TAKEN = "email_taken"
+
+
+def hours_text(n: int) -> str:
+    """``n`` hours with the right Polish plural form (1 godzinę, 2 godziny, 48 godzin)."""
+    if n == 1:
+        return "1 godzinę"
+    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
+        return f"{n} godziny"
+    return f"{n} godzin"
+
+
+def activation(
+    *,
+    to_address: str,
+    name: str,
+    variant: ActivationVariant,
+    link: str | None = None,
+    ttl_hours: int | None = None,
+    comarch_id: str | None = None,
+    package_name: str | None = None,
+) -> EmailContent:
+    if variant != ActivationVariant.EMAIL_TAKEN and link is None:
+        raise ValueError(f"the {variant} e-mail needs an activation link")
+    if link is not None and ttl_hours is None:
+        raise ValueError("a link needs its validity")
+    return render(
+        "activation",
+        to_address=to_address,
+        subject=ACTIVATION_SUBJECT,
+        variant=variant.value,
+        name=name,
+        email=to_address,
+        link=link,
+        ttl_text=hours_text(ttl_hours) if ttl_hours else None,
+        comarch_id=comarch_id,
+        package_name=package_name,
+    )

@@ -1,0 +1,183 @@
+"""Activation of the Comarch Cloud login: the link e-mail, resending it, and the first password.
+
+- An activation link (TokenPurpose.ACTIVATION) is valid for 48 hours: the guide sends people from
+  the registration form to their mailbox, often the next day; the link only ever goes to the
+  account's own address and is single-use, so a longer life costs little.
+- At most 3 activation links per account per hour, counted as issued ACTIVATION tokens (whether
+  issued by registration or by a resend); each new link cancels the previous one.
+- The activation page also accepts invitation links (TokenPurpose.INVITATION, sent by "add user"):
+  both end the same way, with a password set, the account active and the cloud login activated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.deps import Deps
+from backend.errors import InvalidToken, PasswordPolicyViolation
+from backend.mail import registration_emails
+from backend.mail.registration_emails import ActivationVariant
+from backend.models import Account, AccountState, Token, TokenPurpose
+from backend.repositories import accounts
+from backend.repositories import tokens as token_queries
+from backend.security.password_policy import check_password
+from backend.services import audit, outbox, tokens
+from backend.services.auth import LOGIN_FAILURES
+
+ACTIVATION_TTL = timedelta(hours=48)
+ACTIVATION_EMAILS_PER_HOUR = 3
+# Purposes the activation page accepts, in the order they are looked up.
+PAGE_PURPOSES = (TokenPurpose.ACTIVATION, TokenPurpose.INVITATION)
+# Longer strings cannot be our tokens; they are refused without a database query.
+MAX_TOKEN_LENGTH = 200
+
+
+class InvalidActivationLink(InvalidToken):
+    message = (
+        "Link aktywacyjny jest nieprawidłowy, wygasł albo został już użyty. "
+        "Poproś o nowy link aktywacyjny."
+    )
+
+
+@dataclass(frozen=True)
+class ActivationTarget:
+    """Whom an activation link is for, shown on the page (no secrets)."""
+
+    email: str
+    name: str
+    purpose: TokenPurpose
+
+
+def needs_activation(account: Account) -> bool:
+    """Whether the account still has to set its Comarch Cloud password (locked ones never)."""
+    if account.state == AccountState.LOCKED:
+        return False
+    return account.state == AccountState.PENDING_ACTIVATION or not account.cloud_login_activated
+
+
+async def may_send_activation(session: AsyncSession, deps: Deps, account: Account) -> bool:
+    since = deps.clock() - timedelta(hours=1)
+    issued = await token_queries.count_issued_since(
+        session, account.id, TokenPurpose.ACTIVATION, since
+    )
+    return issued < ACTIVATION_EMAILS_PER_HOUR
+
+
+async def queue_activation_email(
+    session: AsyncSession,
+    deps: Deps,
+    account: Account,
+    variant: ActivationVariant,
+    *,
+    actor: str,
+    comarch_id: str | None = None,
+    package_name: str | None = None,
+) -> None:
+    """Issue a new activation link (cancelling the previous one) and queue its e-mail.
+
+    Runs in the caller's transaction; the caller calls ``deps.mail_queued()`` after commit.
+    """
+    raw = await tokens.issue(session, account, TokenPurpose.ACTIVATION, ACTIVATION_TTL, deps.clock)
+    outbox.queue(
+        session,
+        registration_emails.activation(
+            to_address=account.email,
+            name=account.name,
+            variant=variant,
+            link=deps.link("/activate", raw),
+            ttl_hours=int(ACTIVATION_TTL.total_seconds() // 3600),
+            comarch_id=comarch_id,
+            package_name=package_name,
+        ),
+        deps.clock,
+    )
+    audit.record(
+        session, deps.clock, actor=actor, action="activation_link_sent", account_id=account.id,
+        variant=variant.value,
+    )
+
+
+class ActivationService:
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self._sessions = deps.sessions
+        self._clock = deps.clock
+
+    async def resend(self, email: str, *, actor: str) -> None:
+        """Send a new link if the account waits for activation; the caller learns nothing."""
+        async with self._sessions.begin() as session:
+            account = await accounts.get_by_email(session, email)
+            if (
+                account is None
+                or not needs_activation(account)
+                or not await may_send_activation(session, self._deps, account)
+            ):
+                return
+            await queue_activation_email(
+                session, self._deps, account, ActivationVariant.RESEND, actor=actor
+            )
+        self._deps.mail_queued()
+
+    async def target(self, raw_token: str) -> ActivationTarget:
+        """Check a link without using it up (mail scanners open links too)."""
+        async with self._sessions() as session:
+            token = await self._peek(session, raw_token)
+            account = await accounts.get(session, token.account_id)
+            return ActivationTarget(email=account.email, name=account.name, purpose=token.purpose)
+
+    async def activate(self, raw_token: str, password: str, confirmation: str) -> ActivationTarget:
+        async with self._sessions() as session:
+            token = await self._peek(session, raw_token)
+            purpose = token.purpose
+            account = await accounts.get(session, token.account_id)
+            email = account.email
+        verdict = check_password(password, email, confirmation)
+        if not verdict.ok:
+            raise PasswordPolicyViolation(
+                details=[{"rule": rule.value, "message": message}
+                         for rule, message in zip(verdict.failed, verdict.messages)]
+            )
+        # Hash before the write transaction so the database lock is not held during argon2.
+        password_hash = await self._deps.hasher.hash(password)
+        async with self._sessions.begin() as session:
+            try:
+                account_id = await tokens.consume(session, raw_token, purpose, self._clock)
+            except InvalidToken:
+                raise InvalidActivationLink() from None
+            account = await accounts.get(session, account_id)
+            now = self._clock()
+            account.password_hash = password_hash
+            account.password_changed_at = now
+            account.cloud_login_activated = True
+            if account.state == AccountState.PENDING_ACTIVATION:
+                account.state = AccountState.ACTIVE
+            # Any other activation link of the account stops working with this one.
+            await session.execute(
+                update(Token)
+                .where(
+                    Token.account_id == account.id,
+                    Token.purpose == TokenPurpose.ACTIVATION,
+                    Token.consumed_at.is_(None),
+                )
+                .values(consumed_at=now, consumed_reason="replaced")
+            )
+            await LOGIN_FAILURES.clear(session, account.email)
+            audit.record(
+                session, self._clock, actor=f"account:{account.id}", action="account_activated",
+                account_id=account.id, via=purpose.value,
+            )
+            return ActivationTarget(email=account.email, name=account.name, purpose=purpose)
+
+    async def _peek(self, session: AsyncSession, raw_token: str) -> Token:
+        if not raw_token or len(raw_token) > MAX_TOKEN_LENGTH:
+            raise InvalidActivationLink()
+        for purpose in PAGE_PURPOSES:
+            try:
+                return await tokens.peek(session, raw_token, purpose, self._clock)
+            except InvalidToken:
+                continue
+        raise InvalidActivationLink()

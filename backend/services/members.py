@@ -1,0 +1,570 @@
+"""Company users ("Dane i ustawienia" → "Użytkownicy"): list, add, change role, remove, e-mail.
+
+Rules (see backend/roles.py for the role catalogue):
+- The caller is the account behind the verification grant; the organisation is the one where that
+  account is a member (with several, the caller names it and membership is checked).
+- Only a role with the ``users.manage`` permission (the owner) may list, add, change or remove users
+  and start another user's e-mail change. Anyone may start the change of their OWN e-mail.
+- The owner cannot be removed or demoted and the owner role cannot be granted: a company keeps
+  exactly one owner; ownership transfer is out of scope.
+- A member of another organisation is "not found" (404), never "forbidden", so nothing leaks.
+- Every change is audited in the same transaction as its e-mails (queued in the outbox).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend import roles
+from backend.deps import Deps
+from backend.errors import Conflict, DomainError, Forbidden, InvalidToken, NotFound
+from backend.mail import member_emails
+from backend.models import Account, AccountState, Membership, Organisation, Role, TokenPurpose
+from backend.repositories import accounts
+from backend.repositories import members as member_queries
+from backend.services import audit, outbox, tokens
+
+INVITATION_TTL = timedelta(days=7)
+EMAIL_CHANGE_TTL = timedelta(hours=24)
+
+_STATES = {
+    AccountState.ACTIVE: ("active", "aktywny"),
+    AccountState.PENDING_ACTIVATION: ("invited", "zaproszony – jeszcze nie aktywował konta"),
+    AccountState.LOCKED: ("locked", "zablokowany"),
+}
+
+
+# --- errors of this area -------------------------------------------------------------------------
+
+
+class NotOwner(Forbidden):
+    code = "not_owner"
+    message = (
+        "Tę operację może wykonać tylko właściciel firmy (rola „właściciel / prezes”). "
+        "Poproś właściciela firmy, aby ją wykonał."
+    )
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    message = "Nie znaleziono takiego użytkownika w Twojej firmie."
+
+
+class OrganisationNotFound(NotFound):
+    code = "organisation_not_found"
+    message = "Nie znaleziono firmy, do której masz dostęp."
+
+
+class OrganisationRequired(DomainError):
+    status = 422
+    code = "organisation_required"
+    message = "Masz dostęp do kilku firm. Wskaż, której firmy dotyczy operacja (organisation_id)."
+
+
+class AlreadyMember(Conflict):
+    code = "already_member"
+    message = (
+        "Użytkownik z tym adresem e-mail ma już dostęp do tej firmy. "
+        "Jeśli chcesz zmienić jego uprawnienia, zmień mu rolę."
+    )
+
+
+class LastOwner(Conflict):
+    code = "last_owner"
+    message = (
+        "Nie można usunąć właściciela firmy ani odebrać mu roli „właściciel / prezes” – "
+        "firma musi mieć zawsze właściciela. Przekazanie firmy innej osobie nie jest możliwe "
+        "przez asystenta; w tej sprawie zadzwoń do nas: 32 356 22 23."
+    )
+
+
+class OwnerRoleNotAssignable(DomainError):
+    status = 422
+    code = "owner_role_not_assignable"
+    message = (
+        "Roli „właściciel / prezes” nie można nadać – firma ma zawsze jednego właściciela, "
+        "a przekazanie firmy innej osobie nie jest możliwe przez asystenta. Wybierz rolę: "
+        "pracownik, zarząd / pełnomocnik / księgowy albo magazynier."
+    )
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    message = (
+        "Ten adres e-mail jest już loginem innego konta, więc nie może zostać użyty. "
+        "Podaj inny adres – nic nie zostało zmienione."
+    )
+
+
+class EmailUnchanged(DomainError):
+    status = 422
+    code = "email_unchanged"
+    message = "Nowy adres e-mail jest taki sam jak obecny."
+
+
+class MemberNotActive(Conflict):
+    code = "member_not_active"
+    message = (
+        "Ten użytkownik jeszcze nie przyjął zaproszenia, więc nie można zmienić jego adresu. "
+        "Jeśli adres jest błędny, usuń użytkownika i dodaj go ponownie z właściwym adresem."
+    )
+
+
+class EmailChangeSelfOnly(Forbidden):
+    code = "email_change_self_only"
+    message = (
+        "Ten użytkownik ma dostęp także do innej firmy, dlatego adres e-mail, który jest jego "
+        "loginem, może zmienić tylko on sam."
+    )
+
+
+class InvalidEmailChangeLink(InvalidToken):
+    message = (
+        "Link potwierdzający zmianę adresu e-mail jest nieprawidłowy, wygasł albo został już "
+        "użyty. Jeśli adres nadal trzeba zmienić, poproś o zmianę ponownie."
+    )
+
+
+# --- views ----------------------------------------------------------------------------------------
+
+
+def role_json(role: Role) -> dict:
+    return {"code": role.value, "label": roles.label(role)}
+
+
+def member_json(membership: Membership, caller_id: int) -> dict:
+    account = membership.account
+    state, state_label = _STATES[account.state]
+    return {
+        "id": membership.id,
+        "name": account.name,
+        "email": account.email,
+        "role": role_json(membership.role),
+        "state": state,
+        "state_label": state_label,
+        "is_you": account.id == caller_id,
+        "added_at": membership.created_at.isoformat(),
+    }
+
+
+def organisation_json(organisation: Organisation) -> dict:
+    return {"id": organisation.id, "name": organisation.name}
+
+
+@dataclass(frozen=True)
+class EmailChangeTarget:
+    """What a confirmation page shows (no secrets)."""
+
+    old_email: str
+    new_email: str
+
+
+@dataclass
+class _Context:
+    caller: Membership
+    organisation: Organisation
+
+    def require_user_manager(self) -> None:
+        if not roles.info(self.caller.role).manages_users:
+            raise NotOwner()
+
+
+# --- the service ----------------------------------------------------------------------------------
+
+
+class MembersService:
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self._sessions = deps.sessions
+        self._clock = deps.clock
+
+    @staticmethod
+    def _actor(caller_id: int) -> str:
+        return f"assistant:account:{caller_id}"
+
+    async def _context(
+        self, session: AsyncSession, caller_id: int, organisation_id: int | None
+    ) -> _Context:
+        memberships = await member_queries.memberships_of(session, caller_id)
+        if organisation_id is not None:
+            chosen = [m for m in memberships if m.organisation_id == organisation_id]
+            if not chosen:
+                raise OrganisationNotFound()
+            membership = chosen[0]
+        elif len(memberships) == 1:
+            membership = memberships[0]
+        elif not memberships:
+            raise OrganisationNotFound()
+        else:
+            raise OrganisationRequired(
+                details={
+                    "organisations": [
+                        {**organisation_json(m.organisation), "role": role_json(m.role)}
+                        for m in memberships
+                    ]
+                }
+            )
+        return _Context(caller=membership, organisation=membership.organisation)
+
+    async def _member(self, session: AsyncSession, context: _Context, member_id: int) -> Membership:
+        member = await member_queries.get_member(session, context.organisation.id, member_id)
+        if member is None:
+            raise MemberNotFound()
+        return member
+
+    # --- list ---
+
+    async def list_members(self, caller_id: int, organisation_id: int | None) -> dict:
+        async with self._sessions() as session:
+            context = await self._context(session, caller_id, organisation_id)
+            context.require_user_manager()
+            members = await member_queries.members_of(session, context.organisation.id)
+            return {
+                "organisation": organisation_json(context.organisation),
+                "members": [member_json(m, caller_id) for m in members],
+            }
+
+    # --- add ---
+
+    async def add_member(
+        self, caller_id: int, organisation_id: int | None, *, email: str, name: str, role: Role
+    ) -> dict:
+        async with self._sessions.begin() as session:
+            context = await self._context(session, caller_id, organisation_id)
+            context.require_user_manager()
+            role_info = roles.info(role)
+            if not role_info.assignable:
+                raise OwnerRoleNotAssignable()
+            organisation = context.organisation
+            inviter = await accounts.get(session, caller_id)
+            account = await accounts.get_by_email(session, email)
+            new_account = account is None
+            if account is None:
+                account = Account(
+                    email=accounts.normalise_email(email),
+                    name=name,
+                    password_hash=None,
+                    state=AccountState.PENDING_ACTIVATION,
+                    created_at=self._clock(),
+                    updated_at=self._clock(),
+                )
+                session.add(account)
+            elif await member_queries.find_membership(session, organisation.id, account.id):
+                raise AlreadyMember()
+            membership = Membership(
+                organisation=organisation, account=account, role=role, created_at=self._clock()
+            )
+            session.add(membership)
+            try:
+                await session.flush()
+            except IntegrityError:
+                # A concurrent request added the same person first.
+                raise AlreadyMember() from None
+
+            invited = account.state == AccountState.PENDING_ACTIVATION
+            if invited:
+                # A new account, or one that never accepted an earlier invitation: (re)invite.
+                raw = await tokens.issue(
+                    session, account, TokenPurpose.INVITATION, INVITATION_TTL, self._clock
+                )
+                await member_queries.set_token_payload(
+                    session,
+                    raw,
+                    {
+                        "organisation_id": organisation.id,
+                        "membership_id": membership.id,
+                        "role": role.value,
+                        "invited_by_account_id": caller_id,
+                    },
+                )
+                content = member_emails.invitation(
+                    to_address=account.email,
+                    name=account.name,
+                    inviter_name=inviter.name,
+                    organisation_name=organisation.name,
+                    role=role_info,
+                    link=self._deps.link("/activate", raw),
+                    ttl_days=INVITATION_TTL.days,
+                )
+            else:
+                content = member_emails.member_added(
+                    to_address=account.email,
+                    name=account.name,
+                    inviter_name=inviter.name,
+                    organisation_name=organisation.name,
+                    role=role_info,
+                )
+            outbox.queue(session, content, self._clock)
+            audit.record(
+                session, self._clock, actor=self._actor(caller_id), action="member_added",
+                account_id=account.id, organisation_id=organisation.id,
+                membership_id=membership.id, role=role.value, invited=invited,
+                new_account=new_account,
+            )
+            result = {
+                "organisation": organisation_json(organisation),
+                "member": member_json(membership, caller_id),
+                "invitation_sent": invited,
+                "message": _added_message(account, organisation, role_info, invited),
+            }
+        self._deps.mail_queued()
+        return result
+
+    # --- change role ---
+
+    async def change_role(
+        self, caller_id: int, organisation_id: int | None, member_id: int, role: Role
+    ) -> dict:
+        queued = False
+        async with self._sessions.begin() as session:
+            context = await self._context(session, caller_id, organisation_id)
+            context.require_user_manager()
+            member = await self._member(session, context, member_id)
+            old_role = member.role
+            changed = old_role != role
+            if changed:
+                if old_role == Role.OWNER:
+                    raise LastOwner()
+                if not roles.info(role).assignable:
+                    raise OwnerRoleNotAssignable()
+                member.role = role
+                audit.record(
+                    session, self._clock, actor=self._actor(caller_id),
+                    action="member_role_changed", account_id=member.account_id,
+                    organisation_id=context.organisation.id, membership_id=member.id,
+                    old_role=old_role.value, new_role=role.value,
+                )
+                if member.account.state == AccountState.ACTIVE:
+                    outbox.queue(
+                        session,
+                        member_emails.role_changed(
+                            to_address=member.account.email,
+                            name=member.account.name,
+                            organisation_name=context.organisation.name,
+                            old_role=roles.info(old_role),
+                            new_role=roles.info(role),
+                        ),
+                        self._clock,
+                    )
+                    queued = True
+            label = roles.label(role)
+            result = {
+                "organisation": organisation_json(context.organisation),
+                "member": member_json(member, caller_id),
+                "changed": changed,
+                "message": (
+                    f"Zmieniono rolę użytkownika {member.account.name} na „{label}”."
+                    if changed
+                    else f"Użytkownik {member.account.name} ma już rolę „{label}”. "
+                    "Nic nie zmieniono."
+                ),
+            }
+        if queued:
+            self._deps.mail_queued()
+        return result
+
+    # --- remove ---
+
+    async def remove_member(
+        self, caller_id: int, organisation_id: int | None, member_id: int
+    ) -> dict:
+        queued = False
+        async with self._sessions.begin() as session:
+            context = await self._context(session, caller_id, organisation_id)
+            context.require_user_manager()
+            member = await self._member(session, context, member_id)
+            if member.role == Role.OWNER:
+                raise LastOwner()
+            account = member.account
+            organisation = context.organisation
+            # An invitation to this company that was not accepted yet is withdrawn with the user.
+            now = self._clock()
+            invitations = await member_queries.live_tokens(
+                session, account.id, TokenPurpose.INVITATION
+            )
+            for token in invitations:
+                if (token.payload or {}).get("organisation_id") == organisation.id:
+                    token.consumed_at = now
+                    token.consumed_reason = "replaced"
+            await session.delete(member)
+            audit.record(
+                session, self._clock, actor=self._actor(caller_id), action="member_removed",
+                account_id=account.id, organisation_id=organisation.id, membership_id=member.id,
+                role=member.role.value,
+            )
+            if account.state == AccountState.ACTIVE:
+                outbox.queue(
+                    session,
+                    member_emails.member_removed(
+                        to_address=account.email, name=account.name,
+                        organisation_name=organisation.name,
+                    ),
+                    self._clock,
+                )
+                queued = True
+            result = {
+                "organisation": organisation_json(organisation),
+                "removed_member_id": member.id,
+                "message": (
+                    f"Użytkownik {account.name} ({account.email}) nie ma już dostępu "
+                    f"do firmy {organisation.name}."
+                ),
+            }
+        if queued:
+            self._deps.mail_queued()
+        return result
+
+    # --- e-mail (login) change ---
+
+    async def request_email_change(
+        self, caller_id: int, organisation_id: int | None, member_id: int | None, new_email: str
+    ) -> dict:
+        """Send a confirmation link to the new address and a notice to the old one.
+
+        ``member_id`` None means the caller's own account (any role, any organisation count).
+        """
+        new_email = accounts.normalise_email(new_email)
+        async with self._sessions.begin() as session:
+            if member_id is None:
+                account = await accounts.get(session, caller_id)
+                membership_id = None
+                organisation_ref = None
+            else:
+                context = await self._context(session, caller_id, organisation_id)
+                member = await self._member(session, context, member_id)
+                account = member.account
+                membership_id = member.id
+                organisation_ref = context.organisation.id
+                if account.id != caller_id:
+                    context.require_user_manager()
+                    # The login is the person's, not the company's: if they also work for another
+                    # company, this owner must not be able to redirect it (account takeover).
+                    if await member_queries.count_memberships(session, account.id) > 1:
+                        raise EmailChangeSelfOnly()
+            by_self = account.id == caller_id
+            if account.state != AccountState.ACTIVE:
+                raise MemberNotActive()
+            if new_email == account.email:
+                raise EmailUnchanged()
+            if await accounts.get_by_email(session, new_email) is not None:
+                raise EmailTaken()
+            raw = await tokens.issue(
+                session, account, TokenPurpose.EMAIL_CHANGE, EMAIL_CHANGE_TTL, self._clock
+            )
+            await member_queries.set_token_payload(
+                session, raw, {"new_email": new_email, "requested_by_account_id": caller_id}
+            )
+            ttl_hours = int(EMAIL_CHANGE_TTL.total_seconds() // 3600)
+            outbox.queue(
+                session,
+                member_emails.email_change_confirm(
+                    to_address=new_email, name=account.name, old_email=account.email,
+                    link=self._deps.link("/confirm-email", raw), ttl_hours=ttl_hours,
+                ),
+                self._clock,
+            )
+            outbox.queue(
+                session,
+                member_emails.email_change_requested(
+                    to_address=account.email, name=account.name, new_email=new_email,
+                    requested_by_self=by_self, ttl_hours=ttl_hours,
+                ),
+                self._clock,
+            )
+            audit.record(
+                session, self._clock, actor=self._actor(caller_id),
+                action="email_change_requested", account_id=account.id,
+                organisation_id=organisation_ref, membership_id=membership_id, by_self=by_self,
+            )
+            result = {
+                "status": "confirmation_sent",
+                "account_id": account.id,
+                "message": (
+                    f"Wysłaliśmy link potwierdzający na nowy adres {new_email}, a na obecny "
+                    f"({account.email}) informację o zmianie. Adres zmieni się dopiero po "
+                    f"kliknięciu „Potwierdź zmianę” w linku (ważnym przez "
+                    f"{member_emails.hours(ttl_hours)}); do tego czasu logowanie odbywa się "
+                    "dotychczasowym adresem."
+                ),
+            }
+        self._deps.mail_queued()
+        return result
+
+    async def email_change_target(self, raw_token: str) -> EmailChangeTarget:
+        """Check a confirmation link without using it up (mail scanners open links too)."""
+        async with self._sessions() as session:
+            token = await self._peek(session, raw_token)
+            account = await accounts.get(session, token.account_id)
+            return EmailChangeTarget(old_email=account.email, new_email=token.payload["new_email"])
+
+    async def confirm_email_change(self, raw_token: str) -> EmailChangeTarget:
+        """Change the login. If the address got taken meanwhile nothing changes (token included)."""
+        async with self._sessions.begin() as session:
+            token = await self._peek(session, raw_token)
+            new_email = token.payload["new_email"]
+            try:
+                account_id = await tokens.consume(
+                    session, raw_token, TokenPurpose.EMAIL_CHANGE, self._clock
+                )
+            except InvalidToken:
+                raise InvalidEmailChangeLink() from None
+            account = await accounts.get(session, account_id)
+            old_email = account.email
+            holder = await accounts.get_by_email(session, new_email)
+            if holder is not None and holder.id != account.id:
+                raise EmailTaken()
+            account.email = new_email
+            account.updated_at = self._clock()
+            try:
+                await session.flush()
+            except IntegrityError:
+                raise EmailTaken() from None
+            # Links, codes and chat verifications went to the old address: none of them may
+            # still act on the account.
+            await member_queries.cancel_live_tokens(session, account.id, self._clock())
+            await member_queries.delete_grants(session, account.id)
+            outbox.queue(
+                session,
+                member_emails.email_changed(
+                    to_address=old_email, name=account.name, new_email=new_email
+                ),
+                self._clock,
+            )
+            audit.record(
+                session, self._clock, actor=f"account:{account.id}", action="email_changed",
+                account_id=account.id,
+                requested_by_account_id=token.payload.get("requested_by_account_id"),
+            )
+        self._deps.mail_queued()
+        return EmailChangeTarget(old_email=old_email, new_email=new_email)
+
+    async def _peek(self, session: AsyncSession, raw_token: str):
+        try:
+            token = await tokens.peek(session, raw_token, TokenPurpose.EMAIL_CHANGE, self._clock)
+        except InvalidToken:
+            raise InvalidEmailChangeLink() from None
+        if not (token.payload or {}).get("new_email"):
+            raise InvalidEmailChangeLink()
+        return token
+
+
+def _added_message(
+    account: Account, organisation: Organisation, role: roles.RoleInfo, invited: bool
+) -> str:
+    who = f"{account.name} ({account.email})"
+    if invited:
+        return (
+            f"Dodano użytkownika {who} do firmy {organisation.name} z rolą „{role.label}”. "
+            f"Na adres {account.email} wysłaliśmy zaproszenie z linkiem do ustawienia hasła, "
+            f"ważnym {member_emails.days(INVITATION_TTL.days)}; do czasu aktywacji konto ma "
+            "status „zaproszony”."
+        )
+    return (
+        f"Dodano użytkownika {who} do firmy {organisation.name} z rolą „{role.label}”. "
+        "Ta osoba ma już konto, więc loguje się dotychczasowym adresem i hasłem; "
+        "na jej adres wysłaliśmy powiadomienie."
+    )

@@ -1,0 +1,257 @@
+"""The OpenAPI document: complete (every route of the app), and what it infers is right."""
+
+import re
+
+import pytest
+from pydantic import BaseModel, Field
+from sanic import Blueprint, Request, Sanic, json
+
+from backend.api import openapi
+from backend.api.idempotency import idempotent
+from backend.api.openapi import OPENAPI_PATH, body, build_document, raises, responds
+from backend.api.requests import parse_json
+from backend.api.service_auth import require_grant, require_service_token
+from backend.errors import Conflict, NotFound
+
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def openapi_path(uri: str) -> str:
+    return re.sub(r"<([A-Za-z_][A-Za-z0-9_]*)(?::[^>]+)?>", r"{\1}", uri)
+
+
+@pytest.fixture
+async def document(http, backend):
+    response = await http.get(OPENAPI_PATH)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    return response.json()
+
+
+def operations(document):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+async def test_every_route_of_the_app_is_documented_and_nothing_else(backend, document):
+    registered = {
+        (openapi_path(route.uri), method.lower())
+        for route in backend.app.router.routes
+        for method in route.methods
+    }
+    documented = {(path, method) for path, method, _ in operations(document)}
+    assert documented == registered
+    assert {
+        ("/api/v1/packages", "get"),
+        ("/api/v1/account/subscription", "get"),
+        ("/api/v1/account/subscription/change", "post"),
+        ("/api/v1/auth/login", "post"),
+        (OPENAPI_PATH, "get"),
+        ("/health", "get"),
+    } <= documented
+    assert len({op["operationId"] for _, _, op in operations(document)}) == len(documented)
+
+
+async def test_document_shape(document):
+    assert document["openapi"] == "3.1.0"
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["serviceToken"] == {
+        **schemes["serviceToken"],
+        "type": "http",
+        "scheme": "bearer",
+    }
+    assert schemes["verificationGrant"]["name"] == "X-Verification-Grant"
+    assert schemes["verificationGrant"]["in"] == "header"
+    assert schemes["deviceToken"]["scheme"] == "Device"
+    error = document["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"]
+    assert set(error["properties"]["error"]["properties"]) == {"code", "message", "details"}
+    for path, method, operation in operations(document):
+        assert method in METHODS, (path, method)
+        default = operation["responses"]["default"]["content"]["application/json"]["schema"]
+        assert default == {"$ref": "#/components/schemas/Error"}, (path, method)
+        assert any(code.startswith("2") for code in operation["responses"]), (path, method)
+
+
+async def test_request_bodies_come_from_the_pydantic_models(document):
+    schemas = document["components"]["schemas"]
+
+    def body_schema(path, method="post"):
+        content = document["paths"][path][method]["requestBody"]["content"]
+        return content["application/json"]["schema"]
+
+    assert body_schema("/api/v1/auth/login") == {"$ref": "#/components/schemas/LoginRequest"}
+    login = schemas["LoginRequest"]
+    assert set(login["required"]) == {"email", "password"}
+    assert login["properties"]["email"]["maxLength"] == 254
+    assert login["additionalProperties"] is False
+    change = schemas["SubscriptionChangeRequest"]
+    assert change["required"] == ["package"]
+    assert schemas["PackageCode"]["enum"] == ["green", "silver", "gold"]
+    # Reset forms opened from e-mails are form posts, not JSON.
+    form = document["paths"]["/reset-password"]["post"]["requestBody"]["content"]
+    assert set(form["application/x-www-form-urlencoded"]["schema"]["properties"]) == {
+        "token",
+        "password",
+        "password_confirm",
+    }
+
+
+async def test_security_and_error_codes_per_operation(document):
+    paths = document["paths"]
+    assert paths["/api/v1/packages"]["get"]["security"] == []
+    assert paths["/api/v1/auth/login"]["post"]["security"] == []
+    assert paths["/api/v1/auth/password-reset"]["post"]["security"] == [{"serviceToken": []}]
+    change = paths["/api/v1/account/subscription/change"]["post"]
+    assert change["security"] == [{"serviceToken": [], "verificationGrant": []}]
+    assert [p["name"] for p in change["parameters"]] == ["Idempotency-Key"]
+    responses = change["responses"]
+    assert {"200", "401", "403", "404", "409", "415", "422"} <= set(responses)
+    assert "`not_owner`" in responses["403"]["description"]
+    assert "`same_package`" in responses["409"]["description"]
+    assert "`verification_required`" in responses["401"]["description"]
+    assert responses["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SubscriptionChangeOut"
+    }
+    catalogue = paths["/api/v1/packages"]["get"]["responses"]["200"]
+    assert catalogue["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/CatalogueOut"
+    }
+    reset = paths["/api/v1/auth/password-reset"]["post"]["responses"]
+    assert "202" in reset and "200" not in reset
+    page = paths["/reset-password"]["get"]
+    assert "text/html" in page["responses"]["200"]["content"]
+    assert [p["name"] for p in page["parameters"]] == ["token"]
+
+
+# --- inference on handlers nobody annotated -------------------------------------------------
+
+
+class WidgetBody(BaseModel):
+    name: str = Field(min_length=1, max_length=20)
+    size: int
+
+
+class AlreadyThere(Conflict):
+    code = "widget_exists"
+
+
+def _parse_widget(request):
+    return parse_json(request, WidgetBody)
+
+
+@pytest.fixture
+def widget_app():
+    bp = Blueprint("widgets_v1", url_prefix="/api/v1/widgets")
+
+    @bp.post("/<widget_id:int>")
+    @require_grant
+    @idempotent("widgets")
+    async def replace_widget(request: Request, widget_id: int):
+        """Replace a widget.
+
+        Longer text."""
+        payload = parse_json(request, WidgetBody)
+        if request.args.get("dry_run"):
+            return json({}, status=204)
+        if payload.size > 10:
+            raise AlreadyThere()
+        return json({"id": widget_id}, status=201)
+
+    @bp.put("/by-helper")
+    @require_service_token
+    async def via_helper(request: Request):
+        _parse_widget(request)
+        return json({})
+
+    @bp.get("/explicit")
+    @responds(200, WidgetBody, description="One widget.")
+    @raises(NotFound)
+    async def explicit(request: Request):
+        return json({"name": "x", "size": 1})
+
+    @bp.post("/annotated")
+    @body(WidgetBody)
+    async def annotated(request: Request):
+        return json({})
+
+    @bp.get("/device")
+    async def device(request: Request):
+        _device_token(request)
+        return json({})
+
+    app = Sanic("widgets_openapi_test")
+    app.blueprint(bp)
+    app.blueprint(openapi.bp)
+    yield app
+    Sanic._app_registry.pop(app.name, None)
+
+
+def _device_token(request):
+    return request.headers.get("authorization", "")
+
+
+def test_an_unannotated_handler_is_described_from_its_code(widget_app):
+    document = build_document(widget_app)
+    operation = document["paths"]["/api/v1/widgets/{widget_id}"]["post"]
+    assert operation["operationId"] == "widgets_v1.replace_widget"
+    assert operation["summary"] == "Replace a widget."
+    assert operation["security"] == [{"serviceToken": [], "verificationGrant": []}]
+    assert operation["parameters"][0] == {
+        "name": "widget_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer"},
+    }
+    assert [p["name"] for p in operation["parameters"][1:]] == ["dry_run", "Idempotency-Key"]
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/WidgetBody"
+    }
+    widget = document["components"]["schemas"]["WidgetBody"]
+    assert widget["properties"]["name"]["maxLength"] == 20 and set(widget["required"]) == {
+        "name",
+        "size",
+    }
+    responses = operation["responses"]
+    assert set(responses) == {
+        "201",
+        "204",
+        "400",
+        "401",
+        "404",
+        "409",
+        "413",
+        "415",
+        "422",
+        "default",
+    }
+    assert "content" not in responses["204"]
+    assert "`widget_exists`" in responses["409"]["description"]
+    assert "`idempotency_in_progress`" in responses["409"]["description"]
+
+
+def test_helpers_annotations_and_device_calls_are_followed(widget_app):
+    paths = build_document(widget_app)["paths"]
+    helper = paths["/api/v1/widgets/by-helper"]["put"]
+    assert helper["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/WidgetBody"
+    }
+    assert helper["security"] == [{"serviceToken": []}]
+    explicit = paths["/api/v1/widgets/explicit"]["get"]
+    assert explicit["security"] == []
+    assert explicit["responses"]["200"]["description"] == "One widget."
+    assert explicit["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/WidgetBody"
+    }
+    assert "`not_found`" in explicit["responses"]["404"]["description"]
+    assert "requestBody" in paths["/api/v1/widgets/annotated"]["post"]
+    assert paths["/api/v1/widgets/device"]["get"]["security"] == [{"deviceToken": []}]
+    assert set(paths) == {
+        "/api/v1/widgets/{widget_id}",
+        "/api/v1/widgets/by-helper",
+        "/api/v1/widgets/explicit",
+        "/api/v1/widgets/annotated",
+        "/api/v1/widgets/device",
+        OPENAPI_PATH,
+    }
