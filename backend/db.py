@@ -20,6 +20,15 @@ NAMING_CONVENTION = {
 }
 
 
+# Primary keys are 32-bit INTEGER columns; a larger id from a URL can never exist and must not
+# reach the driver (asyncpg rejects it with an error instead of finding nothing).
+MAX_ID = 2**31 - 1
+
+
+def is_valid_id(value: int) -> bool:
+    return 0 < value <= MAX_ID
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sanic import Blueprint, Request, html, json
 
 from backend import roles
+from backend.db import is_valid_id
 from backend.api.idempotency import idempotent
 from backend.api.requests import parse_json
 from backend.api.schemas import _checked_email
@@ -98,7 +99,7 @@ def _organisation_id(request: Request, body: _Body | None = None) -> int | None:
     raw = request.args.get("organisation_id")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or not 0 < int(raw) < 2**31:
+    if not raw.isdigit() or not is_valid_id(int(raw)):
         raise ValidationFailed(
             details=[{"field": "organisation_id", "code": "int_parsing",
                       "message": "Identyfikator firmy musi być dodatnią liczbą całkowitą."}]

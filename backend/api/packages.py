@@ -137,6 +137,7 @@ class SubscriptionOut(_Out):
     valid_until: date = Field(description="The last day of the paid period.")
     trial_until: date | None
     trial_active: bool | None
+    in_trial: bool = Field(description="The whole current period is a free trial (nothing paid).")
     pending_downgrade: PendingDowngradeOut | None
     document_exchange: UsageOut
 
@@ -151,6 +152,7 @@ class SubscriptionOut(_Out):
             valid_until=status.valid_until,
             trial_until=status.trial_until,
             trial_active=status.trial_active,
+            in_trial=status.in_trial,
             pending_downgrade=None
             if status.pending_package is None
             else PendingDowngradeOut(
@@ -178,12 +180,14 @@ class NoticeOut(_Out):
 
 
 class SubscriptionChangeOut(_Out):
-    change: Literal["upgrade", "downgrade_scheduled", "downgrade_cancelled"]
+    change: Literal["order", "upgrade", "downgrade_scheduled", "downgrade_cancelled"]
     message: str
     from_package: PackageCode
     to_package: PackageCode
     effective_from: date
-    payment: PaymentOut | None = Field(description="Pro-rata amount due now (upgrades only).")
+    payment: PaymentOut | None = Field(
+        description="Amount due now: pro rata for an upgrade, a full year for an order."
+    )
     warnings: list[NoticeOut]
     subscription: SubscriptionOut
 
@@ -254,7 +258,8 @@ async def change_subscription(request: Request):
 
     A higher package applies at once and the rest of the paid period is charged pro rata; a lower
     one is scheduled for the day after the paid period ends; choosing the current package while a
-    downgrade is pending cancels it.
+    downgrade is pending cancels it. During a trial, choosing the tried package (or a higher one)
+    orders it for a paid year that follows the trial.
     """
     request_body = parse_json(request, SubscriptionChangeRequest)
     account_id = request.ctx.account_id

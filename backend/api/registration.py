@@ -23,11 +23,11 @@ from backend.api.requests import parse_json
 from backend.api.schemas import _checked_email
 from backend.api.service_auth import require_service_token
 from backend.errors import InvalidToken, PasswordPolicyViolation, ValidationFailed
-from backend.services import registration as registration_service
 from backend.mail.registration_emails import hours_text
 from backend.models import PackageCode, TokenPurpose
 from backend.security.password_policy import MAX_LENGTH as PASSWORD_MAX_LENGTH
 from backend.security.password_policy import RULE_MESSAGES, PasswordRule
+from backend.services import registration as registration_service
 from backend.services.activation import ACTIVATION_TTL, ActivationService, InvalidActivationLink
 from backend.services.registration import RegistrationForm, RegistrationService
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from backend.mail.builders import EmailContent, render
@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from backend.services.packages import Notice, PackageView, ProRata
 
 _SUBJECTS = {
+    "order": "Zamówienie pakietu {new} – iKsięgowość24",
     "upgrade": "Zmiana pakietu na {new} – iKsięgowość24",
     "downgrade_scheduled": "Zaplanowana zmiana pakietu na {new} – iKsięgowość24",
     "downgrade_cancelled": "Anulowana zmiana pakietu – iKsięgowość24",
@@ -26,6 +27,8 @@ def package_change(
     current: PackageView,
     new: PackageView,
     cancelled: PackageView | None,
+    in_trial: bool,
+    trial_until: date,
     valid_until: date,
     effective_from: date,
     payment: ProRata | None,
@@ -43,6 +46,9 @@ def package_change(
         current=current,
         new=new,
         cancelled=cancelled,
+        in_trial=in_trial,
+        trial_until=trial_until.strftime("%d.%m.%Y"),
+        paid_from=(trial_until + timedelta(days=1)).strftime("%d.%m.%Y"),
         valid_until=valid_until.strftime("%d.%m.%Y"),
         effective_from=effective_from.strftime("%d.%m.%Y"),
         payment=payment,

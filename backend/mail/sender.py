@@ -66,8 +66,11 @@ class OutboxSender:
                 raise
             except Exception:
                 log.exception("outbox delivery round failed; retrying on the next round")
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # arrives as the event fires, and the app's shutdown would then wait forever.
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+                async with asyncio.timeout(self._poll_seconds):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend import roles
+from backend.db import is_valid_id
 from backend.deps import Deps
 from backend.errors import Conflict, DomainError, Forbidden, InvalidToken, NotFound
 from backend.mail import member_emails
@@ -211,6 +212,8 @@ class MembersService:
         return _Context(caller=membership, organisation=membership.organisation)
 
     async def _member(self, session: AsyncSession, context: _Context, member_id: int) -> Membership:
+        if not is_valid_id(member_id):
+            raise MemberNotFound()
         member = await member_queries.get_member(session, context.organisation.id, member_id)
         if member is None:
             raise MemberNotFound()

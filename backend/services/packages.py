@@ -14,6 +14,11 @@ package's code. Rules for a change (see docs/backend.md):
 - Choosing the **current package**: 409 ``same_package``, unless a downgrade is pending, in which
   case this cancels it ("I'm staying"). Choosing the **already scheduled** package: 409
   ``change_already_scheduled``. Choosing **another lower** package while one is pending replaces it.
+- **Trial**: when the whole current period is a trial (``valid_until <= trial_until``: a paid
+  package tried for free after registration, green waiting in ``pending_package_code``), choosing
+  the tried package or a higher one **orders** it: it applies at once, a paid year follows the
+  trial (``valid_until`` + 1 year), the full yearly price is due, the fallback is dropped. A lower
+  choice is scheduled like any downgrade.
 - Only an owner of the organisation may change it (403 ``not_owner``); every member may read it.
 
 Money is in grosze (int) and computed with Decimal; gross is derived from net in ``gross_grosze``
@@ -247,6 +252,11 @@ class SubscriptionStatus:
         return self.role == Role.OWNER.value
 
     @property
+    def in_trial(self) -> bool:
+        """The whole current period is a trial (a paid package tried for free): nothing is paid."""
+        return self.trial_until is not None and self.valid_until <= self.trial_until
+
+    @property
     def pending_from(self) -> date | None:
         return None if self.pending_package is None else self.valid_until + timedelta(days=1)
 
@@ -269,7 +279,7 @@ class Notice:
 
 @dataclass(frozen=True)
 class ChangeResult:
-    change: str  # "upgrade" | "downgrade_scheduled" | "downgrade_cancelled"
+    change: str  # "order" | "upgrade" | "downgrade_scheduled" | "downgrade_cancelled"
     message: str
     from_package: PackageView
     to_package: PackageView
@@ -378,7 +388,19 @@ class PackageService:
 
             payment = None
             warnings: list[Notice] = []
-            if new.code == current.code:
+            if before.in_trial and new.position >= current.position:
+                # Nothing of a trial period is paid: choosing this package or a higher one orders
+                # it now, for a paid year that follows the trial.
+                change, effective_from = "order", loaded.today
+                paid_until = add_years(subscription.valid_until, 1)
+                period_days = (paid_until - subscription.valid_until).days
+                payment = ProRata(new.yearly_price, period_days, period_days, paid_until)
+                values = {
+                    "package_code": PackageCode(new.code),
+                    "pending_package_code": None,
+                    "valid_until": paid_until,
+                }
+            elif new.code == current.code:
                 if pending is None:
                     raise SamePackage(
                         f"Pakiet {current.name} jest już aktywny. Wybierz inny pakiet."
@@ -408,7 +430,7 @@ class PackageService:
                 raise ConcurrentChange()
             await session.refresh(subscription)
             after = await self._status(session, loaded)
-            message = _change_message(change, current, new, pending, after, payment)
+            message = _change_message(change, current, new, pending, before, after, payment)
 
             account = await accounts.get(session, account_id)
             outbox.queue(
@@ -421,6 +443,8 @@ class PackageService:
                     current=current,
                     new=new,
                     cancelled=pending,
+                    in_trial=before.in_trial,
+                    trial_until=before.valid_until,
                     valid_until=after.valid_until,
                     effective_from=effective_from,
                     payment=payment,
@@ -528,9 +552,18 @@ def _change_message(
     current: PackageView,
     new: PackageView,
     cancelled: PackageView | None,
+    before: SubscriptionStatus,
     after: SubscriptionStatus,
     payment: ProRata | None,
 ) -> str:
+    if change == "order":
+        return (
+            f"Zamówiono pakiet {new.name}; działa od dziś. Okres próbny trwa do "
+            f"{format_date(before.valid_until)}, a opłacony okres od "
+            f"{format_date(before.valid_until + timedelta(days=1))} do "
+            f"{format_date(after.valid_until)}. Do zapłaty: {payment.price.net} netto "
+            f"({payment.price.gross} brutto, w tym {payment.price.vat_percent}% VAT)."
+        )
     if change == "upgrade":
         return (
             f"Pakiet zmieniony z {current.name} na {new.name} od dziś. Okres rozliczeniowy trwa do "
@@ -540,9 +573,10 @@ def _change_message(
             f"Cena pakietu {new.name}: {new.price_label}."
         )
     if change == "downgrade_scheduled":
+        period = "okresu próbnego" if before.in_trial else "opłaconego okresu"
         return (
-            f"Zmiana na pakiet {new.name} zaplanowana. Pakiet {current.name} działa do "
-            f"{format_date(after.valid_until)}, a pakiet {new.name} od "
+            f"Zmiana na pakiet {new.name} zaplanowana. Pakiet {current.name} działa do końca "
+            f"{period} ({format_date(after.valid_until)}), a pakiet {new.name} od "
             f"{format_date(after.pending_from)}. Cena pakietu {new.name}: {new.price_label}."
         )
     return (

@@ -351,7 +351,8 @@ class RegistrationService:
         self, session: AsyncSession, form: RegistrationForm, licence: ComarchLicence, actor: str
     ) -> RegistrationResult:
         owner = await licences.owner_of(session, licence.organisation_id)
-        if owner is None:
+        if owner is None or owner.state == AccountState.LOCKED:
+            # No link can help here; support has to look at the account.
             raise LicenceAccountUnavailable()
         subscription = await licences.subscription_of(session, licence.organisation_id)
         same_address = owner.email == form.email

@@ -755,3 +755,14 @@ async def test_bad_ids_and_query(http, backend, jan, grant_for):
     assert bad_role.status_code == 422
     bad_mail = await own_change(http, headers, "nie-mail")
     assert bad_mail.status_code == 422 and error_code(bad_mail) == "validation_error"
+
+
+async def test_ids_beyond_the_database_range_are_simply_not_found(http, backend, grant_for, jan):
+    headers = await grant_for(jan.email)
+    for method in ("PATCH", "DELETE"):
+        response = await http.request(
+            method, "/api/v1/organisation/members/615179462759", headers=headers,
+            json={"role": "employee"} if method == "PATCH" else None,
+        )
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "member_not_found"

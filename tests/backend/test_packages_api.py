@@ -1,7 +1,7 @@
 """Packages through real HTTP, a real database and a real SMTP server."""
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -331,8 +331,7 @@ async def test_choosing_the_current_package_cancels_a_pending_downgrade(
     assert messages[1]["Subject"] == "Anulowana zmiana pakietu – iKsięgowość24"
     assert (
         "zmiana pakietu iKsięgowość24 firmy Biuro Rachunkowe Anna Nowak na pakiet zielony "
-        "została anulowana"
-        in body_text(messages[1])
+        "została anulowana" in body_text(messages[1])
     )
 
     same = await change(http, headers, "silver")
@@ -363,6 +362,64 @@ async def test_same_package_is_409_and_changes_nothing(http, backend, grant_for)
     assert error["message"] == "Pakiet zielony jest już aktywny. Wybierz inny pakiet."
     assert await audit_actions(backend) == []
     assert await outbox_count(backend) == 0
+
+
+# --- trial ---------------------------------------------------------------------------------------
+
+
+async def start_trial(backend, email, package: PackageCode, until: date):
+    """As registration leaves a paid package: tried until ``until``, then back to green."""
+    organisation_id = await organisation_id_of(backend, email)
+    async with backend.app.ctx.sessions.begin() as session:
+        subscription = await packages_repo.subscription_of(session, organisation_id)
+        subscription.package_code = package
+        subscription.valid_until = subscription.trial_until = until
+        subscription.pending_package_code = PackageCode.GREEN
+
+
+async def test_during_a_trial_choosing_the_tried_package_orders_it(http, backend, smtp, grant_for):
+    await start_trial(backend, JAN_KOWALSKI.email, PackageCode.SILVER, date(2027, 2, 21))
+    headers = await grant_for(JAN_KOWALSKI.email)
+    status = (await http.get(STATUS, headers=headers)).json()
+    assert (status["in_trial"], status["trial_active"]) == (True, True)
+    assert status["pending_downgrade"]["effective_from"] == "2027-02-22"
+    fallback = await change(http, headers, "green")
+    assert fallback.json()["error"]["code"] == "change_already_scheduled"
+
+    response = await change(http, headers, "silver")
+    assert response.status_code == 200
+    result = response.json()
+    assert result["change"] == "order"
+    payment = result["payment"]
+    assert (payment["net"], payment["gross"]) == ("299,00 zł", "367,77 zł")
+    assert (payment["period_days"], payment["period_end"]) == (365, "2028-02-21")
+    subscription = result["subscription"]
+    assert subscription["package"]["code"] == "silver"
+    assert subscription["valid_until"] == "2028-02-21"
+    assert subscription["pending_downgrade"] is None and subscription["in_trial"] is False
+
+    message = (await smtp.wait_for(1))[0]
+    assert message["Subject"] == "Zamówienie pakietu srebrny – iKsięgowość24"
+    text = body_text(message)
+    assert "Okres próbny trwa do 21.02.2027, a opłacony okres od 22.02.2027 do 21.02.2028" in text
+    assert "Do zapłaty: 299,00 zł netto (367,77 zł brutto, w tym 23% VAT) za rok" in text
+    assert [e.action for e in await audit_actions(backend)] == ["package_order"]
+
+    again = await change(http, headers, "silver")
+    assert again.json()["error"]["code"] == "same_package"
+    await all_mail_delivered(backend, smtp, 1)
+
+
+async def test_during_a_trial_a_higher_package_is_ordered_for_a_year(
+    http, backend, smtp, grant_for
+):
+    await start_trial(backend, JAN_KOWALSKI.email, PackageCode.SILVER, date(2027, 2, 21))
+    headers = await grant_for(JAN_KOWALSKI.email)
+    result = (await change(http, headers, "gold")).json()
+    assert (result["change"], result["to_package"]) == ("order", "gold")
+    assert (result["payment"]["net"], result["payment"]["gross"]) == ("799,00 zł", "982,77 zł")
+    assert result["subscription"]["valid_until"] == "2028-02-21"
+    await all_mail_delivered(backend, smtp, 1)
 
 
 # --- who may change -------------------------------------------------------------------------------

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from backend.demo_data import ANNA_NOWAK, JAN_KOWALSKI, LICENCE_WITH_ACCOUNT, LICENCE_WITHOUT_ACCOUNT
-from backend.mail.sender import MAX_BACKOFF_SECONDS
 from backend.models import (
     Account,
     AccountState,
@@ -19,14 +18,12 @@ from backend.models import (
     Organisation,
     OrganisationKind,
     OutboxMessage,
-    RateLimitHit,
     Role,
     Subscription,
     Token,
     TokenPurpose,
 )
 from tests.support.smtp import body_text, html_text
-from tests.support.waiting import eventually
 
 REGISTER = "/api/v1/registrations"
 SUBJECT = "Aktywacja konta Comarch Cloud"
@@ -126,7 +123,7 @@ async def test_new_licence_creates_office_account_and_subscription(
     assert "48 godzin" in body_text(message) and f"pakiet {name}" in body_text(message)
     [token] = await rows(backend, Token, Token.account_id == account.id)
     assert token.purpose == TokenPurpose.ACTIVATION
-    assert token.expires_at - token.created_at == __import__("datetime").timedelta(hours=48)
+    assert token.expires_at - token.created_at == timedelta(hours=48)
 
 
 async def test_existing_account_keeps_its_package_and_gets_the_link_at_its_own_address(http, backend, smtp):
@@ -184,6 +181,17 @@ async def test_activated_account_is_told_to_log_in_and_no_link_is_sent(http, bac
     assert response.status_code == 200 and body["status"] == "already_active"
     assert body["activation_email"]["queued"] is False
     assert "Nie pamiętam hasła" in body["message"] and "a***@biuro-nowak.pl" in body["message"]
+    assert await count(backend, Token) == 0 and await count(backend, OutboxMessage) == 0
+
+
+async def test_a_locked_account_is_sent_to_support(http, backend, smtp):
+    async with backend.app.ctx.sessions.begin() as session:
+        anna = (await session.scalars(select(Account).where(Account.email == ANNA_NOWAK.email))).one()
+        anna.state = AccountState.LOCKED
+    response = await register(http, backend, anna_licence_form())
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "licence_account_unavailable" and "kontakt@iksiegowosc24.pl" in error["message"]
     assert await count(backend, Token) == 0 and await count(backend, OutboxMessage) == 0
 
 
