@@ -9,14 +9,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sanic import Blueprint, Request, html, json
+from sanic import Blueprint, Request, json
 
 from backend import roles
 from backend.db import is_valid_id
+from backend.api.pages import render_page
 from backend.api.idempotency import idempotent
 from backend.api.requests import parse_json
 from backend.api.schemas import _checked_email
@@ -214,25 +213,14 @@ async def confirm_email_change_api(request: Request):
     })
 
 
-_pages = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates" / "pages"),
-    autoescape=select_autoescape(["html"]),
-)
-_NO_CACHE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-
-
-def _page(name: str, status: int = 200, **context):
-    return html(_pages.get_template(name).render(**context), status=status, headers=_NO_CACHE)
-
-
 @extra_bp.get("/confirm-email")
 async def confirm_email_page(request: Request):
     token = request.args.get("token", "")
     try:
         target = await _service(request).email_change_target(token)
     except InvalidToken as error:
-        return _page("confirm_email_invalid.html", status=400, message=error.message)
-    return _page("confirm_email.html", token=token, old_email=target.old_email,
+        return render_page("confirm_email_invalid.html", status=400, message=error.message)
+    return render_page("confirm_email.html", token=token, old_email=target.old_email,
                  new_email=target.new_email)
 
 
@@ -242,5 +230,5 @@ async def confirm_email_submit(request: Request):
     try:
         done = await _service(request).confirm_email_change(token)
     except (InvalidToken, EmailTaken) as error:
-        return _page("confirm_email_invalid.html", status=error.status, message=error.message)
-    return _page("confirm_email_done.html", new_email=done.new_email)
+        return render_page("confirm_email_invalid.html", status=error.status, message=error.message)
+    return render_page("confirm_email_done.html", new_email=done.new_email)

@@ -21,7 +21,8 @@ _RULES = [RULE_MESSAGES[rule] for rule in
 _NO_CACHE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
-def _page(name: str, status: int = 200, **context) -> html:
+def render_page(name: str, status: int = 200, **context) -> html:
+    """A page opened from an e-mail link: never cached, never leaks its URL (token) as referrer."""
     return html(_templates.get_template(name).render(rules=_RULES, **context),
                 status=status, headers=_NO_CACHE)
 
@@ -32,8 +33,8 @@ async def reset_form(request: Request):
     try:
         target = await request.app.ctx.auth.reset_target(token)
     except InvalidToken as error:
-        return _page("link_invalid.html", status=400, message=error.message)
-    return _page("reset_form.html", token=token, email=target.email, errors=[])
+        return render_page("link_invalid.html", status=400, message=error.message)
+    return render_page("reset_form.html", token=token, email=target.email, errors=[])
 
 
 @bp.post("/reset-password")
@@ -46,9 +47,9 @@ async def reset_submit(request: Request):
     try:
         await auth.reset_password(token, password, confirmation)
     except InvalidToken as error:
-        return _page("link_invalid.html", status=400, message=error.message)
+        return render_page("link_invalid.html", status=400, message=error.message)
     except PasswordPolicyViolation as error:
         target = await auth.reset_target(token)
         errors = [item["message"] for item in error.details]
-        return _page("reset_form.html", status=422, token=token, email=target.email, errors=errors)
-    return _page("reset_done.html")
+        return render_page("reset_form.html", status=422, token=token, email=target.email, errors=errors)
+    return render_page("reset_done.html")

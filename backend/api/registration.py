@@ -10,13 +10,12 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Literal
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from sanic import Blueprint, Request, html, json
 
+from backend.api.pages import render_page
 from backend.api.idempotency import idempotent
 from backend.api.openapi import raises, responds
 from backend.api.requests import parse_json
@@ -26,7 +25,6 @@ from backend.errors import InvalidToken, PasswordPolicyViolation, ValidationFail
 from backend.mail.registration_emails import hours_text
 from backend.models import PackageCode, TokenPurpose
 from backend.security.password_policy import MAX_LENGTH as PASSWORD_MAX_LENGTH
-from backend.security.password_policy import RULE_MESSAGES, PasswordRule
 from backend.services import registration as registration_service
 from backend.services.activation import ACTIVATION_TTL, ActivationService, InvalidActivationLink
 from backend.services.registration import RegistrationForm, RegistrationService
@@ -242,22 +240,8 @@ async def confirm_activation(request: Request):
 
 # --- pages --------------------------------------------------------------------------------------
 
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates" / "pages"),
-    autoescape=select_autoescape(["html"]),
-)
-_RULES = [RULE_MESSAGES[rule] for rule in
-          (PasswordRule.MIN_LENGTH, PasswordRule.CONTAINS_USERNAME, PasswordRule.CHARACTER_GROUPS)]
-_NO_CACHE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-
-
-def _page(name: str, status: int = 200, **context) -> html:
-    return html(_templates.get_template(name).render(rules=_RULES, **context),
-                status=status, headers=_NO_CACHE)
-
-
 def _form_page(token: str, target, errors: list[str], status: int = 200) -> html:
-    return _page(
+    return render_page(
         "activate_form.html", status=status, token=token, email=target.email,
         invitation=target.purpose == TokenPurpose.INVITATION, errors=errors,
     )
@@ -269,7 +253,7 @@ async def activation_form(request: Request):
     try:
         target = await _activation(request).target(token)
     except InvalidToken as error:
-        return _page("activate_invalid.html", status=400, message=error.message)
+        return render_page("activate_invalid.html", status=400, message=error.message)
     return _form_page(token, target, errors=[])
 
 
@@ -283,13 +267,13 @@ async def activation_submit(request: Request):
             token, form.get("password", ""), form.get("password_confirm", "")
         )
     except InvalidToken as error:
-        return _page("activate_invalid.html", status=400, message=error.message)
+        return render_page("activate_invalid.html", status=400, message=error.message)
     except PasswordPolicyViolation as error:
         try:
             target = await service.target(token)
         except InvalidToken as expired:  # ran out while the policy was checked
-            return _page("activate_invalid.html", status=400, message=expired.message)
+            return render_page("activate_invalid.html", status=400, message=expired.message)
         return _form_page(
             token, target, errors=[item["message"] for item in error.details], status=422
         )
-    return _page("activate_done.html", email=target.email)
+    return render_page("activate_done.html", email=target.email)
