@@ -95,8 +95,7 @@ def create_app(
     @app.after_server_stop
     async def close_resources(app: Sanic) -> None:
         if app.ctx.sender_task is not None:
-            app.ctx.sender_task.cancel()
-            await asyncio.gather(app.ctx.sender_task, return_exceptions=True)
+            await app.ctx.sender.stop(app.ctx.sender_task)
         await app.ctx.engine.dispose()
 
     @app.on_request

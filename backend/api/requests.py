@@ -35,10 +35,23 @@ def parse_json(request: Request, model: type[Model]) -> Model:
 def validate(payload: object, model: type[Model]) -> Model:
     if not isinstance(payload, dict):
         raise ValidationFailed("Treść żądania musi być obiektem JSON.")
+    if _has_nul(payload):
+        # PostgreSQL text cannot hold NUL; no legitimate value contains it.
+        raise ValidationFailed("Przesłane dane zawierają niedozwolony znak (NUL).")
     try:
         return model.model_validate(payload)
     except ValidationError as error:
         raise ValidationFailed(details=_field_errors(error)) from None
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def _field_errors(error: ValidationError) -> list[dict[str, str]]:

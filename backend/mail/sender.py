@@ -53,13 +53,29 @@ class OutboxSender:
         self._poll_seconds = poll_seconds
         self._clock = clock
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def notify(self) -> None:
         """Something was queued: deliver now instead of waiting for the next poll."""
         self._wake.set()
 
+    async def stop(self, task: asyncio.Task, grace_seconds: float = 5.0) -> None:
+        """Stop the delivery loop without ever waiting forever.
+
+        A cancellation can be swallowed inside a send (wait_for in the SMTP client on 3.11), so the
+        loop also checks a flag, and the cancel is repeated until the task ends or time runs out.
+        """
+        self._stopping = True
+        self._wake.set()
+        deadline = asyncio.get_running_loop().time() + grace_seconds
+        while not task.done() and asyncio.get_running_loop().time() < deadline:
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
+        if not task.done():
+            log.warning("outbox sender did not stop within %.0f s; leaving it", grace_seconds)
+
     async def run_forever(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.deliver_due()
             except asyncio.CancelledError:

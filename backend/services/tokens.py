@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import InvalidToken
@@ -18,6 +18,9 @@ async def issue(
     session: AsyncSession, account: Account, purpose: TokenPurpose, ttl: timedelta, clock: Clock
 ) -> str:
     """Create a token and cancel any live one of the same purpose; returns the raw token."""
+    # Lock the account row so concurrent issuers queue: otherwise both cancel nothing, both
+    # insert, and the one-live-token index fails the second (PostgreSQL; SQLite already queues).
+    await session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
     now = clock()
     await session.execute(
         update(Token)

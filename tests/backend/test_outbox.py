@@ -60,3 +60,25 @@ async def test_long_polish_subject_arrives_unchanged(backend, smtp):
     backend.app.ctx.sender.notify()
     (message,) = await smtp.wait_for(1)
     assert message["Subject"] == subject
+
+
+async def test_stop_ends_a_loop_that_swallows_one_cancellation(backend):
+    import asyncio
+
+    swallowed = 0
+
+    async def swallows_first_cancel():
+        nonlocal swallowed
+        while True:
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed += 1  # what wait_for on 3.11 can do to a cancel during a send
+
+    task = asyncio.create_task(swallows_first_cancel())
+    await asyncio.sleep(0.1)  # let it run, so the cancel lands inside the loop
+    await asyncio.wait_for(backend.app.ctx.sender.stop(task, grace_seconds=3), timeout=5)
+    assert swallowed == 1
+    assert task.cancelled()

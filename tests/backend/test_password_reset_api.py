@@ -1,5 +1,6 @@
 """The reset journey through real HTTP, a real database and a real SMTP server."""
 
+import asyncio
 import re
 
 import pytest
@@ -222,3 +223,19 @@ async def test_unknown_route_and_method(http, backend):
     assert (await http.get("/nope")).json()["error"]["code"] == "not_found"
     assert (await http.delete(LOGIN)).status_code == 405
     assert (await http.get("/reset-password")).status_code == 400
+
+
+async def test_concurrent_reset_requests_leave_one_live_link(http, backend, smtp, jan):
+    responses = await asyncio.gather(*(request_reset(http, backend, jan.email) for _ in range(4)))
+    assert [r.status_code for r in responses] == [202] * 4
+    async with backend.app.ctx.sessions() as session:
+        live = await session.scalar(
+            select(func.count()).select_from(Token).where(Token.consumed_at.is_(None))
+        )
+    assert live == 1
+
+
+async def test_nul_characters_are_refused_not_a_server_error(http, backend, jan):
+    response = await http.post(LOGIN, json={"email": "jan\x00@majafirma.pl", "password": "x"})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
