@@ -6,7 +6,7 @@ from sanic import Blueprint, Request, json
 
 from backend.api import openapi
 from backend.api.requests import parse_json
-from backend.api.schemas import LoginRequest, PasswordResetConfirm, PasswordResetRequest
+from backend.api.schemas import EmailRequest, LoginRequest, NewPasswordRequest
 from backend.api.service_auth import require_service_token
 
 bp = Blueprint("auth_v1", url_prefix="/api/v1/auth")
@@ -19,19 +19,19 @@ RESET_ACCEPTED = (
 
 @bp.post("/password-reset")
 @require_service_token
-@openapi.body(PasswordResetRequest)
+@openapi.body(EmailRequest)
 @openapi.responds(202, description="Accepted; the same answer whether or not the account exists.")
 async def request_password_reset(request: Request):
-    body = parse_json(request, PasswordResetRequest)
+    body = parse_json(request, EmailRequest)
     await request.app.ctx.auth.request_password_reset(body.email, actor="assistant")
     # The same answer whether or not the account exists: no account enumeration.
     return json({"status": "accepted", "message": RESET_ACCEPTED}, status=202)
 
 
 @bp.post("/password-reset/confirm")
-@openapi.body(PasswordResetConfirm)
+@openapi.body(NewPasswordRequest)
 async def confirm_password_reset(request: Request):
-    body = parse_json(request, PasswordResetConfirm)
+    body = parse_json(request, NewPasswordRequest)
     await request.app.ctx.auth.reset_password(body.token, body.password, body.password_confirm)
     return json({"status": "password_changed", "message": "Hasło zostało zmienione."})
 

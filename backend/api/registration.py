@@ -19,12 +19,11 @@ from backend.api.pages import render_page
 from backend.api.idempotency import idempotent
 from backend.api.openapi import raises, responds
 from backend.api.requests import parse_json
-from backend.api.schemas import _checked_email
+from backend.api.schemas import EmailRequest, NewPasswordRequest, _checked_email
 from backend.api.service_auth import require_service_token
 from backend.errors import InvalidToken, PasswordPolicyViolation, ValidationFailed
 from backend.mail.registration_emails import hours_text
 from backend.models import PackageCode, TokenPurpose
-from backend.security.password_policy import MAX_LENGTH as PASSWORD_MAX_LENGTH
 from backend.services import registration as registration_service
 from backend.services.activation import ACTIVATION_TTL, ActivationService, InvalidActivationLink
 from backend.services.registration import RegistrationForm, RegistrationService
@@ -84,19 +83,6 @@ class RegistrationBody(_Body):
         if len(value) < 2 or not any(c.isalpha() for c in value):
             raise ValueError("a name")
         return value
-
-
-class ResendBody(_Body):
-    email: str = Field(min_length=3, max_length=254)
-
-    _email = field_validator("email")(_checked_email)
-
-
-class ActivationConfirmBody(_Body):
-    token: str = Field(min_length=1, max_length=200)
-    # Longer than the policy allows so the policy (not a generic error) explains the limit.
-    password: str = Field(max_length=PASSWORD_MAX_LENGTH * 2)
-    password_confirm: str = Field(max_length=PASSWORD_MAX_LENGTH * 2)
 
 
 # --- answers (documented in the OpenAPI document, and every answer passes through them) ---------
@@ -219,7 +205,7 @@ async def register(request: Request):
 @responds(202, AcceptedOut, description="The same answer for every address.")
 async def resend_activation(request: Request):
     """Send a new activation link if the account still waits for activation (3 per hour)."""
-    body = parse_json(request, ResendBody)
+    body = parse_json(request, EmailRequest)
     await _activation(request).resend(body.email, actor="assistant")
     # The same answer for unknown, already activated and over-the-limit addresses.
     return json(_out(AcceptedOut, {"status": "accepted", "message": RESEND_ACCEPTED}), status=202)
@@ -230,7 +216,7 @@ async def resend_activation(request: Request):
 @raises(InvalidActivationLink, PasswordPolicyViolation)
 async def confirm_activation(request: Request):
     """Set the first password with an activation (or invitation) link's token."""
-    body = parse_json(request, ActivationConfirmBody)
+    body = parse_json(request, NewPasswordRequest)
     target = await _activation(request).activate(body.token, body.password, body.password_confirm)
     return json(_out(
         ActivatedOut,

@@ -19,13 +19,17 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=1000)
 
 
-class PasswordResetRequest(_Body):
+class EmailRequest(_Body):
+    """Just an address: a reset link, an activation link resent."""
+
     email: str = Field(min_length=3, max_length=254)
 
     _email = field_validator("email")(_checked_email)
 
 
-class PasswordResetConfirm(_Body):
+class NewPasswordRequest(_Body):
+    """A one-time link's token and the password it sets (reset and activation alike)."""
+
     token: str = Field(min_length=1, max_length=200)
     # Longer than the policy allows so the policy (not a generic error) explains the limit.
     password: str = Field(max_length=PASSWORD_MAX_LENGTH * 2)
