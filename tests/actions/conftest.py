@@ -1,14 +1,22 @@
 """Fixtures for the custom-action tests (run with the Rasa venv: `.venv/rasa/bin/pytest tests/actions`).
 
-The backend is played by a real HTTP server (aiohttp, which ships with Rasa) on a free
-loopback port; it records every request and answers as the test tells it to.
+Two backends:
+- `live_backend`: the real account backend and mail sink as processes (started once per session
+  through the app environment); journey tests check the backend's state and the delivered mail.
+- `fake_backend`: a real HTTP server (aiohttp, which ships with Rasa) that records every request
+  and answers as the test tells it to - for the transport's edge cases (timeouts, 5xx, garbage).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import socket
+import sqlite3
+import urllib.parse
+import urllib.request
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -36,6 +44,7 @@ class RecordedRequest:
     authorization: Optional[str]
     content_type: Optional[str]
     json: Any
+    headers: Dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,6 +77,7 @@ class FakeBackend:
                 authorization=request.headers.get("Authorization"),
                 content_type=request.headers.get("Content-Type"),
                 json=payload,
+                headers=dict(request.headers),
             )
         )
         if self.delay_seconds:
@@ -129,3 +139,57 @@ def domain() -> Dict[str, Any]:
     """The real domain.yml as the dict Rasa sends to the action server."""
     with open(REPO_ROOT / "domain.yml", encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+# --- the real backend -------------------------------------------------------------------------
+
+
+@dataclass
+class LiveBackend:
+    """The real account backend and mail sink as processes (app environment), seeded with the
+    demo data (backend/demo_data.py): Jan Kowalski, owner of Majama (green),
+    jan.kowalski@majafirma.pl / Faktura#2026; Anna Nowak (silver, licence 70012 / PIN 1234 /
+    NIP 9541238769, not activated); a free licence 68577 / PIN 4821 / NIP 5260250274."""
+
+    stack: Any
+
+    @property
+    def url(self) -> str:
+        return self.stack.url("backend")
+
+    def mails_to(self, address: str) -> List[Dict[str, Any]]:
+        """Messages the backend delivered to `address`, oldest first."""
+        query = urllib.parse.urlencode({"to": address})
+        with urllib.request.urlopen(f"{self.stack.url('mailsink')}/api/messages?{query}") as answer:
+            return json.load(answer)["messages"]
+
+    def clear_mail(self) -> None:
+        request = urllib.request.Request(f"{self.stack.url('mailsink')}/api/messages", method="DELETE")
+        urllib.request.urlopen(request).close()
+
+    def query(self, sql: str, *params: Any) -> List[tuple]:
+        """Reads the backend's SQLite database directly (the state after a journey)."""
+        with closing(sqlite3.connect(self.stack.workdir / "backend.db")) as db:
+            return db.execute(sql, params).fetchall()
+
+
+@pytest.fixture(scope="module")
+def live_stack(tmp_path_factory):
+    from tests.support.stack import start_stack, stop_stack
+
+    stack = start_stack(tmp_path_factory.mktemp("backend"), services=("mailsink", "backend"))
+    yield stack
+    stop_stack(stack)
+
+
+@pytest.fixture
+def live_backend(live_stack):
+    """Points the actions at the real backend (restored afterwards); each test starts with an
+    empty mailbox. Each test module gets a fresh, seeded database shared by its tests."""
+    backend = LiveBackend(live_stack)
+    backend.clear_mail()
+    set_backend_client_factory(
+        lambda: BackendClient(live_stack.url("backend"), live_stack.service_token, 10.0)
+    )
+    yield backend
+    set_backend_client_factory(None)

@@ -44,6 +44,55 @@ async def test_error_body_is_parsed(fake_backend):
     )
 
 
+async def test_grant_and_idempotency_key_travel_as_headers(fake_backend):
+    fake_backend.reply(200, {"status": "changed"})
+
+    body = await client_for(fake_backend.url).change_package("grant-abc", "silver", "key-1")
+
+    assert body == {"status": "changed"}
+    [request] = fake_backend.requests
+    assert (request.method, request.path) == ("POST", "/api/v1/account/subscription/change")
+    assert request.headers["X-Verification-Grant"] == "grant-abc"
+    assert request.headers["Idempotency-Key"] == "key-1"
+    assert request.json == {"package": "silver"}
+
+
+async def test_calls_without_a_grant_send_no_grant_header(fake_backend):
+    fake_backend.reply(200, {"packages": [], "note": ""})
+
+    await client_for(fake_backend.url).packages()
+
+    [request] = fake_backend.requests
+    assert (request.method, request.path) == ("GET", "/api/v1/packages")
+    assert "X-Verification-Grant" not in request.headers
+    assert request.json is None
+
+
+async def test_member_paths_take_only_integer_ids(fake_backend):
+    fake_backend.reply(200, {"status": "removed"})
+    client = client_for(fake_backend.url)
+
+    await client.remove_member("g", 42)
+    await client.change_member_email("g", None, "nowy@firma.pl", "k")
+
+    assert [(r.method, r.path) for r in fake_backend.requests] == [
+        ("DELETE", "/api/v1/organisation/members/42"),
+        ("POST", "/api/v1/organisation/members/me/email-change"),
+    ]
+    with pytest.raises(ValueError):
+        await client.remove_member("g", "1/../../admin")  # type: ignore[arg-type]
+
+
+async def test_validation_details_are_kept(fake_backend):
+    details = [{"field": "nip", "code": "invalid_nip", "message": "Nieprawidłowy NIP."}]
+    fake_backend.reply(422, {"error": {"code": "validation_error", "message": "x", "details": details}})
+
+    with pytest.raises(BackendError) as caught:
+        await client_for(fake_backend.url).resend_activation("jan@firma.pl")
+
+    assert caught.value.details == details
+
+
 async def test_error_without_json_body_gets_a_code(fake_backend):
     fake_backend.reply(403, raw_body="Forbidden")
 

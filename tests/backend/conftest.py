@@ -14,7 +14,8 @@ from backend.demo_data import JAN_KOWALSKI, load_demo_data
 from backend.settings import Settings
 from tests.support.clock import FakeClock
 from tests.support.databases import fresh_database
-from tests.support.smtp import SmtpSink, free_port
+from tests.support.smtp import SmtpSink
+from tests.support.stack import free_port
 
 SERVICE_TOKEN = "test-service-token-0123456789abcdef"
 

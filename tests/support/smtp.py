@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import email
-import socket
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
 from aiosmtpd.smtp import SMTP
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

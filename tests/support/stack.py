@@ -1,10 +1,15 @@
-"""Start the five services as real processes on free ports, for end-to-end tests and benchmarks."""
+"""Start the services as real processes on free ports, for end-to-end tests and benchmarks.
+
+Standard library only: the action tests (Rasa environment) start the backend and the mail sink
+with it too, through the app environment's interpreter.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,13 +18,20 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.smtp import free_port
+
+ALL_SERVICES = ("mailsink", "backend", "actions", "rasa", "gateway")
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_PY = str(ROOT / ".venv" / "app" / "bin" / "python")
 RASA_PY = str(ROOT / ".venv" / "rasa" / "bin" / "python")
 RASA = str(ROOT / ".venv" / "rasa" / "bin" / "rasa")
 MODEL = ROOT / "var" / "models" / "pomocnik.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @dataclass
@@ -85,15 +97,18 @@ def _commands(stack: Stack) -> dict[str, tuple[list[str], str]]:
     }
 
 
-def start_stack(workdir: Path, timeout: float = 300) -> Stack:
-    if not MODEL.exists():
+def start_stack(
+    workdir: Path, timeout: float = 300, services: tuple[str, ...] = ALL_SERVICES
+) -> Stack:
+    """Starts `services` (all five by default) with a fresh, seeded backend database."""
+    if "rasa" in services and not MODEL.exists():
         raise RuntimeError(f"{MODEL} is missing: run `make model` first")
-    names = ["smtp", "mailsink", "backend", "actions", "rasa", "gateway"]
+    names = ["smtp", *ALL_SERVICES]
     stack = Stack(workdir, {name: free_port() for name in names}, secrets.token_urlsafe(32))
     env = _env(stack)
     for step in ("migrate", "seed"):
         subprocess.run([APP_PY, "-m", "backend.cli", step], cwd=ROOT, env=env, check=True)
-    commands = _commands(stack)
+    commands = {name: command for name, command in _commands(stack).items() if name in services}
     for name, (argv, _) in commands.items():
         log = open(workdir / f"{name}.log", "wb")
         stack.processes[name] = subprocess.Popen(
