@@ -1,25 +1,25 @@
-"""JSON API handlers: conversations, messages and health checks."""
+"""JSON API handlers: conversations, messages, the transcript and health checks."""
 
 from __future__ import annotations
 
 import json
-import logging
+from typing import Any
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
-from bot.gateway.conversations import log_prefix
-from bot.gateway.errors import MAX_TEXT_LENGTH, ApiError
+from bot.gateway.chat import ChatService, Rejected
+from bot.gateway.errors import ApiError
+from bot.gateway.models import Delivery
 from bot.gateway.rasa_client import RasaUnavailable
-
-logger = logging.getLogger("pomocnik.gateway")
 
 
 def register_api_routes(app: Sanic) -> None:
     app.add_route(create_conversation, "/api/v1/conversations", methods=["POST"])
+    # One route for both methods, so a 405 on it lists them in its Allow header.
     app.add_route(
-        post_message, "/api/v1/conversations/<conversation_id:str>/messages", methods=["POST"]
+        messages, "/api/v1/conversations/<conversation_id:str>/messages", methods=["GET", "POST"]
     )
     app.add_route(health, "/health", methods=["GET"])
     app.add_route(readiness, "/health/ready", methods=["GET"])
@@ -30,17 +30,53 @@ async def create_conversation(request: Request) -> HTTPResponse:
     return json_response({"conversation_id": conversation_id}, status=201)
 
 
+async def messages(request: Request, conversation_id: str) -> HTTPResponse:
+    if request.method == "GET":
+        return await list_messages(request, conversation_id)
+    return await post_message(request, conversation_id)
+
+
 async def post_message(request: Request, conversation_id: str) -> HTTPResponse:
+    """Store the visitor's message, relay it to Rasa, return (and store) the replies.
+
+    Optional body fields: ``client_message_id`` (a retry with the same id is not stored or
+    relayed twice: it gets the stored replies) and ``title`` (a quick reply's label).
+    """
     if not await request.app.ctx.conversations.exists(conversation_id):
         raise ApiError(404, "conversation_not_found")
-    text = read_message_text(request)
+    body = read_json_object(request)
+    service: ChatService = request.app.ctx.service
     try:
-        # Metadata stays empty until the widget has something (e.g. login state) to pass on.
-        messages = await request.app.ctx.rasa.send_message(conversation_id, text, metadata={})
-    except RasaUnavailable as exc:
-        logger.warning("rasa unavailable conv=%s reason=%s", log_prefix(conversation_id), exc)
-        raise ApiError(503, "assistant_unavailable") from None
-    return json_response({"messages": messages})
+        submitted = await service.submit(
+            conversation_id,
+            body.get("text"),
+            address=client_address(request),
+            client_message_id=body.get("client_message_id"),
+            title=body.get("title"),
+        )
+    except Rejected as rejected:
+        raise as_api_error(rejected) from None
+    if submitted.relay:
+        try:
+            replies = await service.relay(conversation_id, submitted, body["text"])
+        except RasaUnavailable:
+            raise ApiError(503, "assistant_unavailable") from None
+    elif submitted.message.delivery is Delivery.FAILED:
+        raise ApiError(503, "assistant_unavailable")
+    else:  # already answered (or still being answered): the replies stored so far
+        replies = await service.replies_to(submitted.message)
+    return json_response({"messages": [reply.reply() for reply in replies]})
+
+
+async def list_messages(request: Request, conversation_id: str) -> HTTPResponse:
+    """The stored transcript, oldest first: ``?after=<seq>`` for what came after a message."""
+    if not await request.app.ctx.conversations.exists(conversation_id):
+        raise ApiError(404, "conversation_not_found")
+    raw_after = request.args.get("after", "0")
+    if not raw_after.isdigit() or len(raw_after) > 9:
+        raise ApiError(422, "invalid_after")
+    messages = await request.app.ctx.service.history(conversation_id, int(raw_after))
+    return json_response({"messages": [message.wire() for message in messages]})
 
 
 async def health(request: Request) -> HTTPResponse:
@@ -53,21 +89,26 @@ async def readiness(request: Request) -> HTTPResponse:
     return json_response({"status": "unavailable", "checks": {"rasa": "unavailable"}}, status=503)
 
 
-def read_message_text(request: Request) -> str:
-    """Validate the ``{"text": "..."}`` body and return the trimmed text."""
+def read_json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object; a non-object body counts as a missing ``text``."""
     if media_type(request) != "application/json":
         raise ApiError(415, "unsupported_media_type")
     try:
         body = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "malformed_json") from None
-    text = body.get("text") if isinstance(body, dict) else None
-    if not isinstance(text, str) or not text.strip():
-        raise ApiError(422, "validation_error")
-    text = text.strip()
-    if len(text) > MAX_TEXT_LENGTH:
-        raise ApiError(422, "message_too_long")
-    return text
+    return body if isinstance(body, dict) else {}
+
+
+def as_api_error(rejected: Rejected) -> ApiError:
+    headers = {"Retry-After": str(rejected.retry_after)} if rejected.retry_after else None
+    return ApiError(rejected.status, rejected.code, rejected.message, headers)
+
+
+def client_address(request: Request) -> str:
+    # remote_addr honours X-Forwarded-For only when Sanic is told to trust a proxy
+    # (FORWARDED_SECRET / PROXIES_COUNT); otherwise the peer address counts.
+    return request.remote_addr or request.ip or "-"
 
 
 def media_type(request: Request) -> str:

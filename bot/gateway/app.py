@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Callable
+from datetime import datetime
 
 from sanic import Request, Sanic
 from sanic.response import BaseHTTPResponse
 
 from bot.gateway.api import register_api_routes
+from bot.gateway.chat import ADDRESS_SCOPE, SESSION_SCOPE, ChatService
+from bot.gateway.cli import current_revision, head_revision, is_sqlite, migrate
 from bot.gateway.conversations import ConversationStore, SignedConversations, log_prefix
+from bot.gateway.db import create_engine, create_sessionmaker, utcnow
 from bot.gateway.errors import MAX_BODY_BYTES, register_error_handlers
+from bot.gateway.fanout import FanOut, create_fanout
+from bot.gateway.limits import Limit, RateLimiter
 from bot.gateway.pages import register_page_routes
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.settings import Settings
+from bot.gateway.socket_channel import SocketChannel
+from bot.gateway.transcript import Transcript
 
 logger = logging.getLogger("pomocnik.gateway")
 
@@ -38,7 +49,30 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 # Conversation ids are bearer tokens: keep API answers out of every cache.
-NO_STORE_PREFIXES = ("/api/", "/health")
+NO_STORE_PREFIXES = ("/api/", "/health", "/socket.io")
+SWEEP_EVERY_SECONDS = 300
+
+
+class _PeerGoneFilter(logging.Filter):
+    """Drop Sanic's traceback for closing a websocket whose peer already left (a page reload
+    or a closed tab does that every time; nothing is wrong)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (
+            record.getMessage() == "Error closing websocket connection"
+            and isinstance(exc, OSError)
+        )
+
+
+def _quiet_websocket_close_errors() -> None:
+    websockets_logger = logging.getLogger("sanic.websockets")
+    if not any(isinstance(f, _PeerGoneFilter) for f in websockets_logger.filters):
+        websockets_logger.addFilter(_PeerGoneFilter())
+
+
+class SchemaOutdated(RuntimeError):
+    """The database schema is not the newest; the gateway must not serve on it."""
 
 
 def create_app(
@@ -46,33 +80,82 @@ def create_app(
     *,
     name: str = "pomocnik_gateway",
     conversations: ConversationStore | None = None,
+    fanout: FanOut | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> Sanic:
     """Build the gateway. ``name`` must be unique per process (Sanic's app registry)."""
     app = Sanic(name)
+    _quiet_websocket_close_errors()
     # No sanic-ext: it would add OpenAPI/docs routes to the only public entry point.
     app.config.AUTO_EXTEND = False
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.ctx.settings = settings
     app.ctx.conversations = conversations or SignedConversations(settings.secret)
     app.ctx.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds)
+    app.ctx.engine = create_engine(settings.database_url)
+    sessions = create_sessionmaker(app.ctx.engine)
+    app.ctx.fanout = fanout or create_fanout(settings.redis_url)
+    app.ctx.limiter = RateLimiter(sessions, clock)
+    app.ctx.service = ChatService(
+        transcript=Transcript(sessions, clock),
+        limiter=app.ctx.limiter,
+        rasa=app.ctx.rasa,
+        fanout=app.ctx.fanout,
+        session_limit=Limit(SESSION_SCOPE, settings.session_messages_per_minute),
+        address_limit=Limit(ADDRESS_SCOPE, settings.address_messages_per_minute),
+    )
+    app.ctx.socket = SocketChannel(settings, app.ctx.conversations, app.ctx.service)
 
     register_error_handlers(app)
     register_api_routes(app)
     register_page_routes(app)
+    app.ctx.socket.attach(app)
     _register_lifecycle(app)
     _register_middleware(app)
     return app
 
 
+async def prepare_database(settings: Settings, engine) -> None:
+    """SQLite (the embedded default) is migrated on start; any other database must already
+    be (``python -m bot.gateway.cli migrate``), so replicas never race to change a schema."""
+    if is_sqlite(settings.database_url):
+        await asyncio.to_thread(migrate, settings.database_url)
+        return
+    current, head = await current_revision(engine), head_revision()
+    if current != head:
+        raise SchemaOutdated(
+            f"the gateway database schema is {current or 'empty'}, the code needs {head}: "
+            "run `python -m bot.gateway.cli migrate` (make db)"
+        )
+
+
 def _register_lifecycle(app: Sanic) -> None:
-    async def open_rasa_client(app: Sanic) -> None:
+    async def start(app: Sanic) -> None:
+        await prepare_database(app.ctx.settings, app.ctx.engine)
         await app.ctx.rasa.start()
+        await app.ctx.fanout.start(app.ctx.socket.deliver)
+        app.ctx.sweeper = asyncio.create_task(_sweep_counters(app.ctx.limiter))
 
-    async def close_rasa_client(app: Sanic) -> None:
+    async def stop(app: Sanic) -> None:
+        app.ctx.sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app.ctx.sweeper
+        await app.ctx.service.drain(timeout=app.ctx.settings.rasa_timeout_seconds)
+        await app.ctx.fanout.close()
         await app.ctx.rasa.close()
+        await app.ctx.engine.dispose()
 
-    app.register_listener(open_rasa_client, "before_server_start")
-    app.register_listener(close_rasa_client, "after_server_stop")
+    app.register_listener(start, "before_server_start")
+    app.register_listener(stop, "after_server_stop")
+
+
+async def _sweep_counters(limiter: RateLimiter) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_EVERY_SECONDS)
+        try:
+            await limiter.sweep()
+        except Exception:
+            logger.exception("sweeping rate-limit counters failed")
 
 
 def _register_middleware(app: Sanic) -> None:

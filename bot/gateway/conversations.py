@@ -1,9 +1,11 @@
 """Conversation ids: server-generated, unguessable and verifiable without state.
 
 An id is ``<random token>.<truncated HMAC-SHA256 of the token>``, so any gateway
-process sharing GATEWAY_SECRET can verify it and no shared session store is
-needed behind a load balancer. A DB-backed store (transcripts) can implement
-the same ``ConversationStore`` protocol and be passed to ``create_app``.
+process sharing GATEWAY_SECRET can verify it without a lookup, and forged ids are
+refused before they reach the database. The id is the visitor's only credential
+(the widget keeps it; it is the socket.io ``session_id`` and Rasa's sender id);
+the conversation's row and transcript are created in the gateway's database with
+its first message (``transcript.Transcript``).
 """
 
 from __future__ import annotations

@@ -25,9 +25,21 @@ MESSAGES = {
     ),
     "malformed_json": "Treść żądania nie jest poprawnym dokumentem JSON.",
     "validation_error": "Pole „text” jest wymagane i musi zawierać niepusty tekst.",
+    "invalid_client_message_id": (
+        "Pole „client_message_id” musi mieć od 8 do 64 znaków: litery, cyfry, „-” lub „_”."
+    ),
     "message_too_long": f"Wiadomość jest za długa. Maksymalna długość to {MAX_TEXT_LENGTH} znaków.",
+    "invalid_after": "Parametr „after” musi być nieujemną liczbą całkowitą.",
     "conversation_not_found": "Nie znaleziono rozmowy. Rozpocznij nową rozmowę.",
     "assistant_unavailable": "Asystent jest chwilowo niedostępny. Spróbuj ponownie za chwilę.",
+    # {wait} is filled in with e.g. "40 sekund" (see rate_limit_message).
+    "too_many_messages": (
+        "Wysyłasz wiadomości zbyt szybko. Odczekaj {wait} i wyślij wiadomość ponownie."
+    ),
+    "too_many_messages_from_address": (
+        "Z Twojej sieci wysłano w ostatniej minucie zbyt wiele wiadomości. "
+        "Odczekaj {wait} i wyślij wiadomość ponownie."
+    ),
     "not_found": "Nie znaleziono zasobu pod tym adresem.",
     "method_not_allowed": "Ta metoda HTTP nie jest obsługiwana pod tym adresem.",
     "payload_too_large": "Żądanie jest za duże. Maksymalny rozmiar treści to 16 KiB.",
@@ -53,20 +65,43 @@ class ApiError(SanicException):
 
     quiet = True
 
-    def __init__(self, status: int, code: str) -> None:
-        super().__init__(MESSAGES[code], status_code=status)
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message or MESSAGES[code], status_code=status, headers=headers)
         self.code = code
+        self.text = message or MESSAGES[code]
 
 
-def error_response(status: int, code: str, headers: dict[str, str] | None = None) -> HTTPResponse:
-    body = {"error": {"code": code, "message": MESSAGES[code]}}
+def error_response(
+    status: int, code: str, headers: dict[str, str] | None = None, message: str | None = None
+) -> HTTPResponse:
+    body = {"error": {"code": code, "message": message or MESSAGES[code]}}
     return json(body, status=status, headers=headers)
+
+
+def seconds_pl(seconds: int) -> str:
+    """ "1 sekundę", "2 sekundy", "5 sekund", "22 sekundy" (Polish plural of the accusative)."""
+    if seconds == 1:
+        return "1 sekundę"
+    if seconds % 10 in (2, 3, 4) and seconds % 100 not in (12, 13, 14):
+        return f"{seconds} sekundy"
+    return f"{seconds} sekund"
+
+
+def rate_limit_message(code: str, retry_after_seconds: int) -> str:
+    return MESSAGES[code].format(wait=seconds_pl(retry_after_seconds))
 
 
 def register_error_handlers(app: Sanic) -> None:
     @app.exception(ApiError)
     async def api_error(request: Request, exc: ApiError) -> HTTPResponse:
-        return error_response(exc.status_code, exc.code)
+        headers = dict(getattr(exc, "headers", None) or {})
+        return error_response(exc.status_code, exc.code, headers, exc.text)
 
     @app.exception(SanicException)
     async def framework_error(request: Request, exc: SanicException) -> HTTPResponse:

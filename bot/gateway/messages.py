@@ -45,3 +45,49 @@ def _normalise_buttons(raw: Any) -> list[dict[str, str]]:
         # A button without a payload sends its title, as Rasa's own channels do.
         buttons.append({"title": title, "payload": payload if isinstance(payload, str) else title})
     return buttons
+
+
+# ------------------------------------------------------------------ the input-mode flag
+
+SECRET_INPUT = "secret"
+
+
+def asks_for_secret(messages: list[dict[str, Any]]) -> bool:
+    """True when one of the assistant's messages carries ``custom: {"input": "secret"}``.
+
+    That is the contract with the domain: a response that asks for a PIN or a verification
+    code adds ``custom: {input: secret}``. The visitor's next message is then stored and
+    shown masked, and the widget switches to a masked input field.
+    """
+    return any(
+        isinstance(message.get("custom"), dict) and message["custom"].get("input") == SECRET_INPUT
+        for message in messages
+    )
+
+
+# ------------------------------------------------------------------ Rasa's socket.io format
+
+
+def to_socketio_payloads(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """One message as the ``bot_uttered`` payloads Rasa's own socket.io channel would emit.
+
+    Stock Rasa web widgets understand exactly these shapes: text paragraphs (split at blank
+    lines, the buttons as ``quick_replies`` of the last one), an image attachment, and a
+    custom payload passed through as it is.
+    """
+    payloads: list[dict[str, Any]] = []
+    text = message.get("text") or ""
+    buttons = message.get("buttons") or []
+    if text or buttons:
+        parts = [part for part in text.strip().split("\n\n") if part] or [text]
+        payloads.extend({"text": part} for part in parts)
+        if buttons:
+            payloads[-1]["quick_replies"] = [
+                {"content_type": "text", "title": b["title"], "payload": b["payload"]}
+                for b in buttons
+            ]
+    if message.get("image"):
+        payloads.append({"attachment": {"type": "image", "payload": {"src": message["image"]}}})
+    if isinstance(message.get("custom"), dict):
+        payloads.append(dict(message["custom"]))
+    return payloads

@@ -30,6 +30,12 @@ ASSETS = {
     "/": ("templates/demo.html", "text/html; charset=utf-8", PAGE_CACHE),
     "/widget/widget.js": ("static/widget.js", "text/javascript; charset=utf-8", ASSET_CACHE),
     "/widget/widget.css": ("static/widget.css", "text/css; charset=utf-8", ASSET_CACHE),
+    # The official socket.io browser client (MIT), vendored: see static/vendor/README.md.
+    "/widget/socket.io.min.js": (
+        "static/vendor/socket.io.min.js",
+        "text/javascript; charset=utf-8",
+        ASSET_CACHE,
+    ),
     "/demo/demo.css": ("static/demo.css", "text/css; charset=utf-8", ASSET_CACHE),
 }
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 DEV_SECRET = "dev-gateway-secret-change-me"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'gateway.db'}"
 MIN_SECRET_LENGTH = 32
 DEVELOPMENT = "development"
 
@@ -23,6 +26,15 @@ class Settings:
     rasa_timeout_seconds: float = 15.0
     secret: str = DEV_SECRET
     env: str = DEVELOPMENT
+    database_url: str = DEFAULT_DATABASE_URL
+    # Live fan-out between gateway processes; None = in-process (one gateway process).
+    redis_url: str | None = None
+    # Fixed one-minute windows, counted in the database so every gateway process shares them.
+    session_messages_per_minute: int = 20
+    address_messages_per_minute: int = 60
+    # Origins (scheme://host[:port]) of other sites allowed to open the socket; the gateway's
+    # own origin is always allowed.
+    allowed_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Validate here so settings built directly (tests, scripts) are checked too.
@@ -35,6 +47,26 @@ class Settings:
                 f"RASA_URL must start with http:// or https://, got {self.rasa_url!r}"
             )
         object.__setattr__(self, "rasa_url", self.rasa_url.rstrip("/"))
+        if not self.database_url.strip():
+            raise SettingsError("GATEWAY_DATABASE_URL must not be empty")
+        if self.redis_url is not None and not self.redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise SettingsError(
+                f"REDIS_URL must start with redis://, rediss:// or unix://, got {self.redis_url!r}"
+            )
+        for name, value in (
+            ("GATEWAY_SESSION_MESSAGES_PER_MINUTE", self.session_messages_per_minute),
+            ("GATEWAY_ADDRESS_MESSAGES_PER_MINUTE", self.address_messages_per_minute),
+        ):
+            if value < 1:
+                raise SettingsError(f"{name} must be at least 1, got {value}")
+        for origin in self.allowed_origins:
+            if not origin.startswith(("http://", "https://")) or origin.endswith("/"):
+                raise SettingsError(
+                    "GATEWAY_ALLOWED_ORIGINS must list origins like https://www.example.pl "
+                    f"(scheme and host, no path), got {origin!r}"
+                )
         self._check_secret()
 
     @property
@@ -72,6 +104,25 @@ class Settings:
             ),
             secret=env.get("GATEWAY_SECRET", DEV_SECRET),
             env=env.get("POMOCNIK_ENV", DEVELOPMENT).strip().lower() or DEVELOPMENT,
+            database_url=env.get("GATEWAY_DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
+            redis_url=env.get("REDIS_URL", "").strip() or None,
+            session_messages_per_minute=_parse(
+                env,
+                "GATEWAY_SESSION_MESSAGES_PER_MINUTE",
+                int,
+                defaults["session_messages_per_minute"].default,
+            ),
+            address_messages_per_minute=_parse(
+                env,
+                "GATEWAY_ADDRESS_MESSAGES_PER_MINUTE",
+                int,
+                defaults["address_messages_per_minute"].default,
+            ),
+            allowed_origins=tuple(
+                origin.strip().rstrip("/")
+                for origin in env.get("GATEWAY_ALLOWED_ORIGINS", "").split(",")
+                if origin.strip()
+            ),
         )
 
 

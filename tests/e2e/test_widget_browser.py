@@ -57,3 +57,36 @@ async def test_reset_in_the_widget_then_on_the_mailed_page(stack, browser, mailb
         stack.url("backend") + "/api/v1/auth/login", data={"email": JAN, "password": PASSWORD}
     )
     assert response.status == 200
+
+
+async def test_history_survives_a_reload_and_a_new_tab(stack, browser):
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    await page.goto(stack.url("gateway") + "/")
+    await page.locator(".pomocnik-launcher").click()
+    chat_input = page.locator("#pomocnik-input")
+    await chat_input.fill("nie pamietam hasla")
+    await chat_input.press("Enter")
+    await bot_says(page, "e-mail")
+    conversation = await page.evaluate("localStorage.getItem('pomocnik.conversation')")
+
+    # The page is reloaded: the browser kept only the conversation id.
+    await page.reload()
+    await page.locator(".pomocnik-launcher").click()
+    await page.locator(".pomocnik-message--user", has_text="nie pamietam hasla").wait_for()
+    await bot_says(page, "e-mail")
+    assert await page.locator(".pomocnik-message--user").count() == 1
+    assert await page.locator(".pomocnik-time").first.text_content()
+
+    # A second tab of the same visitor shows the same conversation and carries it on.
+    tab = await context.new_page()
+    await tab.goto(stack.url("gateway") + "/")
+    await tab.locator(".pomocnik-launcher").click()
+    await tab.locator(".pomocnik-message--user", has_text="nie pamietam hasla").wait_for()
+    await tab.locator("#pomocnik-input").fill("jan.kowalski(at)majafirma")
+    await tab.locator("#pomocnik-input").press("Enter")
+    # ...and the first tab sees it live.
+    await page.locator(".pomocnik-message--user", has_text="jan.kowalski(at)majafirma").wait_for()
+    assert await page.evaluate("localStorage.getItem('pomocnik.conversation')") == conversation
+    assert await page.locator(".pomocnik-message--user").count() == 2
+    await context.close()

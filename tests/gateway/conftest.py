@@ -2,6 +2,8 @@
 
 Nothing of our own code is mocked. Rasa, an outside service, is replaced by a
 tiny HTTP/1.1 server that records what it receives and answers canned replies.
+Each test gets a fresh gateway database: SQLite in the test's directory, or a fresh
+PostgreSQL database when TEST_DATABASE_URL is set (migrated like `make db` does).
 """
 
 from __future__ import annotations
@@ -10,16 +12,24 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import socketio
 from sanic import Sanic
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.gateway import Settings, create_app
+from bot.gateway.cli import migrate
 
 TEST_SECRET = "test-gateway-secret-0123456789-abcdefghijklmnop"
 DEFAULT_REPLY = [
@@ -57,6 +67,8 @@ class StubRasa:
 
     reply_status: int = 200
     reply_body: Any = field(default_factory=lambda: DEFAULT_REPLY)
+    # Replies for particular message texts (anything else gets reply_body).
+    replies_by_message: dict[str, Any] = field(default_factory=dict)
     root_status: int = 200
     delay_seconds: float = 0.0
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -112,6 +124,8 @@ class StubRasa:
     def _response_for(self, request: RecordedRequest) -> bytes:
         if request.path == "/":
             status, payload = self.root_status, b"Hello from Rasa: 3.6.21"
+        elif request.json().get("message") in self.replies_by_message:
+            status, payload = 200, self.replies_by_message[request.json()["message"]]
         else:
             status, payload = self.reply_status, self.reply_body
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")
@@ -154,9 +168,42 @@ async def running_gateway(settings: Settings, **app_kwargs) -> AsyncIterator[str
         Sanic.unregister_app(app)
 
 
-def gateway_settings(rasa_url: str, **overrides) -> Settings:
-    values = {"port": 0, "rasa_url": rasa_url, "rasa_timeout_seconds": 2.0, "secret": TEST_SECRET}
+def gateway_settings(rasa_url: str, database_url: str, **overrides) -> Settings:
+    values = {
+        "port": 0,
+        "rasa_url": rasa_url,
+        "rasa_timeout_seconds": 2.0,
+        "secret": TEST_SECRET,
+        "database_url": database_url,
+    }
     return Settings(**{**values, **overrides})
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(directory: Path) -> AsyncIterator[str]:
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    if not server_url:
+        # SQLite is migrated by the gateway itself when it starts.
+        yield f"sqlite+aiosqlite:///{directory / 'gateway.db'}"
+        return
+    name = f"pomocnik_gw_test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        await asyncio.to_thread(migrate, url)
+        yield url
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    async with fresh_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -168,8 +215,8 @@ async def stub_rasa() -> AsyncIterator[StubRasa]:
 
 
 @pytest.fixture
-async def gateway_url(stub_rasa: StubRasa) -> AsyncIterator[str]:
-    async with running_gateway(gateway_settings(stub_rasa.url)) as url:
+async def gateway_url(stub_rasa: StubRasa, database_url: str) -> AsyncIterator[str]:
+    async with running_gateway(gateway_settings(stub_rasa.url, database_url)) as url:
         yield url
 
 
@@ -187,9 +234,9 @@ async def conversation_id(client: httpx.AsyncClient) -> str:
 
 
 @pytest.fixture
-async def rasa_down_client() -> AsyncIterator[httpx.AsyncClient]:
+async def rasa_down_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """A gateway whose Rasa URL points at a closed port."""
-    settings = gateway_settings(f"http://127.0.0.1:{free_port()}")
+    settings = gateway_settings(f"http://127.0.0.1:{free_port()}", database_url)
     async with running_gateway(settings) as url:
         async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=10) as http:
             yield http
@@ -219,8 +266,99 @@ def start_gateway_fixture():
 
 
 @pytest.fixture(name="make_settings")
-def make_settings_fixture():
-    return gateway_settings
+def make_settings_fixture(database_url: str):
+    """make_settings(rasa_url, **overrides): settings on this test's fresh database."""
+
+    def make(rasa_url: str, **overrides) -> Settings:
+        return gateway_settings(rasa_url, overrides.pop("database_url", database_url), **overrides)
+
+    return make
+
+
+class SocketVisitor:
+    """A stock python-socketio client speaking Rasa's channel protocol, recording every event."""
+
+    EVENTS = (
+        "session_confirm",
+        "bot_uttered",
+        "pomocnik_history",
+        "pomocnik_message",
+        "pomocnik_status",
+    )
+
+    def __init__(self, url: str, transports: tuple[str, ...] = ("websocket",)) -> None:
+        self.url = url
+        self.transports = list(transports)
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.received: list[tuple[str, Any]] = []
+        self._arrived = asyncio.Condition()
+        for event in self.EVENTS:
+            self.client.on(event, self._recorder(event))
+
+    def _recorder(self, event: str):
+        async def record(data=None):
+            async with self._arrived:
+                self.received.append((event, data))
+                self._arrived.notify_all()
+
+        return record
+
+    async def connect(self) -> SocketVisitor:
+        await self.client.connect(self.url, transports=self.transports, wait_timeout=5)
+        return self
+
+    async def disconnect(self) -> None:
+        if self.client.transport() == "polling":
+            # python-engineio's client waits for its pending long-poll on a clean disconnect
+            # (up to the 25 s ping interval); browsers do not. Abort instead.
+            await self.client.eio.disconnect(abort=True)
+            return
+        await self.client.disconnect()
+
+    async def request_session(self, session_id: str | None = None, **extra) -> str:
+        await self.client.emit("session_request", {"session_id": session_id, **extra})
+        return await self.wait_for("session_confirm")
+
+    async def say(self, text: str, session_id: str, **extra) -> Any:
+        """user_uttered with Rasa's fields (plus extras); returns the acknowledgement."""
+        payload = {"message": text, "session_id": session_id, **extra}
+        return await self.client.call("user_uttered", payload, timeout=5)
+
+    def events(self, name: str) -> list[Any]:
+        return [data for event, data in self.received if event == name]
+
+    async def wait_for(self, name: str, count: int = 1, timeout: float = 5.0) -> Any:
+        """The ``count``-th event of that name (waiting for it); returns its data."""
+
+        async def arrived() -> None:
+            async with self._arrived:
+                await self._arrived.wait_for(lambda: len(self.events(name)) >= count)
+
+        await asyncio.wait_for(arrived(), timeout)
+        return self.events(name)[count - 1]
+
+    async def wait_until(self, predicate, timeout: float = 5.0) -> None:
+        async def holds() -> None:
+            async with self._arrived:
+                await self._arrived.wait_for(lambda: predicate(self))
+
+        await asyncio.wait_for(holds(), timeout)
+
+
+@pytest.fixture
+async def visitors(gateway_url: str) -> AsyncIterator:
+    """visitors(url=gateway_url): connected socket clients, disconnected after the test."""
+    opened: list[SocketVisitor] = []
+
+    async def open_visitor(url: str = gateway_url, **kwargs) -> SocketVisitor:
+        visitor = await SocketVisitor(url, **kwargs).connect()
+        opened.append(visitor)
+        return visitor
+
+    yield open_visitor
+    for visitor in opened:
+        with contextlib.suppress(Exception):
+            await visitor.disconnect()
 
 
 @pytest.fixture

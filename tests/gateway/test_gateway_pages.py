@@ -33,6 +33,7 @@ async def test_demo_page_loads_nothing_from_other_origins(client):
     [
         ("/widget/widget.js", "text/javascript; charset=utf-8"),
         ("/widget/widget.css", "text/css; charset=utf-8"),
+        ("/widget/socket.io.min.js", "text/javascript; charset=utf-8"),
         ("/demo/demo.css", "text/css; charset=utf-8"),
     ],
 )
@@ -88,6 +89,20 @@ async def test_widget_script_is_polish_and_self_contained(client):
         assert text in script, text
     # The only absolute URL is the SVG namespace, which is an identifier, not a download.
     assert set(re.findall(r"https?://([\w.-]+)", script)) == {"www.w3.org"}
+
+
+async def test_the_socket_io_client_is_vendored_and_served_by_the_gateway(client):
+    script = (await client.get("/widget/socket.io.min.js")).text
+    widget = (await client.get("/widget/widget.js")).text
+
+    assert script.startswith("/*!\n * Socket.IO v4.8.4\n")
+    assert "Released under the MIT License." in script[:200]
+    # The widget loads it from next to itself, never from a CDN.
+    assert 'var SOCKET_CLIENT = "socket.io.min.js";' in widget
+    assert "new URL(SOCKET_CLIENT, scriptUrl)" in widget
+    # It speaks Rasa's channel protocol.
+    for event in ['"session_request"', '"session_confirm"', '"user_uttered"', '"pomocnik_history"']:
+        assert event in widget
 
 
 async def test_widget_stylesheet_loads_nothing_external(client):

@@ -48,6 +48,33 @@ def test_reads_every_variable():
     assert settings.env == "production"
 
 
+def test_database_redis_limits_and_origins_from_the_environment():
+    settings = Settings.from_env(
+        {
+            "GATEWAY_DATABASE_URL": "postgresql+asyncpg://gw@db.internal/gateway",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "GATEWAY_SESSION_MESSAGES_PER_MINUTE": "5",
+            "GATEWAY_ADDRESS_MESSAGES_PER_MINUTE": "50",
+            "GATEWAY_ALLOWED_ORIGINS": "https://www.iksiegowosc24.pl, https://ing.example/",
+        }
+    )
+
+    assert settings.database_url == "postgresql+asyncpg://gw@db.internal/gateway"
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert (settings.session_messages_per_minute, settings.address_messages_per_minute) == (5, 50)
+    assert settings.allowed_origins == ("https://www.iksiegowosc24.pl", "https://ing.example")
+
+
+def test_embedded_defaults_need_no_database_server_nor_redis():
+    settings = Settings.from_env({"REDIS_URL": "  ", "GATEWAY_DATABASE_URL": ""})
+
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.database_url.endswith("/var/gateway.db")
+    assert settings.redis_url is None
+    assert (settings.session_messages_per_minute, settings.address_messages_per_minute) == (20, 60)
+    assert settings.allowed_origins == ()
+
+
 def test_settings_are_immutable():
     settings = Settings.from_env({})
     with pytest.raises(AttributeError):
@@ -82,6 +109,10 @@ def test_development_accepts_the_default_secret():
         ("RASA_TIMEOUT_SECONDS", "0", "RASA_TIMEOUT_SECONDS must be greater than 0"),
         ("RASA_URL", "rasa:5005", "RASA_URL must start with http"),
         ("GATEWAY_SECRET", "", "GATEWAY_SECRET must not be empty"),
+        ("REDIS_URL", "127.0.0.1:6379", "REDIS_URL must start with redis://"),
+        ("GATEWAY_SESSION_MESSAGES_PER_MINUTE", "0", "must be at least 1"),
+        ("GATEWAY_ADDRESS_MESSAGES_PER_MINUTE", "many", "must be a number"),
+        ("GATEWAY_ALLOWED_ORIGINS", "www.example.pl", "GATEWAY_ALLOWED_ORIGINS must list origins"),
     ],
 )
 def test_invalid_values_are_reported(name, value, message):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.clock import FakeClock
+
 WIDGET_JS = Path(__file__).resolve().parents[2] / "bot" / "gateway" / "static" / "widget.js"
 HARNESS_JS = Path(__file__).resolve().parent / "widget_harness.js"
 NODE = shutil.which("node")
@@ -23,6 +25,19 @@ ID_FORMAT = re.compile(r"[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{22}")
 GREETING = "Dzień dobry! Jestem Pomocnik, asystent iKsięgowość24. W czym mogę pomóc?"
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+
+
+def node_flags() -> list[str]:
+    """Node 20 has WebSocket (which the socket.io client needs) only behind a flag."""
+    if NODE is None:
+        return []
+    probe = subprocess.run(
+        [NODE, "-e", "process.stdout.write(typeof WebSocket)"], capture_output=True, text=True
+    )
+    return [] if probe.stdout == "function" else ["--experimental-websocket"]
+
+
+NODE_FLAGS = node_flags()
 
 
 def run_helper(expression: str):
@@ -38,7 +53,7 @@ def run_helper(expression: str):
 
 async def run_harness(gateway_url: str, scenario: str, stored_id: str = "") -> dict:
     process = await asyncio.create_subprocess_exec(
-        NODE, str(HARNESS_JS), str(WIDGET_JS), gateway_url, scenario, stored_id,
+        NODE, *NODE_FLAGS, str(HARNESS_JS), str(WIDGET_JS), gateway_url, scenario, stored_id,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -228,3 +243,118 @@ async def test_gateway_down_shows_network_notice(closed_port):
         "Nie udało się połączyć z serwerem. Sprawdź połączenie z internetem i spróbuj ponownie."
     )
     assert out["after"]["inputValue"] == "Dzień dobry"
+
+
+# ---------------------------------------------------------------- transcript, secrets, reconnects
+
+
+async def test_reload_restores_the_transcript_from_the_gateway(
+    gateway_url, stub_rasa, client, conversation_id
+):
+    # An earlier page view of the same visitor: one typed message, one quick reply.
+    path = f"/api/v1/conversations/{conversation_id}/messages"
+    await client.post(path, json={"text": "Nie pamiętam hasła"})
+    await client.post(path, json={"text": "/affirm", "title": "Tak, dziękuję"})
+
+    out = await run_harness(gateway_url, "reload", conversation_id)
+
+    # Nothing is loaded before the chat is opened.
+    assert out["beforeOpen"] == {"stored": conversation_id, "loaded": 0}
+    restored = out["restored"]
+    assert restored["userBubbles"] == ["Nie pamiętam hasła", "Tak, dziękuję"]
+    reply = "Kliknij „Nie pamiętam hasła” na stronie logowania."
+    assert restored["botBubbles"] == [GREETING, reply, reply]
+    assert restored["seqs"] == [1, 2, 2, 3, 4, 4]  # each reply with its quick-reply group
+    # Only the newest quick replies can still be chosen.
+    assert [all(b["disabled"] for b in group) for group in restored["quickReplyGroups"]] == [
+        True, True, False,
+    ]
+    assert not restored["typingShown"] and restored["stored"] == conversation_id
+    assert all(re.fullmatch(r"\d\d:\d\d", time) for time in restored["times"])
+    assert out["loadedScripts"] == [f"{gateway_url}/widget/socket.io.min.js"]
+
+    after = out["after"]
+    assert after["userBubbles"][-1] == "Dziękuję" and after["seqs"][-3:] == [5, 6, 6]
+    assert [r.json()["sender"] for r in stub_rasa.webhook_requests] == [conversation_id] * 3
+
+
+async def test_pin_request_masks_the_field_and_the_value(gateway_url, stub_rasa, client):
+    stub_rasa.replies_by_message["Chcę zmienić e-mail"] = [
+        {"recipient_id": "x", "text": "Podaj PIN do licencji."},
+        {"recipient_id": "x", "custom": {"input": "secret"}},
+    ]
+
+    out = await run_harness(gateway_url, "secret")
+
+    asked = out["asked"]
+    assert asked["secretMode"] is True
+    assert asked["input"] == {
+        "id": "pomocnik-secret-input",
+        "type": "password",
+        "labelFor": "pomocnik-secret-input",
+        "label": "Kod lub PIN (wpisywane znaki są ukryte)",
+        "textHidden": True,
+        "secretHidden": False,
+    }
+    assert asked["focus"] == "input"
+    assert asked["botBubbles"][-1] == "Podaj PIN do licencji."  # the flag itself shows nothing
+    assert out["secretPending"]["userBubbles"][-1] == "••••"
+    after = out["afterSecret"]
+    assert after["userBubbles"] == ["Chcę zmienić e-mail", "••••"]
+    assert after["secretMode"] is False and after["input"]["id"] == "pomocnik-input"
+    # Rasa got the real value; the gateway's transcript only dots.
+    assert stub_rasa.webhook_requests[-1].json()["message"] == "739184"
+    conversation_id = after["stored"]
+    history = (await client.get(f"/api/v1/conversations/{conversation_id}/messages")).json()
+    visitor = [m for m in history["messages"] if m["author"] == "visitor"]
+    assert [(m["text"], m.get("secret", False)) for m in visitor] == [
+        ("Chcę zmienić e-mail", False),
+        ("••••", True),
+    ]
+    assert "739184" not in json.dumps(history)
+
+
+async def test_dropped_connection_loses_and_doubles_nothing(gateway_url, stub_rasa, client):
+    stub_rasa.delay_seconds = 0.4  # the answer comes while the connection is down
+
+    out = await run_harness(gateway_url, "reconnect")
+
+    assert out["dropped"]["connectionState"] == (
+        "Połączenie z czatem zostało przerwane. Łączę ponownie…"
+    )
+    assert out["afterReconnect"]["userBubbles"] == ["Pierwsza", "Druga"]
+    final = out["final"]
+    reply = "Kliknij „Nie pamiętam hasła” na stronie logowania."
+    assert final["userBubbles"] == ["Pierwsza", "Druga", "Trzecia"]
+    assert final["botBubbles"] == [GREETING, reply, reply, reply]
+    assert final["failedMessages"] == 0 and final["noticeHidden"]
+    assert final["connectionState"] is None
+    assert final["seqs"] == sorted(final["seqs"])
+    # Each message reached Rasa once and is stored once.
+    assert [r.json()["message"] for r in stub_rasa.webhook_requests] == [
+        "Pierwsza", "Druga", "Trzecia",
+    ]
+    history = (await client.get(f"/api/v1/conversations/{final['stored']}/messages")).json()
+    assert [(m["author"], m["text"]) for m in history["messages"]] == [
+        ("visitor", "Pierwsza"), ("bot", reply),
+        ("visitor", "Druga"), ("bot", reply),
+        ("visitor", "Trzecia"), ("bot", reply),
+    ]
+
+
+async def test_over_the_limit_the_text_stays_and_a_polish_notice_shows(
+    stub_rasa, start_gateway, make_settings
+):
+    settings = make_settings(stub_rasa.url, session_messages_per_minute=1)
+    # A fixed clock: the one-minute window cannot roll over between the two messages.
+    async with start_gateway(settings, clock=FakeClock()) as url:
+        out = await run_harness(url, "rate_limited")
+
+    refused = out["refused"]
+    assert refused["inputValue"] == "Druga"
+    assert re.fullmatch(
+        r"Wysyłasz wiadomości zbyt szybko\. Odczekaj \d+ sekund[ęy]? i wyślij wiadomość ponownie\.",
+        refused["notice"],
+    ), refused["notice"]
+    assert refused["failedMessages"] == 1 and not refused["typingShown"]
+    assert [r.json()["message"] for r in stub_rasa.webhook_requests] == ["Pierwsza"]

@@ -1,6 +1,8 @@
 // Runs the real widget.js against the real gateway, with a minimal stand-in for
-// the browser's DOM (only what the widget uses). Prints observations as JSON;
-// the pytest side makes the assertions.
+// the browser's DOM (only what the widget uses). The socket.io client the widget
+// loads is the vendored one, fetched from the gateway and run in the same context,
+// over the WebSocket of Node (run with --experimental-websocket on Node 20).
+// Prints observations as JSON; the pytest side makes the assertions.
 //
 //   node widget_harness.js <widget.js path> <gateway url> <scenario> [stored conversation id]
 "use strict";
@@ -118,6 +120,9 @@ class Element {
       this.closest("FORM").dispatch("submit");
     }
   }
+  querySelector(tagName) {
+    return this.querySelectorAll(tagName)[0] || null;
+  }
   closest(tagName) {
     let node = this;
     while (node && node.tagName !== tagName) node = node.parentNode;
@@ -141,9 +146,32 @@ const storage = new Map(storedId ? [["pomocnik.conversation", storedId]] : []);
 const script = new Element("script");
 script.setAttribute("src", "/widget/widget.js");
 script.setAttribute("data-title", "Pomocnik");
+script.setAttribute("data-transports", "websocket");
+const loadedScripts = [];
+
+// <head>: a <script src> appended to it is fetched from the gateway and run, like a browser.
+class Head extends Element {
+  appendChild(child) {
+    super.appendChild(child);
+    if (child.tagName === "SCRIPT" && child.src) {
+      loadedScripts.push(child.src);
+      fetch(child.src)
+        .then((response) => {
+          if (!response.ok) throw new Error("HTTP " + response.status);
+          return response.text();
+        })
+        .then((code) => {
+          vm.runInContext(code, context, { filename: child.src });
+          child.dispatch("load");
+        })
+        .catch(() => child.dispatch("error"));
+    }
+    return child;
+  }
+}
 
 const document = {
-  head: new Element("head"),
+  head: new Head("head"),
   body: new Element("body"),
   activeElement: null,
   currentScript: script,
@@ -160,8 +188,15 @@ const window = {
   fetch,
   URL,
   AbortController,
+  WebSocket,
+  TextEncoder,
+  TextDecoder,
+  crypto: globalThis.crypto,
   setTimeout,
   clearTimeout,
+  setInterval,
+  clearInterval,
+  queueMicrotask,
   localStorage: {
     getItem: (key) => (storage.has(key) ? storage.get(key) : null),
     setItem: (key, value) => storage.set(key, String(value)),
@@ -169,6 +204,7 @@ const window = {
   },
 };
 window.window = window;
+let context = null;
 
 /* ----------------------------- helpers ----------------------------- */
 
@@ -187,8 +223,20 @@ function snapshot(widget) {
     expanded: widget.launcher.getAttribute("aria-expanded"),
     focus: document.activeElement === widget.input ? "input"
       : document.activeElement === widget.launcher ? "launcher" : "other",
-    botBubbles: log.byClass("pomocnik-message--bot").map((m) => m.byClass("pomocnik-bubble")[0].innerHTML),
+    botBubbles: log.byClass("pomocnik-message--bot").filter((m) => !m.hidden)
+      .map((m) => m.byClass("pomocnik-bubble")[0].innerHTML),
     userBubbles: log.byClass("pomocnik-message--user").map((m) => m.byClass("pomocnik-bubble")[0].textContent),
+    seqs: log.children.map((node) => node.getAttribute("data-seq")).filter((seq) => seq !== null).map(Number),
+    secretMode: widget.secretMode,
+    input: {
+      id: widget.input.id,
+      type: widget.input.type || "textarea",
+      labelFor: widget.label.htmlFor,
+      label: widget.label.textContent,
+      textHidden: widget.textInput.hidden,
+      secretHidden: widget.secretInput.hidden,
+    },
+    connectionState: widget.connectionState.hidden ? null : widget.connectionState.textContent,
     failedMessages: log.byClass("pomocnik-message--failed").length,
     times: log.querySelectorAll("time").map((t) => t.textContent),
     quickReplyGroups: log.byClass("pomocnik-quick-replies").map((group) =>
@@ -212,7 +260,7 @@ function pressEnter(widget, text) {
 const scenarios = {
   async conversation(widget, out) {
     const launcher = widget.launcher;
-    out.stylesheet = document.head.children.map((l) => l.href);
+    out.stylesheet = document.head.children.filter((l) => l.tagName === "LINK").map((l) => l.href);
     out.launcher = { label: launcher.getAttribute("aria-label"), expanded: launcher.getAttribute("aria-expanded"), text: launcher.textContent };
     out.dialog = {
       role: widget.panel.getAttribute("role"),
@@ -256,6 +304,66 @@ const scenarios = {
     out.afterFailedQuickReply = snapshot(widget);
   },
 
+  // A reload: the stored conversation's transcript comes back from the gateway.
+  async reload(widget, out) {
+    let historyArrived = false;
+    const onHistory = widget.connection.events.onHistory;
+    widget.connection.events.onHistory = (messages) => {
+      onHistory(messages);
+      historyArrived = true;
+    };
+    out.beforeOpen = { stored: storage.get("pomocnik.conversation") || null, loaded: loadedScripts.length };
+    widget.launcher.click();
+    await waitFor(() => historyArrived, "history");
+    out.restored = snapshot(widget);
+    out.times = widget.log.querySelectorAll("time").map((t) => t.getAttribute("datetime"));
+    pressEnter(widget, "Dziękuję");
+    await waitFor(() => !widget.pending, "answer");
+    out.after = snapshot(widget);
+  },
+
+  // The assistant asks for a PIN: the field is masked and the value shows as dots.
+  async secret(widget, out) {
+    widget.launcher.click();
+    pressEnter(widget, "Chcę zmienić e-mail");
+    await waitFor(() => !widget.pending, "the PIN question");
+    out.asked = snapshot(widget);
+    pressEnter(widget, "739184");
+    out.secretPending = snapshot(widget);
+    await waitFor(() => !widget.pending, "the answer to the PIN");
+    out.afterSecret = snapshot(widget);
+  },
+
+  // The connection drops while a message waits for its answer, and right after a send.
+  async reconnect(widget, out) {
+    widget.launcher.click();
+    pressEnter(widget, "Pierwsza");
+    await waitFor(() => !widget.pending, "first answer");
+
+    pressEnter(widget, "Druga");
+    const second = () => widget.log.byClass("pomocnik-message--user")[1];
+    await waitFor(() => second() && second().getAttribute("data-seq") !== null, "second stored");
+    widget.connection.socket.io.engine.close(); // the network drops; socket.io reconnects
+    out.dropped = snapshot(widget);
+    await waitFor(() => !widget.pending, "second answer after the reconnect");
+    out.afterReconnect = snapshot(widget);
+
+    pressEnter(widget, "Trzecia");
+    widget.connection.socket.io.engine.close(); // before any acknowledgement
+    await waitFor(() => !widget.pending, "third answer");
+    out.final = snapshot(widget);
+  },
+
+  // Over the per-conversation limit: a Polish notice, and the text stays in the field.
+  async rate_limited(widget, out) {
+    widget.launcher.click();
+    pressEnter(widget, "Pierwsza");
+    await waitFor(() => !widget.pending, "first answer");
+    pressEnter(widget, "Druga");
+    await waitFor(() => !widget.pending, "refusal");
+    out.refused = snapshot(widget);
+  },
+
   async send_once(widget, out) {
     widget.launcher.click();
     pressEnter(widget, "Dzień dobry");
@@ -265,12 +373,16 @@ const scenarios = {
 };
 
 async function main() {
-  const context = vm.createContext(window);
+  context = vm.createContext(window);
   vm.runInContext(fs.readFileSync(widgetPath, "utf8"), context, { filename: "widget.js" });
   const widget = window.__pomocnikWidget;
   const out = {};
   await scenarios[scenario](widget, out);
+  out.loadedScripts = loadedScripts;
+  const socket = widget.connection.socket;
+  if (socket) socket.disconnect();
   process.stdout.write(JSON.stringify(out));
+  process.exit(0);
 }
 
 main().catch((error) => {

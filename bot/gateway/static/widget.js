@@ -1,19 +1,34 @@
 /*
- * Pomocnik chat widget: vanilla JS, no build step, no external resources.
+ * Pomocnik chat widget: vanilla JS, no build step, nothing loaded from other origins.
  *
  * Embed with one tag:
  *   <script src="https://<gateway>/widget/widget.js" defer data-title="Pomocnik"></script>
- * Optional: data-api-base="https://<gateway>" (defaults to the script's origin).
+ * Optional: data-api-base="https://<gateway>" (defaults to the script's origin) and
+ * data-transports="websocket,polling" (socket.io transports, in the order tried).
  *
- * The pure helpers at the top are exported under Node (module.exports) so they
- * can be tested without a browser; the DOM part only runs in a browser.
+ * It talks to the gateway over socket.io with Rasa's channel protocol (session_request /
+ * session_confirm, user_uttered / bot_uttered) plus the gateway's extra events
+ * (pomocnik_history, pomocnik_message, pomocnik_status); see bot/gateway/socket_channel.py.
+ * The socket.io client is the official one, served by the gateway next to this file
+ * (socket.io.min.js); the widget loads it when it first needs the connection.
+ *
+ * The browser keeps only the conversation (session) id; the transcript lives on the gateway
+ * and is replayed after a reload, in another tab, and after a dropped connection. Every
+ * message carries a client id, so a message re-sent after a reconnect is never doubled.
+ *
+ * The pure helpers at the top are exported under Node (module.exports) so they can be tested
+ * without a browser; the DOM part only runs in a browser.
  */
 (function (root) {
   "use strict";
 
   var STORAGE_KEY = "pomocnik.conversation";
   var MAX_LENGTH = 1000;
-  var REQUEST_TIMEOUT_MS = 30000;
+  var ACK_TIMEOUT_MS = 10000;
+  var REPLY_TIMEOUT_MS = 45000;
+  var MASK = "••••";
+  var SOCKET_CLIENT = "socket.io.min.js";
+  var DEFAULT_TRANSPORTS = ["websocket", "polling"];
 
   var TEXT = {
     launcher: "Czat z Pomocnikiem",
@@ -22,14 +37,20 @@
     messages: "Wiadomości",
     inputLabel: "Twoja wiadomość",
     placeholder: "Napisz wiadomość…",
+    secretLabel: "Kod lub PIN (wpisywane znaki są ukryte)",
+    secretPlaceholder: "Wpisz kod lub PIN…",
+    hiddenValue: "ukryta wartość",
     send: "Wyślij",
     typing: "Pomocnik pisze…",
     botPrefix: "Pomocnik:",
+    agentPrefix: "Doradca:",
+    systemPrefix: "Informacja:",
     userPrefix: "Ty:",
     quickReplies: "Szybkie odpowiedzi",
     notSent: "Nie wysłano",
     newTab: " (otwiera się w nowej karcie)",
     image: "Zobacz obraz",
+    reconnecting: "Połączenie z czatem zostało przerwane. Łączę ponownie…",
     networkError:
       "Nie udało się połączyć z serwerem. Sprawdź połączenie z internetem i spróbuj ponownie.",
     timeoutError: "Odpowiedź trwa zbyt długo. Spróbuj ponownie za chwilę.",
@@ -109,7 +130,37 @@
     return pad2(date.getHours()) + ":" + pad2(date.getMinutes());
   }
 
-  var helpers = { escapeHtml: escapeHtml, toSafeHtml: toSafeHtml, formatTime: formatTime };
+  /** A message asks for a PIN or a code: {"custom": {"input": "secret"}} (the gateway's flag). */
+  function asksForSecret(message) {
+    return !!(message && message.custom && message.custom.input === "secret");
+  }
+
+  /** What a visitor's message shows: dots for a secret, a quick reply's label, or the text. */
+  function visitorText(message) {
+    if (message.secret) return MASK;
+    return message.title || message.text || "";
+  }
+
+  /** A client message id: 22 URL-safe random characters. */
+  function newClientId(cryptoObject) {
+    var alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    var bytes = new Uint8Array(22);
+    if (cryptoObject && cryptoObject.getRandomValues) cryptoObject.getRandomValues(bytes);
+    else for (var i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+    var out = "";
+    for (var j = 0; j < bytes.length; j++) out += alphabet[bytes[j] & 63];
+    return out;
+  }
+
+  var helpers = {
+    escapeHtml: escapeHtml,
+    toSafeHtml: toSafeHtml,
+    formatTime: formatTime,
+    asksForSecret: asksForSecret,
+    visitorText: visitorText,
+    newClientId: newClientId,
+    MASK: MASK,
+  };
 
   if (typeof module === "object" && module.exports) {
     module.exports = helpers;
@@ -120,7 +171,7 @@
   }
 
   /* ------------------------------------------------------------------ */
-  /* Storage and gateway access                                          */
+  /* Storage and the socket.io client                                    */
   /* ------------------------------------------------------------------ */
 
   // localStorage can be disabled or throw (private mode); fall back to memory.
@@ -146,76 +197,161 @@
     };
   }
 
-  class UserFacingError extends Error {
-    constructor(message, code) {
-      super(message);
-      this.code = code || "";
-    }
-  }
+  var doc = root.document;
 
-  function GatewayClient(apiBase, store) {
-    this.apiBase = apiBase.replace(/\/+$/, "");
-    this.store = store;
-  }
-
-  GatewayClient.prototype.request = async function (path, body) {
-    var controller = new AbortController();
-    var timer = setTimeout(function () {
-      controller.abort();
-    }, REQUEST_TIMEOUT_MS);
-    var response;
-    try {
-      response = await fetch(this.apiBase + path, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        credentials: "omit",
-        signal: controller.signal,
+  /** Load the vendored socket.io client once; resolves with its `io` function. */
+  function socketClientLoader(url) {
+    var loading = null;
+    return function () {
+      if (loading) return loading;
+      loading = new Promise(function (resolve, reject) {
+        var previous = root.io; // a host page's own socket.io client stays untouched
+        var script = doc.createElement("script");
+        script.src = url;
+        script.async = true;
+        script.addEventListener("load", function () {
+          var io = root.io;
+          if (previous !== undefined) root.io = previous;
+          if (typeof io === "function") resolve(io);
+          else reject(new Error("socket.io client missing"));
+        });
+        script.addEventListener("error", function () {
+          loading = null; // try again on the next send
+          reject(new Error("socket.io client not loaded"));
+        });
+        doc.head.appendChild(script);
       });
-    } catch (e) {
-      throw new UserFacingError(e && e.name === "AbortError" ? TEXT.timeoutError : TEXT.networkError);
-    } finally {
-      clearTimeout(timer);
-    }
-    var data = await response.json().catch(function () {
-      return null;
+      return loading;
+    };
+  }
+
+  /**
+   * The connection to the gateway. Messages wait in an outbox until the gateway acknowledges
+   * them; after a reconnect the unacknowledged ones are sent again with the same client id
+   * (the gateway stores and relays each id once).
+   */
+  function Connection(options) {
+    this.apiBase = options.apiBase.replace(/\/+$/, "");
+    this.store = options.store;
+    this.loadClient = options.loadClient;
+    this.transports = options.transports;
+    this.events = options.events; // onHistory, onMessage, onStatus, onOnline, onOffline, historyAfter
+    this.socket = null;
+    this.confirmed = false;
+    this.everConfirmed = false;
+    this.outbox = [];
+  }
+
+  Connection.prototype.open = function () {
+    var self = this;
+    if (this.socket || this.opening) return this.opening || Promise.resolve();
+    this.opening = this.loadClient().then(
+      function (io) {
+        self.opening = null;
+        self.connect(io);
+      },
+      function () {
+        self.opening = null;
+        self.failOutbox(TEXT.networkError);
+      }
+    );
+    return this.opening;
+  };
+
+  Connection.prototype.connect = function (io) {
+    var self = this;
+    var socket = io(this.apiBase, {
+      path: "/socket.io",
+      transports: this.transports,
+      tryAllTransports: true,
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 5000,
+      timeout: 10000,
     });
-    if (response.ok && data) return data;
-    var error = (data && data.error) || {};
-    throw new UserFacingError(error.message || TEXT.genericError, error.code);
+    this.socket = socket;
+    socket.on("connect", function () {
+      self.confirmed = false;
+      socket.emit("session_request", {
+        session_id: self.store.get(),
+        history_after: self.events.historyAfter(),
+      });
+    });
+    socket.on("session_confirm", function (data) {
+      var id = typeof data === "string" ? data : data && data.session_id;
+      if (!id) return;
+      if (self.store.get() !== id) self.store.set(id);
+      self.confirmed = true;
+      self.everConfirmed = true;
+      self.events.onOnline();
+      self.flush();
+    });
+    socket.on("pomocnik_history", function (data) {
+      if (data && Array.isArray(data.messages)) self.events.onHistory(data.messages);
+    });
+    socket.on("pomocnik_message", function (message) {
+      if (message && typeof message.seq === "number") self.events.onMessage(message);
+    });
+    socket.on("pomocnik_status", function (status) {
+      if (status && typeof status.seq === "number") self.events.onStatus(status);
+    });
+    socket.on("disconnect", function () {
+      self.confirmed = false;
+      // Our outbox re-sends what was not acknowledged; socket.io's own buffer would double it.
+      socket.sendBuffer = [];
+      if (self.everConfirmed) self.events.onOffline();
+    });
+    socket.on("connect_error", function () {
+      if (!self.everConfirmed) self.failOutbox(TEXT.networkError);
+      else self.events.onOffline();
+    });
   };
 
-  GatewayClient.prototype.conversationId = async function () {
-    var id = this.store.get();
-    if (id) return id;
-    var data = await this.request("/api/v1/conversations");
-    this.store.set(data.conversation_id);
-    return data.conversation_id;
+  /** Queue a message; `entry` = {cid, message, title, onAck(seq), onError(error)}. */
+  Connection.prototype.send = function (entry) {
+    this.outbox.push(entry);
+    if (this.confirmed) this.transmit(entry);
+    else this.open();
   };
 
-  GatewayClient.prototype.send = async function (text) {
-    var id = await this.conversationId();
-    try {
-      return await this.sendTo(id, text);
-    } catch (e) {
-      // A stale id (e.g. the server secret was rotated): start over once.
-      if (e.code !== "conversation_not_found") throw e;
-      this.store.set(null);
-      return this.sendTo(await this.conversationId(), text);
-    }
+  Connection.prototype.flush = function () {
+    this.outbox.slice().forEach(this.transmit, this);
   };
 
-  GatewayClient.prototype.sendTo = async function (id, text) {
-    var path = "/api/v1/conversations/" + encodeURIComponent(id) + "/messages";
-    var data = await this.request(path, { text: text });
-    return Array.isArray(data.messages) ? data.messages : [];
+  Connection.prototype.transmit = function (entry) {
+    var self = this;
+    var socket = this.socket;
+    var payload = { message: entry.message, session_id: this.store.get(), cid: entry.cid };
+    if (entry.title) payload.title = entry.title;
+    socket.timeout(ACK_TIMEOUT_MS).emit("user_uttered", payload, function (err, ack) {
+      if (self.outbox.indexOf(entry) === -1) return; // already settled
+      if (err) {
+        // No acknowledgement: send again while connected (the gateway drops the duplicate);
+        // after a disconnect the reconnect sends it.
+        if (self.confirmed && socket === self.socket) self.transmit(entry);
+        return;
+      }
+      self.settle(entry);
+      if (ack && ack.ok) entry.onAck(ack.seq);
+      else entry.onError((ack && ack.error) || { message: TEXT.genericError });
+    });
+  };
+
+  Connection.prototype.settle = function (entry) {
+    var index = this.outbox.indexOf(entry);
+    if (index !== -1) this.outbox.splice(index, 1);
+  };
+
+  Connection.prototype.failOutbox = function (message) {
+    var failed = this.outbox.splice(0, this.outbox.length);
+    failed.forEach(function (entry) {
+      entry.onError({ code: "network", message: message });
+    });
   };
 
   /* ------------------------------------------------------------------ */
   /* DOM                                                                 */
   /* ------------------------------------------------------------------ */
 
-  var doc = root.document;
   var SVG_NS = "http://www.w3.org/2000/svg";
 
   function el(tag, className, text) {
@@ -246,18 +382,47 @@
     return svg;
   }
 
-  function timeElement() {
-    var now = new Date();
-    var time = el("time", "pomocnik-time", formatTime(now));
-    time.setAttribute("datetime", now.toISOString());
+  function timeElement(at) {
+    var time = el("time", "pomocnik-time");
+    setTime(time, at);
     return time;
+  }
+
+  /** Show a message's time (the gateway's timestamp once known), as HH:MM local time. */
+  function setTime(time, at) {
+    if (!time) return;
+    var when = at ? new Date(at) : new Date();
+    if (isNaN(when.getTime())) when = new Date();
+    time.textContent = formatTime(when);
+    time.setAttribute("datetime", when.toISOString());
   }
 
   function Widget(options) {
     this.title = options.title;
-    this.client = options.client;
-    this.pending = false;
+    this.store = options.store;
+    this.pending = false; // this tab waits for the answer to its own message
     this.greeted = false;
+    this.secretMode = false;
+    this.secretExpected = false;
+    this.lastSeq = 0;
+    this.bySeq = {}; // seq -> message element
+    this.byCid = {}; // client id -> visitor message element
+    this.waitingSeqs = {}; // visitor messages (any tab) the assistant has not answered yet
+    this.outcome = null; // the message this tab waits for: {cid, resolve}
+    this.connection = new Connection({
+      apiBase: options.apiBase,
+      store: options.store,
+      loadClient: options.loadClient,
+      transports: options.transports,
+      events: {
+        historyAfter: this.historyAfter.bind(this),
+        onHistory: this.onHistory.bind(this),
+        onMessage: this.render.bind(this),
+        onStatus: this.onStatus.bind(this),
+        onOnline: this.hideConnectionState.bind(this),
+        onOffline: this.showConnectionState.bind(this),
+      },
+    });
     this.build();
   }
 
@@ -324,12 +489,17 @@
     dots.appendChild(el("span"));
     this.typing.appendChild(dots);
 
+    this.connectionState = el("p", "pomocnik-connection");
+    this.connectionState.setAttribute("role", "status");
+    this.connectionState.hidden = true;
+
     this.notice = el("p", "pomocnik-notice");
     this.notice.setAttribute("role", "alert");
     this.notice.hidden = true;
 
     panel.appendChild(header);
     panel.appendChild(this.log);
+    panel.appendChild(this.connectionState);
     panel.appendChild(this.notice);
     panel.appendChild(this.buildForm());
     return panel;
@@ -339,22 +509,36 @@
     var self = this;
     var form = el("form", "pomocnik-form");
     form.noValidate = true;
-    var label = el("label", "pomocnik-sr-only", TEXT.inputLabel);
-    label.htmlFor = "pomocnik-input";
+    this.label = el("label", "pomocnik-sr-only", TEXT.inputLabel);
+    this.label.htmlFor = "pomocnik-input";
 
-    this.input = el("textarea", "pomocnik-input");
-    this.input.id = "pomocnik-input";
-    this.input.rows = 1;
-    this.input.maxLength = MAX_LENGTH;
-    this.input.placeholder = TEXT.placeholder;
-    this.input.setAttribute("autocomplete", "off");
-    this.input.addEventListener("keydown", function (event) {
+    function sendOnEnter(event) {
       // Enter sends, Shift+Enter adds a line; never interrupt IME composition.
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         self.submitInput();
       }
-    });
+    }
+
+    this.textInput = el("textarea", "pomocnik-input");
+    this.textInput.id = "pomocnik-input";
+    this.textInput.rows = 1;
+    this.textInput.maxLength = MAX_LENGTH;
+    this.textInput.placeholder = TEXT.placeholder;
+    this.textInput.setAttribute("autocomplete", "off");
+    this.textInput.addEventListener("keydown", sendOnEnter);
+
+    // Shown instead of the text area while the assistant waits for a PIN or a code.
+    this.secretInput = el("input", "pomocnik-input pomocnik-input--secret");
+    this.secretInput.id = "pomocnik-secret-input";
+    this.secretInput.type = "password";
+    this.secretInput.maxLength = MAX_LENGTH;
+    this.secretInput.placeholder = TEXT.secretPlaceholder;
+    this.secretInput.setAttribute("autocomplete", "one-time-code");
+    this.secretInput.setAttribute("spellcheck", "false");
+    this.secretInput.hidden = true;
+    this.secretInput.addEventListener("keydown", sendOnEnter);
+    this.input = this.textInput;
 
     this.sendButton = el("button", "pomocnik-send", TEXT.send);
     this.sendButton.type = "submit";
@@ -363,8 +547,9 @@
       self.submitInput();
     });
 
-    form.appendChild(label);
-    form.appendChild(this.input);
+    form.appendChild(this.label);
+    form.appendChild(this.textInput);
+    form.appendChild(this.secretInput);
     form.appendChild(this.sendButton);
     return form;
   };
@@ -376,6 +561,8 @@
     if (!this.greeted) {
       this.greeted = true;
       this.addBotMessage(GREETING);
+      // A stored conversation: connect now to show its history (a new one starts on send).
+      if (this.store.get()) this.connection.open();
     }
     this.scrollToEnd();
     this.input.focus();
@@ -389,67 +576,239 @@
   };
 
   Widget.prototype.submitInput = async function () {
-    var text = this.input.value.trim();
+    var field = this.input;
+    var text = field.value.trim();
     if (!text || this.pending) return;
-    this.input.value = "";
-    var sent = await this.send(text, text);
+    field.value = "";
+    var sent = await this.send(text, this.secretMode ? MASK : text);
     // Nothing typed is lost: put the text back unless the user already typed anew.
-    if (!sent && !this.input.value) this.input.value = text;
+    if (!sent && !field.value) field.value = text;
     this.input.focus();
   };
 
-  /** Send `text` to the bot, showing `shownText` as the user's message. */
-  Widget.prototype.send = async function (text, shownText) {
-    if (this.pending) return false;
+  /**
+   * Send `text` to the assistant, showing `shownText` as the user's message. Resolves with
+   * true once answered, false when the message was refused or could not be delivered.
+   */
+  Widget.prototype.send = function (text, shownText, title) {
+    var self = this;
+    if (this.pending) return Promise.resolve(false);
     this.hideNotice();
-    var message = this.addUserMessage(shownText);
+    var cid = newClientId(root.crypto);
+    var message = this.addUserMessage(shownText, { cid: cid });
+    this.byCid[cid] = message;
     this.setPending(true);
-    try {
-      var replies = await this.client.send(text);
-      this.setPending(false);
-      replies.forEach(this.addBotMessage, this);
-      return true;
-    } catch (error) {
-      this.setPending(false);
-      message.classList.add("pomocnik-message--failed");
-      message.appendChild(el("span", "pomocnik-failed", TEXT.notSent));
-      this.showNotice(error instanceof UserFacingError ? error.message : TEXT.genericError);
-      return false;
-    }
+    return new Promise(function (resolve) {
+      var timer = null;
+      self.outcome = {
+        cid: cid,
+        finish: function (ok, error) {
+          if (self.outcome === null || self.outcome.cid !== cid) return;
+          clearTimeout(timer);
+          self.outcome = null;
+          self.setPending(false);
+          if (!ok) {
+            self.markFailed(message);
+            self.showNotice((error && error.message) || TEXT.genericError);
+          }
+          resolve(ok);
+        },
+      };
+      self.connection.send({
+        cid: cid,
+        message: text,
+        title: title,
+        onAck: function (seq) {
+          self.attachSeq(message, seq);
+          if (!self.outcome || self.outcome.cid !== cid) return; // already answered
+          // Stored: now wait for the answer (or its failure), announced by the gateway.
+          timer = setTimeout(function () {
+            if (self.outcome && self.outcome.cid === cid) {
+              delete self.waitingSeqs[seq];
+              self.outcome.finish(true);
+              self.showNotice(TEXT.timeoutError);
+            }
+          }, REPLY_TIMEOUT_MS);
+          var status = message.getAttribute("data-status");
+          if (status && status !== "pending") {
+            self.outcome.finish(status === "answered");
+          } else {
+            // Until answered, a reconnect asks for the history from this message on.
+            self.waitingSeqs[seq] = true;
+          }
+        },
+        onError: function (error) {
+          if (self.outcome) self.outcome.finish(false, error);
+        },
+      });
+    });
   };
 
   Widget.prototype.setPending = function (pending) {
     this.pending = pending;
     this.sendButton.setAttribute("aria-disabled", pending ? "true" : "false");
-    if (pending) this.log.appendChild(this.typing);
-    else if (this.typing.parentNode) this.typing.parentNode.removeChild(this.typing);
+    this.updateTyping();
+  };
+
+  Widget.prototype.updateTyping = function () {
+    var waiting = this.pending || Object.keys(this.waitingSeqs).length > 0;
+    if (waiting && this.typing.parentNode !== this.log) this.log.appendChild(this.typing);
+    else if (!waiting && this.typing.parentNode) this.typing.parentNode.removeChild(this.typing);
     this.scrollToEnd();
   };
 
-  Widget.prototype.addUserMessage = function (text) {
+  /* ---------- messages from the gateway ---------- */
+
+  /** Ask for the history after this seq: the newest seen, or before the oldest unanswered. */
+  Widget.prototype.historyAfter = function () {
+    var after = this.lastSeq;
+    Object.keys(this.waitingSeqs).forEach(function (seq) {
+      after = Math.min(after, Number(seq) - 1);
+    });
+    return Math.max(0, after);
+  };
+
+  Widget.prototype.onHistory = function (messages) {
+    this.log.setAttribute("aria-busy", "true");
+    messages.forEach(this.render, this);
+    this.log.setAttribute("aria-busy", "false");
+  };
+
+  /** Show a stored message once, in seq order, whichever way it arrives. */
+  Widget.prototype.render = function (message) {
+    var seq = message.seq;
+    var node = this.bySeq[seq];
+    if (!node && message.author === "visitor" && message.cid && this.byCid[message.cid]) {
+      node = this.byCid[message.cid]; // this tab's own message: give it its seq and time
+      this.attachSeq(node, seq);
+      setTime(node.querySelector("time"), message.at);
+    }
+    if (!node) {
+      if (message.author === "visitor") {
+        node = this.addUserMessage(visitorText(message), { seq: seq, at: message.at });
+      } else {
+        node = this.addBotMessage(message, seq);
+      }
+      this.bySeq[seq] = node;
+    }
+    if (seq > this.lastSeq) this.lastSeq = seq;
+    if (message.author === "visitor") {
+      this.applyStatus(node, seq, message.status, message.cid);
+      this.secretExpected = false;
+    } else if (asksForSecret(message)) {
+      this.secretExpected = true;
+    }
+    if (seq >= this.lastSeq) this.setSecretMode(this.secretExpected);
+  };
+
+  Widget.prototype.onStatus = function (status) {
+    var node = this.bySeq[status.seq] || (status.cid && this.byCid[status.cid]);
+    if (!node) return;
+    this.applyStatus(node, status.seq, status.status, status.cid, status.error);
+  };
+
+  Widget.prototype.applyStatus = function (node, seq, status, cid, error) {
+    if (!status || !node) return;
+    node.setAttribute("data-status", status);
+    if (status === "pending") this.waitingSeqs[seq] = true;
+    else delete this.waitingSeqs[seq];
+    // Once answered, the quick replies offered before the message are spent.
+    if (status === "answered") this.disableEarlierQuickReplies(seq);
+    if (status === "failed") this.markFailed(node);
+    else if (status !== "failed" && node.classList.contains("pomocnik-message--failed")) {
+      this.clearFailed(node);
+    }
+    if (this.outcome && cid && this.outcome.cid === cid && status !== "pending") {
+      this.outcome.finish(status === "answered", error);
+    }
+    this.updateTyping();
+  };
+
+  Widget.prototype.attachSeq = function (node, seq) {
+    if (typeof seq !== "number") return;
+    node.setAttribute("data-seq", String(seq));
+    this.bySeq[seq] = node;
+    if (seq > this.lastSeq) this.lastSeq = seq;
+  };
+
+  Widget.prototype.markFailed = function (node) {
+    if (node.classList.contains("pomocnik-message--failed")) return;
+    node.classList.add("pomocnik-message--failed");
+    node.appendChild(el("span", "pomocnik-failed", TEXT.notSent));
+  };
+
+  Widget.prototype.clearFailed = function (node) {
+    node.classList.remove("pomocnik-message--failed");
+    Array.prototype.forEach.call(node.querySelectorAll("span"), function (mark) {
+      if (mark.className === "pomocnik-failed") mark.parentNode.removeChild(mark);
+    });
+  };
+
+  /* ---------- the masked input ---------- */
+
+  Widget.prototype.setSecretMode = function (on) {
+    if (on === this.secretMode) return;
+    var from = this.input;
+    var to = on ? this.secretInput : this.textInput;
+    var hadFocus = doc.activeElement === from;
+    this.secretMode = on;
+    from.hidden = true;
+    to.hidden = false;
+    to.value = "";
+    this.input = to;
+    this.label.htmlFor = to.id;
+    this.label.textContent = on ? TEXT.secretLabel : TEXT.inputLabel;
+    if (hadFocus || !this.panel.hidden) to.focus();
+  };
+
+  /* ---------- rendering ---------- */
+
+  Widget.prototype.addUserMessage = function (text, options) {
+    options = options || {};
     var message = el("div", "pomocnik-message pomocnik-message--user");
     message.appendChild(srOnly(TEXT.userPrefix + " "));
-    message.appendChild(el("div", "pomocnik-bubble", text)); // textContent: never parsed as HTML
-    message.appendChild(timeElement());
-    this.append(message);
+    var bubble = el("div", "pomocnik-bubble", text); // textContent: never parsed as HTML
+    if (text === MASK) {
+      bubble.setAttribute("aria-hidden", "true");
+      message.appendChild(srOnly(TEXT.hiddenValue));
+      message.classList.add("pomocnik-message--secret");
+    }
+    message.appendChild(bubble);
+    message.appendChild(timeElement(options.at));
+    if (options.seq !== undefined) message.setAttribute("data-seq", String(options.seq));
+    this.insert(message, options.seq);
     return message;
   };
 
-  Widget.prototype.addBotMessage = function (reply) {
+  /** A bot (or adviser, or system) message; returns its element. */
+  Widget.prototype.addBotMessage = function (reply, seq) {
+    var prefix =
+      reply.author === "agent"
+        ? TEXT.agentPrefix
+        : reply.author === "system"
+          ? TEXT.systemPrefix
+          : TEXT.botPrefix;
     var hasText = typeof reply.text === "string" && reply.text.trim() !== "";
+    var message = el("div", "pomocnik-message pomocnik-message--bot");
+    if (reply.author === "agent") message.classList.add("pomocnik-message--agent");
+    if (seq !== undefined) message.setAttribute("data-seq", String(seq));
     if (hasText || reply.image) {
-      var message = el("div", "pomocnik-message pomocnik-message--bot");
-      message.appendChild(srOnly(TEXT.botPrefix + " "));
+      message.appendChild(srOnly(prefix + " "));
       var bubble = el("div", "pomocnik-bubble");
       if (hasText) bubble.innerHTML = toSafeHtml(reply.text);
       if (reply.image) bubble.appendChild(this.imageLink(reply.image));
       message.appendChild(bubble);
-      message.appendChild(timeElement());
-      this.append(message);
+      message.appendChild(timeElement(reply.at));
+    } else {
+      message.hidden = true; // e.g. only the input-mode flag: nothing to show
     }
+    this.insert(message, seq);
     if (Array.isArray(reply.buttons) && reply.buttons.length) {
-      this.append(this.quickReplies(reply.buttons));
+      var group = this.quickReplies(reply.buttons);
+      if (seq !== undefined) group.setAttribute("data-seq", String(seq));
+      this.insert(group, seq);
     }
+    return message;
   };
 
   Widget.prototype.imageLink = function (url) {
@@ -484,10 +843,21 @@
     setGroupDisabled(group, true);
     node.classList.add("pomocnik-quick-reply--chosen");
     this.input.focus(); // the clicked button is now disabled and would drop focus
-    var sent = await this.send(button.payload || button.title, button.title);
+    var sent = await this.send(button.payload || button.title, button.title, button.title);
     if (!sent) {
       setGroupDisabled(group, false);
       node.classList.remove("pomocnik-quick-reply--chosen");
+    }
+  };
+
+  /** An answered visitor message spends the quick replies offered before it. */
+  Widget.prototype.disableEarlierQuickReplies = function (seq) {
+    var children = this.log.children;
+    for (var i = 0; i < children.length; i++) {
+      var child = children[i];
+      if (!child.classList.contains("pomocnik-quick-replies")) continue;
+      var childSeq = child.getAttribute("data-seq");
+      if (childSeq === null || Number(childSeq) < seq) setGroupDisabled(child, true);
     }
   };
 
@@ -497,9 +867,20 @@
     });
   }
 
-  Widget.prototype.append = function (node) {
-    // Keep the typing indicator as the last element while a reply is pending.
-    if (this.typing.parentNode === this.log) this.log.insertBefore(node, this.typing);
+  /** Insert in seq order (no seq: at the end), always before the typing indicator. */
+  Widget.prototype.insert = function (node, seq) {
+    var before = this.typing.parentNode === this.log ? this.typing : null;
+    if (seq !== undefined) {
+      var children = this.log.children;
+      for (var i = 0; i < children.length; i++) {
+        var childSeq = children[i].getAttribute("data-seq");
+        if (childSeq !== null && Number(childSeq) > seq) {
+          before = children[i];
+          break;
+        }
+      }
+    }
+    if (before) this.log.insertBefore(node, before);
     else this.log.appendChild(node);
     this.scrollToEnd();
   };
@@ -518,6 +899,16 @@
     this.notice.textContent = "";
   };
 
+  Widget.prototype.showConnectionState = function () {
+    this.connectionState.textContent = TEXT.reconnecting;
+    this.connectionState.hidden = false;
+  };
+
+  Widget.prototype.hideConnectionState = function () {
+    this.connectionState.hidden = true;
+    this.connectionState.textContent = "";
+  };
+
   /* ------------------------------------------------------------------ */
   /* Boot                                                                */
   /* ------------------------------------------------------------------ */
@@ -532,15 +923,24 @@
     doc.head.appendChild(link);
   }
 
+  function transportsFrom(attribute) {
+    var names = (attribute || "").split(",").map(function (name) {
+      return name.trim();
+    }).filter(function (name) {
+      return name === "websocket" || name === "polling";
+    });
+    return names.length ? names : DEFAULT_TRANSPORTS;
+  }
+
   function boot() {
     var scriptUrl = new URL(script.getAttribute("src"), doc.baseURI);
     addStylesheet(scriptUrl);
     root.__pomocnikWidget = new Widget({
       title: script.getAttribute("data-title") || "Pomocnik",
-      client: new GatewayClient(
-        script.getAttribute("data-api-base") || scriptUrl.origin,
-        createStore()
-      ),
+      apiBase: script.getAttribute("data-api-base") || scriptUrl.origin,
+      transports: transportsFrom(script.getAttribute("data-transports")),
+      store: createStore(),
+      loadClient: socketClientLoader(new URL(SOCKET_CLIENT, scriptUrl).href),
     });
   }
 

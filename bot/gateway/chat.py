@@ -1,0 +1,214 @@
+"""The one chat service behind both transports (REST API and socket.io).
+
+A visitor message goes through ``submit`` (validate, count against the limits, store) and
+``relay`` (send to Rasa, store the replies); every stored message and status change is
+announced through the fan-out, so all of the visitor's tabs — on any gateway process — see it.
+
+Texts are never logged. A secret (a PIN or code the assistant asked for) is stored and
+announced masked; only ``relay`` gets the real value, to forward it to Rasa.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.gateway.conversations import log_prefix
+from bot.gateway.errors import MAX_TEXT_LENGTH, MESSAGES, rate_limit_message
+from bot.gateway.fanout import FanOut
+from bot.gateway.limits import Limit, RateLimiter
+from bot.gateway.models import Delivery
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.transcript import Accepted, StoredMessage, Transcript
+
+logger = logging.getLogger("pomocnik.gateway")
+
+CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+MAX_TITLE_LENGTH = 200
+SESSION_SCOPE = "session_messages"
+ADDRESS_SCOPE = "address_messages"
+_LIMIT_CODES = {SESSION_SCOPE: "too_many_messages", ADDRESS_SCOPE: "too_many_messages_from_address"}
+
+
+class Rejected(Exception):
+    """The message was not taken (and not stored); ``message`` is Polish and user-facing."""
+
+    def __init__(self, status: int, code: str, retry_after: int | None = None) -> None:
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+        self.message = (
+            rate_limit_message(code, retry_after) if retry_after is not None else MESSAGES[code]
+        )
+        super().__init__(code)
+
+    def as_dict(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.retry_after is not None:
+            error["retry_after"] = self.retry_after
+        return error
+
+
+@dataclass(frozen=True)
+class Submitted:
+    accepted: Accepted
+    # True when the caller must relay the message to Rasa now (new, or a failed one retried).
+    relay: bool
+
+    @property
+    def message(self) -> StoredMessage:
+        return self.accepted.message
+
+
+def room_for(session_id: str) -> str:
+    """The socket room (and fan-out address) of a conversation; not the bearer id itself."""
+    return "conv:" + hashlib.sha256(b"pomocnik.room:" + session_id.encode()).hexdigest()[:32]
+
+
+def clean_text(raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise Rejected(422, "validation_error")
+    text = raw.strip()
+    if len(text) > MAX_TEXT_LENGTH:
+        raise Rejected(422, "message_too_long")
+    return text
+
+
+@dataclass
+class ChatService:
+    transcript: Transcript
+    limiter: RateLimiter
+    rasa: RasaClient
+    fanout: FanOut
+    session_limit: Limit
+    address_limit: Limit
+    _tasks: set[asyncio.Task] = field(default_factory=set)
+
+    async def submit(
+        self,
+        session_id: str,
+        raw_text: Any,
+        *,
+        address: str,
+        client_message_id: Any = None,
+        title: Any = None,
+    ) -> Submitted:
+        """Validate, count and store a visitor's message; raises ``Rejected``."""
+        text = clean_text(raw_text)
+        if client_message_id is not None and not (
+            isinstance(client_message_id, str) and CLIENT_MESSAGE_ID.fullmatch(client_message_id)
+        ):
+            raise Rejected(422, "invalid_client_message_id")
+        if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE_LENGTH:
+            title = None
+        if client_message_id is not None:
+            known = await self.transcript.find(session_id, client_message_id)
+            if known is not None:  # a re-send after a reconnect: never counted twice
+                return await self._resubmitted(session_id, known)
+        exceeded = await self.limiter.hit(
+            [(self.session_limit, session_id), (self.address_limit, address)]
+        )
+        if exceeded is not None:
+            logger.info(
+                "message refused conv=%s limit=%s retry_after=%ss",
+                log_prefix(session_id),
+                exceeded.scope,
+                exceeded.retry_after_seconds,
+            )
+            raise Rejected(429, _LIMIT_CODES[exceeded.scope], exceeded.retry_after_seconds)
+        accepted = await self.transcript.add_visitor_message(
+            session_id, text, client_message_id, title
+        )
+        if accepted.duplicate:
+            return await self._resubmitted(session_id, accepted)
+        await self._announce_message(session_id, accepted.message)
+        return Submitted(accepted, relay=True)
+
+    async def _resubmitted(self, session_id: str, accepted: Accepted) -> Submitted:
+        if accepted.message.delivery is Delivery.FAILED:
+            retried = await self.transcript.retry_failed(accepted.message.id)
+            if retried is not None:
+                await self._announce_status(session_id, retried)
+                return Submitted(Accepted(accepted.conversation_id, retried, True), relay=True)
+        return Submitted(accepted, relay=False)
+
+    async def relay(self, session_id: str, submitted: Submitted, text: str) -> list[StoredMessage]:
+        """Send the visitor's message to Rasa and store its replies; raises ``RasaUnavailable``.
+
+        ``text`` is what the visitor typed (the real value of a secret, which the transcript
+        only holds masked); Rasa's sender id is the conversation id, metadata stays empty.
+        """
+        message = submitted.message
+        try:
+            replies = await self.rasa.send_message(session_id, text.strip(), metadata={})
+        except RasaUnavailable as exc:
+            logger.warning("rasa unavailable conv=%s reason=%s", log_prefix(session_id), exc)
+            failed = await self.transcript.mark_failed(message.id)
+            await self._announce_status(session_id, failed, error="assistant_unavailable")
+            raise
+        stored = await self.transcript.add_replies(
+            submitted.accepted.conversation_id, message.id, replies
+        )
+        for reply in stored:
+            await self._announce_message(session_id, reply)
+        answered = await self.transcript.get(message.id)
+        await self._announce_status(session_id, answered)
+        return stored
+
+    def relay_in_background(self, session_id: str, submitted: Submitted, text: str) -> None:
+        """``relay`` as a task: the socket acknowledges at once; the outcome is announced."""
+
+        async def run() -> None:
+            try:
+                await self.relay(session_id, submitted, text)
+            except RasaUnavailable:
+                pass  # stored as failed and announced
+            except Exception:
+                logger.exception("relay failed conv=%s", log_prefix(session_id))
+                try:
+                    failed = await self.transcript.mark_failed(submitted.message.id)
+                    await self._announce_status(session_id, failed, error="internal_error")
+                except Exception:
+                    logger.exception("marking a failed relay failed conv=%s", log_prefix(session_id))
+
+        task = asyncio.create_task(run(), name=f"pomocnik-relay-{log_prefix(session_id)}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout: float) -> None:
+        """Let relays in flight finish (on shutdown); cancel what is left after ``timeout``."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def history(self, session_id: str, after_seq: int = 0) -> list[StoredMessage]:
+        return await self.transcript.history(session_id, after_seq)
+
+    async def replies_to(self, message: StoredMessage) -> list[StoredMessage]:
+        return await self.transcript.replies_to(message.id)
+
+    async def _announce_message(self, session_id: str, message: StoredMessage) -> None:
+        await self.fanout.publish(
+            {"room": room_for(session_id), "type": "message", "message": message.wire()}
+        )
+
+    async def _announce_status(
+        self, session_id: str, message: StoredMessage, error: str | None = None
+    ) -> None:
+        event: dict[str, Any] = {
+            "room": room_for(session_id),
+            "type": "status",
+            "seq": message.seq,
+            "cid": message.client_message_id,
+            "status": message.delivery.value if message.delivery else None,
+        }
+        if error is not None:
+            event["error"] = {"code": error, "message": MESSAGES[error]}
+        await self.fanout.publish(event)

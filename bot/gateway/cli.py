@@ -1,0 +1,109 @@
+"""Operator commands for the gateway's database.
+
+    python -m bot.gateway.cli migrate                 # create or upgrade the schema (make db)
+    python -m bot.gateway.cli revision -m "message"   # autogenerate a new migration
+    python -m bot.gateway.cli check                   # exit 1 unless the schema is current
+
+The database is ``GATEWAY_DATABASE_URL`` (SQLite ``var/gateway.db`` by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+
+from bot.gateway.db import VERSION_TABLE, create_engine
+from bot.gateway.settings import Settings, SettingsError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def is_sqlite(database_url: str) -> bool:
+    return make_url(database_url).get_backend_name() == "sqlite"
+
+
+def ensure_sqlite_directory(database_url: str) -> None:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def migrate(database_url: str) -> None:
+    """Upgrade to the newest schema; safe to run again and from several processes."""
+    ensure_sqlite_directory(database_url)
+    command.upgrade(alembic_config(database_url), "head")
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+async def current_revision(engine) -> str | None:
+    """The schema version of the database behind an async engine (None when empty)."""
+
+    def read(connection) -> str | None:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(read)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.gateway.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="create or upgrade the gateway's database schema")
+    sub.add_parser("check", help="exit with 1 unless the schema is the newest")
+    revision = sub.add_parser("revision", help="autogenerate a new migration")
+    revision.add_argument("-m", "--message", required=True)
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"gateway: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "migrate":
+        migrate(settings.database_url)
+        print("gateway: database schema is up to date")
+    elif args.command == "check":
+        async def check() -> str | None:
+            url = make_url(settings.database_url)
+            if is_sqlite(settings.database_url) and not Path(url.database or "").exists():
+                return None  # do not create an empty file just to look
+            engine = create_engine(settings.database_url)
+            try:
+                return await current_revision(engine)
+            finally:
+                await engine.dispose()
+
+        current, head = asyncio.run(check()), head_revision()
+        if current != head:
+            print(f"gateway: database schema is {current or 'empty'}, newest is {head}")
+            return 1
+        print(f"gateway: database schema is current ({head})")
+    elif args.command == "revision":
+        ensure_sqlite_directory(settings.database_url)
+        command.revision(
+            alembic_config(settings.database_url), message=args.message, autogenerate=True
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
