@@ -69,6 +69,7 @@ def _env(stack: Stack) -> dict[str, str]:
         BACKEND_URL=stack.url("backend"),
         SMTP_PORT=str(p["smtp"]),
         GATEWAY_PORT=str(p["gateway"]),
+        GATEWAY_DATABASE_URL=f"sqlite+aiosqlite:///{stack.workdir / 'gateway.db'}",
         RASA_URL=stack.url("rasa"),
         SANIC_HOST="127.0.0.1",  # rasa-sdk has no --interface flag; this keeps it on loopback
     )
@@ -77,8 +78,14 @@ def _env(stack: Stack) -> dict[str, str]:
 
 def _commands(stack: Stack) -> dict[str, tuple[list[str], str]]:
     endpoints = stack.workdir / "endpoints.yml"
+    # The real tracker store (secrets encrypted, their messages redacted) on a file of this stack.
     endpoints.write_text(
-        f'action_endpoint:\n  url: "{stack.url("actions")}/webhook"\n', encoding="utf-8"
+        f'action_endpoint:\n  url: "{stack.url("actions")}/webhook"\n'
+        "tracker_store:\n"
+        "  type: bot.rasa_ext.tracker_store.RedactingSQLTrackerStore\n"
+        "  dialect: sqlite\n"
+        f'  db: "{stack.workdir / "rasa-tracker.db"}"\n',
+        encoding="utf-8",
     )
     return {
         "mailsink": ([APP_PY, "-m", "mailsink"], "/health"),

@@ -1,0 +1,794 @@
+"""Company users ("Dane i ustawienia" → "Użytkownicy", guide 2): roles, add a user, change a
+role, remove a user, change a login e-mail.
+
+- ``action_roles_info`` explains the roles from the backend's catalogue (``roles()``, one place:
+  backend/roles.py): the role named in the message, or every role a user can be given.
+- ``add_user_form`` (member_email, person_name, role, confirmation), ``change_role_form``
+  (member_email, role, confirmation), ``remove_user_form`` (member_email, confirmation) and
+  ``change_login_email_form`` (member_email - "mój" means the verified person's own address -,
+  new_email, confirmation) need a verified identity; their validators subclass
+  ``VerifiedIdentityValidator``. Only the owner manages users: the members list (``members(grant)``,
+  owner only) finds the person by e-mail; a refusal the validator already knows (not the owner,
+  the owner as target, several companies...) ends the form at once in ``company_refusal`` and the
+  submit action reports it without calling the backend.
+- Each submit action performs the operation only after a "tak" (``confirmation`` True), sets its
+  categorical ``<journey>_status`` slot (rules in data/rules/company.yml answer), puts what the
+  reply shows into ``member_name`` / ``member_address`` / ``role_label`` / ``new_address`` and
+  resets the form's slots. Idempotency keys derive from the conversation and the values.
+
+Actions write no text themselves. Grants are never logged, addresses only masked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+import logging
+import re
+from typing import Any, Dict, Iterable, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.backend_client import (
+    BackendError,
+    BackendUnavailable,
+    get_backend_client,
+    mask_email,
+)
+from actions.identity import (
+    IDENTITY_EXPIRED_STATUS,
+    VERIFIED_EMAIL_SLOT,
+    VERIFIED_NAME_SLOT,
+    VerifiedIdentityValidator,
+    grant_of,
+    identity_expired_events,
+    is_identity_expired,
+)
+from actions.validators import EMAIL_SLOT, UTTER_INVALID_EMAIL, normalize_email
+
+logger = logging.getLogger(__name__)
+
+ADD_USER_FORM = "add_user_form"
+CHANGE_ROLE_FORM = "change_role_form"
+REMOVE_USER_FORM = "remove_user_form"
+CHANGE_LOGIN_EMAIL_FORM = "change_login_email_form"
+COMPANY_FORMS = (ADD_USER_FORM, CHANGE_ROLE_FORM, REMOVE_USER_FORM, CHANGE_LOGIN_EMAIL_FORM)
+
+# the forms' slots (shared domain)
+MEMBER_EMAIL_SLOT = "member_email"
+PERSON_NAME_SLOT = "person_name"
+ROLE_SLOT = "role"
+NEW_EMAIL_SLOT = "new_email"
+CONFIRMATION_SLOT = "confirmation"
+# this area's slots (domain.yml)
+MEMBER_ID_SLOT = "member_id"
+MEMBER_IS_SELF_SLOT = "member_is_self"
+MEMBER_NAME_SLOT = "member_name"
+MEMBER_ADDRESS_SLOT = "member_address"
+MEMBER_ROLE_LABEL_SLOT = "member_role_label"
+ROLE_LABEL_SLOT = "role_label"
+NEW_ADDRESS_SLOT = "new_address"
+REFUSAL_SLOT = "company_refusal"
+ROLES_INFO_STATUS_SLOT = "roles_info_status"
+ROLES_SUMMARY_SLOT = "roles_summary"
+ROLES_INFO_LABEL_SLOT = "roles_info_label"
+ROLES_INFO_DESCRIPTION_SLOT = "roles_info_description"
+ROLES_INFO_PERMISSIONS_SLOT = "roles_info_permissions"
+
+ADD_USER_STATUS_SLOT = "add_user_status"
+CHANGE_ROLE_STATUS_SLOT = "change_role_status"
+REMOVE_USER_STATUS_SLOT = "remove_user_status"
+CHANGE_LOGIN_EMAIL_STATUS_SLOT = "change_login_email_status"
+
+ADD_USER_INTENT = "add_user"
+OWNER_ROLE = "owner"
+ROLE_CODES = ("owner", "employee", "management", "warehouse")
+# The backend's labels (backend/roles.py), used only while the backend cannot be asked.
+FALLBACK_ROLE_LABELS = {
+    "owner": "właściciel / prezes",
+    "employee": "pracownik",
+    "management": "zarząd / pełnomocnik / księgowy",
+    "warehouse": "magazynier",
+}
+
+UTTER_ALREADY_MEMBER = "utter_add_user_already_member"
+UTTER_MEMBER_NOT_FOUND = "utter_company_member_not_found"
+UTTER_OWNER_ROLE = "utter_company_owner_role_not_assignable"
+UTTER_ROLE_NOT_RECOGNISED = "utter_company_role_not_recognised"
+UTTER_INVALID_NAME = "utter_add_user_invalid_name"
+UTTER_SAME_EMAIL = "utter_change_login_email_same"
+
+# Questions the rules answer in the middle of a form (the form then asks again).
+QUESTION_INTENTS = ("roles_info", "support_contact", "bot_challenge")
+
+# "mój", "swój", "mój adres", "moj wlasny" - the verified person's own address.
+_OWN_ADDRESS = re.compile(
+    r"^\W*(?:to\s+)?(?:m[oó]j|sw[oó]j|moje?go|swoje?go|m[oó]j\s+w[lł]asny|mnie|ja)"
+    r"(?:\s+(?:adres|e-?mail|mail|login))?(?:\s+e-?mail)?\W*$",
+    re.IGNORECASE,
+)
+
+
+class Refusal:
+    """What the backend (or the validator, knowing it in advance) refuses; status slot values."""
+
+    NOT_OWNER = "not_owner"
+    LAST_OWNER = "last_owner"
+    MEMBER_NOT_FOUND = "member_not_found"
+    OWNER_ROLE = "owner_role"
+    ALREADY_MEMBER = "already_member"
+    EMAIL_TAKEN = "email_taken"
+    EMAIL_UNCHANGED = "email_unchanged"
+    MEMBER_NOT_ACTIVE = "member_not_active"
+    SELF_ONLY = "self_only"
+    SEVERAL_COMPANIES = "several_companies"
+    NO_COMPANY = "no_company"
+    INVALID_DATA = "invalid_data"
+    IDENTITY_EXPIRED = IDENTITY_EXPIRED_STATUS
+    UNAVAILABLE = "unavailable"
+    FAILED = "failed"
+
+
+# backend error code -> status value
+_BACKEND_REFUSALS = {
+    "not_owner": Refusal.NOT_OWNER,
+    "last_owner": Refusal.LAST_OWNER,
+    "member_not_found": Refusal.MEMBER_NOT_FOUND,
+    "owner_role_not_assignable": Refusal.OWNER_ROLE,
+    "already_member": Refusal.ALREADY_MEMBER,
+    "email_taken": Refusal.EMAIL_TAKEN,
+    "email_unchanged": Refusal.EMAIL_UNCHANGED,
+    "member_not_active": Refusal.MEMBER_NOT_ACTIVE,
+    "email_change_self_only": Refusal.SELF_ONLY,
+    "organisation_required": Refusal.SEVERAL_COMPANIES,
+    "organisation_not_found": Refusal.NO_COMPANY,
+    "validation_error": Refusal.INVALID_DATA,
+}
+
+
+class AddUserStatus:
+    INVITED = "invited"  # a new person: invitation with a link to set a password
+    ADDED = "added"  # the person has an account already: a notice only
+    CANCELLED = "cancelled"
+
+
+class ChangeRoleStatus:
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    CANCELLED = "cancelled"
+
+
+class RemoveUserStatus:
+    REMOVED = "removed"
+    CANCELLED = "cancelled"
+
+
+class ChangeLoginEmailStatus:
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class RolesInfoStatus:
+    ALL = "all"
+    ONE = "one"
+    UNAVAILABLE = "unavailable"
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def refusal_of(error: BackendError) -> str:
+    """The status value for a backend refusal."""
+    if is_identity_expired(error):
+        return Refusal.IDENTITY_EXPIRED
+    refusal = _BACKEND_REFUSALS.get(error.code)
+    if refusal is not None:
+        return refusal
+    if error.status == 422:
+        return Refusal.INVALID_DATA
+    return Refusal.FAILED
+
+
+def idempotency_key(tracker: Tracker, journey: Text, *values: Any) -> Text:
+    """Stable for a retry of the same action run (same conversation, same confirming message,
+    same values), different for a new request later in the conversation."""
+    stamp = next(
+        (
+            event.get("timestamp")
+            for event in reversed(tracker.events)
+            if event.get("event") == "user"
+        ),
+        None,
+    )
+    raw = "\x1f".join([tracker.sender_id, journey, str(stamp), *(str(value) for value in values)])
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def role_label(role: Any, catalogue: Optional[Dict[str, Dict[str, Any]]] = None) -> Optional[str]:
+    if not isinstance(role, str):
+        return None
+    if catalogue and isinstance(catalogue.get(role), dict):
+        label = catalogue[role].get("label")
+        if isinstance(label, str) and label:
+            return label
+    return FALLBACK_ROLE_LABELS.get(role)
+
+
+async def role_catalogue() -> Dict[str, Dict[str, Any]]:
+    """code -> the backend's role (label, description, permissions, assignable)."""
+    answer = await get_backend_client().roles()
+    roles = answer.get("roles") if isinstance(answer, dict) else None
+    return {
+        role["code"]: role
+        for role in roles or []
+        if isinstance(role, dict) and isinstance(role.get("code"), str)
+    }
+
+
+def find_member(members: Iterable[Dict[str, Any]], email: str) -> Optional[Dict[str, Any]]:
+    for member in members:
+        if isinstance(member, dict) and normalize_email(member.get("email")) == email:
+            return member
+    return None
+
+
+def member_role_code(member: Dict[str, Any]) -> Optional[str]:
+    role = member.get("role")
+    if isinstance(role, dict):
+        role = role.get("code")
+    return role if isinstance(role, str) else None
+
+
+def member_role_label(member: Dict[str, Any]) -> Optional[str]:
+    role = member.get("role")
+    if isinstance(role, dict) and isinstance(role.get("label"), str):
+        return role["label"]
+    return role_label(member_role_code(member))
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    return intent.get("name") if isinstance(intent, dict) else None
+
+
+def means_own_address(text: Any) -> bool:
+    return isinstance(text, str) and bool(_OWN_ADDRESS.match(text.strip()))
+
+
+def slot_before_latest_message(tracker: Tracker, slot: Text) -> Any:
+    """The value `slot` had before the latest user message (slot events after it ignored)."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_user = True
+            continue
+        if seen_user and event.get("event") == "slot" and event.get("name") == slot:
+            return event.get("value")
+    return None
+
+
+def user_just_spoke(tracker: Tracker) -> bool:
+    """Whether the form runs right after a user message (not after a rule's answer)."""
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            return True
+        if kind in ("slot", "active_loop", "user_featurization"):
+            continue
+        if kind == "action" and (
+            event.get("name") in COMPANY_FORMS
+            or event.get("name") in ("action_extract_slots", "action_listen")
+        ):
+            continue
+        return False
+    return False
+
+
+def _reset_events() -> List[EventType]:
+    return [
+        SlotSet(MEMBER_EMAIL_SLOT, None),
+        SlotSet(PERSON_NAME_SLOT, None),
+        SlotSet(ROLE_SLOT, None),
+        SlotSet(NEW_EMAIL_SLOT, None),
+        SlotSet(CONFIRMATION_SLOT, None),
+        SlotSet(MEMBER_ID_SLOT, None),
+        SlotSet(MEMBER_IS_SELF_SLOT, None),
+        SlotSet(REFUSAL_SLOT, None),
+    ]
+
+
+# --- validators ------------------------------------------------------------------------------
+
+
+class CompanyFormValidator(VerifiedIdentityValidator):
+    """Common part of the company-user forms (identity first, then the form's own slots)."""
+
+    # May `member_email` be the verified person's own address ("mój")?
+    accepts_own_address = False
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        # A question in the middle of the form ("co może magazynier?") may carry a value for a
+        # slot (the role); it is not an answer: reject, so the rules answer the question and
+        # come back to the form (action_roles_info restores the slot).
+        if (
+            tracker.active_loop.get("name") == self.form_name()
+            and latest_intent(tracker) in QUESTION_INTENTS
+            and user_just_spoke(tracker)
+        ):
+            return [ActionExecutionRejected(self.form_name())]
+        return await super().run(dispatcher, tracker, domain)
+
+    async def required_slots(
+        self,
+        domain_slots: List[Text],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        # A refusal known in advance ends the form; the submit action reports it.
+        own = [] if tracker.get_slot(REFUSAL_SLOT) else list(domain_slots)
+        return await super().required_slots(own, dispatcher, tracker, domain)
+
+    # --- extraction ---
+
+    async def extract_role(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """Asked for the role, the user typed something that names none: say so, ask again."""
+        if (
+            tracker.get_slot("requested_slot") == ROLE_SLOT
+            and tracker.get_slot(ROLE_SLOT) is None
+            and user_just_spoke(tracker)
+            and latest_intent(tracker)
+            not in ("stop", "deny", "goodbye", *QUESTION_INTENTS)
+            and not any(
+                e.get("entity") == ROLE_SLOT for e in tracker.latest_message.get("entities") or []
+            )
+        ):
+            dispatcher.utter_message(response=UTTER_ROLE_NOT_RECOGNISED)
+            return {ROLE_SLOT: None}
+        return {}
+
+    async def extract_member_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return {}
+
+    async def extract_confirmation(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return {}
+
+    # --- validation ---
+
+    async def validate_member_email(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        own_email = normalize_email(tracker.get_slot(VERIFIED_EMAIL_SLOT))
+        if self.accepts_own_address and (
+            latest_intent(tracker) == "affirm" or means_own_address(slot_value)
+        ):
+            return self._own_address(tracker, own_email)
+        email = normalize_email(slot_value)
+        if email is None:
+            return self.reject(dispatcher, MEMBER_EMAIL_SLOT, UTTER_INVALID_EMAIL)
+        if self.accepts_own_address and own_email is not None and email == own_email:
+            return self._own_address(tracker, own_email)
+
+        grant = grant_of(tracker)
+        if grant is None:  # the identity step comes first; nothing to check against yet
+            return {MEMBER_EMAIL_SLOT: email}
+        try:
+            answer = await get_backend_client().members(grant)
+        except BackendUnavailable as exc:
+            logger.warning("%s: members list unavailable (%s)", self.form_name(), exc.reason)
+            return self._refused(email, Refusal.UNAVAILABLE)
+        except BackendError as exc:
+            refusal = refusal_of(exc)
+            logger.info("%s: members list refused (%s)", self.form_name(), exc.code)
+            return self._refused(email, refusal)
+        members = answer.get("members") if isinstance(answer, dict) else None
+        member = find_member(members or [], email)
+        return self.member_found(email, member, dispatcher, tracker)
+
+    def member_found(
+        self,
+        email: str,
+        member: Optional[Dict[str, Any]],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+    ) -> Dict[Text, Any]:
+        """An existing member to act on (change role, remove, change e-mail)."""
+        if member is None:
+            logger.info("%s: no member %s", self.form_name(), mask_email(email))
+            dispatcher.utter_message(response=UTTER_MEMBER_NOT_FOUND, member_email=email)
+            return {MEMBER_EMAIL_SLOT: None}
+        values = {
+            MEMBER_EMAIL_SLOT: email,
+            MEMBER_ID_SLOT: str(member.get("id")),
+            MEMBER_NAME_SLOT: member.get("name"),
+            MEMBER_ROLE_LABEL_SLOT: member_role_label(member),
+            MEMBER_IS_SELF_SLOT: bool(member.get("is_you")),
+        }
+        return {**values, **self.member_checks(member)}
+
+    def member_checks(self, member: Dict[str, Any]) -> Dict[Text, Any]:
+        """Refusals known from the member alone (e.g. the owner cannot be removed)."""
+        return {}
+
+    def _own_address(self, tracker: Tracker, own_email: Optional[str]) -> Dict[Text, Any]:
+        return {
+            MEMBER_EMAIL_SLOT: own_email or "",
+            MEMBER_ID_SLOT: None,
+            MEMBER_IS_SELF_SLOT: True,
+            MEMBER_NAME_SLOT: tracker.get_slot(VERIFIED_NAME_SLOT),
+        }
+
+    @staticmethod
+    def _refused(email: str, refusal: str) -> Dict[Text, Any]:
+        # The form ends; the submit action reports the refusal (and forgets an expired grant).
+        return {MEMBER_EMAIL_SLOT: email, REFUSAL_SLOT: refusal}
+
+    async def validate_role(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        if slot_value not in ROLE_CODES:
+            return {ROLE_SLOT: None}
+        if slot_value == OWNER_ROLE:
+            return self.reject(dispatcher, ROLE_SLOT, UTTER_OWNER_ROLE)
+        try:
+            catalogue = await role_catalogue()
+        except (BackendUnavailable, BackendError) as exc:
+            logger.warning("role labels unavailable (%s)", type(exc).__name__)
+            catalogue = {}
+        role = catalogue.get(slot_value)
+        if isinstance(role, dict) and role.get("assignable") is False:
+            return self.reject(dispatcher, ROLE_SLOT, UTTER_OWNER_ROLE)
+        return {ROLE_SLOT: slot_value, ROLE_LABEL_SLOT: role_label(slot_value, catalogue)}
+
+
+class ValidateAddUserForm(CompanyFormValidator):
+    def form_name(self) -> Text:
+        return ADD_USER_FORM
+
+    def member_found(
+        self,
+        email: str,
+        member: Optional[Dict[str, Any]],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+    ) -> Dict[Text, Any]:
+        if member is not None:
+            dispatcher.utter_message(response=UTTER_ALREADY_MEMBER, member_email=email)
+            return {MEMBER_EMAIL_SLOT: None}
+        return {MEMBER_EMAIL_SLOT: email}
+
+    async def validate_person_name(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        if latest_intent(tracker) == ADD_USER_INTENT:
+            # "dodaj Annę Zielińską": the name is inflected there; ask for it as it should be
+            # written (it goes into the invitation and the users list).
+            return {PERSON_NAME_SLOT: None}
+        entity = next(
+            (
+                e.get("value")
+                for e in tracker.latest_message.get("entities") or []
+                if e.get("entity") == PERSON_NAME_SLOT and isinstance(e.get("value"), str)
+            ),
+            None,
+        )
+        name = " ".join(str(entity or slot_value or "").split()).strip(" .,;:!")
+        letters = sum(ch.isalpha() for ch in name)
+        if (
+            letters < 2
+            or len(name) > 200
+            or any(ch.isdigit() or ch == "@" or not ch.isprintable() for ch in name)
+        ):
+            return self.reject(dispatcher, PERSON_NAME_SLOT, UTTER_INVALID_NAME)
+        return {PERSON_NAME_SLOT: name, MEMBER_NAME_SLOT: name}
+
+
+class ValidateChangeRoleForm(CompanyFormValidator):
+    def form_name(self) -> Text:
+        return CHANGE_ROLE_FORM
+
+    def member_checks(self, member: Dict[str, Any]) -> Dict[Text, Any]:
+        if member_role_code(member) == OWNER_ROLE:
+            return {REFUSAL_SLOT: Refusal.LAST_OWNER}
+        return {}
+
+
+class ValidateRemoveUserForm(CompanyFormValidator):
+    def form_name(self) -> Text:
+        return REMOVE_USER_FORM
+
+    def member_checks(self, member: Dict[str, Any]) -> Dict[Text, Any]:
+        if member_role_code(member) == OWNER_ROLE:
+            return {REFUSAL_SLOT: Refusal.LAST_OWNER}
+        return {}
+
+
+class ValidateChangeLoginEmailForm(CompanyFormValidator):
+    accepts_own_address = True
+
+    def form_name(self) -> Text:
+        return CHANGE_LOGIN_EMAIL_FORM
+
+    def member_checks(self, member: Dict[str, Any]) -> Dict[Text, Any]:
+        if member.get("is_you"):
+            return {MEMBER_ID_SLOT: None}  # one's own address: the "me" route, any role
+        if member.get("state") not in (None, "active"):
+            return {REFUSAL_SLOT: Refusal.MEMBER_NOT_ACTIVE}
+        return {}
+
+    async def validate_new_email(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        email = normalize_email(slot_value)
+        if email is None:
+            return self.reject(dispatcher, NEW_EMAIL_SLOT, UTTER_INVALID_EMAIL)
+        if email == normalize_email(tracker.get_slot(MEMBER_EMAIL_SLOT)):
+            return self.reject(dispatcher, NEW_EMAIL_SLOT, UTTER_SAME_EMAIL)
+        return {NEW_EMAIL_SLOT: email}
+
+
+# --- submit actions --------------------------------------------------------------------------
+
+
+class CompanySubmitAction(Action, ABC):
+    """Common flow: known refusal / no "tak" -> no call; else the backend call; then the status,
+    the reply's values and the form's slots reset."""
+
+    status_slot: Text = ""
+    cancelled_status: Text = "cancelled"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        shown = self.shown_values(tracker)
+        refusal = tracker.get_slot(REFUSAL_SLOT)
+        if refusal:
+            events = self._outcome(refusal, shown)
+            if refusal == Refusal.IDENTITY_EXPIRED:
+                events += identity_expired_events()
+            return events
+        if tracker.get_slot(CONFIRMATION_SLOT) is not True:
+            return self._outcome(self.cancelled_status, shown)
+        grant = grant_of(tracker)
+        if grant is None:
+            return self._outcome(Refusal.IDENTITY_EXPIRED, shown) + identity_expired_events()
+        try:
+            status, extra = await self.perform(grant, tracker)
+        except BackendUnavailable as exc:
+            logger.warning("%s: backend unavailable (%s)", self.name(), exc.reason)
+            return self._outcome(Refusal.UNAVAILABLE, shown)
+        except BackendError as exc:
+            status = refusal_of(exc)
+            log = logger.error if status in (Refusal.FAILED, Refusal.INVALID_DATA) else logger.info
+            log("%s: backend refused %s %s", self.name(), exc.status, exc.code)
+            events = self._outcome(status, shown)
+            if status == Refusal.IDENTITY_EXPIRED:
+                events += identity_expired_events()
+            return events
+        return self._outcome(status, {**shown, **extra})
+
+    @abstractmethod
+    async def perform(self, grant: str, tracker: Tracker) -> "tuple[str, Dict[Text, Any]]":
+        """Calls the backend; returns the status and extra values for the reply."""
+
+    def shown_values(self, tracker: Tracker) -> Dict[Text, Any]:
+        """What the reply shows, kept after the form's slots are reset."""
+        return {
+            MEMBER_NAME_SLOT: tracker.get_slot(MEMBER_NAME_SLOT),
+            MEMBER_ADDRESS_SLOT: tracker.get_slot(MEMBER_EMAIL_SLOT),
+        }
+
+    def _outcome(self, status: str, shown: Dict[Text, Any]) -> List[EventType]:
+        return (
+            [SlotSet(self.status_slot, status)]
+            + [SlotSet(name, value) for name, value in shown.items()]
+            + _reset_events()
+        )
+
+    @staticmethod
+    def member_id(tracker: Tracker) -> Optional[int]:
+        value = tracker.get_slot(MEMBER_ID_SLOT)
+        try:
+            return int(value) if value is not None else None
+        except (TypeError, ValueError):
+            return None
+
+
+class ActionAddUser(CompanySubmitAction):
+    status_slot = ADD_USER_STATUS_SLOT
+
+    def name(self) -> Text:
+        return "action_add_user"
+
+    def shown_values(self, tracker: Tracker) -> Dict[Text, Any]:
+        return {
+            MEMBER_NAME_SLOT: tracker.get_slot(PERSON_NAME_SLOT),
+            MEMBER_ADDRESS_SLOT: tracker.get_slot(MEMBER_EMAIL_SLOT),
+            ROLE_LABEL_SLOT: role_label(tracker.get_slot(ROLE_SLOT))
+            if tracker.get_slot(ROLE_LABEL_SLOT) is None
+            else tracker.get_slot(ROLE_LABEL_SLOT),
+        }
+
+    async def perform(self, grant: str, tracker: Tracker) -> "tuple[str, Dict[Text, Any]]":
+        email = tracker.get_slot(MEMBER_EMAIL_SLOT)
+        name = tracker.get_slot(PERSON_NAME_SLOT)
+        role = tracker.get_slot(ROLE_SLOT)
+        key = idempotency_key(tracker, "add_user", email, name, role)
+        answer = await get_backend_client().add_member(grant, email, name, role, key)
+        logger.info("add user: %s added", mask_email(str(email)))
+        member = answer.get("member") if isinstance(answer, dict) else None
+        extra: Dict[Text, Any] = {}
+        if isinstance(member, dict):
+            extra = {
+                MEMBER_NAME_SLOT: member.get("name") or name,
+                ROLE_LABEL_SLOT: member_role_label(member),
+            }
+        invited = isinstance(answer, dict) and answer.get("invitation_sent") is True
+        return (AddUserStatus.INVITED if invited else AddUserStatus.ADDED), extra
+
+
+class ActionChangeRole(CompanySubmitAction):
+    status_slot = CHANGE_ROLE_STATUS_SLOT
+
+    def name(self) -> Text:
+        return "action_change_role"
+
+    def shown_values(self, tracker: Tracker) -> Dict[Text, Any]:
+        return {
+            **super().shown_values(tracker),
+            ROLE_LABEL_SLOT: tracker.get_slot(ROLE_LABEL_SLOT)
+            or role_label(tracker.get_slot(ROLE_SLOT)),
+        }
+
+    async def perform(self, grant: str, tracker: Tracker) -> "tuple[str, Dict[Text, Any]]":
+        member_id = self.member_id(tracker)
+        if member_id is None:
+            return Refusal.MEMBER_NOT_FOUND, {}
+        answer = await get_backend_client().change_member_role(
+            grant, member_id, tracker.get_slot(ROLE_SLOT)
+        )
+        changed = not (isinstance(answer, dict) and answer.get("changed") is False)
+        return (ChangeRoleStatus.CHANGED if changed else ChangeRoleStatus.UNCHANGED), {}
+
+
+class ActionRemoveUser(CompanySubmitAction):
+    status_slot = REMOVE_USER_STATUS_SLOT
+
+    def name(self) -> Text:
+        return "action_remove_user"
+
+    async def perform(self, grant: str, tracker: Tracker) -> "tuple[str, Dict[Text, Any]]":
+        member_id = self.member_id(tracker)
+        if member_id is None:
+            return Refusal.MEMBER_NOT_FOUND, {}
+        await get_backend_client().remove_member(grant, member_id)
+        return RemoveUserStatus.REMOVED, {}
+
+
+class ActionChangeLoginEmail(CompanySubmitAction):
+    status_slot = CHANGE_LOGIN_EMAIL_STATUS_SLOT
+
+    def name(self) -> Text:
+        return "action_change_login_email"
+
+    def shown_values(self, tracker: Tracker) -> Dict[Text, Any]:
+        return {
+            **super().shown_values(tracker),
+            NEW_ADDRESS_SLOT: tracker.get_slot(NEW_EMAIL_SLOT),
+        }
+
+    async def perform(self, grant: str, tracker: Tracker) -> "tuple[str, Dict[Text, Any]]":
+        new_email = tracker.get_slot(NEW_EMAIL_SLOT)
+        member_id = None if tracker.get_slot(MEMBER_IS_SELF_SLOT) else self.member_id(tracker)
+        if member_id is None and not tracker.get_slot(MEMBER_IS_SELF_SLOT):
+            return Refusal.MEMBER_NOT_FOUND, {}
+        key = idempotency_key(tracker, "change_login_email", member_id or "me", new_email)
+        await get_backend_client().change_member_email(grant, member_id, new_email, key)
+        logger.info("login e-mail change requested (new %s)", mask_email(str(new_email)))
+        return ChangeLoginEmailStatus.SENT, {}
+
+
+# --- roles -----------------------------------------------------------------------------------
+
+
+class ActionRolesInfo(Action):
+    """The roles from the backend: the one named in the message, else all a user can be given."""
+
+    def name(self) -> Text:
+        return "action_roles_info"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        asked = next(
+            (
+                e.get("value")
+                for e in tracker.latest_message.get("entities") or []
+                if e.get("entity") == ROLE_SLOT and e.get("value") in ROLE_CODES
+            ),
+            None,
+        )
+        # A role named in a question is not an answer to a form: put the slot back.
+        events: List[EventType] = [
+            SlotSet(ROLE_SLOT, slot_before_latest_message(tracker, ROLE_SLOT))
+        ]
+        try:
+            catalogue = await role_catalogue()
+        except (BackendUnavailable, BackendError) as exc:
+            logger.warning("roles info: backend unavailable (%s)", type(exc).__name__)
+            return [SlotSet(ROLES_INFO_STATUS_SLOT, RolesInfoStatus.UNAVAILABLE)] + events
+
+        role = catalogue.get(asked) if asked else None
+        if isinstance(role, dict):
+            permissions = [
+                p.get("label")
+                for p in role.get("permissions") or []
+                if isinstance(p, dict) and isinstance(p.get("label"), str)
+            ]
+            return [
+                SlotSet(ROLES_INFO_STATUS_SLOT, RolesInfoStatus.ONE),
+                SlotSet(ROLES_INFO_LABEL_SLOT, role.get("label")),
+                SlotSet(ROLES_INFO_DESCRIPTION_SLOT, role.get("description")),
+                SlotSet(ROLES_INFO_PERMISSIONS_SLOT, "\n".join(f"- {p}" for p in permissions)),
+            ] + events
+
+        lines = [
+            f"- {role.get('label')}: {_first_sentence(role.get('description'))}"
+            for role in catalogue.values()
+            if role.get("assignable")
+        ]
+        if not lines:
+            return [SlotSet(ROLES_INFO_STATUS_SLOT, RolesInfoStatus.UNAVAILABLE)] + events
+        return [
+            SlotSet(ROLES_INFO_STATUS_SLOT, RolesInfoStatus.ALL),
+            SlotSet(ROLES_SUMMARY_SLOT, "\n".join(lines)),
+        ] + events
+
+
+def _first_sentence(text: Any) -> str:
+    if not isinstance(text, str):
+        return ""
+    match = re.match(r"(.+?[.!?])(\s|$)", text.strip())
+    return match.group(1) if match else text.strip()
+
+
+# --- leaving a company form --------------------------------------------------------------------
+
+
+class ActionCancelCompanyForm(Action):
+    """After `action_deactivate_loop` (stop / no): forget what the company forms collected."""
+
+    def name(self) -> Text:
+        return "action_cancel_company_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        return _reset_events() + [SlotSet(EMAIL_SLOT, None), SlotSet("verification_code", None)]

@@ -1,0 +1,337 @@
+"""The ING Office mobile app: is a device paired, and removing it so a new phone can be paired.
+
+Guide 2 ("Aplikacja mobilna / Zaufane urządzenia"): one device per account; it can be changed or
+removed at any time. Both journeys need a verified identity (``VerifiedIdentityValidator``).
+
+- ``device_status_form`` (identity only) -> ``action_device_status`` reads the paired device and
+  sets ``device_status`` (``not_paired`` / ``paired`` / ...) plus ``device_name``,
+  ``device_platform`` and ``device_paired_since`` for the reply (data/rules/devices.yml).
+- ``remove_device_form`` (identity, then ``confirmation`` naming the device) ->
+  ``action_remove_device``. A lost or stolen phone (``device_reason`` lost / stolen) is removed at
+  once: the validator drops the confirmation step. Before asking for the confirmation the
+  validator looks the device up once (``device_name`` for the question; no device at all ends the
+  form without asking, ``device_found`` = False).
+
+Actions write no text: they set the categorical status slots the rules branch on; the values the
+replies show are slots too. Grants are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
+from rasa_sdk.types import DomainDict
+
+from actions.backend_client import BackendError, BackendUnavailable, get_backend_client
+from actions.identity import (
+    IDENTITY_EXPIRED_STATUS,
+    VerifiedIdentityValidator,
+    grant_of,
+    identity_expired_events,
+    is_identity_expired,
+)
+
+try:  # the zone database ships with Python on Linux; UTC dates are the fallback
+    from zoneinfo import ZoneInfo
+
+    LOCAL_ZONE: Any = ZoneInfo("Europe/Warsaw")
+except Exception:  # pragma: no cover
+    LOCAL_ZONE = timezone.utc
+
+logger = logging.getLogger(__name__)
+
+DEVICE_STATUS_FORM = "device_status_form"
+REMOVE_DEVICE_FORM = "remove_device_form"
+
+DEVICE_STATUS_SLOT = "device_status"
+REMOVE_DEVICE_STATUS_SLOT = "remove_device_status"
+DEVICE_NAME_SLOT = "device_name"
+DEVICE_PLATFORM_SLOT = "device_platform"
+DEVICE_SINCE_SLOT = "device_paired_since"
+DEVICE_FOUND_SLOT = "device_found"
+DEVICE_REASON_SLOT = "device_reason"
+CONFIRMATION_SLOT = "confirmation"
+
+REASON_LOST = "lost"
+REASON_STOLEN = "stolen"
+REASON_REPLACE = "replace"
+REMOVAL_REASONS = (REASON_LOST, REASON_STOLEN, REASON_REPLACE)
+IMMEDIATE_REASONS = (REASON_LOST, REASON_STOLEN)
+
+# How the backend's platform codes are shown (product names, not prose).
+PLATFORM_NAMES = {"android": "Android", "ios": "iOS"}
+
+
+class DeviceStatus:
+    """Values of the categorical slot `device_status` (domain.yml)."""
+
+    NOT_PAIRED = "not_paired"
+    PAIRED = "paired"
+    IDENTITY_EXPIRED = IDENTITY_EXPIRED_STATUS
+    UNAVAILABLE = "unavailable"
+    FAILED = "failed"
+
+
+class RemoveDeviceStatus:
+    """Values of the categorical slot `remove_device_status` (domain.yml)."""
+
+    REMOVED = "removed"
+    REMOVED_LOST = "removed_lost"  # lost or stolen: removed at once, change the password
+    NO_DEVICE = "no_device"
+    CANCELLED = "cancelled"
+    IDENTITY_EXPIRED = IDENTITY_EXPIRED_STATUS
+    UNAVAILABLE = "unavailable"
+    FAILED = "failed"
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+# Stems of an entity value the synonyms did not map ("zgubiłam komórkę", "ukradł").
+_STOLEN_STEMS = ("ukrad", "skradzi", "kradzie", "kradzio")
+_LOST_STEMS = ("zgubi", "zgin", "zagin", "strac")
+
+
+def removal_reason(tracker: Tracker) -> str:
+    """lost / stolen / replace (the default: the user wants to pair another phone)."""
+    reason = tracker.get_slot(DEVICE_REASON_SLOT)
+    if reason in REMOVAL_REASONS:
+        return reason
+    text = reason.casefold() if isinstance(reason, str) else ""
+    if any(stem in text for stem in _STOLEN_STEMS):
+        return REASON_STOLEN
+    if any(stem in text for stem in _LOST_STEMS):
+        return REASON_LOST
+    return REASON_REPLACE
+
+
+def is_immediate(tracker: Tracker) -> bool:
+    return removal_reason(tracker) in IMMEDIATE_REASONS
+
+
+def format_date(value: Any) -> Optional[str]:
+    """An ISO timestamp from the backend as a Polish calendar date (dd.mm.rrrr, Warsaw time)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:  # the backend stores UTC
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(LOCAL_ZONE).strftime("%d.%m.%Y")
+
+
+def device_slots(device: Optional[Dict[str, Any]]) -> Dict[Text, Any]:
+    """The reply's values of a device from the backend (`for_assistant()`), or all None."""
+    if not isinstance(device, dict):
+        return {DEVICE_NAME_SLOT: None, DEVICE_PLATFORM_SLOT: None, DEVICE_SINCE_SLOT: None}
+    name = device.get("name") if isinstance(device.get("name"), str) else None
+    platform = device.get("platform")
+    return {
+        DEVICE_NAME_SLOT: name,
+        DEVICE_PLATFORM_SLOT: PLATFORM_NAMES.get(platform, platform)
+        if isinstance(platform, str)
+        else None,
+        DEVICE_SINCE_SLOT: format_date(device.get("created_at")),
+    }
+
+
+def _slot_events(values: Dict[Text, Any]) -> List[EventType]:
+    return [SlotSet(name, value) for name, value in values.items()]
+
+
+# --- is a device paired? -----------------------------------------------------------------------
+
+
+class ValidateDeviceStatusForm(VerifiedIdentityValidator):
+    """Only the identity: the form's single slot `verification_grant` is filled by it."""
+
+    def form_name(self) -> Text:
+        return DEVICE_STATUS_FORM
+
+
+class ActionDeviceStatus(Action):
+    def name(self) -> Text:
+        return "action_device_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        grant = grant_of(tracker)
+        if grant is None:
+            return self._outcome(DeviceStatus.IDENTITY_EXPIRED) + identity_expired_events()
+        try:
+            answer = await get_backend_client().paired_device(grant)
+        except BackendUnavailable as exc:
+            logger.warning("device status: backend unavailable (%s)", exc.reason)
+            return self._outcome(DeviceStatus.UNAVAILABLE)
+        except BackendError as exc:
+            if is_identity_expired(exc):
+                return self._outcome(DeviceStatus.IDENTITY_EXPIRED) + identity_expired_events()
+            logger.error("device status: backend error %s %s", exc.status, exc.code)
+            return self._outcome(DeviceStatus.FAILED)
+
+        device = answer.get("device") if isinstance(answer, dict) else None
+        if not isinstance(device, dict):
+            return self._outcome(DeviceStatus.NOT_PAIRED)
+        return self._outcome(DeviceStatus.PAIRED, device)
+
+    @staticmethod
+    def _outcome(status: str, device: Optional[Dict[str, Any]] = None) -> List[EventType]:
+        return [SlotSet(DEVICE_STATUS_SLOT, status)] + _slot_events(device_slots(device))
+
+
+# --- remove the device -------------------------------------------------------------------------
+
+
+class ValidateRemoveDeviceForm(VerifiedIdentityValidator):
+    def form_name(self) -> Text:
+        return REMOVE_DEVICE_FORM
+
+    async def required_slots(
+        self,
+        domain_slots: List[Text],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        own = list(domain_slots)
+        # A lost or stolen phone goes at once; with no device there is nothing to confirm.
+        if is_immediate(tracker) or tracker.get_slot(DEVICE_FOUND_SLOT) is False:
+            own = [slot for slot in own if slot != CONFIRMATION_SLOT]
+        return await super().required_slots(own, dispatcher, tracker, domain)
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        events: List[EventType] = []
+        activating = tracker.get_slot(REQUESTED_SLOT) is None
+        if activating and tracker.get_slot(DEVICE_FOUND_SLOT) is not None:
+            # The form is being activated: a look-up left from an earlier run does not count.
+            events = [SlotSet(DEVICE_FOUND_SLOT, None)]
+            tracker.slots[DEVICE_FOUND_SLOT] = None
+        return events + await super().run(dispatcher, tracker, domain)
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        tracker.add_slots(events)
+        if is_immediate(tracker) and tracker.get_slot(REQUESTED_SLOT) == CONFIRMATION_SLOT:
+            # Asked "Czy na pewno…?", the user said the phone is lost or stolen: no more
+            # question, it goes at once (this SlotSet also keeps Rasa from rejecting the form).
+            reason_event = SlotSet(DEVICE_REASON_SLOT, removal_reason(tracker))
+            tracker.add_slots([reason_event])
+            return events + [reason_event]
+        # Before the question "Czy na pewno usunąć urządzenie X?": find X (once).
+        grant = grant_of(tracker)
+        if (
+            grant is None
+            or is_immediate(tracker)
+            or tracker.get_slot(CONFIRMATION_SLOT) is not None
+            or tracker.get_slot(DEVICE_FOUND_SLOT) is not None
+        ):
+            return events
+        lookup = await self._look_up_device(grant)
+        tracker.slots.update(lookup)
+        return events + _slot_events(lookup)
+
+    async def extract_confirmation(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return {}  # filled by the domain's affirm/deny mappings
+
+    @staticmethod
+    async def _look_up_device(grant: str) -> Dict[Text, Any]:
+        try:
+            answer = await get_backend_client().paired_device(grant)
+        except (BackendUnavailable, BackendError) as exc:
+            # The question then goes without the name; the removal itself reports the problem.
+            logger.warning("remove device: device look-up failed (%s)", type(exc).__name__)
+            return {}
+        device = answer.get("device") if isinstance(answer, dict) else None
+        if not isinstance(device, dict):
+            return {DEVICE_FOUND_SLOT: False, **device_slots(None)}
+        return {DEVICE_FOUND_SLOT: True, **device_slots(device)}
+
+
+class ActionRemoveDevice(Action):
+    def name(self) -> Text:
+        return "action_remove_device"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        reason = removal_reason(tracker)
+        immediate = reason in IMMEDIATE_REASONS
+        if not immediate and tracker.get_slot(CONFIRMATION_SLOT) is not True:
+            if tracker.get_slot(DEVICE_FOUND_SLOT) is False:
+                return self._outcome(RemoveDeviceStatus.NO_DEVICE)
+            return self._outcome(RemoveDeviceStatus.CANCELLED)
+
+        grant = grant_of(tracker)
+        if grant is None:
+            return self._outcome(RemoveDeviceStatus.IDENTITY_EXPIRED) + identity_expired_events()
+        try:
+            answer = await get_backend_client().remove_device(grant, reason)
+        except BackendUnavailable as exc:
+            logger.warning("remove device: backend unavailable (%s)", exc.reason)
+            return self._outcome(RemoveDeviceStatus.UNAVAILABLE)
+        except BackendError as exc:
+            if is_identity_expired(exc):
+                # The form runs again after a new code; a lost/stolen phone stays "at once".
+                return (
+                    self._outcome(RemoveDeviceStatus.IDENTITY_EXPIRED)
+                    + [SlotSet(DEVICE_REASON_SLOT, tracker.get_slot(DEVICE_REASON_SLOT))]
+                    + identity_expired_events()
+                )
+            if exc.code == "no_device" or exc.status == 404:
+                return self._outcome(RemoveDeviceStatus.NO_DEVICE)
+            logger.error("remove device: backend error %s %s", exc.status, exc.code)
+            return self._outcome(RemoveDeviceStatus.FAILED)
+
+        device = answer.get("device") if isinstance(answer, dict) else None
+        logger.info("remove device: removed (reason %s)", reason)
+        status = RemoveDeviceStatus.REMOVED_LOST if immediate else RemoveDeviceStatus.REMOVED
+        return self._outcome(status, device_slots(device))
+
+    @staticmethod
+    def _outcome(status: str, device: Optional[Dict[Text, Any]] = None) -> List[EventType]:
+        """The status, the removed device's values for the reply, and the form's slots reset."""
+        events: List[EventType] = [SlotSet(REMOVE_DEVICE_STATUS_SLOT, status)]
+        if device is not None:
+            events += _slot_events(device)
+        events += [
+            SlotSet(CONFIRMATION_SLOT, None),
+            SlotSet(DEVICE_REASON_SLOT, None),
+            SlotSet(DEVICE_FOUND_SLOT, None),
+        ]
+        return events
+
+
+# --- leaving a device form -------------------------------------------------------------------
+
+
+class ActionCancelDeviceForm(Action):
+    """After `action_deactivate_loop` (stop / no): forget what the device forms collected."""
+
+    def name(self) -> Text:
+        return "action_cancel_device_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        return [
+            SlotSet(CONFIRMATION_SLOT, None),
+            SlotSet(DEVICE_REASON_SLOT, None),
+            SlotSet(DEVICE_FOUND_SLOT, None),
+            SlotSet("email", None),
+            SlotSet("verification_code", None),
+        ]

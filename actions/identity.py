@@ -1,0 +1,413 @@
+"""Identity verification for every sensitive journey (package change, account status, devices,
+company users, login e-mail).
+
+The user proves control of the account's mailbox: the backend e-mails a 6-digit code
+(`request_verification_code`), the user types it, the backend exchanges it for a 15-minute
+*verification grant* (`check_verification_code`). Sensitive backend calls carry the grant;
+the backend authorises from the grant's account only.
+
+Interface for the journeys (see /tmp/contract.md):
+
+- ``VerifiedIdentityValidator`` - abstract base of every sensitive form's validator. The domain
+  lists ``email`` and ``verification_code`` first in every sensitive form; ``required_slots``
+  keeps them only while the conversation holds no grant. ``validate_email`` asks the backend to
+  send a code (the same answer whether or not the account exists) and utters
+  ``utter_verification_code_sent``; ``validate_verification_code`` checks the code; on success
+  it sets ``verification_grant``, ``verified_name``, ``verified_email``, clears ``email`` and
+  ``verification_code`` and utters ``utter_identity_verified``; a wrong code asks again (tries
+  left when the backend says), a dead/expired code starts over at ``email``; an address typed
+  instead of the code sends a new code there. At activation, values left from earlier runs
+  (the form's own slots not named in the triggering message, any address or code) are cleared.
+  A grant in the message metadata ``{"pomocnik_identity": {"grant", "name", "email"}}`` (put
+  there only by the gateway, for a visitor signed in on the website) is taken instead - only
+  when ``grant`` is a non-empty string.
+- ``grant_of(tracker)`` - the grant to send with a sensitive call (metadata first, then the slot).
+- ``identity_expired_events()`` - what a sensitive action returns (together with its status slot
+  set to ``identity_expired``) when the backend answers 401 ``verification_required``;
+  ``is_identity_expired(error)`` recognises that answer.
+- ``action_ask_verification_code`` - how every sensitive form asks for the code (silent right
+  after ``utter_verification_code_sent``, which asks already).
+
+Secrets: the code and the grant are never logged nor put into a response; addresses are logged
+masked only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from abc import ABC
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
+from rasa_sdk.types import DomainDict
+
+from actions.backend_client import (
+    BackendError,
+    BackendUnavailable,
+    get_backend_client,
+    mask_email,
+)
+from actions.validators import EMAIL_SLOT, UTTER_INVALID_EMAIL, BaseFormValidator, normalize_email
+
+logger = logging.getLogger(__name__)
+
+CODE_SLOT = "verification_code"
+GRANT_SLOT = "verification_grant"
+VERIFIED_NAME_SLOT = "verified_name"
+VERIFIED_EMAIL_SLOT = "verified_email"
+IDENTITY_METADATA_KEY = "pomocnik_identity"
+
+# The value every sensitive journey's status slot takes when the grant has expired.
+IDENTITY_EXPIRED_STATUS = "identity_expired"
+VERIFICATION_REQUIRED_CODE = "verification_required"
+
+UTTER_CODE_SENT = "utter_verification_code_sent"
+UTTER_ASK_CODE = "utter_ask_verification_code"
+UTTER_ASK_CODE_TO = "utter_ask_verification_code_to"
+UTTER_CODE_FORMAT = "utter_verification_code_format"
+UTTER_CODE_WRONG = "utter_verification_code_wrong"
+UTTER_CODE_WRONG_TRIES = "utter_verification_code_wrong_tries"
+UTTER_CODE_EXPIRED = "utter_verification_code_expired"
+UTTER_VERIFIED = "utter_identity_verified"
+UTTER_IDENTITY_UNAVAILABLE = "utter_identity_unavailable"
+UTTER_IDENTITY_FAILED = "utter_identity_failed"
+
+# Six digits, also as people paste them: "482 913", "482-913", "kod to 123456".
+_CODE = re.compile(r"(?<!\d)(\d{3})[ \-]?(\d{3})(?!\d)")
+
+
+@dataclass(frozen=True)
+class Identity:
+    grant: str
+    name: Optional[str]
+    email: Optional[str]
+
+
+def identity_from_metadata(tracker: Tracker) -> Optional[Identity]:
+    """The signed-in visitor's identity the gateway put into the latest message's metadata."""
+    latest = tracker.latest_message or {}
+    metadata = latest.get("metadata") if isinstance(latest, dict) else None
+    if not isinstance(metadata, dict):
+        return None
+    identity = metadata.get(IDENTITY_METADATA_KEY)
+    if not isinstance(identity, dict):
+        return None
+    grant = identity.get("grant")
+    if not isinstance(grant, str) or not grant.strip():
+        return None
+    if grant.strip() in _rejected_grants(tracker):
+        # The backend refused it already (identity_expired_events cleared it): a stale grant
+        # the gateway keeps sending must not verify the user again and again.
+        return None
+    name = identity.get("name")
+    email = identity.get("email")
+    return Identity(
+        grant=grant.strip(),
+        name=name if isinstance(name, str) and name.strip() else None,
+        email=normalize_email(email) if isinstance(email, str) else None,
+    )
+
+
+def _rejected_grants(tracker: Tracker) -> set:
+    """Grants this conversation held and then dropped (set, later cleared by
+    identity_expired_events after the backend's 401)."""
+    rejected, current = set(), None
+    for event in tracker.events or []:
+        if event.get("event") != "slot" or event.get("name") != GRANT_SLOT:
+            continue
+        value = event.get("value")
+        if value is None and current:
+            rejected.add(current)
+        current = value
+    return rejected
+
+
+def grant_of(tracker: Tracker) -> Optional[str]:
+    """The verification grant for a sensitive call: the gateway's (message metadata) first,
+    then the one this conversation obtained with a code; None when the user is not verified."""
+    identity = identity_from_metadata(tracker)
+    if identity is not None:
+        return identity.grant
+    grant = tracker.get_slot(GRANT_SLOT)
+    return grant if isinstance(grant, str) and grant.strip() else None
+
+
+def identity_expired_events() -> List[EventType]:
+    """Forget the verified identity (the backend answered 401 `verification_required`): the next
+    sensitive form asks for the e-mail and a new code again."""
+    return [
+        SlotSet(GRANT_SLOT, None),
+        SlotSet(VERIFIED_NAME_SLOT, None),
+        SlotSet(VERIFIED_EMAIL_SLOT, None),
+        SlotSet(EMAIL_SLOT, None),
+        SlotSet(CODE_SLOT, None),
+    ]
+
+
+def is_identity_expired(error: BackendError) -> bool:
+    """The backend no longer accepts the grant (expired, unknown, account locked)."""
+    return error.status == 401 and error.code == VERIFICATION_REQUIRED_CODE
+
+
+def extract_code(text: Any) -> Optional[str]:
+    """The 6 digits of a verification code in a message, or None (also for two candidates)."""
+    if not isinstance(text, str):
+        return None
+    matches = _CODE.findall(text)
+    if len(matches) != 1:
+        return None
+    return "".join(matches[0])
+
+
+def _identity_events(identity: Identity) -> Dict[Text, Any]:
+    return {
+        GRANT_SLOT: identity.grant,
+        VERIFIED_NAME_SLOT: identity.name,
+        VERIFIED_EMAIL_SLOT: identity.email,
+        EMAIL_SLOT: None,
+        CODE_SLOT: None,
+    }
+
+
+class VerifiedIdentityValidator(BaseFormValidator, ABC):
+    """Base of the validator of every form that needs a verified identity.
+
+    Subclasses name the form (``form_name``) and add ``validate_<slot>`` for their own slots.
+    If they override ``required_slots``, they must call ``super().required_slots(...)`` with
+    their list so that the identity slots still come first.
+    """
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[EventType]:
+        updates: Dict[Text, Any] = {}
+        if tracker.get_slot(REQUESTED_SLOT) is None:
+            # The form is being activated. Values left from an earlier (cancelled or finished)
+            # run or from another journey must not count: only what the triggering message
+            # said; an address or code never (a code goes only to the address given when this
+            # verification asks for it).
+            candidates = tracker.slots_to_validate()
+            for slot in self.domain_slots(domain) + [EMAIL_SLOT, CODE_SLOT]:
+                if slot == GRANT_SLOT or tracker.get_slot(slot) is None:
+                    continue
+                if slot in (EMAIL_SLOT, CODE_SLOT) or slot not in candidates:
+                    updates[slot] = None
+            _drop_candidates(tracker, (EMAIL_SLOT, CODE_SLOT))
+        identity = identity_from_metadata(tracker)
+        if identity is not None and tracker.get_slot(GRANT_SLOT) != identity.grant:
+            updates.update(_identity_events(identity))
+        # Visible to required_slots and the validators below (no event appended on purpose:
+        # the SlotSets at the end of the tracker are the candidates to validate).
+        tracker.slots.update(updates)
+        events: List[EventType] = [SlotSet(slot, value) for slot, value in updates.items()]
+        return events + await super().run(dispatcher, tracker, domain)
+
+    async def required_slots(
+        self,
+        domain_slots: List[Text],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        own = [slot for slot in domain_slots if slot not in (EMAIL_SLOT, CODE_SLOT)]
+        if grant_of(tracker):
+            return own
+        return [EMAIL_SLOT, CODE_SLOT] + own
+
+    async def next_requested_slot(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Optional[EventType]:
+        """Always names the next slot (rasa_sdk leaves it to Rasa when `required_slots` equals
+        the domain's list, which it does here while unverified): one rule, in one place."""
+        required = await self.required_slots(
+            self.domain_slots(domain), dispatcher, tracker, domain
+        )
+        missing = next((slot for slot in required if tracker.slots.get(slot) is None), None)
+        return SlotSet(REQUESTED_SLOT, missing)
+
+    # The identity slots are filled by the domain's mappings; nothing to extract (these stubs
+    # only keep rasa_sdk from warning about missing `extract_` methods on every turn).
+    async def extract_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return {}
+
+    async def extract_verification_code(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return {}
+
+    async def extract_verification_grant(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return {}
+
+    # --- validation --------------------------------------------------------------------
+
+    async def validate_email(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        email = normalize_email(slot_value)
+        if email is None:
+            return self.reject(dispatcher, EMAIL_SLOT, UTTER_INVALID_EMAIL)
+        return await self._send_code(email, dispatcher)
+
+    async def validate_verification_code(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        email = normalize_email(tracker.get_slot(EMAIL_SLOT))
+        if email is None:  # nothing was sent: start over
+            return {EMAIL_SLOT: None, CODE_SLOT: None}
+
+        other_address = normalize_email(slot_value)
+        if other_address is not None:
+            # An address instead of a code: "ups, to jednak inny adres" (or the same one again,
+            # i.e. "wyślij jeszcze raz"): a new code goes there, the old one is cancelled.
+            return {CODE_SLOT: None, **await self._send_code(other_address, dispatcher)}
+
+        code = extract_code(slot_value)
+        if code is None:
+            return self.reject(dispatcher, CODE_SLOT, UTTER_CODE_FORMAT)
+
+        try:
+            verified = await get_backend_client().check_verification_code(email, code)
+        except BackendUnavailable as exc:
+            logger.warning("verification check: backend unavailable (%s)", exc.reason)
+            # The code stays valid; the user can type it again in a moment.
+            return self.reject(dispatcher, CODE_SLOT, UTTER_IDENTITY_UNAVAILABLE)
+        except BackendError as exc:
+            return self._code_refused(exc, email, dispatcher)
+
+        grant = verified.get("grant") if isinstance(verified, dict) else None
+        if not isinstance(grant, str) or not grant:
+            logger.error("verification check: no grant in the backend's answer")
+            dispatcher.utter_message(response=UTTER_IDENTITY_FAILED)
+            return {EMAIL_SLOT: None, CODE_SLOT: None}
+        account = verified.get("account") if isinstance(verified.get("account"), dict) else {}
+        name = account.get("name") if isinstance(account.get("name"), str) else None
+        verified_email = normalize_email(account.get("email")) or email
+        logger.info("identity verified for %s", mask_email(verified_email))
+        dispatcher.utter_message(response=UTTER_VERIFIED)
+        return _identity_events(Identity(grant=grant, name=name, email=verified_email))
+
+    async def validate_verification_grant(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        grant = grant_of(tracker)
+        if grant is None and isinstance(slot_value, str) and slot_value.strip():
+            grant = slot_value
+        return {GRANT_SLOT: grant}
+
+    # --- helpers -------------------------------------------------------------------------
+
+    async def _send_code(self, email: str, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
+        try:
+            await get_backend_client().request_verification_code(email)
+        except BackendUnavailable as exc:
+            logger.warning("verification code: backend unavailable (%s)", exc.reason)
+            return self.reject(dispatcher, EMAIL_SLOT, UTTER_IDENTITY_UNAVAILABLE)
+        except BackendError as exc:
+            if exc.status == 422:
+                logger.info("verification code: backend refused %s", mask_email(email))
+                return self.reject(dispatcher, EMAIL_SLOT, UTTER_INVALID_EMAIL)
+            logger.error("verification code: backend error %s %s", exc.status, exc.code)
+            return self.reject(dispatcher, EMAIL_SLOT, UTTER_IDENTITY_FAILED)
+        logger.info("verification code requested for %s", mask_email(email))
+        dispatcher.utter_message(response=UTTER_CODE_SENT, masked_email=mask_email(email))
+        return {EMAIL_SLOT: email, CODE_SLOT: None}
+
+    def _code_refused(
+        self, exc: BackendError, email: str, dispatcher: CollectingDispatcher
+    ) -> Dict[Text, Any]:
+        if exc.code == "invalid_code":
+            attempts_left = exc.details_map.get("attempts_left")
+            logger.info("verification code wrong for %s", mask_email(email))
+            if isinstance(attempts_left, int) and not isinstance(attempts_left, bool):
+                dispatcher.utter_message(
+                    response=UTTER_CODE_WRONG_TRIES, attempts_left=attempts_left
+                )
+            else:
+                dispatcher.utter_message(response=UTTER_CODE_WRONG)
+            return {CODE_SLOT: None}
+        if exc.code in ("invalid_code_format", "validation_error") or exc.status == 422:
+            return self.reject(dispatcher, CODE_SLOT, UTTER_CODE_FORMAT)
+        if exc.code == "code_expired":
+            logger.info("verification code dead for %s", mask_email(email))
+            dispatcher.utter_message(response=UTTER_CODE_EXPIRED)
+            return {EMAIL_SLOT: None, CODE_SLOT: None}
+        logger.error("verification check: backend error %s %s", exc.status, exc.code)
+        dispatcher.utter_message(response=UTTER_IDENTITY_FAILED)
+        return {EMAIL_SLOT: None, CODE_SLOT: None}
+
+
+class ActionAskVerificationCode(Action):
+    """Asks for the code - unless this turn just sent it (`utter_verification_code_sent` says
+    "Wpisz go tutaj" already)."""
+
+    def name(self) -> Text:
+        return "action_ask_verification_code"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[EventType]:
+        if _email_accepted_this_turn(tracker):
+            return []
+        email = normalize_email(tracker.get_slot(EMAIL_SLOT))
+        if email is None:
+            dispatcher.utter_message(response=UTTER_ASK_CODE)
+        else:
+            dispatcher.utter_message(response=UTTER_ASK_CODE_TO, masked_email=mask_email(email))
+        return []
+
+
+def _drop_candidates(tracker: Tracker, names: tuple) -> None:
+    """Removes slot candidates (the SlotSet events at the end of the tracker Rasa sends to a
+    form's validator) for `names`, so they are not validated."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "slot":
+            break
+        count += 1
+    if not count:
+        return
+    head, tail = tracker.events[:-count], tracker.events[-count:]
+    tracker.events[:] = head + [event for event in tail if event.get("name") not in names]
+
+
+def _email_accepted_this_turn(tracker: Tracker) -> bool:
+    """Whether, since the latest user message, the last value given to `email` is an address
+    (the validator keeps it only after asking the backend for a code)."""
+    last_value: Any = None
+    seen = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "slot" and event.get("name") == EMAIL_SLOT and not seen:
+            last_value, seen = event.get("value"), True
+    return seen and last_value is not None

@@ -1,0 +1,808 @@
+"""Packages: questions about the price list, changing the package, the account's status.
+
+- ``action_packages_info`` answers from the live price list (``GET /api/v1/packages``): one
+  package (a column - price, invoicing, IWD documents, backup - or all of it), two compared, the
+  trial, or an overview with buttons. The packages come from the entities of the latest message
+  (the ``package`` slot is not filled by a ``packages_info`` message, see domain.yml). Prices and
+  limits are never written in the domain: they are template variables.
+- ``change_package_form`` (identity, ``package``, ``confirmation``): the package question shows
+  the current package; the confirmation states what will happen and what it costs (upgrade now,
+  the yearly net difference pro rata for the rest of the paid period; downgrade at the end of
+  the period; order during a trial: a full paid year after it), computed like the backend
+  (backend/services/packages.py). When the change cannot be made at all (not the owner, the
+  same package, already scheduled) the form ends without asking and ``action_change_package``
+  reports it. ``action_change_package`` calls the backend and sets ``package_change_status``;
+  the rules (data/rules/packages.yml) answer with the values it put into the ``package_change_*``
+  slots.
+- ``account_status_form`` (identity only) then ``action_account_status``: package, paid period,
+  trial, pending downgrade, IWD documents used against the limit - values in ``account_*`` slots,
+  outcome in ``account_status_result``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
+from rasa_sdk.types import DomainDict
+
+from actions.backend_client import (
+    BackendError,
+    BackendUnavailable,
+    get_backend_client,
+)
+from actions.identity import (
+    IDENTITY_EXPIRED_STATUS,
+    VerifiedIdentityValidator,
+    grant_of,
+    identity_expired_events,
+    is_identity_expired,
+)
+from actions.validators import BaseFormValidator
+
+try:
+    from zoneinfo import ZoneInfo
+
+    WARSAW: Any = ZoneInfo("Europe/Warsaw")
+except Exception:  # pragma: no cover - the zone database ships with Python on Linux
+    from datetime import timezone
+
+    WARSAW = timezone.utc
+
+logger = logging.getLogger(__name__)
+
+CHANGE_PACKAGE_FORM = "change_package_form"
+ACCOUNT_STATUS_FORM = "account_status_form"
+
+PACKAGE_SLOT = "package"
+CONFIRMATION_SLOT = "confirmation"
+PACKAGE_ENTITY = "package"
+
+# Why the form ended without asking for the confirmation (read and cleared by the submit action).
+BLOCKED_SLOT = "package_change_blocked"
+PACKAGE_CHANGE_STATUS_SLOT = "package_change_status"
+ACCOUNT_STATUS_SLOT = "account_status_result"
+
+# Values for the rules' replies after a change.
+CHANGE_TO_SLOT = "package_change_to"
+CHANGE_FROM_SLOT = "package_change_from"
+CHANGE_DATE_SLOT = "package_change_date"
+CHANGE_VALID_UNTIL_SLOT = "package_change_valid_until"
+CHANGE_NET_SLOT = "package_change_net"
+CHANGE_GROSS_SLOT = "package_change_gross"
+CHANGE_WARNINGS_SLOT = "package_change_warnings"
+CHANGE_VALUE_SLOTS = (
+    CHANGE_TO_SLOT,
+    CHANGE_FROM_SLOT,
+    CHANGE_DATE_SLOT,
+    CHANGE_VALID_UNTIL_SLOT,
+    CHANGE_NET_SLOT,
+    CHANGE_GROSS_SLOT,
+    CHANGE_WARNINGS_SLOT,
+)
+
+ACCOUNT_VALUE_SLOTS = (
+    "account_organisation",
+    "account_package",
+    "account_valid_until",
+    "account_pending_package",
+    "account_pending_from",
+    "account_iwd_year",
+    "account_iwd_used",
+    "account_iwd_limit",
+    "account_iwd_remaining",
+    "account_iwd_unlimited",
+)
+
+
+class PackageChangeStatus:
+    """Values of the categorical slot `package_change_status`."""
+
+    CHANGED = "changed"  # upgrade, effective today
+    ORDERED = "ordered"  # the tried package ordered during a trial
+    SCHEDULED = "scheduled"  # downgrade at the end of the period
+    DOWNGRADE_CANCELLED = "downgrade_cancelled"
+    CANCELLED = "cancelled"  # the user said no
+    SAME_PACKAGE = "same_package"
+    ALREADY_SCHEDULED = "already_scheduled"
+    NOT_OWNER = "not_owner"
+    NO_SUBSCRIPTION = "no_subscription"
+    IDENTITY_EXPIRED = IDENTITY_EXPIRED_STATUS
+    UNAVAILABLE = "unavailable"
+    FAILED = "failed"
+
+
+class AccountStatusResult:
+    """Values of the categorical slot `account_status_result`."""
+
+    ACTIVE = "active"
+    TRIAL = "trial"
+    PENDING_DOWNGRADE = "pending_downgrade"
+    NO_SUBSCRIPTION = "no_subscription"
+    IDENTITY_EXPIRED = IDENTITY_EXPIRED_STATUS
+    UNAVAILABLE = "unavailable"
+    FAILED = "failed"
+
+
+_CHANGE_OUTCOMES = {
+    "upgrade": PackageChangeStatus.CHANGED,
+    "order": PackageChangeStatus.ORDERED,
+    "downgrade_scheduled": PackageChangeStatus.SCHEDULED,
+    "downgrade_cancelled": PackageChangeStatus.DOWNGRADE_CANCELLED,
+}
+_CHANGE_REFUSALS = {
+    "same_package": PackageChangeStatus.SAME_PACKAGE,
+    "change_already_scheduled": PackageChangeStatus.ALREADY_SCHEDULED,
+    "not_owner": PackageChangeStatus.NOT_OWNER,
+    "subscription_not_found": PackageChangeStatus.NO_SUBSCRIPTION,
+}
+
+# --- names, dates, money ----------------------------------------------------------------------
+
+# Any case form of the Polish names (with or without diacritics) and the English codes; the
+# NLU maps them already (entity synonyms), this is the safety net for a raw value.
+_NAME_STEMS = (("zielon", "green"), ("srebrn", "silver"), ("zlot", "gold"))
+
+
+def _plain(text: str) -> str:
+    """Lower case without diacritics ("Złoty" -> "zloty")."""
+    text = text.replace("ł", "l").replace("Ł", "L")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+
+
+def package_code(value: Any) -> Optional[str]:
+    """green / silver / gold for any form of a package name, else None."""
+    if not isinstance(value, str):
+        return None
+    text = _plain(value.strip())
+    if text in ("green", "silver", "gold"):
+        return text
+    for stem, code in _NAME_STEMS:
+        if stem in text:
+            return code
+    return None
+
+
+def format_date(value: Any) -> Optional[str]:
+    """"2027-08-31" -> "31.08.2027"."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10]).strftime("%d.%m.%Y")
+    except ValueError:
+        return None
+
+
+def format_pln(grosze: int) -> str:
+    """29900 -> "299,00 zł" (as the backend writes amounts)."""
+    sign = "-" if grosze < 0 else ""
+    zloty, gr = divmod(abs(int(grosze)), 100)
+    return f"{sign}{zloty:,}".replace(",", " ") + f",{gr:02d} zł"
+
+
+def gross_grosze(net_grosze: int, vat_percent: int) -> int:
+    gross = Decimal(net_grosze) * (100 + vat_percent) / 100
+    return int(gross.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def warsaw_today() -> date:
+    return datetime.now(WARSAW).date()
+
+
+def pro_rata_net(difference_grosze: int, today: date, valid_until: date) -> int:
+    """The yearly net difference for the days left, today and valid_until included, as the
+    backend computes it (backend/services/packages.py: pro_rata)."""
+    period_days = (valid_until - add_years(valid_until, -1)).days
+    days_remaining = max(0, (valid_until - today).days + 1)
+    net = Decimal(difference_grosze) * days_remaining / period_days
+    return int(net.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def idempotency_key(tracker: Tracker, journey: Text, *values: Any) -> Text:
+    """The same for a retry of one action run (same conversation, same confirming message),
+    different for a new request later in the conversation."""
+    stamp = next(
+        (
+            event.get("timestamp")
+            for event in reversed(tracker.events)
+            if event.get("event") == "user"
+        ),
+        None,
+    )
+    raw = "\x1f".join([tracker.sender_id, journey, str(stamp), *(str(value) for value in values)])
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+# --- the price list ---------------------------------------------------------------------------
+
+
+def _price(package: Dict[str, Any]) -> Dict[str, Any]:
+    price = package.get("yearly_price")
+    return price if isinstance(price, dict) else {}
+
+
+def _feature(package: Dict[str, Any], name: str) -> Dict[str, Any]:
+    features = package.get("features") if isinstance(package.get("features"), dict) else {}
+    value = features.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def package_values(package: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """Template variables of one package (name, prices, limits as the price list words them)."""
+    price = _price(package)
+    return {
+        f"{prefix}name": package.get("name"),
+        f"{prefix}net": price.get("net"),
+        f"{prefix}gross": price.get("gross"),
+        f"{prefix}vat_percent": price.get("vat_percent"),
+        f"{prefix}invoicing": _feature(package, "invoicing").get("label"),
+        f"{prefix}documents": _feature(package, "document_exchange").get("label"),
+        f"{prefix}backup": _feature(package, "backup").get("label"),
+    }
+
+
+def catalogue_packages(catalogue: Any) -> List[Dict[str, Any]]:
+    packages = catalogue.get("packages") if isinstance(catalogue, dict) else None
+    if not isinstance(packages, list):
+        return []
+    valid = [p for p in packages if isinstance(p, dict) and isinstance(p.get("code"), str)]
+    return sorted(valid, key=lambda p: p.get("position") or 0)
+
+
+def _by_code(packages: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    return {p["code"]: p for p in packages}
+
+
+def package_buttons(packages: List[Dict[str, Any]], intent: str) -> List[Dict[str, str]]:
+    return [
+        {
+            "title": p.get("display_name") or p.get("name") or p["code"],
+            "payload": f'/{intent}{{"package":"{p["code"]}"}}',
+        }
+        for p in packages
+    ]
+
+
+# What a question is about, from its words (lower case, without diacritics). A specific column
+# wins over the price ("ile dokumentów..." is about documents); several topics or none: the
+# whole description.
+_TOPICS: Tuple[Tuple[str, "re.Pattern[str]"], ...] = tuple(
+    (topic, re.compile(pattern))
+    for topic, pattern in (
+        ("trial", r"probn|testow|wyprob|\btrial|na probe"),
+        ("users", r"uzytkownik|\bosob|\bpracownik"),
+        ("documents", r"dokument|\biwd\b|wymian"),
+        ("invoicing", r"faktur"),
+        ("backup", r"\bkopi|backup|\bgb\b|miejsc"),
+    )
+)
+_PRICE = re.compile(
+    r"\bcen|\bkoszt|\bile\b|\bzl\b|netto|brutto|\bvat\b|\bdrog|\btan|\bplac|\bplat|\boplat"
+    r"|darmo|bezplat|\bfree\b|\bprice"
+)
+
+
+def question_topics(text: Any) -> List[str]:
+    plain = _plain(text) if isinstance(text, str) else ""
+    topics = [topic for topic, pattern in _TOPICS if pattern.search(plain)]
+    if not topics and _PRICE.search(plain):
+        topics = ["price"]
+    return topics
+
+
+def mentioned_packages(tracker: Tracker) -> List[str]:
+    """The packages named in the latest message, in order, each once."""
+    codes: List[str] = []
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if not isinstance(entity, dict) or entity.get("entity") != PACKAGE_ENTITY:
+            continue
+        code = package_code(entity.get("value"))
+        if code and code not in codes:
+            codes.append(code)
+    return codes
+
+
+class ActionPackagesInfo(Action):
+    def name(self) -> Text:
+        return "action_packages_info"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[EventType]:
+        try:
+            catalogue = await get_backend_client().packages()
+        except (BackendUnavailable, BackendError) as exc:
+            logger.warning("packages info: price list unavailable (%s)", type(exc).__name__)
+            dispatcher.utter_message(response="utter_packages_unavailable")
+            return []
+        packages = catalogue_packages(catalogue)
+        if not packages:
+            logger.error("packages info: empty price list")
+            dispatcher.utter_message(response="utter_packages_unavailable")
+            return []
+        by_code = _by_code(packages)
+        named = [by_code[code] for code in mentioned_packages(tracker) if code in by_code]
+        topics = question_topics((tracker.latest_message or {}).get("text"))
+
+        if "trial" in topics:
+            self._trial(dispatcher, packages)
+        elif "users" in topics:
+            dispatcher.utter_message(response="utter_packages_users")
+        elif len(named) == 1:
+            self._one(dispatcher, named[0], topics)
+        elif len(named) == 2:
+            first, second = sorted(named, key=lambda p: p.get("position") or 0)
+            dispatcher.utter_message(
+                response="utter_packages_compare",
+                **package_values(first, "a_"),
+                **package_values(second, "b_"),
+            )
+        else:
+            self._overview(dispatcher, packages)
+        return []
+
+    @staticmethod
+    def _one(dispatcher: CollectingDispatcher, package: Dict[str, Any], topics: List[str]) -> None:
+        values = package_values(package)
+        topic = topics[0] if len(topics) == 1 else None
+        if topic == "price":
+            free = _price(package).get("net_grosze") == 0
+            response = "utter_package_price_free" if free else "utter_package_price"
+        elif topic in ("documents", "invoicing", "backup"):
+            response = f"utter_package_{topic}"
+        else:
+            response = "utter_package_details"
+        dispatcher.utter_message(response=response, **values)
+
+    @staticmethod
+    def _overview(dispatcher: CollectingDispatcher, packages: List[Dict[str, Any]]) -> None:
+        common = all(
+            (p.get("features") or {}).get(key) is True
+            for p in packages
+            for key in ("offer_database", "business_card", "portal_promotion")
+        )
+        dispatcher.utter_message(
+            response="utter_packages_overview" if common else "utter_packages_overview_plain"
+        )
+        for package in packages:
+            dispatcher.utter_message(response="utter_package_summary", **package_values(package))
+        vat = _price(packages[0]).get("vat_percent")
+        dispatcher.utter_message(
+            response="utter_packages_overview_question",
+            vat_percent=vat,
+            buttons=package_buttons(packages, "packages_info"),
+        )
+
+    @staticmethod
+    def _trial(dispatcher: CollectingDispatcher, packages: List[Dict[str, Any]]) -> None:
+        free = [p for p in packages if _price(p).get("net_grosze") == 0]
+        paid = [p for p in packages if _price(p).get("net_grosze")]
+        trial_days = max(
+            [
+                days
+                for p in packages
+                for days in (
+                    _feature(p, "document_exchange").get("trial_days"),
+                    _feature(p, "invoicing").get("days"),
+                )
+                if isinstance(days, int)
+            ]
+            or [None],
+            key=lambda d: d or 0,
+        )
+        if not free or not paid or trial_days is None:
+            dispatcher.utter_message(response="utter_packages_trial_general")
+            return
+        dispatcher.utter_message(
+            response="utter_packages_trial",
+            free_name=free[0].get("name"),
+            paid_names=" i ".join(p.get("name") for p in paid),
+            trial_days=trial_days,
+        )
+
+
+# --- change_package_form ----------------------------------------------------------------------
+
+
+class ValidateChangePackageForm(VerifiedIdentityValidator):
+    def form_name(self) -> Text:
+        return CHANGE_PACKAGE_FORM
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[EventType]:
+        events: List[EventType] = []
+        if tracker.get_slot(REQUESTED_SLOT) is None and tracker.get_slot(BLOCKED_SLOT) is not None:
+            tracker.slots[BLOCKED_SLOT] = None
+            events.append(SlotSet(BLOCKED_SLOT, None))
+        return events + await super().run(dispatcher, tracker, domain)
+
+    async def required_slots(
+        self,
+        domain_slots: List[Text],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        if tracker.get_slot(BLOCKED_SLOT):
+            return []  # nothing to ask: action_change_package says why
+        return await super().required_slots(domain_slots, dispatcher, tracker, domain)
+
+    async def validate_package(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        code = package_code(slot_value)
+        if code is None:
+            return self.reject(dispatcher, PACKAGE_SLOT, "utter_package_unknown")
+        # a new choice needs a new "yes"
+        return {PACKAGE_SLOT: code, CONFIRMATION_SLOT: None}
+
+    async def validate_confirmation(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        if isinstance(slot_value, bool):
+            return {CONFIRMATION_SLOT: slot_value}
+        return {CONFIRMATION_SLOT: None}
+
+
+async def _load_for_change(
+    tracker: Tracker,
+) -> Tuple[Optional[str], Optional[Dict[str, Any]], List[Dict[str, Any]], List[EventType]]:
+    """(refusal, subscription, price list, events) for the ask actions of the form."""
+    grant = grant_of(tracker)
+    if not grant:
+        return PackageChangeStatus.IDENTITY_EXPIRED, None, [], identity_expired_events()
+    client = get_backend_client()
+    try:
+        subscription = await client.subscription(grant)
+        packages = catalogue_packages(await client.packages())
+    except BackendUnavailable as exc:
+        logger.warning("change package: backend unavailable (%s)", exc.reason)
+        return PackageChangeStatus.UNAVAILABLE, None, [], []
+    except BackendError as exc:
+        if is_identity_expired(exc):
+            return PackageChangeStatus.IDENTITY_EXPIRED, None, [], identity_expired_events()
+        refusal = _CHANGE_REFUSALS.get(exc.code, PackageChangeStatus.FAILED)
+        if refusal == PackageChangeStatus.FAILED:
+            logger.error("change package: backend error %s %s", exc.status, exc.code)
+        return refusal, None, [], []
+    if not packages or not isinstance(subscription, dict):
+        return PackageChangeStatus.FAILED, None, [], []
+    if subscription.get("can_change") is not True:
+        return PackageChangeStatus.NOT_OWNER, subscription, packages, []
+    return None, subscription, packages, []
+
+
+def _end_form(refusal: str, events: List[EventType]) -> List[EventType]:
+    """Ends the form without a question; action_change_package reports `refusal`."""
+    return events + [SlotSet(BLOCKED_SLOT, refusal), SlotSet(REQUESTED_SLOT, None)]
+
+
+def _code_of(package: Any) -> Optional[str]:
+    return package.get("code") if isinstance(package, dict) else None
+
+
+class ActionAskChangePackageFormPackage(Action):
+    """Asks which package, showing the current one; buttons for the others."""
+
+    def name(self) -> Text:
+        return "action_ask_change_package_form_package"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[EventType]:
+        refusal, subscription, packages, events = await _load_for_change(tracker)
+        if refusal is not None:
+            return _end_form(refusal, events)
+        current = subscription.get("package") or {}
+        pending = subscription.get("pending_downgrade") or {}
+        pending_package = pending.get("package") if isinstance(pending, dict) else None
+        values = {
+            "current_name": current.get("name"),
+            "valid_until": format_date(subscription.get("valid_until")),
+        }
+        if pending_package:
+            # the current package stays on the buttons: choosing it cancels the downgrade
+            dispatcher.utter_message(
+                response="utter_ask_change_package_form_package_pending",
+                pending_name=pending_package.get("name"),
+                pending_from=format_date(pending.get("effective_from")),
+                buttons=package_buttons(packages, "inform"),
+                **values,
+            )
+        else:
+            others = [p for p in packages if p["code"] != _code_of(current)]
+            dispatcher.utter_message(
+                response="utter_ask_change_package_form_package_current",
+                buttons=package_buttons(others, "inform"),
+                **values,
+            )
+        return []
+
+
+class ActionAskChangePackageFormConfirmation(Action):
+    """States what the change will do and cost, then asks "tak / nie"; ends the form at once
+    when the change cannot be made."""
+
+    def name(self) -> Text:
+        return "action_ask_change_package_form_confirmation"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[EventType]:
+        refusal, subscription, packages, events = await _load_for_change(tracker)
+        if refusal is not None:
+            return _end_form(refusal, events)
+        by_code = _by_code(packages)
+        target = by_code.get(package_code(tracker.get_slot(PACKAGE_SLOT)) or "")
+        current = by_code.get(_code_of(subscription.get("package")) or "")
+        if target is None or current is None:
+            return _end_form(PackageChangeStatus.FAILED, [])
+        pending = subscription.get("pending_downgrade")
+        pending_code = _code_of(pending.get("package")) if isinstance(pending, dict) else None
+
+        valid_until_iso = subscription.get("valid_until")
+        valid_until = date.fromisoformat(valid_until_iso)
+        values: Dict[str, Any] = {
+            "current_name": current.get("name"),
+            "new_name": target.get("name"),
+            "valid_until": format_date(valid_until_iso),
+            "price_net": _price(target).get("net"),
+            "price_gross": _price(target).get("gross"),
+        }
+        vat = _price(target).get("vat_percent") or 0
+        position = lambda p: p.get("position") or 0  # noqa: E731
+
+        if subscription.get("in_trial") and position(target) >= position(current):
+            net = _price(target).get("net_grosze") or 0
+            response = "utter_ask_change_package_form_confirmation_order"
+            values.update(
+                paid_from=format_date((valid_until + timedelta(days=1)).isoformat()),
+                paid_until=format_date(add_years(valid_until, 1).isoformat()),
+                amount_net=format_pln(net),
+                amount_gross=format_pln(gross_grosze(net, vat)),
+            )
+        elif target["code"] == current["code"]:
+            if pending_code is None:
+                return _end_form(PackageChangeStatus.SAME_PACKAGE, [])
+            response = "utter_ask_change_package_form_confirmation_keep"
+            values["pending_name"] = by_code.get(pending_code, {}).get("name")
+        elif position(target) > position(current):
+            difference = (_price(target).get("net_grosze") or 0) - (
+                _price(current).get("net_grosze") or 0
+            )
+            net = pro_rata_net(difference, warsaw_today(), valid_until)
+            response = "utter_ask_change_package_form_confirmation_upgrade"
+            values.update(
+                amount_net=format_pln(net), amount_gross=format_pln(gross_grosze(net, vat))
+            )
+        else:
+            if pending_code == target["code"]:
+                return _end_form(PackageChangeStatus.ALREADY_SCHEDULED, [])
+            response = (
+                "utter_ask_change_package_form_confirmation_downgrade_trial"
+                if subscription.get("in_trial")
+                else "utter_ask_change_package_form_confirmation_downgrade"
+            )
+            values.update(
+                effective_from=format_date((valid_until + timedelta(days=1)).isoformat()),
+                new_invoicing=_feature(target, "invoicing").get("label"),
+                new_documents=_feature(target, "document_exchange").get("label"),
+                new_backup=_feature(target, "backup").get("label"),
+            )
+        dispatcher.utter_message(response=response, **values)
+        return []
+
+
+class ActionChangePackage(Action):
+    def name(self) -> Text:
+        return "action_change_package"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[EventType]:
+        package = package_code(tracker.get_slot(PACKAGE_SLOT))
+        blocked = tracker.get_slot(BLOCKED_SLOT)
+        confirmed = tracker.get_slot(CONFIRMATION_SLOT)
+        values: Dict[str, Any] = {}
+        extra: List[EventType] = []
+
+        if blocked:
+            status = blocked
+        elif confirmed is False:
+            status = PackageChangeStatus.CANCELLED
+        elif confirmed is not True or package is None:
+            logger.error("change package: the form ended without a confirmed package")
+            status = PackageChangeStatus.FAILED
+        else:
+            status, values, extra = await self._change(tracker, package)
+        if status == PackageChangeStatus.IDENTITY_EXPIRED:
+            extra = identity_expired_events()
+        events: List[EventType] = [SlotSet(PACKAGE_CHANGE_STATUS_SLOT, status)]
+        events += [SlotSet(slot, values.get(slot)) for slot in CHANGE_VALUE_SLOTS]
+        events += [
+            SlotSet(PACKAGE_SLOT, None),
+            SlotSet(CONFIRMATION_SLOT, None),
+            SlotSet(BLOCKED_SLOT, None),
+        ]
+        return events + extra
+
+    async def _change(
+        self, tracker: Tracker, package: str
+    ) -> Tuple[str, Dict[str, Any], List[EventType]]:
+        grant = grant_of(tracker)
+        if not grant:
+            return PackageChangeStatus.IDENTITY_EXPIRED, {}, []
+        key = idempotency_key(tracker, "change_package", package)
+        try:
+            result = await get_backend_client().change_package(grant, package, key)
+        except BackendUnavailable as exc:
+            logger.warning("change package: backend unavailable (%s)", exc.reason)
+            return PackageChangeStatus.UNAVAILABLE, {}, []
+        except BackendError as exc:
+            if is_identity_expired(exc):
+                return PackageChangeStatus.IDENTITY_EXPIRED, {}, []
+            status = _CHANGE_REFUSALS.get(exc.code)
+            if status is None:
+                logger.error("change package: backend error %s %s", exc.status, exc.code)
+                return PackageChangeStatus.FAILED, {}, []
+            logger.info("change package refused: %s", exc.code)
+            return status, {}, []
+
+        change = result.get("change") if isinstance(result, dict) else None
+        status = _CHANGE_OUTCOMES.get(change)
+        if status is None:
+            logger.error("change package: unexpected answer %r", change)
+            return PackageChangeStatus.FAILED, {}, []
+        logger.info("package change done: %s", change)
+        subscription = result.get("subscription") or {}
+        payment = result.get("payment") or {}
+        warnings = [
+            w.get("message") for w in result.get("warnings") or [] if isinstance(w, dict)
+        ]
+        names = await _package_names(subscription)
+        values = {
+            CHANGE_TO_SLOT: names.get(result.get("to_package")),
+            CHANGE_FROM_SLOT: names.get(result.get("from_package")),
+            CHANGE_DATE_SLOT: format_date(result.get("effective_from")),
+            CHANGE_VALID_UNTIL_SLOT: format_date(subscription.get("valid_until")),
+            CHANGE_NET_SLOT: payment.get("net"),
+            CHANGE_GROSS_SLOT: payment.get("gross"),
+            # complete sentences from the backend, one per line ("" when there are none)
+            CHANGE_WARNINGS_SLOT: "\n".join(f"- {w}" for w in warnings if isinstance(w, str)),
+        }
+        return status, values, []
+
+
+async def _package_names(subscription: Dict[str, Any]) -> Dict[str, str]:
+    """code -> name, from the price list (the subscription embeds only some packages)."""
+    names: Dict[str, str] = {}
+    for package in (
+        subscription.get("package"),
+        (subscription.get("pending_downgrade") or {}).get("package"),
+    ):
+        if isinstance(package, dict) and isinstance(package.get("code"), str):
+            names[package["code"]] = package.get("name")
+    try:
+        for package in catalogue_packages(await get_backend_client().packages()):
+            names[package["code"]] = package.get("name")
+    except (BackendUnavailable, BackendError) as exc:
+        logger.warning("change package: price list unavailable (%s)", type(exc).__name__)
+    return names
+
+
+# --- account_status_form ----------------------------------------------------------------------
+
+
+class ValidateAccountStatusForm(VerifiedIdentityValidator):
+    def form_name(self) -> Text:
+        return ACCOUNT_STATUS_FORM
+
+
+class ActionAccountStatus(Action):
+    def name(self) -> Text:
+        return "action_account_status"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[EventType]:
+        grant = grant_of(tracker)
+        if not grant:
+            return (
+                self._outcome(AccountStatusResult.IDENTITY_EXPIRED, {})
+                + identity_expired_events()
+            )
+        try:
+            subscription = await get_backend_client().subscription(grant)
+        except BackendUnavailable as exc:
+            logger.warning("account status: backend unavailable (%s)", exc.reason)
+            return self._outcome(AccountStatusResult.UNAVAILABLE, {})
+        except BackendError as exc:
+            if is_identity_expired(exc):
+                return (
+                    self._outcome(AccountStatusResult.IDENTITY_EXPIRED, {})
+                    + identity_expired_events()
+                )
+            if exc.code == "subscription_not_found":
+                return self._outcome(AccountStatusResult.NO_SUBSCRIPTION, {})
+            logger.error("account status: backend error %s %s", exc.status, exc.code)
+            return self._outcome(AccountStatusResult.FAILED, {})
+        if not isinstance(subscription, dict) or not isinstance(subscription.get("package"), dict):
+            logger.error("account status: unexpected answer")
+            return self._outcome(AccountStatusResult.FAILED, {})
+
+        usage = subscription.get("document_exchange") or {}
+        pending = subscription.get("pending_downgrade") or {}
+        limit = usage.get("limit")
+        values = {
+            "account_organisation": (subscription.get("organisation") or {}).get("name"),
+            "account_package": subscription["package"].get("name"),
+            "account_valid_until": format_date(subscription.get("valid_until")),
+            "account_pending_package": (pending.get("package") or {}).get("name"),
+            "account_pending_from": format_date(pending.get("effective_from")),
+            "account_iwd_year": _text(usage.get("year")),
+            "account_iwd_used": _text(usage.get("used")),
+            "account_iwd_limit": _text(limit),
+            "account_iwd_remaining": _text(usage.get("remaining")),
+            "account_iwd_unlimited": limit is None,
+        }
+        if subscription.get("in_trial") and pending:
+            result = AccountStatusResult.TRIAL
+        elif pending:
+            result = AccountStatusResult.PENDING_DOWNGRADE
+        else:
+            result = AccountStatusResult.ACTIVE
+        return self._outcome(result, values)
+
+    @staticmethod
+    def _outcome(result: str, values: Dict[str, Any]) -> List[EventType]:
+        return [SlotSet(ACCOUNT_STATUS_SLOT, result)] + [
+            SlotSet(slot, values.get(slot)) for slot in ACCOUNT_VALUE_SLOTS
+        ]
+
+
+def _text(value: Any) -> Optional[str]:
+    return None if value is None else str(value)

@@ -1,0 +1,776 @@
+"""Registration with a Comarch ERP Optima licence, resending the activation link.
+
+Journeys (see docs/backend.md and the iKsięgowość24 guide):
+
+- `registration_form` collects package, e-mail, ID Comarch, PIN, NIP, full name and the
+  acceptance of the Regulamin/Cennik, shows a summary (PIN masked) and asks to confirm. "Popraw
+  dane" (deny) asks which value to correct (`correction`, buttons); the chosen value is cleared
+  and asked again. A new value typed at any moment ("NIP 526-025-02-74") replaces the old one.
+- `action_register_account` sends the registration and reports the outcome in the categorical
+  slot `registration_status`; the rules in data/rules/registration.yml answer. Statuses that can
+  be fixed by the user (licence mismatch, a value the backend refused) keep the other values and
+  re-open the form; every other outcome clears the form. The PIN is cleared after every attempt.
+- `resend_activation_form` + `action_resend_activation`: a new activation link (the backend
+  answers the same for unknown, active and over-the-limit addresses: 3 links per hour).
+
+Secrets: the PIN is never logged, never shown (•••• in the summary) and never put into the
+idempotency key (a fast hash of a 4-digit PIN would be reversible by anyone reading the key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Callable, Dict, Iterable, List, Optional, Text, Tuple
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
+from rasa_sdk.types import DomainDict
+
+from actions.backend_client import (
+    BackendError,
+    BackendUnavailable,
+    get_backend_client,
+    mask_email,
+)
+from actions.validators import (
+    EMAIL_SLOT,
+    UTTER_INVALID_EMAIL,
+    BaseFormValidator,
+    EmailSlotValidator,
+    normalize_email,
+)
+
+logger = logging.getLogger(__name__)
+
+REGISTRATION_FORM = "registration_form"
+RESEND_ACTIVATION_FORM = "resend_activation_form"
+
+# --- slots -----------------------------------------------------------------------------------
+PACKAGE_SLOT = "package"
+COMARCH_ID_SLOT = "comarch_id"
+PIN_SLOT = "pin"
+NIP_SLOT = "nip"
+PERSON_NAME_SLOT = "person_name"
+TERMS_SLOT = "terms_accepted"
+CONFIRMATION_SLOT = "confirmation"
+CORRECTION_SLOT = "correction"
+
+# The values the user types, in the order the form asks for them.
+FIELD_SLOTS: Tuple[str, ...] = (
+    PACKAGE_SLOT,
+    EMAIL_SLOT,
+    COMARCH_ID_SLOT,
+    PIN_SLOT,
+    NIP_SLOT,
+    PERSON_NAME_SLOT,
+)
+FORM_SLOTS: Tuple[str, ...] = FIELD_SLOTS + (TERMS_SLOT, CONFIRMATION_SLOT, CORRECTION_SLOT)
+
+REGISTRATION_STATUS_SLOT = "registration_status"
+ACTIVATION_RESEND_STATUS_SLOT = "activation_resend_status"
+# Where the activation link went: the address typed, or the existing account's own one masked.
+ACTIVATION_EMAIL_SLOT = "activation_email"
+PACKAGE_NAME_SLOT = "registration_package_name"
+VALID_UNTIL_SLOT = "registration_valid_until"
+TRIAL_UNTIL_SLOT = "registration_trial_until"
+RESULT_SLOTS: Tuple[str, ...] = (
+    ACTIVATION_EMAIL_SLOT,
+    PACKAGE_NAME_SLOT,
+    VALID_UNTIL_SLOT,
+    TRIAL_UNTIL_SLOT,
+)
+
+# --- responses uttered by the validators and the summary --------------------------------------
+UTTER_SUMMARY = "utter_registration_summary"
+UTTER_INVALID_PACKAGE = "utter_registration_invalid_package"
+UTTER_INVALID_COMARCH_ID = "utter_registration_invalid_comarch_id"
+UTTER_INVALID_PIN = "utter_registration_invalid_pin"
+UTTER_INVALID_NIP_FORMAT = "utter_registration_invalid_nip_format"
+UTTER_INVALID_NIP_CHECKSUM = "utter_registration_invalid_nip_checksum"
+UTTER_INVALID_PERSON_NAME = "utter_registration_invalid_person_name"
+UTTER_TERMS_REQUIRED = "utter_registration_terms_required"
+
+PACKAGE_NAMES = {"green": "zielony", "silver": "srebrny", "gold": "złoty"}
+
+# Messages that ask something instead of answering: whatever a mapping took from them (a package
+# named in "czym różni się złoty od srebrnego?", the text of "nie pamiętam PIN-u") is undone and
+# the form steps aside, so a rule answers the question and the form asks again.
+INTERRUPTING_INTENTS = frozenset(
+    {
+        "packages_info",
+        "forgot_comarch_id",
+        "password_requirements",
+        "support_contact",
+        "human_handoff",
+        "bot_challenge",
+        "out_of_scope",
+        "share_password",
+        "login_help",
+        "roles_info",
+        "stop",
+        "goodbye",
+    }
+)
+
+
+class RegistrationStatus:
+    """Values of the categorical slot `registration_status` (domain.yml)."""
+
+    ACCOUNT_CREATED = "account_created"  # green: free for a year
+    ACCOUNT_CREATED_TRIAL = "account_created_trial"  # silver/gold: 90-day trial, then green
+    EXISTING_ACCOUNT = "existing_account"  # link sent to the account's own address
+    EXISTING_ACCOUNT_LINK_LIMIT = "existing_account_link_limit"  # 3 links/hour used up
+    ALREADY_ACTIVE = "already_active"  # the account can log in already
+    INVALID_NIP = "invalid_nip"
+    LICENCE_MISMATCH = "licence_mismatch"
+    LICENCE_LOCKED = "licence_locked"
+    CHECKS_SUSPENDED = "checks_suspended"
+    ACCOUNT_UNAVAILABLE = "account_unavailable"
+    INVALID_DATA = "invalid_data"
+    UNAVAILABLE = "unavailable"
+    FAILED = "failed"
+
+
+class ActivationResendStatus:
+    """Values of the categorical slot `activation_resend_status`."""
+
+    SENT = "sent"
+    RATE_LIMITED = "rate_limited"
+    INVALID_EMAIL = "invalid_email"
+    UNAVAILABLE = "unavailable"
+    FAILED = "failed"
+
+
+# --- pure value checks ------------------------------------------------------------------------
+
+NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+# 10 digits, possibly grouped with single dashes/spaces, optionally after "PL".
+_NIP_CANDIDATE = re.compile(
+    r"(?<![0-9-])(?:PL\s?)?([0-9](?:[ \-]?[0-9]){9})(?![0-9-])", re.IGNORECASE
+)
+_SEPARATORS = re.compile(r"[\s\-]")
+# [0-9], not \d: other scripts' digits are not accepted by the backend.
+_DIGIT_RUN = re.compile(r"(?<![0-9-])[0-9]+(?![0-9-])")
+_LABELLED_ID = re.compile(r"\bID\b(?:\s+Comarch)?\s*(?:to|:|=|-)?\s*([0-9]+)\b", re.IGNORECASE)
+_LABELLED_PIN = re.compile(r"\bPIN\w*\s*(?:to|:|=|-)?\s*([0-9]+)\b", re.IGNORECASE)
+_NAME_PREFIX = re.compile(
+    r"^(?:(?:mam\s+na\s+imi[eę]|nazywam\s+si[eę]|imi[eę]\s+i\s+nazwisko(?:\s+to)?|"
+    r"moje\s+imi[eę]\s+i\s+nazwisko\s+to|to|jestem)\s*:?\s+)",
+    re.IGNORECASE,
+)
+_NAME_WORD = re.compile(r"^[^\W\d_]+(?:[-'’][^\W\d_]+)*\.?$")
+MAX_NAME_LENGTH = 200
+
+
+def nip_checksum_ok(digits: str) -> bool:
+    """Polish NIP check digit: weights 6,5,7,2,3,4,5,6,7, sum mod 11; 10 is never valid.
+
+    python-stdnum (which the backend uses) is not in the Rasa environment; this is the same rule,
+    so a typo is explained here instead of costing a round trip (and a licence attempt).
+    """
+    if len(digits) != 10 or not digits.isascii() or not digits.isdigit():
+        return False
+    check = sum(int(d) * w for d, w in zip(digits, NIP_WEIGHTS)) % 11
+    return check != 10 and check == int(digits[9])
+
+
+@dataclass(frozen=True)
+class NipCheck:
+    """A NIP as 10 digits, or why it was refused (`format` or `checksum`)."""
+
+    digits: Optional[str] = None
+    problem: Optional[str] = None
+
+
+def parse_nip(value: Any) -> NipCheck:
+    """Accepts "5260250274", "526-025-02-74", "PL 526 025 02 74" and "mój NIP to …"."""
+    if not isinstance(value, str) or not value.strip():
+        return NipCheck(problem="format")
+    candidates = _NIP_CANDIDATE.findall(value)
+    if len(candidates) != 1:
+        return NipCheck(problem="format")
+    digits = _SEPARATORS.sub("", candidates[0])
+    if not nip_checksum_ok(digits):
+        return NipCheck(problem="checksum")
+    return NipCheck(digits=digits)
+
+
+def format_nip(digits: str) -> str:
+    """`5260250274` -> `526-025-02-74` (the usual grouping, easier to check by eye)."""
+    return f"{digits[:3]}-{digits[3:6]}-{digits[6:8]}-{digits[8:]}" if len(digits) == 10 else digits
+
+
+def _single_number(value: str, labelled: "re.Pattern[str]") -> Optional[str]:
+    """The number a message gives: all of it, the labelled one ("ID 68577"), or the only one."""
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return text
+    match = labelled.search(text)
+    if match:
+        return match.group(1)
+    numbers = _DIGIT_RUN.findall(text)
+    return numbers[0] if len(numbers) == 1 else None
+
+
+def parse_comarch_id(value: Any) -> Optional[str]:
+    """ID Comarch: digits only (the backend takes up to 20)."""
+    if not isinstance(value, str):
+        return None
+    number = _single_number(value, _LABELLED_ID)
+    if number is None or not 1 <= len(number) <= 20:
+        return None
+    return number
+
+
+def parse_pin(value: Any) -> Optional[str]:
+    """The licence PIN: exactly 4 digits."""
+    if not isinstance(value, str):
+        return None
+    number = _single_number(value, _LABELLED_PIN)
+    return number if number is not None and len(number) == 4 else None
+
+
+def parse_person_name(value: Any) -> Optional[str]:
+    """At least two words of letters ("Jan Kowalski", "Anna Nowak-Wiśniewska"), tidied up."""
+    if not isinstance(value, str):
+        return None
+    text = _NAME_PREFIX.sub("", " ".join(value.split())).strip(" .,;:!")
+    words = text.split()
+    if len(words) < 2 or len(text) > MAX_NAME_LENGTH:
+        return None
+    if not all(_NAME_WORD.match(word) for word in words):
+        return None
+    return " ".join(word[:1].upper() + word[1:] if word[:1].islower() else word for word in words)
+
+
+def parse_package(value: Any) -> Optional[str]:
+    """The canonical package code (the NLU synonyms map every case form to it)."""
+    if not isinstance(value, str):
+        return None
+    code = value.strip().lower()
+    return code if code in PACKAGE_NAMES else None
+
+
+def polish_date(value: Any) -> Optional[str]:
+    """`2027-06-30` -> `30.06.2027`; None for anything that is not an ISO date."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value).strftime("%d.%m.%Y")
+    except ValueError:
+        return None
+
+
+def idempotency_key(sender_id: str, attempt: str, registration: Dict[str, Any]) -> str:
+    """One key per confirmed attempt: a retried call of the same action run gets the backend's
+    first answer, a new confirmation (another user message) is a new attempt.
+
+    The PIN is left out on purpose: the key is stored in clear by the backend, and a SHA-256 of
+    four digits plus known values is reversed by trying 10 000 PINs.
+    """
+    public = {key: value for key, value in registration.items() if key != "pin"}
+    material = json.dumps([sender_id, attempt, public], sort_keys=True, ensure_ascii=False)
+    return "registration-" + hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+# --- tracker helpers --------------------------------------------------------------------------
+
+
+def _latest_user_index(events: List[Dict[str, Any]]) -> Optional[int]:
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].get("event") == "user":
+            return index
+    return None
+
+
+def value_before_latest_message(tracker: Tracker, slot: str) -> Any:
+    """The slot's value before the latest user message (what a mapping may have overwritten)."""
+    events = list(tracker.events or [])
+    end = _latest_user_index(events)
+    value: Any = None
+    for event in events[: end if end is not None else len(events)]:
+        kind = event.get("event")
+        if kind in ("restart", "session_started"):
+            value = None
+        elif kind == "slot" and event.get("name") == slot:
+            value = event.get("value")
+    return value
+
+
+def latest_user_event_marker(tracker: Tracker) -> str:
+    """Identifies the user message that confirmed the registration (its timestamp)."""
+    events = list(tracker.events or [])
+    index = _latest_user_index(events)
+    if index is None:
+        return ""
+    event = events[index]
+    return f"{event.get('timestamp', '')}:{index}"
+
+
+def _latest_intent(tracker: Tracker) -> Optional[str]:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    return intent.get("name") if isinstance(intent, dict) else None
+
+
+def is_bare_entity(tracker: Tracker, entity: str) -> bool:
+    """The latest message is nothing but a value tagged as `entity` ("68577", "Jan Kowalski")."""
+    message = tracker.latest_message or {}
+    text = message.get("text") or ""
+    for item in message.get("entities") or []:
+        if item.get("entity") != entity:
+            continue
+        start, end = item.get("start"), item.get("end")
+        if not isinstance(start, int) or not isinstance(end, int):
+            continue
+        rest = text[:start] + text[end:]
+        if not any(char.isalnum() for char in rest):
+            return True
+    return False
+
+
+# --- the registration form --------------------------------------------------------------------
+
+
+class ValidateRegistrationForm(BaseFormValidator):
+    """Checks each value as it comes and drives the summary / correction loop.
+
+    Order of questions: the values, the terms, then the summary (`confirmation`). After "Popraw
+    dane" (`confirmation` false) the form asks `correction`; the chosen value and `confirmation`
+    are cleared, so the form asks that value and shows the summary again.
+    """
+
+    def form_name(self) -> Text:
+        return REGISTRATION_FORM
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        if _latest_intent(tracker) in INTERRUPTING_INTENTS and tracker.slots_to_validate():
+            # Undo what the mappings took from a question and let the rules answer it.
+            undo = [
+                SlotSet(slot, value_before_latest_message(tracker, slot))
+                for slot in tracker.slots_to_validate()
+                if slot != REQUESTED_SLOT
+            ]
+            return undo + [ActionExecutionRejected(self.form_name())]
+        return await super().run(dispatcher, tracker, domain)
+
+    async def required_slots(
+        self,
+        domain_slots: List[Text],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        # Every slot of the form is validated, whatever the domain lists.
+        return list(FORM_SLOTS)
+
+    async def next_requested_slot(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Optional[EventType]:
+        return SlotSet(REQUESTED_SLOT, next_registration_question(tracker.slots))
+
+    # --- the values ---------------------------------------------------------------------------
+
+    def validate_package(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        return self._field(PACKAGE_SLOT, slot_value, dispatcher, tracker, self._check(
+            parse_package, UTTER_INVALID_PACKAGE))
+
+    def validate_email(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        return self._field(EMAIL_SLOT, slot_value, dispatcher, tracker, self._check(
+            normalize_email, UTTER_INVALID_EMAIL))
+
+    def validate_comarch_id(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        return self._field(COMARCH_ID_SLOT, slot_value, dispatcher, tracker, self._check(
+            parse_comarch_id, UTTER_INVALID_COMARCH_ID))
+
+    def validate_pin(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        return self._field(PIN_SLOT, slot_value, dispatcher, tracker, self._check(
+            parse_pin, UTTER_INVALID_PIN))
+
+    def validate_nip(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        def check(value: Any) -> Tuple[Optional[str], str]:
+            result = parse_nip(value)
+            problem = UTTER_INVALID_NIP_CHECKSUM if result.problem == "checksum" else (
+                UTTER_INVALID_NIP_FORMAT)
+            return result.digits, problem
+
+        return self._field(NIP_SLOT, slot_value, dispatcher, tracker, check)
+
+    def validate_person_name(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        return self._field(PERSON_NAME_SLOT, slot_value, dispatcher, tracker, self._check(
+            parse_person_name, UTTER_INVALID_PERSON_NAME))
+
+    @staticmethod
+    def _check(
+        parse: Callable[[Any], Optional[str]], problem: str
+    ) -> Callable[[Any], Tuple[Optional[str], str]]:
+        return lambda value: (parse(value), problem)
+
+    @staticmethod
+    def _field(
+        slot: str,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        check: Callable[[Any], Tuple[Optional[str], str]],
+    ) -> Dict[Text, Any]:
+        """Common rules of every value.
+
+        - A bare value answers the question asked: when another value was asked for and the
+          message is only an entity of this slot (the NLU may read "4821" as a PIN while the ID
+          is asked for), this slot keeps its previous value.
+        - An invalid value is explained and cleared (asked again when its turn comes).
+        - A new valid value after "Popraw dane" re-opens the summary.
+        """
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        if requested != slot and requested in FIELD_SLOTS and is_bare_entity(tracker, slot):
+            return {slot: value_before_latest_message(tracker, slot)}
+        parsed, problem = check(value)
+        if parsed is None:
+            return BaseFormValidator.reject(dispatcher, slot, problem)
+        result: Dict[Text, Any] = {slot: parsed}
+        if tracker.get_slot(CONFIRMATION_SLOT) is False:
+            result[CONFIRMATION_SLOT] = None
+        return result
+
+    # --- terms, summary, correction -------------------------------------------------------------
+
+    def validate_terms_accepted(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        if slot_value is True:
+            return {TERMS_SLOT: True}
+        # Without the acceptance the backend refuses the registration: explain and ask again.
+        return BaseFormValidator.reject(dispatcher, TERMS_SLOT, UTTER_TERMS_REQUIRED)
+
+    def validate_confirmation(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        # Only an answer to this form's summary counts; a "tak" left from another form would
+        # otherwise send the registration unseen.
+        if tracker.get_slot(REQUESTED_SLOT) != CONFIRMATION_SLOT or not isinstance(
+            slot_value, bool
+        ):
+            return {CONFIRMATION_SLOT: None}
+        return {CONFIRMATION_SLOT: slot_value}
+
+    def validate_correction(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        field = slot_value if slot_value in FIELD_SLOTS else None
+        if field is None or field in tracker.slots_to_validate():
+            # Unknown choice, or the new value came in the same message ("popraw NIP: …").
+            return {CORRECTION_SLOT: None}
+        return {CORRECTION_SLOT: None, field: None, CONFIRMATION_SLOT: None}
+
+
+def next_registration_question(slots: Dict[str, Any]) -> Optional[str]:
+    """The slot the registration form asks next, None when it can be sent."""
+    for slot in FIELD_SLOTS + (TERMS_SLOT,):
+        if slots.get(slot) is None:
+            return slot
+    confirmation = slots.get(CONFIRMATION_SLOT)
+    if confirmation is False:
+        return CORRECTION_SLOT
+    if confirmation is None:
+        return CONFIRMATION_SLOT
+    return None
+
+
+class ActionAskRegistrationConfirmation(Action):
+    """The summary before sending (the form's question for `confirmation`), PIN masked."""
+
+    def name(self) -> Text:
+        return "action_ask_registration_form_confirmation"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        dispatcher.utter_message(response=UTTER_SUMMARY, **summary_values(tracker.slots))
+        return []
+
+
+def summary_values(slots: Dict[str, Any]) -> Dict[str, str]:
+    """Template variables of `utter_registration_summary`; the PIN is not among them."""
+    package = slots.get(PACKAGE_SLOT)
+    nip = slots.get(NIP_SLOT)
+    return {
+        "summary_package": PACKAGE_NAMES.get(package, str(package or "")),
+        "summary_email": str(slots.get(EMAIL_SLOT) or ""),
+        "summary_comarch_id": str(slots.get(COMARCH_ID_SLOT) or ""),
+        "summary_nip": format_nip(nip) if isinstance(nip, str) else "",
+        "summary_person_name": str(slots.get(PERSON_NAME_SLOT) or ""),
+    }
+
+
+# --- sending the registration -----------------------------------------------------------------
+
+# Backend field names -> form slots (for 422 validation_error details).
+_BACKEND_FIELDS = {
+    "email": EMAIL_SLOT,
+    "comarch_id": COMARCH_ID_SLOT,
+    "pin": PIN_SLOT,
+    "nip": NIP_SLOT,
+    "full_name": PERSON_NAME_SLOT,
+    "package": PACKAGE_SLOT,
+    "terms_accepted": TERMS_SLOT,
+}
+# Outcomes after which the form is opened again with these values cleared (PIN always).
+_ASK_AGAIN = {
+    RegistrationStatus.LICENCE_MISMATCH: (COMARCH_ID_SLOT, PIN_SLOT, NIP_SLOT),
+    RegistrationStatus.INVALID_NIP: (NIP_SLOT, PIN_SLOT),
+}
+
+
+def registration_payload(slots: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
+    """The request body from the slots, and the slots whose value is missing or invalid."""
+    values = {
+        "email": normalize_email(slots.get(EMAIL_SLOT)),
+        "comarch_id": parse_comarch_id(slots.get(COMARCH_ID_SLOT)),
+        "pin": parse_pin(slots.get(PIN_SLOT)),
+        "nip": parse_nip(slots.get(NIP_SLOT)).digits,
+        "full_name": parse_person_name(slots.get(PERSON_NAME_SLOT)),
+        "package": parse_package(slots.get(PACKAGE_SLOT)),
+        "terms_accepted": True if slots.get(TERMS_SLOT) is True else None,
+    }
+    invalid = [_BACKEND_FIELDS[key] for key, value in values.items() if value is None]
+    if slots.get(CONFIRMATION_SLOT) is not True:
+        invalid.append(CONFIRMATION_SLOT)
+    return values, invalid
+
+
+def status_of_answer(answer: Dict[str, Any]) -> str:
+    """Maps a 2xx answer of POST /registrations to a `registration_status` value."""
+    status = answer.get("status")
+    email = answer.get("activation_email") or {}
+    if status == "account_created":
+        trial = answer.get("after_trial_package") is not None
+        return RegistrationStatus.ACCOUNT_CREATED_TRIAL if trial else (
+            RegistrationStatus.ACCOUNT_CREATED)
+    if status == "existing_account":
+        return RegistrationStatus.EXISTING_ACCOUNT if email.get("queued") else (
+            RegistrationStatus.EXISTING_ACCOUNT_LINK_LIMIT)
+    if status == "already_active":
+        return RegistrationStatus.ALREADY_ACTIVE
+    return RegistrationStatus.FAILED
+
+
+def answer_slots(answer: Dict[str, Any]) -> Dict[str, Optional[str]]:
+    """What the replies show: where the link went, the package and its dates (Polish format)."""
+    email = answer.get("activation_email") or {}
+    package = answer.get("package") or {}
+    name = package.get("name") if isinstance(package, dict) else None
+    code = package.get("code") if isinstance(package, dict) else None
+    return {
+        ACTIVATION_EMAIL_SLOT: email.get("to") if isinstance(email.get("to"), str) else None,
+        PACKAGE_NAME_SLOT: name if isinstance(name, str) else PACKAGE_NAMES.get(code),
+        VALID_UNTIL_SLOT: polish_date(answer.get("valid_until")),
+        TRIAL_UNTIL_SLOT: polish_date(answer.get("trial_until")),
+    }
+
+
+def status_of_error(error: BackendError) -> str:
+    """Maps a 4xx answer of POST /registrations to a `registration_status` value."""
+    by_code = {
+        "invalid_nip": RegistrationStatus.INVALID_NIP,
+        "licence_mismatch": RegistrationStatus.LICENCE_MISMATCH,
+        "licence_locked": RegistrationStatus.LICENCE_LOCKED,
+        "licence_checks_suspended": RegistrationStatus.CHECKS_SUSPENDED,
+        "licence_account_unavailable": RegistrationStatus.ACCOUNT_UNAVAILABLE,
+        "validation_error": RegistrationStatus.INVALID_DATA,
+        "terms_not_accepted": RegistrationStatus.INVALID_DATA,
+        # Another request with this key is still running: the answer will come, try again.
+        "idempotency_in_progress": RegistrationStatus.UNAVAILABLE,
+    }
+    return by_code.get(error.code, RegistrationStatus.FAILED)
+
+
+def refused_fields(error: BackendError) -> List[str]:
+    """The form slots a 422 answer names (`details[].field`)."""
+    if error.code == "terms_not_accepted":
+        return [TERMS_SLOT]
+    fields = []
+    for item in error.details or []:
+        slot = _BACKEND_FIELDS.get(item.get("field")) if isinstance(item, dict) else None
+        if slot and slot not in fields:
+            fields.append(slot)
+    return fields
+
+
+def clear_form_events() -> List[EventType]:
+    """Every value of the registration form forgotten (PIN included)."""
+    return [SlotSet(slot, None) for slot in FORM_SLOTS]
+
+
+def ask_again_events(status: str, slots: Iterable[str]) -> List[EventType]:
+    """Re-open the form for `slots`: the status, those values, the PIN and the summary cleared."""
+    cleared = list(dict.fromkeys([*slots, PIN_SLOT, CONFIRMATION_SLOT, CORRECTION_SLOT]))
+    return [SlotSet(REGISTRATION_STATUS_SLOT, status)] + [SlotSet(s, None) for s in cleared]
+
+
+def final_events(status: str, shown: Optional[Dict[str, Optional[str]]] = None) -> List[EventType]:
+    """A final outcome: the status, what the reply shows, and a cleared form."""
+    shown = shown or {slot: None for slot in RESULT_SLOTS}
+    events: List[EventType] = [SlotSet(REGISTRATION_STATUS_SLOT, status)]
+    events += [SlotSet(slot, shown.get(slot)) for slot in RESULT_SLOTS]
+    return events + clear_form_events()
+
+
+class ActionRegisterAccount(Action):
+    """Sends the confirmed registration; the reply is chosen by rules from the status slot."""
+
+    def name(self) -> Text:
+        return "action_register_account"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        payload, invalid = registration_payload(tracker.slots)
+        if invalid:
+            # Not reachable through the form; never send incomplete data.
+            logger.warning("registration: not sent, invalid slots %s", sorted(invalid))
+            return ask_again_events(RegistrationStatus.INVALID_DATA, invalid)
+
+        key = idempotency_key(tracker.sender_id, latest_user_event_marker(tracker), payload)
+        who = f"ID {payload['comarch_id']}, {mask_email(payload['email'])}"
+        try:
+            answer = await get_backend_client().register(payload, key)
+        except BackendUnavailable as exc:
+            logger.warning("registration: backend unavailable (%s) for %s", exc.reason, who)
+            return final_events(RegistrationStatus.UNAVAILABLE)
+        except BackendError as exc:
+            return self._refused(exc, who)
+
+        answer = answer if isinstance(answer, dict) else {}
+        status = status_of_answer(answer)
+        logger.info("registration: %s for %s", status, who)
+        if status == RegistrationStatus.FAILED:
+            return final_events(status)
+        return final_events(status, answer_slots(answer))
+
+    @staticmethod
+    def _refused(error: BackendError, who: str) -> List[EventType]:
+        status = status_of_error(error)
+        logger.info(
+            "registration: refused %s %s -> %s for %s", error.status, error.code, status, who
+        )
+        if status in _ASK_AGAIN:
+            return ask_again_events(status, _ASK_AGAIN[status])
+        if status == RegistrationStatus.INVALID_DATA:
+            fields = refused_fields(error)
+            if fields:
+                return ask_again_events(status, fields)
+            return final_events(RegistrationStatus.FAILED)
+        return final_events(status)
+
+
+class ActionResetRegistration(Action):
+    """Forgets every value of the registration form (stop / goodbye in the middle of it)."""
+
+    def name(self) -> Text:
+        return "action_reset_registration"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        return clear_form_events()
+
+
+# --- resending the activation link ------------------------------------------------------------
+
+
+class ValidateResendActivationForm(EmailSlotValidator, BaseFormValidator):
+    def form_name(self) -> Text:
+        return RESEND_ACTIVATION_FORM
+
+
+class ActionResendActivation(Action):
+    """Asks the backend for a new activation link; the backend answers the same for every
+    address (unknown, already active, over the 3-per-hour limit), and so does the reply."""
+
+    def name(self) -> Text:
+        return "action_resend_activation"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        email = normalize_email(tracker.get_slot(EMAIL_SLOT))
+        if email is None:
+            return _resend_outcome(ActivationResendStatus.INVALID_EMAIL)
+        try:
+            await get_backend_client().resend_activation(email)
+        except BackendUnavailable as exc:
+            logger.warning("activation resend: backend unavailable (%s)", exc.reason)
+            return _resend_outcome(ActivationResendStatus.UNAVAILABLE)
+        except BackendError as exc:
+            if exc.status == 429:
+                return _resend_outcome(ActivationResendStatus.RATE_LIMITED)
+            if exc.status == 422:
+                logger.info("activation resend: backend refused %s", mask_email(email))
+                return _resend_outcome(ActivationResendStatus.INVALID_EMAIL)
+            logger.error("activation resend: backend error %s %s", exc.status, exc.code)
+            return _resend_outcome(ActivationResendStatus.FAILED)
+        logger.info("activation resend accepted for %s", mask_email(email))
+        return _resend_outcome(ActivationResendStatus.SENT) + [
+            SlotSet(ACTIVATION_EMAIL_SLOT, email)
+        ]
+
+
+def _resend_outcome(status: str) -> List[EventType]:
+    return [SlotSet(ACTIVATION_RESEND_STATUS_SLOT, status), SlotSet(EMAIL_SLOT, None)]

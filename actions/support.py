@@ -1,0 +1,108 @@
+"""Support: handing the conversation over to a consultant, and the Polish first stage of
+Rasa's two-stage fallback.
+
+`action_handoff` - the contract with the chat gateway
+------------------------------------------------------
+Run when the user asks for a person (intent `human_handoff`, data/rules/support.yml and
+data/rules/account.yml). It sends, in this order:
+
+1. the response `utter_handoff_requested` ("Dobrze, przekazuję prośbę o rozmowę z
+   konsultantem."),
+2. the response `utter_support_contact` - the channels (phone 32 356 22 23, e-mail
+   wsparcie@ingksiegowosc.pl, the chat on ingksiegowosc.pl) and hours (Mon-Fri 8:00-18:00),
+3. a custom payload, exactly ``{"handoff": {"requested": true}}`` (Rasa's REST channel
+   delivers it as ``{"recipient_id": ..., "custom": {"handoff": {"requested": true}}}``),
+
+and returns ``SlotSet("handoff_requested", True)`` so the request stays visible in the
+tracker. The gateway acts on the payload (queue, business hours: issue 5); until it does,
+the texts above are the whole answer. The payload carries no personal data. Further keys may
+be added inside ``"handoff"``; ``"requested"`` stays a bool.
+
+`action_default_ask_affirmation` - stage 1 of the two-stage fallback
+--------------------------------------------------------------------
+Overrides Rasa's default (which asks "Did you mean 'reset_password'?"). The guessed intent
+is the best-ranked one that is not `nlu_fallback`. If the domain has a response
+`utter_ask_affirmation_<intent>` (domain.yml: "Czy chodzi o reset hasła?" with the
+buttons Tak -> ``/<intent>`` and "Nie, o coś innego" -> ``/out_of_scope``, the denial
+Rasa's loop expects), that response is sent; otherwise (small talk, yes/no, `inform`, a
+typed password...) asking "Czy chodzi o ...?" makes no sense and `utter_ask_rephrase` is
+sent instead. The action never writes text itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Mapping, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+logger = logging.getLogger(__name__)
+
+HANDOFF_REQUESTED_SLOT = "handoff_requested"
+HANDOFF_PAYLOAD: Dict[Text, Any] = {"handoff": {"requested": True}}
+UTTER_HANDOFF_REQUESTED = "utter_handoff_requested"
+UTTER_SUPPORT_CONTACT = "utter_support_contact"
+
+NLU_FALLBACK_INTENT = "nlu_fallback"
+AFFIRMATION_RESPONSE_PREFIX = "utter_ask_affirmation_"
+UTTER_ASK_REPHRASE = "utter_ask_rephrase"
+
+
+class ActionHandoff(Action):
+    def name(self) -> Text:
+        return "action_handoff"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> List[EventType]:
+        logger.info("handoff requested in conversation %s", tracker.sender_id)
+        dispatcher.utter_message(response=UTTER_HANDOFF_REQUESTED)
+        dispatcher.utter_message(response=UTTER_SUPPORT_CONTACT)
+        dispatcher.utter_message(json_message=HANDOFF_PAYLOAD)
+        return [SlotSet(HANDOFF_REQUESTED_SLOT, True)]
+
+
+def guessed_intent(latest_message: Mapping[Text, Any]) -> Optional[Text]:
+    """The intent the NLU would have chosen without the fallback: the best-ranked one that
+    is not `nlu_fallback` (the FallbackClassifier puts `nlu_fallback` first)."""
+    ranking = latest_message.get("intent_ranking") or []
+    for entry in ranking:
+        name = entry.get("name")
+        if name and name != NLU_FALLBACK_INTENT:
+            return name
+    name = (latest_message.get("intent") or {}).get("name")
+    if name and name != NLU_FALLBACK_INTENT:
+        return name
+    return None
+
+
+def affirmation_response(intent: Optional[Text], domain: Mapping[Text, Any]) -> Text:
+    """The domain response that asks the user to confirm `intent`, or utter_ask_rephrase
+    when the domain has none for it."""
+    if intent:
+        response = f"{AFFIRMATION_RESPONSE_PREFIX}{intent}"
+        if response in (domain.get("responses") or {}):
+            return response
+    return UTTER_ASK_REPHRASE
+
+
+class ActionDefaultAskAffirmation(Action):
+    def name(self) -> Text:
+        return "action_default_ask_affirmation"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> List[EventType]:
+        intent = guessed_intent(tracker.latest_message or {})
+        response = affirmation_response(intent, domain)
+        logger.debug("fallback: guessed intent %s, asking with %s", intent, response)
+        dispatcher.utter_message(response=response)
+        return []

@@ -1,0 +1,1 @@
+"""Pomocnik extensions loaded by Rasa (custom NLU components, tracker store)."""

@@ -1,0 +1,662 @@
+"""The company-user journeys against the real backend: roles, add a user, change a role, remove
+a user, change a login e-mail - with the owner's refusals (not the owner, the owner as target,
+unknown member). One backend database for the module: the tests build on each other in order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import urllib.request
+from typing import Any, Dict, List, Optional
+
+import pytest
+from rasa_sdk.events import ActionExecutionRejected, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.backend_client import BackendClient
+from actions.company import (
+    ActionAddUser,
+    ActionCancelCompanyForm,
+    ActionChangeLoginEmail,
+    ActionChangeRole,
+    ActionRemoveUser,
+    ActionRolesInfo,
+    ValidateAddUserForm,
+    ValidateChangeLoginEmailForm,
+    ValidateChangeRoleForm,
+    ValidateRemoveUserForm,
+    idempotency_key,
+    means_own_address,
+)
+from tests.actions.helpers import make_tracker, slot_event, user_event
+from tests.actions.test_devices import read_code, slot_values, submitted, wait_for_mail
+
+JAN = "jan.kowalski@majafirma.pl"
+ANNA = "anna.zielinska@majafirma.pl"  # added by the tests as an employee
+PIOTR = "piotr.magazyn@majafirma.pl"  # added, activated, then acts as a non-owner
+PIOTR_PASSWORD = "Zielony#Las2026"
+INVITATION_SUBJECT = "Zaproszenie do firmy"
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def client_for(live_stack) -> BackendClient:
+    return BackendClient(live_stack.url("backend"), live_stack.service_token, 10.0)
+
+
+def grant_for(live_stack, email: str) -> str:
+    from tests.actions.conftest import LiveBackend
+
+    backend = LiveBackend(live_stack)
+    client = client_for(live_stack)
+
+    async def obtain() -> str:
+        await client.request_verification_code(email)
+        code = read_code(backend, email)
+        return (await client.check_verification_code(email, code))["grant"]
+
+    return asyncio.run(obtain())
+
+
+@pytest.fixture(scope="module")
+def grant(live_stack) -> str:
+    """Jan Kowalski's grant (the owner of "Majama Michał Zając")."""
+    return grant_for(live_stack, JAN)
+
+
+def form_turn(
+    form: str,
+    slots: Dict[str, Any],
+    *,
+    requested: Optional[str],
+    text: str,
+    intent: str,
+    candidates: Dict[str, Any],
+    entities: Optional[List[Dict[str, Any]]] = None,
+    sender_id: str = "company-test",
+):
+    """The tracker Rasa sends to `validate_<form>` after a user message (slot candidates last)."""
+    events = [
+        {"event": "action", "name": "action_listen"},
+        user_event(text, intent, entities),
+        slot_event("requested_slot", requested),
+        {"event": "action", "name": form},
+    ] + [slot_event(name, value) for name, value in candidates.items()]
+    return make_tracker(
+        slots={**slots, **candidates, "requested_slot": requested},
+        events=events,
+        active_loop=form,
+        latest_action_name=form,
+        sender_id=sender_id,
+    )
+
+
+async def run(action, tracker, domain=None):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, domain or {})
+    return events, dispatcher.messages
+
+
+def responses(messages) -> List[str]:
+    return [m.get("response") for m in messages]
+
+
+def membership(backend, email: str) -> List[tuple]:
+    return backend.query(
+        "SELECT m.role FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE a.email = ?",
+        email,
+    )
+
+
+def member_id(backend, email: str) -> str:
+    return str(
+        backend.query(
+            "SELECT m.id FROM memberships m JOIN accounts a ON a.id = m.account_id "
+            "WHERE a.email = ?",
+            email,
+        )[0][0]
+    )
+
+
+def activate_invitation(backend, email: str, password: str) -> None:
+    """The invited person opens the link from the e-mail and sets a password."""
+    message = wait_for_mail(backend, email, INVITATION_SUBJECT)
+    token = re.search(r"token=([A-Za-z0-9_\-]+)", message["text"]).group(1)
+    body = json.dumps({"token": token, "password": password, "password_confirm": password})
+    request = urllib.request.Request(
+        f"{backend.url}/api/v1/auth/activation/confirm",
+        data=body.encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request) as answer:
+        assert answer.status == 200
+
+
+def add_user_slots(grant: str, email: str, name: str, role: str, label: str) -> Dict[str, Any]:
+    return {
+        "verification_grant": grant,
+        "member_email": email,
+        "person_name": name,
+        "role": role,
+        "role_label": label,
+        "confirmation": True,
+    }
+
+
+# --- roles -----------------------------------------------------------------------------------
+
+
+async def test_all_assignable_roles_from_the_backend(live_backend):
+    tracker = make_tracker(events=[user_event("jakie są role?", "roles_info")])
+
+    events, messages = await run(ActionRolesInfo(), tracker)
+
+    values = slot_values(events)
+    assert values["roles_info_status"] == "all"
+    lines = values["roles_summary"].split("\n")
+    assert [line.split(":")[0] for line in lines] == [
+        "- pracownik",
+        "- zarząd / pełnomocnik / księgowy",
+        "- magazynier",
+    ]
+    assert lines[0].startswith("- pracownik: Wystawia faktury i paragony")
+    assert values["role"] is None
+    assert messages == []
+
+
+async def test_one_role_from_the_backend(live_backend):
+    entities = [{"entity": "role", "value": "management"}]
+    tracker = make_tracker(
+        slots={"role": "management"},
+        events=[
+            user_event("co widzi księgowa?", "roles_info", entities),
+            slot_event("role", "management"),
+        ],
+    )
+
+    events, _ = await run(ActionRolesInfo(), tracker)
+
+    values = slot_values(events)
+    assert values["roles_info_status"] == "one"
+    assert values["roles_info_label"] == "zarząd / pełnomocnik / księgowy"
+    assert "Nie zarządza użytkownikami" in values["roles_info_description"]
+    assert "- księgowość: ewidencje (KPiR, rejestry VAT), deklaracje i JPK" in values[
+        "roles_info_permissions"
+    ].split("\n")
+    assert values["role"] is None  # a question is not an answer: the slot goes back
+
+
+async def test_a_role_question_in_a_form_keeps_the_chosen_role(live_backend):
+    entities = [{"entity": "role", "value": "warehouse"}]
+    tracker = make_tracker(
+        slots={"role": "warehouse"},
+        events=[
+            slot_event("role", "employee"),
+            user_event("a co może magazynier?", "roles_info", entities),
+            slot_event("role", "warehouse"),
+        ],
+        active_loop="add_user_form",
+    )
+
+    events, _ = await run(ActionRolesInfo(), tracker)
+
+    assert slot_values(events)["role"] == "employee"
+
+
+async def test_roles_unavailable(closed_port_url, use_backend):
+    use_backend(closed_port_url, timeout_seconds=1.0)
+    tracker = make_tracker(events=[user_event("role", "roles_info")])
+    events, _ = await run(ActionRolesInfo(), tracker)
+    assert slot_values(events)["roles_info_status"] == "unavailable"
+
+
+# --- add a user ------------------------------------------------------------------------------
+
+
+async def test_add_user_validators(live_backend, grant, domain):
+    form = "add_user_form"
+    # the owner's own address: already a member, asked again
+    tracker = form_turn(form, {"verification_grant": grant}, requested="member_email", text=JAN,
+                        intent="inform", candidates={"member_email": JAN})
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    assert slot_values(events)["member_email"] is None
+    assert messages[0]["response"] == "utter_add_user_already_member"
+    assert messages[0]["member_email"] == JAN
+
+    # a new address (typed in a sentence, mixed case)
+    text = f"jej adres to {ANNA.upper()}"
+    tracker = form_turn(form, {"verification_grant": grant}, requested="member_email", text=text,
+                        intent="inform", candidates={"member_email": text})
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    assert slot_values(events)["member_email"] == ANNA
+    assert messages == []
+
+    # the name: from the entity, else the text; digits refused
+    tracker = form_turn(form, {"verification_grant": grant, "member_email": ANNA},
+                        requested="person_name", text="nazywa się Anna Zielińska", intent="inform",
+                        candidates={"person_name": "nazywa się Anna Zielińska"},
+                        entities=[{"entity": "person_name", "value": "Anna Zielińska"}])
+    events, _ = await run(ValidateAddUserForm(), tracker, domain)
+    assert slot_values(events)["person_name"] == "Anna Zielińska"
+    # in the request itself ("dodaj Annę Zielińską") the name is inflected: asked again
+    tracker = form_turn(form, {"verification_grant": grant}, requested=None,
+                        text="dodaj Annę Zielińską", intent="add_user",
+                        candidates={"person_name": "Annę Zielińską"},
+                        entities=[{"entity": "person_name", "value": "Annę Zielińską"}])
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    assert slot_values(events)["person_name"] is None
+    assert messages == []
+    tracker = form_turn(form, {"verification_grant": grant, "member_email": ANNA},
+                        requested="person_name", text="12345", intent="inform",
+                        candidates={"person_name": "12345"})
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    assert slot_values(events)["person_name"] is None
+    assert responses(messages) == ["utter_add_user_invalid_name"]
+
+    # the role: the owner role cannot be given; labels come from the backend
+    slots = {"verification_grant": grant, "member_email": ANNA, "person_name": "Anna Zielińska"}
+    tracker = form_turn(form, slots, requested="role", text="prezes", intent="inform",
+                        candidates={"role": "owner"},
+                        entities=[{"entity": "role", "value": "owner"}])
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    assert slot_values(events)["role"] is None
+    assert responses(messages) == ["utter_company_owner_role_not_assignable"]
+    tracker = form_turn(form, slots, requested="role", text="pracownik", intent="inform",
+                        candidates={"role": "employee"},
+                        entities=[{"entity": "role", "value": "employee"}])
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    assert slot_values(events)["role"] == "employee"
+    assert slot_values(events)["role_label"] == "pracownik"
+    assert messages == []
+
+    # something that names no role
+    tracker = form_turn(form, slots, requested="role", text="szef wszystkich szefów",
+                        intent="inform", candidates={})
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    assert responses(messages) == ["utter_company_role_not_recognised"]
+    assert SlotSet("role", None) in events
+
+
+async def test_a_question_in_the_form_is_left_to_the_rules(live_backend, grant, domain):
+    slots = {"verification_grant": grant, "member_email": ANNA, "person_name": "Anna Zielińska"}
+    tracker = form_turn("add_user_form", slots, requested="role", text="co może magazynier?",
+                        intent="roles_info", candidates={"role": "warehouse"},
+                        entities=[{"entity": "role", "value": "warehouse"}])
+
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+
+    assert events == [ActionExecutionRejected("add_user_form")]
+    assert messages == []
+
+
+async def test_add_user_invites_a_new_person(live_backend, grant, caplog):
+    caplog.set_level(logging.DEBUG)
+    slots = add_user_slots(grant, ANNA, "Anna Zielińska", "employee", "pracownik")
+
+    events, messages = await run(ActionAddUser(), submitted("add_user_form", slots, "chat-1"))
+    # a retry of the same run (e.g. a lost answer) does not add twice
+    again, _ = await run(ActionAddUser(), submitted("add_user_form", slots, "chat-1"))
+
+    values = slot_values(events)
+    assert values["add_user_status"] == "invited"
+    assert values["member_name"] == "Anna Zielińska"
+    assert values["member_address"] == ANNA
+    assert values["role_label"] == "pracownik"
+    for slot in ("member_email", "person_name", "role", "confirmation", "company_refusal"):
+        assert values[slot] is None
+    assert slot_values(again)["add_user_status"] == "invited"
+    assert messages == []
+    assert membership(live_backend, ANNA) == [("employee",)]
+    invitation = wait_for_mail(live_backend, ANNA, INVITATION_SUBJECT)
+    assert "/activate?token=" in invitation["text"]
+    assert grant not in caplog.text
+    assert ANNA not in caplog.text  # addresses are logged masked
+
+
+async def test_add_user_not_confirmed_adds_nobody(live_backend, grant):
+    slots = {**add_user_slots(grant, "ktos@majafirma.pl", "Ktoś Nowy", "warehouse", "magazynier"),
+             "confirmation": False}
+
+    events, _ = await run(ActionAddUser(), submitted("add_user_form", slots))
+
+    assert slot_values(events)["add_user_status"] == "cancelled"
+    assert membership(live_backend, "ktos@majafirma.pl") == []
+
+
+async def test_add_user_already_member_refused_by_the_backend(live_backend, grant):
+    slots = add_user_slots(grant, ANNA, "Anna Zielińska", "warehouse", "magazynier")
+
+    events, _ = await run(ActionAddUser(), submitted("add_user_form", slots, "chat-2"))
+
+    assert slot_values(events)["add_user_status"] == "already_member"
+    assert membership(live_backend, ANNA) == [("employee",)]
+
+
+# --- change a role ---------------------------------------------------------------------------
+
+
+async def test_change_role_validator_finds_the_member(live_backend, grant, domain):
+    form = "change_role_form"
+    tracker = form_turn(form, {"verification_grant": grant}, requested="member_email", text=ANNA,
+                        intent="inform", candidates={"member_email": ANNA})
+    events, _ = await run(ValidateChangeRoleForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_email"] == ANNA
+    assert values["member_id"] == member_id(live_backend, ANNA)
+    assert values["member_name"] == "Anna Zielińska"
+    assert values["member_role_label"] == "pracownik"
+    assert "company_refusal" not in values
+
+    # unknown member: said in plain Polish, asked again
+    tracker = form_turn(form, {"verification_grant": grant}, requested="member_email",
+                        text="nieznany@majafirma.pl", intent="inform",
+                        candidates={"member_email": "nieznany@majafirma.pl"})
+    events, messages = await run(ValidateChangeRoleForm(), tracker, domain)
+    assert slot_values(events)["member_email"] is None
+    assert messages == [{**messages[0], "response": "utter_company_member_not_found",
+                         "member_email": "nieznany@majafirma.pl"}]
+
+    # the owner: refused at once, the form ends
+    tracker = form_turn(form, {"verification_grant": grant}, requested="member_email", text=JAN,
+                        intent="inform", candidates={"member_email": JAN})
+    events, _ = await run(ValidateChangeRoleForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["company_refusal"] == "last_owner"
+    assert values["requested_slot"] is None
+
+
+async def test_change_role_updates_the_row(live_backend, grant):
+    slots = {
+        "verification_grant": grant,
+        "member_email": ANNA,
+        "member_id": member_id(live_backend, ANNA),
+        "member_name": "Anna Zielińska",
+        "role": "management",
+        "role_label": "zarząd / pełnomocnik / księgowy",
+        "confirmation": True,
+    }
+
+    events, _ = await run(ActionChangeRole(), submitted("change_role_form", slots))
+    again, _ = await run(ActionChangeRole(), submitted("change_role_form", slots))
+
+    assert slot_values(events)["change_role_status"] == "changed"
+    assert slot_values(events)["member_address"] == ANNA
+    assert slot_values(events)["member_id"] is None
+    assert slot_values(again)["change_role_status"] == "unchanged"
+    assert membership(live_backend, ANNA) == [("management",)]
+
+
+async def test_demoting_the_owner_is_refused_and_nothing_changes(live_backend, grant):
+    slots = {
+        "verification_grant": grant,
+        "member_email": JAN,
+        "member_id": member_id(live_backend, JAN),
+        "role": "employee",
+        "confirmation": True,
+    }
+
+    events, _ = await run(ActionChangeRole(), submitted("change_role_form", slots))
+
+    assert slot_values(events)["change_role_status"] == "last_owner"
+    assert membership(live_backend, JAN) == [("owner",)]
+
+
+# --- remove a user ---------------------------------------------------------------------------
+
+
+async def test_removing_the_owner_is_refused_and_the_row_stays(live_backend, grant, domain):
+    tracker = form_turn("remove_user_form", {"verification_grant": grant},
+                        requested="member_email", text=JAN, intent="inform",
+                        candidates={"member_email": JAN})
+    events, _ = await run(ValidateRemoveUserForm(), tracker, domain)
+    assert slot_values(events)["company_refusal"] == "last_owner"
+    # the refusal known in advance: no call
+    events, _ = await run(ActionRemoveUser(), submitted("remove_user_form", {
+        "verification_grant": grant, "member_email": JAN, "company_refusal": "last_owner",
+    }))
+    assert slot_values(events)["remove_user_status"] == "last_owner"
+    assert slot_values(events)["company_refusal"] is None
+
+    # and the backend refuses it too
+    slots = {"verification_grant": grant, "member_email": JAN,
+             "member_id": member_id(live_backend, JAN), "confirmation": True}
+    events, _ = await run(ActionRemoveUser(), submitted("remove_user_form", slots))
+    assert slot_values(events)["remove_user_status"] == "last_owner"
+    assert membership(live_backend, JAN) == [("owner",)]
+
+
+async def test_remove_user_deletes_the_row(live_backend, grant):
+    slots = {"verification_grant": grant, "member_email": ANNA,
+             "member_id": member_id(live_backend, ANNA), "member_name": "Anna Zielińska",
+             "confirmation": True}
+
+    events, _ = await run(ActionRemoveUser(), submitted("remove_user_form", slots))
+    again, _ = await run(ActionRemoveUser(), submitted("remove_user_form", slots))
+
+    assert slot_values(events)["remove_user_status"] == "removed"
+    assert slot_values(events)["member_name"] == "Anna Zielińska"
+    assert slot_values(again)["remove_user_status"] == "member_not_found"
+    assert membership(live_backend, ANNA) == []
+
+
+# --- a user who is not the owner --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def piotr_grant(live_stack, grant) -> str:
+    """Piotr: added by Jan as a warehouse worker, accepted the invitation, then verified."""
+    from tests.actions.conftest import LiveBackend
+
+    backend = LiveBackend(live_stack)
+    key = "piotr-invitation"
+    asyncio.run(client_for(live_stack).add_member(grant, PIOTR, "Piotr Magazyn", "warehouse", key))
+    activate_invitation(backend, PIOTR, PIOTR_PASSWORD)
+    return grant_for(live_stack, PIOTR)
+
+
+async def test_not_the_owner_is_refused(live_backend, piotr_grant, domain):
+    # the validator finds out when it looks for the member (the list is the owner's)
+    tracker = form_turn("add_user_form", {"verification_grant": piotr_grant},
+                        requested="member_email", text="kolega@majafirma.pl", intent="inform",
+                        candidates={"member_email": "kolega@majafirma.pl"})
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["company_refusal"] == "not_owner"
+    assert values["requested_slot"] is None
+    assert messages == []
+
+    events, _ = await run(ActionAddUser(), submitted("add_user_form", {
+        "verification_grant": piotr_grant, "member_email": "kolega@majafirma.pl",
+        "company_refusal": "not_owner",
+    }))
+    assert slot_values(events)["add_user_status"] == "not_owner"
+
+    # the backend refuses it as well (e.g. the role changed meanwhile)
+    slots = add_user_slots(piotr_grant, "kolega@majafirma.pl", "Kolega", "employee", "pracownik")
+    events, _ = await run(ActionAddUser(), submitted("add_user_form", slots))
+    assert slot_values(events)["add_user_status"] == "not_owner"
+    slots = {"verification_grant": piotr_grant, "member_id": member_id(live_backend, JAN),
+             "confirmation": True}
+    events, _ = await run(ActionRemoveUser(), submitted("remove_user_form", slots))
+    assert slot_values(events)["remove_user_status"] == "not_owner"
+    assert membership(live_backend, "kolega@majafirma.pl") == []
+    assert membership(live_backend, JAN) == [("owner",)]
+
+
+# --- change a login e-mail -------------------------------------------------------------------
+
+
+def test_own_address_words():
+    for text in ("mój", "moj", "Mój adres", "swój", "swoj e-mail", "mój własny", "to mój adres"):
+        assert means_own_address(text), text
+    for text in ("anna@firma.pl", "mojej księgowej", "Anna Zielińska"):
+        assert not means_own_address(text), text
+
+
+async def test_own_login_email_change(live_backend, grant, domain, caplog):
+    caplog.set_level(logging.DEBUG)
+    form = "change_login_email_form"
+    base = {"verification_grant": grant, "verified_email": JAN, "verified_name": "Jan Kowalski"}
+    tracker = form_turn(form, base, requested="member_email", text="mój", intent="inform",
+                        candidates={"member_email": "mój"})
+    events, _ = await run(ValidateChangeLoginEmailForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_email"] == JAN
+    assert values["member_is_self"] is True
+    assert values["member_name"] == "Jan Kowalski"
+
+    # the same address again is not a change
+    slots = {**base, "member_email": JAN, "member_is_self": True}
+    tracker = form_turn(form, slots, requested="new_email", text=JAN, intent="inform",
+                        candidates={"new_email": JAN})
+    events, messages = await run(ValidateChangeLoginEmailForm(), tracker, domain)
+    assert slot_values(events)["new_email"] is None
+    assert responses(messages) == ["utter_change_login_email_same"]
+
+    new = "jan.kowalski@nowafirma.pl"
+    events, _ = await run(ActionChangeLoginEmail(), submitted(form, {
+        **slots, "new_email": new, "confirmation": True,
+    }))
+    values = slot_values(events)
+    assert values["change_login_email_status"] == "sent"
+    assert values["new_address"] == new and values["member_address"] == JAN
+    assert values["member_is_self"] is None and values["new_email"] is None
+    confirm = wait_for_mail(live_backend, new, "Potwierdź nowy adres")
+    assert "/confirm-email?token=" in confirm["text"]
+    wait_for_mail(live_backend, JAN, "Prośba o zmianę adresu")
+    # nothing changes before the link is used
+    assert live_backend.query("SELECT count(*) FROM accounts WHERE email = ?", JAN) == [(1,)]
+    assert grant not in caplog.text and new not in caplog.text
+
+
+async def test_another_members_login_email_change(live_backend, grant, piotr_grant, domain):
+    form = "change_login_email_form"
+    tracker = form_turn(form, {"verification_grant": grant, "verified_email": JAN},
+                        requested="member_email", text=PIOTR, intent="inform",
+                        candidates={"member_email": PIOTR})
+    events, _ = await run(ValidateChangeLoginEmailForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_is_self"] is False
+    assert values["member_id"] == member_id(live_backend, PIOTR)
+    assert values["member_name"] == "Piotr Magazyn"
+
+    slots = {"verification_grant": grant, "member_email": PIOTR, "member_is_self": False,
+             "member_id": values["member_id"], "member_name": "Piotr Magazyn",
+             "confirmation": True}
+    # an address that already is someone's login
+    events, _ = await run(ActionChangeLoginEmail(), submitted(form, {**slots, "new_email": JAN}))
+    assert slot_values(events)["change_login_email_status"] == "email_taken"
+
+    new = "piotr@magazyn-nowy.pl"
+    events, _ = await run(ActionChangeLoginEmail(), submitted(form, {**slots, "new_email": new}))
+    assert slot_values(events)["change_login_email_status"] == "sent"
+    wait_for_mail(live_backend, new, "Potwierdź nowy adres")
+    notice = wait_for_mail(live_backend, PIOTR, "Prośba o zmianę adresu")
+    assert new in notice["text"]
+
+
+async def test_invited_member_address_cannot_be_changed(live_backend, grant, domain):
+    invited = "zaproszony@majafirma.pl"
+    client = client_for(live_backend.stack)
+    await client.add_member(grant, invited, "Zaproszony", "employee", "inv-1")
+    tracker = form_turn("change_login_email_form",
+                        {"verification_grant": grant, "verified_email": JAN},
+                        requested="member_email", text=invited, intent="inform",
+                        candidates={"member_email": invited})
+    events, _ = await run(ValidateChangeLoginEmailForm(), tracker, domain)
+    assert slot_values(events)["company_refusal"] == "member_not_active"
+
+
+# --- the rest --------------------------------------------------------------------------------
+
+
+async def test_expired_grant(live_backend):
+    slots = {"verification_grant": "expired", "member_id": "1", "role": "employee",
+             "confirmation": True}
+    events, _ = await run(ActionChangeRole(), submitted("change_role_form", slots))
+    values = slot_values(events)
+    assert values["change_role_status"] == "identity_expired"
+    assert values["verification_grant"] is None
+
+
+async def test_backend_unavailable(closed_port_url, use_backend):
+    use_backend(closed_port_url, timeout_seconds=1.0)
+    slots = add_user_slots("g", "a@b.pl", "A B", "employee", "pracownik")
+    events, _ = await run(ActionAddUser(), submitted("add_user_form", slots))
+    assert slot_values(events)["add_user_status"] == "unavailable"
+
+
+async def test_cancel_resets_the_company_slots():
+    events, _ = await run(ActionCancelCompanyForm(), make_tracker(slots={"member_email": ANNA}))
+    values = slot_values(events)
+    for slot in ("member_email", "person_name", "role", "new_email", "confirmation",
+                 "member_id", "member_is_self", "company_refusal", "email", "verification_code"):
+        assert values[slot] is None
+
+
+def test_idempotency_keys():
+    def tracker(sender, stamp):
+        event = user_event("tak", "affirm")
+        event["timestamp"] = stamp
+        return make_tracker(events=[event], sender_id=sender)
+
+    key = idempotency_key(tracker("a", 1.0), "add_user", ANNA, "employee")
+    assert key == idempotency_key(tracker("a", 1.0), "add_user", ANNA, "employee")
+    assert key != idempotency_key(tracker("b", 1.0), "add_user", ANNA, "employee")
+    assert key != idempotency_key(tracker("a", 2.0), "add_user", ANNA, "employee")
+    assert key != idempotency_key(tracker("a", 1.0), "add_user", ANNA, "warehouse")
+    assert re.fullmatch(r"[0-9a-f]{64}", key)
+
+
+def test_company_actions_statuses_and_responses_match_the_domain():
+    """actions/company.py and domain.yml agree (names, status values, responses)."""
+    import inspect
+    from pathlib import Path
+
+    import yaml
+    from rasa_sdk import Action
+
+    import actions.company as module
+    from actions.company import (
+        AddUserStatus,
+        ChangeLoginEmailStatus,
+        ChangeRoleStatus,
+        Refusal,
+        RemoveUserStatus,
+        RolesInfoStatus,
+    )
+
+    root = Path(__file__).resolve().parents[2]
+    fragment = yaml.safe_load((root / "domain.yml").read_text(encoding="utf-8"))
+    names = {
+        cls().name()
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, Action)
+        and cls.__module__ == module.__name__
+        and not inspect.isabstract(cls)
+    }
+    assert names <= set(fragment["actions"])
+
+    def values(cls):
+        return {v for k, v in vars(cls).items() if not k.startswith("_")}
+
+    refusals = values(Refusal)
+    for slot, own in (
+        ("add_user_status", AddUserStatus),
+        ("change_role_status", ChangeRoleStatus),
+        ("remove_user_status", RemoveUserStatus),
+        ("change_login_email_status", ChangeLoginEmailStatus),
+    ):
+        domain_values = set(fragment["slots"][slot]["values"])
+        assert values(own) <= domain_values, slot
+        assert domain_values <= values(own) | refusals, slot
+    assert values(RolesInfoStatus) == set(fragment["slots"]["roles_info_status"]["values"])
+    for response in (
+        module.UTTER_ALREADY_MEMBER, module.UTTER_MEMBER_NOT_FOUND, module.UTTER_OWNER_ROLE,
+        module.UTTER_ROLE_NOT_RECOGNISED, module.UTTER_INVALID_NAME, module.UTTER_SAME_EMAIL,
+    ):
+        assert response in fragment["responses"], response

@@ -1,0 +1,628 @@
+"""Packages (actions/packages.py) against the real backend: price-list answers, the package
+change (the question, the confirmation with the real amounts, the change itself, the database
+and the confirmation e-mail after it), refusals, and the account's status.
+
+The tests of this module share one seeded database and run in file order: Jan Kowalski's
+company goes green -> silver (upgrade) -> green scheduled -> scheduled change cancelled."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sqlite3
+import urllib.request
+from contextlib import closing
+from pathlib import Path
+from datetime import date, datetime, timezone
+from typing import Any, Dict, List, Optional
+
+import pytest
+import yaml
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
+
+from actions.backend_client import get_backend_client
+from actions.identity import identity_expired_events
+from actions.packages import (
+    ACCOUNT_STATUS_SLOT,
+    ACCOUNT_VALUE_SLOTS,
+    BLOCKED_SLOT,
+    CHANGE_VALUE_SLOTS,
+    PACKAGE_CHANGE_STATUS_SLOT,
+    AccountStatusResult,
+    ActionAccountStatus,
+    ActionAskChangePackageFormConfirmation,
+    ActionAskChangePackageFormPackage,
+    ActionChangePackage,
+    ActionPackagesInfo,
+    PackageChangeStatus,
+    package_code,
+    question_topics,
+)
+from tests.actions.helpers import make_tracker, slot_event, user_event
+from tests.actions.test_identity import ANNA, JAN, responses, verify, wait_for_mails
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+EWA = "ewa.zajac@majafirma.pl"
+_GRANTS: Dict[str, str] = {}
+
+
+async def grant_for(live_backend, domain, address: str) -> str:
+    """One verification per person for the whole module (grants live 15 minutes)."""
+    if address not in _GRANTS:
+        _GRANTS[address] = await verify(live_backend, domain, address)
+    return _GRANTS[address]
+
+
+def pkg(value: str) -> Dict[str, Any]:
+    return {"entity": "package", "value": value}
+
+
+def question(text: str, *packages: str):
+    return make_tracker(
+        events=[user_event(text, "packages_info", [pkg(p) for p in packages])],
+    )
+
+
+async def run(action, tracker, domain=None):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, domain or {})
+    return events, dispatcher
+
+
+def form_done_tracker(
+    *,
+    grant: Optional[str],
+    package: Optional[str] = None,
+    confirmation: Optional[bool] = None,
+    blocked: Optional[str] = None,
+    verified_email: Optional[str] = JAN,
+    confirming_text: str = "tak",
+    timestamp: Optional[float] = None,
+):
+    """The tracker when action_change_package runs after change_package_form completed."""
+    answer = user_event(confirming_text, "affirm" if confirmation else "deny")
+    answer["timestamp"] = timestamp or datetime.now(timezone.utc).timestamp()
+    slots = {
+        "verification_grant": grant,
+        "verified_email": verified_email,
+        "package": package,
+        "confirmation": confirmation,
+        "package_change_blocked": blocked,
+    }
+    return make_tracker(
+        slots=slots,
+        events=[
+            {"event": "action", "name": "action_listen"},
+            answer,
+            {"event": "action", "name": "change_package_form"},
+            slot_event("requested_slot", None),
+            {"event": "active_loop", "name": None},
+        ],
+        latest_action_name="change_package_form",
+        sender_id="packages-test",
+    )
+
+
+def asking_tracker(grant: Optional[str], package: Optional[str] = None):
+    """The tracker the form's ask actions get."""
+    return make_tracker(
+        slots={"verification_grant": grant, "package": package, "requested_slot": "package"},
+        events=[{"event": "action", "name": "change_package_form"}],
+        active_loop="change_package_form",
+    )
+
+
+def values_of(events: List[Dict[str, Any]]) -> Dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def subscription_row(live_backend, address: str):
+    return live_backend.query(
+        "SELECT s.package_code, s.valid_until, s.pending_package_code, s.trial_until"
+        " FROM subscriptions s JOIN memberships m ON m.organisation_id = s.organisation_id"
+        " JOIN accounts a ON a.id = m.account_id WHERE a.email = ?",
+        address,
+    )[0]
+
+
+def write_db(live_backend, sql: str, *params: Any) -> None:
+    with closing(sqlite3.connect(live_backend.stack.workdir / "backend.db", timeout=10)) as db:
+        db.execute(sql, params)
+        db.commit()
+
+
+# --- the actions and the domain agree ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def merged_domain() -> Dict[str, Any]:
+    """domain.yml as a dict."""
+    return yaml.safe_load((REPO_ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+def test_every_response_the_actions_use_exists(merged_domain):
+    used = set()
+    for module in ("identity", "packages"):
+        source = (REPO_ROOT / "actions" / f"{module}.py").read_text(encoding="utf-8")
+        used |= {name for name in re.findall(r"utter_[a-z_]+", source) if not name.endswith("_")}
+    used -= {"utter_message"}  # dispatcher.utter_message
+    used |= {f"utter_package_{topic}" for topic in ("documents", "invoicing", "backup")}
+    assert used - set(merged_domain["responses"]) == set()
+
+
+def test_actions_and_slots_are_in_the_domain(merged_domain):
+    executor = ActionExecutor()
+    executor.register_package("actions.identity")
+    executor.register_package("actions.packages")
+    assert set(executor.actions) <= set(merged_domain["actions"])
+    for slot in (*CHANGE_VALUE_SLOTS, *ACCOUNT_VALUE_SLOTS, BLOCKED_SLOT):
+        assert slot in merged_domain["slots"]
+    for slot, values in (
+        (PACKAGE_CHANGE_STATUS_SLOT, PackageChangeStatus),
+        (ACCOUNT_STATUS_SLOT, AccountStatusResult),
+    ):
+        expected = {v for k, v in vars(values).items() if not k.startswith("_")}
+        assert set(merged_domain["slots"][slot]["values"]) == expected
+
+
+def test_sensitive_forms_verify_the_identity_first(merged_domain):
+    for form in (
+        "change_package_form", "account_status_form", "device_status_form", "remove_device_form",
+        "add_user_form", "change_role_form", "remove_user_form", "change_login_email_form",
+    ):
+        assert merged_domain["forms"][form]["required_slots"][:2] == ["email", "verification_code"]
+        assert f"utter_ask_{form}_email" in merged_domain["responses"]
+
+
+# --- what a question is about ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [("złotego", "gold"), ("Zlotym", "gold"), ("srebrny", "silver"), ("green", "green"),
+     ("zielonemu", "green"), ("platynowy", None), (None, None)],
+)
+def test_package_code(value, code):
+    assert package_code(value) == code
+
+
+@pytest.mark.parametrize(
+    ("text", "topics"),
+    [
+        ("ile kosztuje srebrny?", ["price"]),
+        ("Ile dokumentów IWD ma zielony", ["documents"]),
+        ("czy jest okres próbny", ["trial"]),
+        ("ilu użytkowników w złotym", ["users"]),
+        ("co zawiera pakiet złoty", []),
+    ],
+)
+def test_question_topics(text, topics):
+    assert question_topics(text) == topics
+
+
+# --- price-list answers ---------------------------------------------------------------------------
+
+
+async def test_the_price_of_one_package(live_backend):
+    tracker = question("ile kosztuje srebrny?", "silver")
+    events, dispatcher = await run(ActionPackagesInfo(), tracker)
+
+    assert events == []
+    assert responses(dispatcher) == ["utter_package_price"]
+    message = dispatcher.messages[0]
+    assert (message["name"], message["net"], message["gross"], message["vat_percent"]) == (
+        "srebrny", "299,00 zł", "367,77 zł", 23,
+    )
+
+
+async def test_the_free_package(live_backend):
+    _, dispatcher = await run(ActionPackagesInfo(), question("czy zielony jest darmowy", "green"))
+
+    assert responses(dispatcher) == ["utter_package_price_free"]
+    assert dispatcher.messages[0]["invoicing"] == "przez 90 dni"
+
+
+async def test_one_column_of_one_package(live_backend):
+    tracker = question("ile dokumentów IWD w srebrnym", "silver")
+    _, dispatcher = await run(ActionPackagesInfo(), tracker)
+
+    assert responses(dispatcher) == ["utter_package_documents"]
+    assert dispatcher.messages[0]["documents"] == "do 100 dokumentów rocznie"
+
+
+async def test_everything_about_one_package(live_backend):
+    _, dispatcher = await run(ActionPackagesInfo(), question("co zawiera pakiet złoty", "gold"))
+
+    assert responses(dispatcher) == ["utter_package_details"]
+    message = dispatcher.messages[0]
+    assert (message["gross"], message["documents"], message["backup"]) == (
+        "982,77 zł", "bez limitu", "30 GB",
+    )
+
+
+async def test_two_packages_compared_in_price_list_order(live_backend):
+    _, dispatcher = await run(
+        ActionPackagesInfo(), question("czym się różni złoty od srebrnego", "gold", "silver")
+    )
+
+    assert responses(dispatcher) == ["utter_packages_compare"]
+    message = dispatcher.messages[0]
+    assert (message["a_name"], message["a_net"], message["b_name"], message["b_net"]) == (
+        "srebrny", "299,00 zł", "złoty", "799,00 zł",
+    )
+    assert (message["a_documents"], message["b_documents"]) == (
+        "do 100 dokumentów rocznie", "bez limitu",
+    )
+
+
+async def test_overview_with_buttons(live_backend):
+    _, dispatcher = await run(ActionPackagesInfo(), question("jakie są pakiety?"))
+
+    assert responses(dispatcher) == [
+        "utter_packages_overview",
+        "utter_package_summary",
+        "utter_package_summary",
+        "utter_package_summary",
+        "utter_packages_overview_question",
+    ]
+    assert [m["name"] for m in dispatcher.messages[1:4]] == ["zielony", "srebrny", "złoty"]
+    assert [m["gross"] for m in dispatcher.messages[1:4]] == ["0,00 zł", "367,77 zł", "982,77 zł"]
+    assert [b["payload"] for b in dispatcher.messages[4]["buttons"]] == [
+        '/packages_info{"package":"green"}',
+        '/packages_info{"package":"silver"}',
+        '/packages_info{"package":"gold"}',
+    ]
+
+
+async def test_the_trial(live_backend):
+    _, dispatcher = await run(ActionPackagesInfo(), question("czy jest okres próbny?"))
+
+    assert responses(dispatcher) == ["utter_packages_trial"]
+    message = dispatcher.messages[0]
+    assert (message["free_name"], message["paid_names"], message["trial_days"]) == (
+        "zielony", "srebrny i złoty", 90,
+    )
+
+
+async def test_users(live_backend):
+    tracker = question("ilu użytkowników w srebrnym?", "silver")
+    _, dispatcher = await run(ActionPackagesInfo(), tracker)
+
+    assert responses(dispatcher) == ["utter_packages_users"]
+
+
+async def test_price_list_unavailable(use_backend, closed_port_url):
+    use_backend(closed_port_url, timeout_seconds=1.0)
+
+    events, dispatcher = await run(ActionPackagesInfo(), question("cennik"))
+
+    assert events == []
+    assert responses(dispatcher) == ["utter_packages_unavailable"]
+
+
+# --- changing the package -------------------------------------------------------------------------
+
+
+async def test_the_package_question_shows_the_current_package(live_backend, domain):
+    grant = await grant_for(live_backend, domain, JAN)
+
+    events, dispatcher = await run(ActionAskChangePackageFormPackage(), asking_tracker(grant))
+
+    assert events == []
+    assert responses(dispatcher) == ["utter_ask_change_package_form_package_current"]
+    message = dispatcher.messages[0]
+    assert (message["current_name"], message["valid_until"]) == ("zielony", "31.08.2027")
+    assert [b["payload"] for b in message["buttons"]] == [
+        '/inform{"package":"silver"}',
+        '/inform{"package":"gold"}',
+    ]
+
+
+async def test_upgrade_confirmed_with_the_amount_then_changed(live_backend, domain, caplog):
+    caplog.set_level(logging.DEBUG)
+    grant = await grant_for(live_backend, domain, JAN)
+
+    # the confirmation question states what happens and what it costs
+    events, dispatcher = await run(
+        ActionAskChangePackageFormConfirmation(), asking_tracker(grant, "silver")
+    )
+    assert events == []
+    assert responses(dispatcher) == ["utter_ask_change_package_form_confirmation_upgrade"]
+    preview = dispatcher.messages[0]
+    assert (preview["current_name"], preview["new_name"], preview["valid_until"]) == (
+        "zielony", "srebrny", "31.08.2027",
+    )
+    assert (preview["price_net"], preview["price_gross"]) == ("299,00 zł", "367,77 zł")
+
+    tracker = form_done_tracker(grant=grant, package="silver", confirmation=True)
+    events, dispatcher = await run(ActionChangePackage(), tracker)
+
+    assert dispatcher.messages == []  # the rules answer
+    values = values_of(events)
+    assert values["package_change_status"] == "changed"
+    assert (values["package_change_to"], values["package_change_from"]) == ("srebrny", "zielony")
+    assert values["package_change_valid_until"] == "31.08.2027"
+    # what the user was told is what the backend charged
+    assert (values["package_change_net"], values["package_change_gross"]) == (
+        preview["amount_net"], preview["amount_gross"],
+    )
+    assert values["package"] is None and values["confirmation"] is None
+    assert subscription_row(live_backend, JAN)[0] == "silver"
+    mails = wait_for_mails(live_backend, JAN, "Zmiana pakietu na srebrny")
+    assert len(mails) == 1 and preview["amount_net"] in mails[0]["text"]
+    assert grant not in caplog.text
+
+    # a retried action (same confirming message) does not change anything twice
+    events, _ = await run(ActionChangePackage(), tracker)
+    assert values_of(events)["package_change_status"] == "changed"
+    assert subscription_row(live_backend, JAN)[0] == "silver"
+
+
+async def test_the_same_package_is_refused_before_the_confirmation(live_backend, domain):
+    grant = await grant_for(live_backend, domain, JAN)
+
+    events, dispatcher = await run(
+        ActionAskChangePackageFormConfirmation(), asking_tracker(grant, "silver")
+    )
+
+    assert dispatcher.messages == []
+    assert events == [
+        SlotSet("package_change_blocked", "same_package"),
+        SlotSet("requested_slot", None),
+    ]
+    events, _ = await run(
+        ActionChangePackage(),
+        form_done_tracker(grant=grant, package="silver", blocked="same_package"),
+    )
+    assert values_of(events)["package_change_status"] == "same_package"
+    assert values_of(events)["package_change_blocked"] is None
+    # and should the backend be asked anyway, it refuses the same way
+    events, _ = await run(
+        ActionChangePackage(), form_done_tracker(grant=grant, package="silver", confirmation=True)
+    )
+    assert values_of(events)["package_change_status"] == "same_package"
+
+
+async def test_downgrade_is_scheduled_for_the_end_of_the_period(live_backend, domain):
+    grant = await grant_for(live_backend, domain, JAN)
+
+    events, dispatcher = await run(
+        ActionAskChangePackageFormConfirmation(), asking_tracker(grant, "green")
+    )
+    assert responses(dispatcher) == ["utter_ask_change_package_form_confirmation_downgrade"]
+    preview = dispatcher.messages[0]
+    assert (preview["effective_from"], preview["valid_until"]) == ("01.09.2027", "31.08.2027")
+    assert preview["new_documents"].startswith("do 10 dokumentów")
+
+    events, _ = await run(
+        ActionChangePackage(), form_done_tracker(grant=grant, package="green", confirmation=True)
+    )
+
+    values = values_of(events)
+    assert values["package_change_status"] == "scheduled"
+    assert (values["package_change_to"], values["package_change_from"]) == ("zielony", "srebrny")
+    assert values["package_change_date"] == "01.09.2027"
+    assert "10 dokumentów" in values["package_change_warnings"]
+    assert subscription_row(live_backend, JAN)[:3] == ("silver", "2027-08-31", "green")
+    assert len(wait_for_mails(live_backend, JAN, "Zaplanowana zmiana pakietu na zielony")) == 1
+
+
+async def test_the_scheduled_package_again_is_refused(live_backend, domain):
+    grant = await grant_for(live_backend, domain, JAN)
+
+    events, _ = await run(ActionAskChangePackageFormConfirmation(), asking_tracker(grant, "green"))
+
+    assert events == [
+        SlotSet("package_change_blocked", "already_scheduled"),
+        SlotSet("requested_slot", None),
+    ]
+    events, _ = await run(
+        ActionChangePackage(), form_done_tracker(grant=grant, package="green", confirmation=True)
+    )
+    assert values_of(events)["package_change_status"] == "already_scheduled"
+
+
+async def test_the_package_question_mentions_the_pending_downgrade(live_backend, domain):
+    grant = await grant_for(live_backend, domain, JAN)
+
+    _, dispatcher = await run(ActionAskChangePackageFormPackage(), asking_tracker(grant))
+
+    assert responses(dispatcher) == ["utter_ask_change_package_form_package_pending"]
+    message = dispatcher.messages[0]
+    assert (message["current_name"], message["pending_name"], message["pending_from"]) == (
+        "srebrny", "zielony", "01.09.2027",
+    )
+    assert len(message["buttons"]) == 3  # the current one cancels the downgrade
+
+
+async def test_status_numbers_match_the_database(live_backend, domain):
+    grant = await grant_for(live_backend, domain, JAN)
+    organisation = live_backend.query(
+        "SELECT m.organisation_id FROM memberships m JOIN accounts a ON a.id = m.account_id"
+        " WHERE a.email = ?", JAN,
+    )[0][0]
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    for _ in range(3):
+        write_db(
+            live_backend,
+            "INSERT INTO document_exchanges (organisation_id, exchanged_at) VALUES (?, ?)",
+            organisation, now,
+        )
+    used = live_backend.query(
+        "SELECT count(*) FROM document_exchanges WHERE organisation_id = ?", organisation
+    )[0][0]
+    package, valid_until, pending, _ = subscription_row(live_backend, JAN)
+
+    events, dispatcher = await run(
+        ActionAccountStatus(), make_tracker(slots={"verification_grant": grant})
+    )
+
+    assert dispatcher.messages == []
+    values = values_of(events)
+    assert values["account_status_result"] == "pending_downgrade"
+    assert (package, pending) == ("silver", "green")
+    assert values["account_package"] == "srebrny"
+    assert values["account_valid_until"] == date.fromisoformat(valid_until).strftime("%d.%m.%Y")
+    assert (values["account_pending_package"], values["account_pending_from"]) == (
+        "zielony", "01.09.2027",
+    )
+    assert values["account_organisation"] == "Majama Michał Zając"
+    assert values["account_iwd_used"] == str(used) == "3"
+    assert (values["account_iwd_limit"], values["account_iwd_remaining"]) == ("100", "97")
+    assert values["account_iwd_unlimited"] is False
+    assert values["account_iwd_year"] == str(datetime.now().year)
+
+
+async def test_choosing_the_current_package_cancels_the_downgrade(live_backend, domain):
+    grant = await grant_for(live_backend, domain, JAN)
+
+    _, dispatcher = await run(
+        ActionAskChangePackageFormConfirmation(), asking_tracker(grant, "silver")
+    )
+    assert responses(dispatcher) == ["utter_ask_change_package_form_confirmation_keep"]
+    assert dispatcher.messages[0]["pending_name"] == "zielony"
+
+    events, _ = await run(
+        ActionChangePackage(), form_done_tracker(grant=grant, package="silver", confirmation=True)
+    )
+
+    values = values_of(events)
+    assert values["package_change_status"] == "downgrade_cancelled"
+    assert values["package_change_to"] == "srebrny"
+    assert subscription_row(live_backend, JAN)[:3] == ("silver", "2027-08-31", None)
+    assert len(wait_for_mails(live_backend, JAN, "Anulowana zmiana pakietu")) == 1
+
+
+async def test_no_at_the_confirmation_changes_nothing(live_backend, domain):
+    grant = await grant_for(live_backend, domain, JAN)
+    before = subscription_row(live_backend, JAN)
+
+    events, _ = await run(
+        ActionChangePackage(), form_done_tracker(grant=grant, package="gold", confirmation=False)
+    )
+
+    assert values_of(events)["package_change_status"] == "cancelled"
+    assert subscription_row(live_backend, JAN) == before
+    assert wait_for_mails(live_backend, JAN, "", timeout=1.0) == []
+
+
+async def test_an_expired_grant_restarts_the_verification(live_backend, domain):
+    events, _ = await run(
+        ActionChangePackage(),
+        form_done_tracker(grant="to-nie-jest-grant", package="gold", confirmation=True),
+    )
+    assert values_of(events)["package_change_status"] == "identity_expired"
+    for event in identity_expired_events():
+        assert event in events
+
+    events, _ = await run(
+        ActionChangePackage(), form_done_tracker(grant=None, package="gold", confirmation=True)
+    )
+    assert values_of(events)["package_change_status"] == "identity_expired"
+
+    events, dispatcher = await run(ActionAskChangePackageFormPackage(), asking_tracker("zly-grant"))
+    assert dispatcher.messages == []
+    assert events[-2:] == [
+        SlotSet("package_change_blocked", "identity_expired"),
+        SlotSet("requested_slot", None),
+    ]
+    assert SlotSet("verification_grant", None) in events
+
+    events, _ = await run(ActionAccountStatus(), make_tracker(slots={"verification_grant": "zly"}))
+    assert values_of(events)["account_status_result"] == "identity_expired"
+    assert SlotSet("verification_grant", None) in events
+
+
+async def test_change_backend_unavailable(use_backend, closed_port_url):
+    use_backend(closed_port_url, timeout_seconds=1.0)
+
+    events, _ = await run(
+        ActionChangePackage(), form_done_tracker(grant="g", package="gold", confirmation=True)
+    )
+    assert values_of(events)["package_change_status"] == "unavailable"
+    events, _ = await run(ActionAskChangePackageFormPackage(), asking_tracker("g"))
+    assert events == [
+        SlotSet("package_change_blocked", "unavailable"),
+        SlotSet("requested_slot", None),
+    ]
+    events, _ = await run(ActionAccountStatus(), make_tracker(slots={"verification_grant": "g"}))
+    assert values_of(events)["account_status_result"] == "unavailable"
+
+
+async def test_an_employee_cannot_change_the_package(live_backend, domain):
+    """Ewa Zając joins Jan's company as an employee (invitation accepted), verifies herself
+    and is refused before any question; the backend would refuse too."""
+    jan = await grant_for(live_backend, domain, JAN)
+    await get_backend_client().add_member(jan, EWA, "Ewa Zając", "employee", "add-ewa-1")
+    invitation = wait_for_mails(live_backend, EWA, "Zaproszenie")[-1]
+    token = re.search(r"token=([A-Za-z0-9_\-]+)", invitation["text"]).group(1)
+    request = urllib.request.Request(
+        f"{live_backend.url}/api/v1/auth/activation/confirm",
+        data=json.dumps(
+            {"token": token, "password": "Pracownik#2026", "password_confirm": "Pracownik#2026"}
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request).close()
+    ewa = await grant_for(live_backend, domain, EWA)
+    before = subscription_row(live_backend, JAN)
+
+    events, dispatcher = await run(ActionAskChangePackageFormPackage(), asking_tracker(ewa))
+    assert dispatcher.messages == []
+    assert events == [
+        SlotSet("package_change_blocked", "not_owner"),
+        SlotSet("requested_slot", None),
+    ]
+
+    events, _ = await run(
+        ActionChangePackage(),
+        form_done_tracker(grant=ewa, package="gold", confirmation=True, verified_email=EWA),
+    )
+    assert values_of(events)["package_change_status"] == "not_owner"
+    assert subscription_row(live_backend, JAN) == before
+
+    # she may read the status
+    events, _ = await run(ActionAccountStatus(), make_tracker(slots={"verification_grant": ewa}))
+    assert values_of(events)["account_package"] == "srebrny"
+
+
+async def test_a_trial_package_is_ordered(live_backend, domain):
+    """Anna's office tries silver (the whole period a trial, green waiting): choosing silver
+    orders a paid year after the trial."""
+    write_db(
+        live_backend,
+        "UPDATE subscriptions SET trial_until = valid_until, pending_package_code = 'green'"
+        " WHERE organisation_id = (SELECT m.organisation_id FROM memberships m"
+        " JOIN accounts a ON a.id = m.account_id WHERE a.email = ?)",
+        ANNA,
+    )
+    anna = await grant_for(live_backend, domain, ANNA)
+
+    events, _ = await run(ActionAccountStatus(), make_tracker(slots={"verification_grant": anna}))
+    values = values_of(events)
+    assert values["account_status_result"] == "trial"
+    assert (values["account_package"], values["account_pending_package"]) == ("srebrny", "zielony")
+
+    _, dispatcher = await run(
+        ActionAskChangePackageFormConfirmation(), asking_tracker(anna, "silver")
+    )
+    assert responses(dispatcher) == ["utter_ask_change_package_form_confirmation_order"]
+    preview = dispatcher.messages[0]
+    assert (preview["paid_from"], preview["paid_until"]) == ("01.07.2027", "30.06.2028")
+    assert (preview["amount_net"], preview["amount_gross"]) == ("299,00 zł", "367,77 zł")
+
+    events, _ = await run(
+        ActionChangePackage(),
+        form_done_tracker(grant=anna, package="silver", confirmation=True, verified_email=ANNA),
+    )
+
+    values = values_of(events)
+    assert values["package_change_status"] == "ordered"
+    assert (values["package_change_net"], values["package_change_valid_until"]) == (
+        "299,00 zł", "30.06.2028",
+    )
+    assert subscription_row(live_backend, ANNA)[:3] == ("silver", "2028-06-30", None)

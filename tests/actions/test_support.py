@@ -1,0 +1,187 @@
+"""actions/support.py: the handoff contract with the gateway and the Polish first stage of the
+two-stage fallback. No backend involved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+import yaml
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
+
+from actions.support import (
+    HANDOFF_PAYLOAD,
+    HANDOFF_REQUESTED_SLOT,
+    UTTER_ASK_REPHRASE,
+    UTTER_HANDOFF_REQUESTED,
+    UTTER_SUPPORT_CONTACT,
+    ActionDefaultAskAffirmation,
+    ActionHandoff,
+    affirmation_response,
+    guessed_intent,
+)
+from tests.actions.helpers import make_tracker, user_event
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load(path: Path) -> Dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
+@pytest.fixture(scope="module")
+def full_domain() -> Dict[str, Any]:
+    return _load(REPO_ROOT / "domain.yml")
+
+
+def fallback_tracker(ranking, intent="nlu_fallback"):
+    event = user_event("coś niejasnego", intent)
+    event["parse_data"]["intent_ranking"] = ranking
+    return make_tracker(events=[event])
+
+
+async def run(action, tracker, domain):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, domain)
+    return events, dispatcher.messages
+
+
+# --- action_handoff -------------------------------------------------------------------------
+
+
+async def test_handoff_answers_with_contact_and_sends_the_gateway_payload(full_domain):
+    events, messages = await run(ActionHandoff(), make_tracker(), full_domain)
+
+    assert events == [SlotSet(HANDOFF_REQUESTED_SLOT, True)]
+    assert [message["response"] for message in messages] == [
+        UTTER_HANDOFF_REQUESTED,
+        UTTER_SUPPORT_CONTACT,
+        None,
+    ]
+    assert messages[-1]["custom"] == {"handoff": {"requested": True}}
+    assert all(message["text"] is None for message in messages)  # text only from the domain
+
+
+def test_handoff_payload_is_the_documented_contract():
+    assert HANDOFF_PAYLOAD == {"handoff": {"requested": True}}
+
+
+def test_handoff_responses_and_slot_exist(full_domain):
+    responses = full_domain["responses"]
+    contact = responses[UTTER_SUPPORT_CONTACT][0]["text"]
+    for fact in ("32 356 22 23", "wsparcie@ingksiegowosc.pl", "8:00–18:00", "czat"):
+        assert fact in contact
+    assert UTTER_HANDOFF_REQUESTED in responses
+    slot = full_domain["slots"][HANDOFF_REQUESTED_SLOT]
+    assert slot["type"] == "bool"
+    assert slot["mappings"] == [{"type": "custom"}]
+
+
+# --- action_default_ask_affirmation ---------------------------------------------------------
+
+
+async def test_affirmation_asks_about_the_second_ranked_intent_in_polish(full_domain):
+    tracker = fallback_tracker(
+        [
+            {"name": "nlu_fallback", "confidence": 0.4},
+            {"name": "reset_password", "confidence": 0.35},
+            {"name": "login_help", "confidence": 0.3},
+        ]
+    )
+
+    events, messages = await run(ActionDefaultAskAffirmation(), tracker, full_domain)
+
+    assert events == []
+    assert [message["response"] for message in messages] == [
+        "utter_ask_affirmation_reset_password"
+    ]
+    response = full_domain["responses"]["utter_ask_affirmation_reset_password"][0]
+    assert response["text"] == "Czy chodzi o reset hasła?"
+    assert [button["payload"] for button in response["buttons"]] == [
+        "/reset_password",
+        "/out_of_scope",
+    ]
+
+
+@pytest.mark.parametrize("intent", ["greet", "affirm", "inform", "share_password", "stop"])
+async def test_no_affirmation_for_small_talk_yes_no_or_secrets(full_domain, intent):
+    tracker = fallback_tracker(
+        [{"name": "nlu_fallback", "confidence": 0.4}, {"name": intent, "confidence": 0.3}]
+    )
+
+    _, messages = await run(ActionDefaultAskAffirmation(), tracker, full_domain)
+
+    assert [message["response"] for message in messages] == [UTTER_ASK_REPHRASE]
+
+
+async def test_affirmation_without_a_ranking_asks_to_rephrase(full_domain):
+    _, messages = await run(ActionDefaultAskAffirmation(), fallback_tracker([]), full_domain)
+
+    assert [message["response"] for message in messages] == [UTTER_ASK_REPHRASE]
+
+
+async def test_affirmation_without_the_domain_asks_to_rephrase():
+    tracker = fallback_tracker(
+        [{"name": "nlu_fallback", "confidence": 0.4}, {"name": "login_help", "confidence": 0.3}]
+    )
+
+    _, messages = await run(ActionDefaultAskAffirmation(), tracker, {})
+
+    assert [message["response"] for message in messages] == [UTTER_ASK_REPHRASE]
+
+
+def test_guessed_intent_skips_the_fallback_intent():
+    assert guessed_intent({"intent": {"name": "login_help"}}) == "login_help"
+    assert guessed_intent({"intent": {"name": "nlu_fallback"}}) is None
+    assert guessed_intent({}) is None
+    assert (
+        guessed_intent(
+            {
+                "intent": {"name": "nlu_fallback"},
+                "intent_ranking": [{"name": "nlu_fallback"}, {"name": "pair_phone"}],
+            }
+        )
+        == "pair_phone"
+    )
+
+
+def test_affirmation_response_names(full_domain):
+    assert affirmation_response("login_help", full_domain) == "utter_ask_affirmation_login_help"
+    assert affirmation_response("no_such_intent", full_domain) == UTTER_ASK_REPHRASE
+    assert affirmation_response(None, full_domain) == UTTER_ASK_REPHRASE
+
+
+def test_every_affirmation_response_names_a_real_intent_and_is_well_formed(full_domain):
+    prefix = "utter_ask_affirmation_"
+    names = [name for name in full_domain["responses"] if name.startswith(prefix)]
+    assert len(names) >= 15
+    for name in names:
+        intent = name[len(prefix):]
+        assert intent in full_domain["intents"], name
+        (variant,) = full_domain["responses"][name]
+        assert variant["text"].endswith("?"), name
+        yes, no = variant["buttons"]
+        assert yes == {"title": "Tak", "payload": f"/{intent}"}, name
+        # Rasa's two-stage fallback reads /out_of_scope as "no, not that"
+        assert no["payload"] == "/out_of_scope", name
+
+
+def test_rephrase_and_give_up_responses_offer_topics_and_a_consultant(full_domain):
+    rephrase = full_domain["responses"][UTTER_ASK_REPHRASE][0]
+    payloads = {button["payload"] for button in rephrase["buttons"]}
+    assert {"/login_help", "/reset_password", "/human_handoff"} <= payloads
+    for payload in payloads:
+        assert payload[1:] in full_domain["intents"]
+    default = full_domain["responses"]["utter_default"][0]
+    assert [button["payload"] for button in default["buttons"]] == ["/human_handoff"]
+
+
+def test_support_actions_are_in_the_domain(full_domain):
+    executor = ActionExecutor()
+    for action_class in (ActionHandoff, ActionDefaultAskAffirmation):
+        executor.register_action(action_class)
+    assert set(executor.actions) == {"action_handoff", "action_default_ask_affirmation"}
+    assert set(executor.actions) <= set(full_domain["actions"])
