@@ -747,3 +747,34 @@ async def test_unconfirmed_registration_is_never_sent(fake_backend, use_backend,
 
     assert events[0] == SlotSet("registration_status", RegistrationStatus.INVALID_DATA)
     assert fake_backend.requests == []
+
+
+# --- the domain agrees with the actions ----------------------------------------------------------
+
+
+def _values(cls: type) -> set:
+    return {value for name, value in vars(cls).items() if not name.startswith("_")}
+
+
+def test_status_values_match_the_categorical_slots(domain):
+    from actions.registration import ActivationResendStatus
+
+    slots = domain["slots"]
+    assert _values(RegistrationStatus) == set(slots["registration_status"]["values"])
+    assert _values(ActivationResendStatus) == set(slots["activation_resend_status"]["values"])
+
+
+def test_actions_and_responses_exist_in_the_domain(domain):
+    import actions.registration as module
+
+    names = {
+        cls().name()
+        for cls in (ValidateRegistrationForm, ActionAskRegistrationConfirmation,
+                    ActionRegisterAccount, ActionResetRegistration, ActionResendActivation,
+                    module.ValidateResendActivationForm)
+    }
+    assert names <= set(domain["actions"])
+    used = {value for name, value in vars(module).items() if name.startswith("UTTER_")}
+    assert used <= set(domain["responses"])
+    assert domain["forms"]["registration_form"]["required_slots"] == list(FORM_SLOTS)
+    assert "{pin}" not in str(domain["responses"])
