@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help env run test test-app test-actions test-rasa shell db model lock clean
+.PHONY: help env run test test-app test-actions test-rasa shell db model lock clean bench-nlu
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -38,6 +38,7 @@ $(MODEL): $(RASA_SOURCES) $(RASA_ENV)/.lock-sha256
 db: $(APP_ENV)/.lock-sha256 ## create/migrate the SQLite database under var/ and load the demo data
 	$(APP_PY) -m backend.cli migrate
 	$(APP_PY) -m backend.cli seed
+	$(APP_PY) -m bot.gateway.cli migrate
 
 run: env model db ## start all five services; Ctrl-C stops them
 	@$(APP_PY) scripts/run.py
@@ -60,6 +61,9 @@ test-actions: $(RASA_ENV)/.lock-sha256
 test-rasa: $(MODEL)
 	$(RASA) data validate --fail-on-warnings
 	$(RASA) test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors --out var/results
+
+bench-nlu: $(RASA_ENV)/.lock-sha256 ## 5-fold NLU benchmark: ours vs Rasa's default pipeline (~45 min), writes docs/benchmarks/nlu.md
+	$(RASA_ENV)/bin/python scripts/bench_nlu.py
 
 lock: ## re-resolve requirements/*.in into the lock files (needs the package registry)
 	scripts/lock.sh app

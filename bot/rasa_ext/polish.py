@@ -65,22 +65,6 @@ def fold(text: Text) -> Text:
     return unicodedata.normalize("NFC", stripped)
 
 
-_STEMMER = None
-
-
-def _stempel():
-    global _STEMMER
-    if _STEMMER is None:
-        import contextlib
-        import io
-
-        from pystempel import Stemmer
-
-        with contextlib.redirect_stderr(io.StringIO()):
-            _STEMMER = Stemmer.polimorf()
-    return _STEMMER
-
-
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
 )
@@ -101,7 +85,7 @@ class PolishTokenFolder(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         """The component's default config (see class docstring)."""
-        return {"fold_text": True, "stemmer": None}
+        return {"fold_text": True}
 
     @classmethod
     def required_components(cls) -> List[Type]:
@@ -111,9 +95,6 @@ class PolishTokenFolder(GraphComponent):
     def __init__(self, config: Dict[Text, Any]) -> None:
         """Creates the component from its merged config."""
         self._fold_text = bool(config.get("fold_text", True))
-        self._stem = None
-        if config.get("stemmer") == "stempel":  # EXPERIMENT: evaluated by scripts/bench_nlu.py
-            self._stem = _stempel()
 
     @classmethod
     def create(
@@ -130,10 +111,7 @@ class PolishTokenFolder(GraphComponent):
         """Folds the tokens of every free-text attribute of `message` in place."""
         for attribute in FOLDED_ATTRIBUTES:
             for token in message.get(TOKENS_NAMES[attribute]) or []:
-                base = token.lemma or token.text
-                if self._stem is not None:
-                    base = self._stem(base.lower()) or base
-                folded_lemma = fold(base)
+                folded_lemma = fold(token.lemma or token.text)
                 if self._fold_text:
                     token.text = fold(token.text)
                 token.lemma = folded_lemma
