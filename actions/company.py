@@ -21,7 +21,6 @@ Actions write no text themselves. Grants are never logged, addresses only masked
 
 from __future__ import annotations
 
-import hashlib
 from abc import ABC, abstractmethod
 import logging
 import re
@@ -38,6 +37,7 @@ from actions.backend_client import (
     get_backend_client,
     mask_email,
 )
+from actions.idempotency import idempotency_key
 from actions.identity import (
     IDENTITY_EXPIRED_STATUS,
     VERIFIED_EMAIL_SLOT,
@@ -190,21 +190,6 @@ def refusal_of(error: BackendError) -> str:
     if error.status == 422:
         return Refusal.INVALID_DATA
     return Refusal.FAILED
-
-
-def idempotency_key(tracker: Tracker, journey: Text, *values: Any) -> Text:
-    """Stable for a retry of the same action run (same conversation, same confirming message,
-    same values), different for a new request later in the conversation."""
-    stamp = next(
-        (
-            event.get("timestamp")
-            for event in reversed(tracker.events)
-            if event.get("event") == "user"
-        ),
-        None,
-    )
-    raw = "\x1f".join([tracker.sender_id, journey, str(stamp), *(str(value) for value in values)])
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
 def role_label(role: Any, catalogue: Optional[Dict[str, Dict[str, Any]]] = None) -> Optional[str]:

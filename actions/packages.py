@@ -21,7 +21,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import unicodedata
@@ -40,6 +39,7 @@ from actions.backend_client import (
     BackendUnavailable,
     get_backend_client,
 )
+from actions.idempotency import idempotency_key
 from actions.identity import (
     IDENTITY_EXPIRED_STATUS,
     VerifiedIdentityValidator,
@@ -213,21 +213,6 @@ def pro_rata_net(difference_grosze: int, today: date, valid_until: date) -> int:
     days_remaining = max(0, (valid_until - today).days + 1)
     net = Decimal(difference_grosze) * days_remaining / period_days
     return int(net.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def idempotency_key(tracker: Tracker, journey: Text, *values: Any) -> Text:
-    """The same for a retry of one action run (same conversation, same confirming message),
-    different for a new request later in the conversation."""
-    stamp = next(
-        (
-            event.get("timestamp")
-            for event in reversed(tracker.events)
-            if event.get("event") == "user"
-        ),
-        None,
-    )
-    raw = "\x1f".join([tracker.sender_id, journey, str(stamp), *(str(value) for value in values)])
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
 # --- the price list ---------------------------------------------------------------------------

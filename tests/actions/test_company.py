@@ -27,9 +27,9 @@ from actions.company import (
     ValidateChangeLoginEmailForm,
     ValidateChangeRoleForm,
     ValidateRemoveUserForm,
-    idempotency_key,
     means_own_address,
 )
+from actions.idempotency import idempotency_key
 from tests.actions.helpers import make_tracker, slot_event, user_event
 from tests.actions.test_devices import read_code, slot_values, submitted, wait_for_mail
 
