@@ -19,6 +19,7 @@ from backend.api import (
     packages,
     pages,
     registration,
+    support,
     verification,
 )
 from backend.db import create_engine, create_sessionmaker
@@ -56,7 +57,9 @@ def create_app(
     app.ctx.settings = settings
     app.ctx.clock = clock
 
-    for module in (health, auth, pages, registration, verification, members, devices, packages):
+    for module in (
+        health, auth, pages, registration, verification, members, devices, packages, support
+    ):
         app.blueprint(module.bp)
     app.blueprint(registration.pages_bp)
     # GET /api/v1/openapi.json: built from app.router.routes on first request (api/openapi.py),

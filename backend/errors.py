@@ -121,3 +121,9 @@ class IdempotencyInProgress(DomainError):
     status = 409
     code = "idempotency_in_progress"
     message = "Żądanie z tym kluczem Idempotency-Key jest właśnie przetwarzane. Spróbuj za chwilę."
+
+
+class SessionInvalid(DomainError):
+    status = 401
+    code = "session_invalid"
+    message = "Sesja logowania wygasła. Zaloguj się ponownie."

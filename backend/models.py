@@ -226,6 +226,19 @@ class VerificationGrant(Base):
     expires_at: Mapped[datetime]
 
 
+class LoginSession(Base):
+    """A website login: the browser holds the raw token, only its SHA-256 hash is stored."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
 class IdempotentResponse(Base):
     """The stored answer to a create request, replayed when the same Idempotency-Key comes again."""
 

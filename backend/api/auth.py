@@ -1,13 +1,19 @@
-"""/api/v1/auth: password reset and login."""
+"""/api/v1/auth: password reset, login and website login sessions."""
 
 from __future__ import annotations
 
-from sanic import Blueprint, Request, json
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, PlainSerializer, WithJsonSchema
+from sanic import Blueprint, Request, empty, json
 
 from backend.api import openapi
 from backend.api.requests import parse_json
-from backend.api.schemas import EmailRequest, LoginRequest, NewPasswordRequest
+from backend.api.schemas import EmailRequest, LoginRequest, NewPasswordRequest, SessionTokenRequest
 from backend.api.service_auth import require_service_token
+from backend.errors import InvalidCredentials, RateLimited, SessionInvalid
+from backend.services.login_sessions import LoginSessionService
 
 bp = Blueprint("auth_v1", url_prefix="/api/v1/auth")
 
@@ -15,6 +21,62 @@ RESET_ACCEPTED = (
     "Jeśli konto z tym adresem istnieje, wysłaliśmy na nie link do ustawienia nowego hasła. "
     "Link jest ważny 60 minut."
 )
+NO_STORE = {"Cache-Control": "no-store"}
+
+# ISO 8601 with the offset ("2026-11-23T17:00:00+00:00"), like the code check's ``expires_at``.
+IsoDateTime = Annotated[
+    datetime,
+    PlainSerializer(lambda value: value.isoformat(), return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+# --- answers (documented in the OpenAPI document, and every answer passes through them) ---------
+
+
+class LoginAccountOut(BaseModel):
+    id: int
+    email: str
+    name: str
+
+
+class LoginSessionOut(BaseModel):
+    token: str
+    expires_at: IsoDateTime
+
+
+class LoginOut(BaseModel):
+    account: LoginAccountOut
+    session: LoginSessionOut
+
+
+class SessionAccountOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    organisation: str | None
+    role: str | None
+
+
+class SessionVerifiedOut(BaseModel):
+    account: SessionAccountOut
+    grant: str
+    grant_expires_at: IsoDateTime
+
+
+def _out(model: type[BaseModel], body: dict) -> dict:
+    """The answer, checked against its documented model."""
+    return model.model_validate(body).model_dump(mode="json")
+
+
+def _sessions(request: Request) -> LoginSessionService:
+    ctx = request.app.ctx
+    if getattr(ctx, "login_sessions", None) is None:
+        ctx.login_sessions = LoginSessionService(ctx.deps)
+    return ctx.login_sessions
+
+
+# --- handlers -----------------------------------------------------------------------------------
 
 
 @bp.post("/password-reset")
@@ -38,7 +100,65 @@ async def confirm_password_reset(request: Request):
 
 @bp.post("/login")
 @openapi.body(LoginRequest)
+@openapi.responds(200, LoginOut, description="Logged in; a new website session (8 hours).")
+@openapi.raises(InvalidCredentials, RateLimited)
 async def login(request: Request):
+    """Log in with e-mail and password; starts a website login session."""
     body = parse_json(request, LoginRequest)
-    account = await request.app.ctx.auth.login(body.email, body.password)
-    return json({"account": {"id": account.id, "email": account.email, "name": account.name}})
+    logged_in = await request.app.ctx.auth.login_with_session(body.email, body.password)
+    account = logged_in.account
+    return json(
+        _out(
+            LoginOut,
+            {
+                "account": {"id": account.id, "email": account.email, "name": account.name},
+                "session": {
+                    "token": logged_in.session_token,
+                    "expires_at": logged_in.session_expires_at,
+                },
+            },
+        ),
+        headers=NO_STORE,
+    )
+
+
+@bp.post("/sessions/verify")
+@require_service_token
+@openapi.body(SessionTokenRequest)
+@openapi.responds(200, SessionVerifiedOut, description="The session is live: its account and a "
+                  "fresh 15-minute verification grant for it.")
+@openapi.raises(SessionInvalid)
+async def verify_session(request: Request):
+    """Exchange a website login session for a verification grant (the assistant acts for the
+    logged-in user without an e-mail code)."""
+    body = parse_json(request, SessionTokenRequest)
+    verified = await _sessions(request).verify(body.session_token)
+    account = verified.account
+    return json(
+        _out(
+            SessionVerifiedOut,
+            {
+                "account": {
+                    "id": account.id,
+                    "email": account.email,
+                    "name": account.name,
+                    "organisation": account.organisation,
+                    "role": account.role,
+                },
+                "grant": verified.grant,
+                "grant_expires_at": verified.grant_expires_at,
+            },
+        ),
+        headers=NO_STORE,
+    )
+
+
+@bp.post("/logout")
+@openapi.body(SessionTokenRequest)
+@openapi.responds(204, description="Logged out; the same answer for unknown or ended sessions.")
+async def logout(request: Request):
+    """End a website login session."""
+    body = parse_json(request, SessionTokenRequest)
+    await _sessions(request).logout(body.session_token)
+    # The same answer whether or not the session existed: nothing to learn from it.
+    return empty()

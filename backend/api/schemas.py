@@ -39,3 +39,9 @@ class NewPasswordRequest(_Body):
 class LoginRequest(_Body):
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH * 2)
+
+
+class SessionTokenRequest(_Body):
+    """A website login session's token (verify, logout). Real tokens are 43 characters."""
+
+    session_token: str = Field(min_length=1, max_length=200)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,9 +12,10 @@ from backend.errors import InvalidCredentials, PasswordPolicyViolation, RateLimi
 from backend.mail import builders
 from backend.models import Account, AccountState, TokenPurpose
 from backend.repositories import accounts
+from backend.repositories import login_sessions as session_queries
 from backend.repositories import tokens as token_queries
 from backend.security.password_policy import check_password
-from backend.services import audit, outbox, tokens
+from backend.services import audit, login_sessions, outbox, tokens
 from backend.services.rate_limit import RateLimit
 
 # Reset e-mails per account per hour; past it the request is answered the same and nothing is sent.
@@ -31,6 +32,15 @@ class ResetLinkTarget:
     """Who the reset form is for, shown on the page (no secrets)."""
 
     email: str
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    """A successful website login: the account and its new session (raw token shown once)."""
+
+    account: Account
+    session_token: str
+    session_expires_at: datetime
 
 
 class AuthService:
@@ -103,6 +113,8 @@ class AuthService:
             if account.state == AccountState.PENDING_ACTIVATION:
                 account.state = AccountState.ACTIVE
             await LOGIN_FAILURES.clear(session, account.email)
+            # Whoever knew the old password may hold a website session: it ends here.
+            await session_queries.revoke_all(session, account.id, self._clock())
             outbox.queue(
                 session,
                 builders.password_changed(to_address=account.email, name=account.name),
@@ -132,3 +144,12 @@ class AuthService:
                 stored = await accounts.get(session, account.id)
                 stored.password_hash = await self._hasher.hash(password)
         return account
+
+    async def login_with_session(self, email: str, password: str) -> LoggedIn:
+        """The website login: check the credentials like ``login``, then start a login session."""
+        account = await self.login(email, password)
+        async with self._sessions.begin() as session:
+            raw, login_session = await login_sessions.issue(session, account, self._clock)
+        return LoggedIn(
+            account=account, session_token=raw, session_expires_at=login_session.expires_at
+        )

@@ -1,0 +1,89 @@
+"""/api/v1/support: e-mails about the chat gateway's support tickets (service token only)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sanic import Blueprint, Request, json
+
+from backend.api.idempotency import idempotent
+from backend.api.openapi import raises, responds
+from backend.api.requests import parse_json
+from backend.api.schemas import _checked_email
+from backend.api.service_auth import require_service_token
+from backend.errors import ValidationFailed
+from backend.services.support import SupportService, TicketEmailKind, TicketEmailLimit
+
+bp = Blueprint("support_v1", url_prefix="/api/v1/support")
+
+
+class TicketEmailRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["ticket_received", "ticket_answered"]
+    to: str = Field(min_length=3, max_length=254, description="The customer's e-mail address.")
+    ticket_number: str = Field(
+        min_length=1, max_length=32, pattern=r"^[A-Z0-9-]+$", examples=["PM-000123"]
+    )
+    question: str = Field(min_length=1, max_length=2000)
+    answer: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=5000,
+        description="Required for ticket_answered, not allowed for ticket_received.",
+    )
+
+    _to = field_validator("to")(_checked_email)
+
+    @field_validator("question", "answer")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("blank")
+        return value
+
+
+class QueuedOut(BaseModel):
+    status: Literal["queued"]
+
+
+def _parse(request: Request) -> TicketEmailRequest:
+    """The body, with the answer present exactly when the e-mail is the answer."""
+    body = parse_json(request, TicketEmailRequest)
+    if body.kind == "ticket_answered" and body.answer is None:
+        raise ValidationFailed(details=[{
+            "field": "answer", "code": "missing",
+            "message": "Odpowiedź jest wymagana dla wiadomości ticket_answered.",
+        }])
+    if body.kind == "ticket_received" and body.answer is not None:
+        raise ValidationFailed(details=[{
+            "field": "answer", "code": "extra_forbidden",
+            "message": "Odpowiedź można podać tylko dla wiadomości ticket_answered.",
+        }])
+    return body
+
+
+def _service(request: Request) -> SupportService:
+    ctx = request.app.ctx
+    if getattr(ctx, "support", None) is None:
+        ctx.support = SupportService(ctx.deps)
+    return ctx.support
+
+
+@bp.post("/ticket-emails")
+@require_service_token
+@idempotent("support_ticket_email")
+@responds(202, QueuedOut, description="The e-mail is queued in the outbox.")
+@raises(TicketEmailLimit)
+async def send_ticket_email(request: Request):
+    """Queue an e-mail about a support ticket: received (after hours) or answered."""
+    body = _parse(request)
+    await _service(request).send_ticket_email(
+        TicketEmailKind(body.kind),
+        to_address=body.to,
+        ticket_number=body.ticket_number,
+        question=body.question,
+        answer=body.answer,
+    )
+    return json({"status": "queued"}, status=202)

@@ -1,0 +1,39 @@
+"""E-mails about support tickets the chat opened outside advisers' hours (pure builders)."""
+
+from __future__ import annotations
+
+from backend.mail.builders import EmailContent, render
+
+# When and how people reach an adviser; said in every ticket e-mail.
+ADVISER_HOURS = "od poniedziałku do piątku w godz. 8:00–18:00"
+SUPPORT_PHONE = "32 356 22 23"
+SUPPORT_EMAIL = "wsparcie@ingksiegowosc.pl"
+
+
+def _contact() -> dict[str, str]:
+    return {"hours": ADVISER_HOURS, "phone": SUPPORT_PHONE, "support_email": SUPPORT_EMAIL}
+
+
+def ticket_received(*, to_address: str, ticket_number: str, question: str) -> EmailContent:
+    return render(
+        "ticket_received",
+        to_address=to_address,
+        subject=f"Przyjęliśmy Twoje zgłoszenie nr {ticket_number}",
+        ticket_number=ticket_number,
+        question=question,
+        **_contact(),
+    )
+
+
+def ticket_answered(
+    *, to_address: str, ticket_number: str, question: str, answer: str
+) -> EmailContent:
+    return render(
+        "ticket_answered",
+        to_address=to_address,
+        subject=f"Odpowiedź na zgłoszenie nr {ticket_number}",
+        ticket_number=ticket_number,
+        question=question,
+        answer=answer,
+        **_contact(),
+    )
