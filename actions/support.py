@@ -18,6 +18,14 @@ tracker. The gateway acts on the payload (queue, business hours: issue 5); until
 the texts above are the whole answer. The payload carries no personal data. Further keys may
 be added inside ``"handoff"``; ``"requested"`` stays a bool.
 
+`action_handoff_returned` - the adviser let go
+----------------------------------------------
+The gateway sends ``/handoff_returned`` (intent `handoff_returned`) with the metadata
+``{"pomocnik_handoff": {"outcome": "returned" | "closed"}}`` when an adviser hands the
+conversation back to the assistant or closes it. The action resets `handoff_requested`;
+on a hand-back it greets the visitor again (`utter_handoff_returned`), after a close it
+stays silent (the gateway asks for a rating).
+
 `action_default_ask_affirmation` - stage 1 of the two-stage fallback
 --------------------------------------------------------------------
 Overrides Rasa's default (which asks "Did you mean 'reset_password'?"). The guessed intent
@@ -44,6 +52,8 @@ HANDOFF_REQUESTED_SLOT = "handoff_requested"
 HANDOFF_PAYLOAD: Dict[Text, Any] = {"handoff": {"requested": True}}
 UTTER_HANDOFF_REQUESTED = "utter_handoff_requested"
 UTTER_SUPPORT_CONTACT = "utter_support_contact"
+UTTER_HANDOFF_RETURNED = "utter_handoff_returned"
+HANDOFF_CLOSED = "closed"
 
 NLU_FALLBACK_INTENT = "nlu_fallback"
 AFFIRMATION_RESPONSE_PREFIX = "utter_ask_affirmation_"
@@ -65,6 +75,23 @@ class ActionHandoff(Action):
         dispatcher.utter_message(response=UTTER_SUPPORT_CONTACT)
         dispatcher.utter_message(json_message=HANDOFF_PAYLOAD)
         return [SlotSet(HANDOFF_REQUESTED_SLOT, True)]
+
+
+class ActionHandoffReturned(Action):
+    def name(self) -> Text:
+        return "action_handoff_returned"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> List[EventType]:
+        metadata = tracker.latest_message.get("metadata") or {}
+        outcome = (metadata.get("pomocnik_handoff") or {}).get("outcome")
+        if outcome != HANDOFF_CLOSED:
+            dispatcher.utter_message(response=UTTER_HANDOFF_RETURNED)
+        return [SlotSet(HANDOFF_REQUESTED_SLOT, False)]
 
 
 def guessed_intent(latest_message: Mapping[Text, Any]) -> Optional[Text]:

@@ -16,9 +16,11 @@ from actions.support import (
     HANDOFF_REQUESTED_SLOT,
     UTTER_ASK_REPHRASE,
     UTTER_HANDOFF_REQUESTED,
+    UTTER_HANDOFF_RETURNED,
     UTTER_SUPPORT_CONTACT,
     ActionDefaultAskAffirmation,
     ActionHandoff,
+    ActionHandoffReturned,
     affirmation_response,
     guessed_intent,
 )
@@ -63,6 +65,27 @@ async def test_handoff_answers_with_contact_and_sends_the_gateway_payload(full_d
     ]
     assert messages[-1]["custom"] == {"handoff": {"requested": True}}
     assert all(message["text"] is None for message in messages)  # text only from the domain
+
+
+def returned_tracker(outcome):
+    event = user_event("/handoff_returned", "handoff_returned")
+    event["parse_data"]["metadata"] = {"pomocnik_handoff": {"outcome": outcome}}
+    return make_tracker(slots={HANDOFF_REQUESTED_SLOT: True}, events=[event])
+
+
+async def test_handed_back_conversation_greets_again_and_resets_the_request(full_domain):
+    events, messages = await run(ActionHandoffReturned(), returned_tracker("returned"), full_domain)
+
+    assert events == [SlotSet(HANDOFF_REQUESTED_SLOT, False)]
+    assert [message["response"] for message in messages] == [UTTER_HANDOFF_RETURNED]
+    assert UTTER_HANDOFF_RETURNED in full_domain["responses"]
+
+
+async def test_closed_conversation_resets_the_request_silently(full_domain):
+    events, messages = await run(ActionHandoffReturned(), returned_tracker("closed"), full_domain)
+
+    assert events == [SlotSet(HANDOFF_REQUESTED_SLOT, False)]
+    assert messages == []
 
 
 def test_handoff_payload_is_the_documented_contract():
