@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help env run test test-app test-actions test-rasa shell db model lock clean bench-nlu
+.PHONY: help env run test test-app test-actions test-rasa shell db model lock clean bench-nlu bench agent-add
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -64,6 +64,13 @@ test-rasa: $(MODEL)
 
 bench-nlu: $(RASA_ENV)/.lock-sha256 ## 5-fold NLU benchmark: ours vs Rasa's default pipeline (~45 min), writes docs/benchmarks/nlu.md
 	$(RASA_ENV)/bin/python scripts/bench_nlu.py
+
+bench: env model ## the whole stack at 1/10/50 concurrent visitors, gateway vs straight to Rasa (~10 min), writes docs/benchmarks/gateway.md
+	$(APP_PY) scripts/bench.py
+
+agent-add: $(APP_ENV)/.lock-sha256 ## add an adviser for the console, or reset their password: make agent-add EMAIL=anna@firma.pl NAME=Anna
+	@test -n "$(EMAIL)" -a -n "$(NAME)" || { echo "usage: make agent-add EMAIL=anna@firma.pl NAME=Anna"; exit 2; }
+	@$(APP_PY) -m bot.gateway.cli agent-add --email "$(EMAIL)" --name "$(NAME)"
 
 lock: ## re-resolve requirements/*.in into the lock files (needs the package registry)
 	scripts/lock.sh app

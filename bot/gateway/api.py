@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from sanic import Request, Sanic
@@ -10,9 +12,14 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from bot.gateway.chat import ChatService, Rejected
+from bot.gateway.desk import DeskError
+from bot.gateway.limits import Limit
 from bot.gateway.errors import ApiError
 from bot.gateway.models import Delivery
 from bot.gateway.rasa_client import RasaUnavailable
+from bot.gateway.tickets import TicketRequest
+
+TICKETS_PER_ADDRESS = Limit("tickets_address", 5)
 
 
 def register_api_routes(app: Sanic) -> None:
@@ -21,6 +28,10 @@ def register_api_routes(app: Sanic) -> None:
     app.add_route(
         messages, "/api/v1/conversations/<conversation_id:str>/messages", methods=["GET", "POST"]
     )
+    conversation = "/api/v1/conversations/<conversation_id:str>"
+    app.add_route(cancel_handoff, f"{conversation}/handoff/cancel", methods=["POST"])
+    app.add_route(create_ticket, f"{conversation}/tickets", methods=["POST"])
+    app.add_route(rate_conversation, f"{conversation}/rating", methods=["POST"])
     app.add_route(health, "/health", methods=["GET"])
     app.add_route(readiness, "/health/ready", methods=["GET"])
 
@@ -77,6 +88,52 @@ async def list_messages(request: Request, conversation_id: str) -> HTTPResponse:
         raise ApiError(422, "invalid_after")
     messages = await request.app.ctx.service.history(conversation_id, int(raw_after))
     return json_response({"messages": [message.wire() for message in messages]})
+
+
+async def cancel_handoff(request: Request, conversation_id: str) -> HTTPResponse:
+    """The visitor stops waiting for an adviser."""
+    await _existing(request, conversation_id)
+    with desk_errors():
+        await request.app.ctx.desk.cancel_handoff(conversation_id)
+    return json_response({"status": "cancelled"})
+
+
+async def create_ticket(request: Request, conversation_id: str) -> HTTPResponse:
+    """A question for the advisers: ``{"email"?, "phone"?, "question"}`` → the ticket number."""
+    await _existing(request, conversation_id)
+    body = read_json_object(request)
+    exceeded = await request.app.ctx.limiter.hit(
+        [(TICKETS_PER_ADDRESS, client_address(request))]
+    )
+    if exceeded is not None:
+        retry_after = {"Retry-After": str(exceeded.retry_after_seconds)}
+        raise ApiError(429, "too_many_tickets", headers=retry_after)
+    with desk_errors():
+        ticket = await request.app.ctx.tickets.create(conversation_id, TicketRequest.parse(body))
+    return json_response({"ticket": {"number": ticket.number}}, status=201)
+
+
+async def rate_conversation(request: Request, conversation_id: str) -> HTTPResponse:
+    """The visitor's rating: ``{"score": 1..5, "comment"?}``."""
+    await _existing(request, conversation_id)
+    body = read_json_object(request)
+    with desk_errors():
+        await request.app.ctx.desk.rate(conversation_id, body.get("score"), body.get("comment"))
+    return json_response({"status": "rated"}, status=201)
+
+
+async def _existing(request: Request, conversation_id: str) -> None:
+    if not await request.app.ctx.conversations.exists(conversation_id):
+        raise ApiError(404, "conversation_not_found")
+
+
+@contextlib.contextmanager
+def desk_errors() -> Iterator[None]:
+    """A desk refusal leaves as an API error with its stable code and Polish message."""
+    try:
+        yield
+    except DeskError as error:
+        raise ApiError(error.status, error.code) from None
 
 
 async def health(request: Request) -> HTTPResponse:

@@ -13,17 +13,22 @@ from sanic import Request, Sanic
 from sanic.response import BaseHTTPResponse
 
 from bot.gateway.api import register_api_routes
+from bot.gateway.backend_client import BackendClient
 from bot.gateway.chat import ADDRESS_SCOPE, SESSION_SCOPE, ChatService
 from bot.gateway.cli import current_revision, head_revision, is_sqlite, migrate
+from bot.gateway.console import register_console
 from bot.gateway.conversations import ConversationStore, SignedConversations, log_prefix
 from bot.gateway.db import create_engine, create_sessionmaker, utcnow
+from bot.gateway.desk import Desk
 from bot.gateway.errors import MAX_BODY_BYTES, register_error_handlers
 from bot.gateway.fanout import FanOut, create_fanout
+from bot.gateway.hours import BusinessHours, running_clock
 from bot.gateway.limits import Limit, RateLimiter
 from bot.gateway.pages import register_page_routes
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.settings import Settings
 from bot.gateway.socket_channel import SocketChannel
+from bot.gateway.tickets import TicketService
 from bot.gateway.transcript import Transcript
 
 logger = logging.getLogger("pomocnik.gateway")
@@ -82,33 +87,57 @@ def create_app(
     conversations: ConversationStore | None = None,
     fanout: FanOut | None = None,
     clock: Callable[[], datetime] = utcnow,
+    hours: BusinessHours | None = None,
 ) -> Sanic:
-    """Build the gateway. ``name`` must be unique per process (Sanic's app registry)."""
+    """Build the gateway. ``name`` must be unique per process (Sanic's app registry).
+
+    ``clock`` stamps messages and counts limits; ``hours`` decides when advisers work (tests
+    fix its clock; GATEWAY_HOURS_CLOCK_START does so in development).
+    """
     app = Sanic(name)
     _quiet_websocket_close_errors()
     # No sanic-ext: it would add OpenAPI/docs routes to the only public entry point.
     app.config.AUTO_EXTEND = False
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
-    app.ctx.settings = settings
-    app.ctx.conversations = conversations or SignedConversations(settings.secret)
-    app.ctx.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds)
-    app.ctx.engine = create_engine(settings.database_url)
-    sessions = create_sessionmaker(app.ctx.engine)
-    app.ctx.fanout = fanout or create_fanout(settings.redis_url)
-    app.ctx.limiter = RateLimiter(sessions, clock)
-    app.ctx.service = ChatService(
-        transcript=Transcript(sessions, clock),
-        limiter=app.ctx.limiter,
-        rasa=app.ctx.rasa,
-        fanout=app.ctx.fanout,
+    ctx = app.ctx
+    ctx.settings = settings
+    ctx.clock = clock
+    ctx.hours = hours or BusinessHours(
+        running_clock(settings.hours_clock_start) if settings.hours_clock_start else clock
+    )
+    ctx.conversations = conversations or SignedConversations(settings.secret)
+    ctx.rasa = RasaClient(
+        settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_api_token
+    )
+    ctx.backend = (
+        BackendClient(settings.backend_url, settings.backend_service_token)
+        if settings.backend_service_token
+        else None
+    )
+    ctx.engine = create_engine(settings.database_url)
+    ctx.sessions = create_sessionmaker(ctx.engine)
+    ctx.fanout = fanout or create_fanout(settings.redis_url)
+    ctx.limiter = RateLimiter(ctx.sessions, clock)
+    ctx.transcript = Transcript(ctx.sessions, clock)
+    ctx.desk = Desk(ctx.sessions, ctx.transcript, ctx.fanout, ctx.hours, ctx.rasa, clock)
+    ctx.tickets = TicketService(
+        ctx.sessions, ctx.transcript, ctx.desk, ctx.rasa, ctx.backend, clock
+    )
+    ctx.service = ChatService(
+        transcript=ctx.transcript,
+        limiter=ctx.limiter,
+        rasa=ctx.rasa,
+        fanout=ctx.fanout,
+        desk=ctx.desk,
         session_limit=Limit(SESSION_SCOPE, settings.session_messages_per_minute),
         address_limit=Limit(ADDRESS_SCOPE, settings.address_messages_per_minute),
     )
-    app.ctx.socket = SocketChannel(settings, app.ctx.conversations, app.ctx.service)
+    ctx.socket = SocketChannel(settings, ctx.conversations, ctx.service, ctx.backend)
 
     register_error_handlers(app)
     register_api_routes(app)
     register_page_routes(app)
+    register_console(app)
     app.ctx.socket.attach(app)
     _register_lifecycle(app)
     _register_middleware(app)
@@ -133,6 +162,8 @@ def _register_lifecycle(app: Sanic) -> None:
     async def start(app: Sanic) -> None:
         await prepare_database(app.ctx.settings, app.ctx.engine)
         await app.ctx.rasa.start()
+        if app.ctx.backend is not None:
+            await app.ctx.backend.start()
         await app.ctx.fanout.start(app.ctx.socket.deliver)
         app.ctx.sweeper = asyncio.create_task(_sweep_counters(app.ctx.limiter))
 
@@ -143,6 +174,8 @@ def _register_lifecycle(app: Sanic) -> None:
         await app.ctx.service.drain(timeout=app.ctx.settings.rasa_timeout_seconds)
         await app.ctx.fanout.close()
         await app.ctx.rasa.close()
+        if app.ctx.backend is not None:
+            await app.ctx.backend.close()
         await app.ctx.engine.dispose()
 
     app.register_listener(start, "before_server_start")
@@ -183,6 +216,7 @@ def _log_request(request: Request, response: BaseHTTPResponse) -> None:
     elapsed_ms = (time.perf_counter() - started) * 1000 if started else 0.0
     route = request.route.path if request.route else request.path[:40]
     conversation = (request.match_info or {}).get("conversation_id")
+    conversation = str(conversation) if conversation is not None else None
     logger.info(
         "%s /%s %s %.1fms conv=%s",
         request.method,

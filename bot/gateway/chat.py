@@ -11,17 +11,17 @@ announced masked; only ``relay`` gets the real value, to forward it to Rasa.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.gateway.conversations import log_prefix
+from bot.gateway.conversations import log_prefix, room_for
+from bot.gateway.desk import Desk, asks_for_handoff, message_event
 from bot.gateway.errors import MAX_TEXT_LENGTH, MESSAGES, rate_limit_message
 from bot.gateway.fanout import FanOut
 from bot.gateway.limits import Limit, RateLimiter
-from bot.gateway.models import Delivery
+from bot.gateway.models import Delivery, Handling
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.gateway.transcript import Accepted, StoredMessage, Transcript
 
@@ -64,11 +64,6 @@ class Submitted:
         return self.accepted.message
 
 
-def room_for(session_id: str) -> str:
-    """The socket room (and fan-out address) of a conversation; not the bearer id itself."""
-    return "conv:" + hashlib.sha256(b"pomocnik.room:" + session_id.encode()).hexdigest()[:32]
-
-
 def clean_text(raw: Any) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise Rejected(422, "validation_error")
@@ -84,6 +79,7 @@ class ChatService:
     limiter: RateLimiter
     rasa: RasaClient
     fanout: FanOut
+    desk: Desk
     session_limit: Limit
     address_limit: Limit
     _tasks: set[asyncio.Task] = field(default_factory=set)
@@ -125,7 +121,7 @@ class ChatService:
         )
         if accepted.duplicate:
             return await self._resubmitted(session_id, accepted)
-        await self._announce_message(session_id, accepted.message)
+        await self._announce_message(session_id, accepted.conversation_id, accepted.message)
         return Submitted(accepted, relay=True)
 
     async def _resubmitted(self, session_id: str, accepted: Accepted) -> Submitted:
@@ -136,35 +132,63 @@ class ChatService:
                 return Submitted(Accepted(accepted.conversation_id, retried, True), relay=True)
         return Submitted(accepted, relay=False)
 
-    async def relay(self, session_id: str, submitted: Submitted, text: str) -> list[StoredMessage]:
+    async def relay(
+        self,
+        session_id: str,
+        submitted: Submitted,
+        text: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> list[StoredMessage]:
         """Send the visitor's message to Rasa and store its replies; raises ``RasaUnavailable``.
 
         ``text`` is what the visitor typed (the real value of a secret, which the transcript
-        only holds masked); Rasa's sender id is the conversation id, metadata stays empty.
+        only holds masked); Rasa's sender id is the conversation id. ``metadata`` is only ever
+        what the gateway itself verified (a signed-in visitor's identity), never the visitor's.
+        While an adviser holds the conversation the message goes to them, not to Rasa.
         """
         message = submitted.message
+        conversation_id = submitted.accepted.conversation_id
+        handling = await self.desk.handling(conversation_id)
+        if handling is Handling.AGENT:
+            await self._announce_status(session_id, await self.transcript.mark_answered(message.id))
+            return []
+        if handling is Handling.CLOSED:
+            await self.desk.reopen_if_closed(conversation_id)
         try:
-            replies = await self.rasa.send_message(session_id, text.strip(), metadata={})
+            replies = await self.rasa.send_message(session_id, text.strip(), metadata or {})
         except RasaUnavailable as exc:
             logger.warning("rasa unavailable conv=%s reason=%s", log_prefix(session_id), exc)
             failed = await self.transcript.mark_failed(message.id)
             await self._announce_status(session_id, failed, error="assistant_unavailable")
             raise
-        stored = await self.transcript.add_replies(
-            submitted.accepted.conversation_id, message.id, replies
-        )
+        stored = await self.transcript.add_replies(conversation_id, message.id, replies)
         for reply in stored:
-            await self._announce_message(session_id, reply)
+            await self._announce_message(session_id, conversation_id, reply)
         answered = await self.transcript.get(message.id)
         await self._announce_status(session_id, answered)
+        if asks_for_handoff(replies):
+            await self.desk.request_handoff(session_id, conversation_id)
+        self._in_background(self._record_intent(session_id, message.id), session_id, "intent")
         return stored
 
-    def relay_in_background(self, session_id: str, submitted: Submitted, text: str) -> None:
+    async def _record_intent(self, session_id: str, message_id: int) -> None:
+        """What the assistant understood, for the advisers and the statistics (best effort)."""
+        insight = await self.rasa.insight(session_id)
+        if insight and insight.get("intent"):
+            await self.transcript.record_intent(message_id, insight["intent"])
+
+    def relay_in_background(
+        self,
+        session_id: str,
+        submitted: Submitted,
+        text: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         """``relay`` as a task: the socket acknowledges at once; the outcome is announced."""
 
         async def run() -> None:
             try:
-                await self.relay(session_id, submitted, text)
+                await self.relay(session_id, submitted, text, metadata)
             except RasaUnavailable:
                 pass  # stored as failed and announced
             except Exception:
@@ -175,7 +199,16 @@ class ChatService:
                 except Exception:
                     logger.exception("marking a failed relay failed conv=%s", log_prefix(session_id))
 
-        task = asyncio.create_task(run(), name=f"pomocnik-relay-{log_prefix(session_id)}")
+        self._in_background(run(), session_id, "relay")
+
+    def _in_background(self, work: Any, session_id: str, what: str) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                logger.exception("%s failed conv=%s", what, log_prefix(session_id))
+
+        task = asyncio.create_task(guarded(), name=f"pomocnik-{what}-{log_prefix(session_id)}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -194,10 +227,10 @@ class ChatService:
     async def replies_to(self, message: StoredMessage) -> list[StoredMessage]:
         return await self.transcript.replies_to(message.id)
 
-    async def _announce_message(self, session_id: str, message: StoredMessage) -> None:
-        await self.fanout.publish(
-            {"room": room_for(session_id), "type": "message", "message": message.wire()}
-        )
+    async def _announce_message(
+        self, session_id: str, conversation_id: int, message: StoredMessage
+    ) -> None:
+        await self.fanout.publish(message_event(session_id, message, conversation_id))
 
     async def _announce_status(
         self, session_id: str, message: StoredMessage, error: str | None = None

@@ -3,6 +3,12 @@
     python -m bot.gateway.cli migrate                 # create or upgrade the schema (make db)
     python -m bot.gateway.cli revision -m "message"   # autogenerate a new migration
     python -m bot.gateway.cli check                   # exit 1 unless the schema is current
+    python -m bot.gateway.cli agent-add --email anna@firma.pl --name Anna  # make agent-add
+    python -m bot.gateway.cli agent-list
+    python -m bot.gateway.cli agent-disable --email anna@firma.pl
+
+``agent-add`` reads the password from ``AGENT_PASSWORD`` if set, else asks twice; for an
+existing address it sets the new password, unlocks and re-enables the adviser.
 
 The database is ``GATEWAY_DATABASE_URL`` (SQLite ``var/gateway.db`` by default).
 """
@@ -11,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +28,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
-from bot.gateway.db import VERSION_TABLE, create_engine
+from bot.gateway.db import VERSION_TABLE, create_engine, create_sessionmaker, utcnow
 from bot.gateway.settings import Settings, SettingsError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -71,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="exit with 1 unless the schema is the newest")
     revision = sub.add_parser("revision", help="autogenerate a new migration")
     revision.add_argument("-m", "--message", required=True)
+    add = sub.add_parser("agent-add", help="add an adviser, or reset their password and unlock")
+    add.add_argument("--email", required=True)
+    add.add_argument("--name", required=True, help="the first name visitors see")
+    sub.add_parser("agent-list", help="list the advisers")
+    disable = sub.add_parser("agent-disable", help="stop an adviser signing in")
+    disable.add_argument("--email", required=True)
     args = parser.parse_args(argv)
 
     try:
@@ -97,12 +111,57 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gateway: database schema is {current or 'empty'}, newest is {head}")
             return 1
         print(f"gateway: database schema is current ({head})")
+    elif args.command.startswith("agent-"):
+        if is_sqlite(settings.database_url):
+            migrate(settings.database_url)  # `make agent-add` may come before `make run`
+        return asyncio.run(agent_command(settings, args))
     elif args.command == "revision":
         ensure_sqlite_directory(settings.database_url)
         command.revision(
             alembic_config(settings.database_url), message=args.message, autogenerate=True
         )
     return 0
+
+
+async def agent_command(settings: Settings, args: argparse.Namespace) -> int:
+    """agent-add / agent-list / agent-disable on a migrated database."""
+    from bot.gateway.console import agents
+
+    engine = create_engine(settings.database_url)
+    sessions = create_sessionmaker(engine)
+    try:
+        if args.command == "agent-add":
+            created = await agents.add_or_reset(
+                sessions, args.email, args.name, read_password(), utcnow()
+            )
+            print(f"gateway: adviser {'added' if created else 'updated and unlocked'}")
+        elif args.command == "agent-list":
+            for row in await agents.list_agents(sessions):
+                state = "disabled" if row.disabled_at else (
+                    "locked" if row.locked_until and row.locked_until > utcnow() else "active")
+                print(f"{row.email}\t{row.display_name}\t{state}\t"
+                      f"last login: {row.last_login_at or 'never'}")
+        elif not await agents.disable(sessions, args.email, utcnow()):
+            print("gateway: no adviser with that e-mail", file=sys.stderr)
+            return 1
+        else:
+            print("gateway: adviser disabled, their sessions ended")
+    except agents.InvalidAgent as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def read_password() -> str:
+    """AGENT_PASSWORD if set (scripts), else asked twice without echo."""
+    if os.environ.get("AGENT_PASSWORD"):
+        return os.environ["AGENT_PASSWORD"]
+    first = getpass.getpass("Password (at least 12 characters): ")
+    if getpass.getpass("Repeat the password: ") != first:
+        raise SystemExit("gateway: the passwords differ")
+    return first
 
 
 if __name__ == "__main__":

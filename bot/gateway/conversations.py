@@ -62,3 +62,8 @@ class SignedConversations:
 def log_prefix(conversation_id: str | None) -> str:
     """Short, non-identifying prefix for logs (the full id acts as a bearer token)."""
     return (conversation_id or "-")[:6]
+
+
+def room_for(session_id: str) -> str:
+    """The socket room (and fan-out address) of a conversation; not the bearer id itself."""
+    return "conv:" + hashlib.sha256(b"pomocnik.room:" + session_id.encode()).hexdigest()[:32]

@@ -47,6 +47,24 @@ MESSAGES = {
     "bad_request": "Nieprawidłowe żądanie.",
     "service_unavailable": "Usługa jest chwilowo niedostępna. Spróbuj ponownie za chwilę.",
     "internal_error": "Wystąpił nieoczekiwany błąd. Spróbuj ponownie później.",
+    # The advisers' desk: handoff, tickets, rating.
+    "not_in_queue": "Ta rozmowa nie czeka w kolejce do konsultanta.",
+    "conversation_already_taken": "Tę rozmowę prowadzi już inny konsultant.",
+    "conversation_not_yours": "Tej rozmowy nie prowadzisz (albo została już zakończona).",
+    "ticket_question_missing": "Napisz, w czym możemy pomóc – pole „pytanie” jest wymagane.",
+    "ticket_question_too_long": "Pytanie jest za długie. Maksymalna długość to 2000 znaków.",
+    "ticket_contact_missing": "Podaj adres e-mail albo numer telefonu, żebyśmy mogli odpowiedzieć.",
+    "ticket_email_invalid": "To nie wygląda na poprawny adres e-mail, np. jan@firma.pl.",
+    "ticket_phone_invalid": "Podaj numer telefonu z 9 cyframi, np. 600 100 200.",
+    "too_many_tickets": "Z tej rozmowy wysłano już kilka zgłoszeń. Spróbuj ponownie za godzinę.",
+    "ticket_not_found": "Nie znaleziono zgłoszenia.",
+    "ticket_closed": "Zgłoszenie jest zamknięte.",
+    "ticket_has_no_email": "Zgłaszający podał tylko telefon – odpowiedz telefonicznie i zamknij zgłoszenie.",
+    "ticket_answer_missing": "Wpisz treść odpowiedzi.",
+    "ticket_answer_too_long": "Odpowiedź jest za długa. Maksymalna długość to 5000 znaków.",
+    "ticket_email_failed": "Nie udało się wysłać e-maila. Spróbuj ponownie za chwilę.",
+    "rating_invalid": "Ocena musi być liczbą od 1 do 5, a komentarz może mieć do 1000 znaków.",
+    "already_rated": "Ta rozmowa została już oceniona. Dziękujemy!",
 }
 
 # Sanic's own exceptions (routing, body size, timeouts) mapped by status code.

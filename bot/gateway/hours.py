@@ -6,6 +6,7 @@ fix the time. The closing time is exclusive: at 18:00 exactly the advisers are g
 
 from __future__ import annotations
 
+import time as time_module
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -25,6 +26,14 @@ Clock = Callable[[], datetime]
 
 def system_clock() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def running_clock(start: datetime) -> Clock:
+    """A clock that starts at ``start`` and runs on (development and end-to-end tests)."""
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    began = time_module.monotonic()
+    return lambda: start + timedelta(seconds=time_module.monotonic() - began)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The gateway's tables: conversations, their transcript, and shared rate-limit counters."""
+"""The gateway's tables: conversations and their transcript, the advisers' desk (agents, their
+sessions, tickets) and shared rate-limit counters."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ class Author(enum.StrEnum):
 
     VISITOR = "visitor"
     BOT = "bot"
-    AGENT = "agent"  # a human adviser (agent console, later)
-    SYSTEM = "system"  # the gateway itself: handoff and queue notices (later)
+    AGENT = "agent"  # a human adviser, from the agent console
+    SYSTEM = "system"  # the gateway itself: handoff, queue, ticket and rating notices
 
 
 class Delivery(enum.StrEnum):
@@ -32,6 +33,21 @@ class Delivery(enum.StrEnum):
     PENDING = "pending"  # stored, the assistant has not answered yet
     ANSWERED = "answered"  # the assistant's replies (possibly none) are stored
     FAILED = "failed"  # the assistant could not be reached; the visitor may send it again
+
+
+class Handling(enum.StrEnum):
+    """Who answers the visitor now."""
+
+    ASSISTANT = "assistant"  # Rasa answers
+    QUEUED = "queued"  # waiting for an adviser; the assistant still answers meanwhile
+    AGENT = "agent"  # an adviser holds the conversation; the assistant stays silent
+    CLOSED = "closed"  # an adviser ended it; the next visitor message goes to the assistant
+
+
+class TicketStatus(enum.StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"  # an adviser answered by e-mail
+    CLOSED = "closed"
 
 
 class Conversation(Base):
@@ -48,6 +64,22 @@ class Conversation(Base):
     expects_secret: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
+    handling: Mapped[Handling] = mapped_column(
+        _enum(Handling), default=Handling.ASSISTANT, index=True
+    )
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    queued_at: Mapped[datetime | None]
+    taken_at: Mapped[datetime | None]
+    # How many times the visitor asked for a person and how many times an adviser took over.
+    handoffs_requested: Mapped[int] = mapped_column(default=0)
+    handoffs_taken: Mapped[int] = mapped_column(default=0)
+    # The account the visitor is signed in as (verified with the backend), for the advisers.
+    account_email: Mapped[str | None] = mapped_column(String(320))
+    account_name: Mapped[str | None] = mapped_column(String(200))
+    account_organisation: Mapped[str | None] = mapped_column(String(300))
+    rating: Mapped[int | None]
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None]
 
 
 class Message(Base):
@@ -77,7 +109,79 @@ class Message(Base):
     reply_to_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL"), index=True
     )
+    # What the assistant understood (visitor messages it answered), for advisers and statistics.
+    intent: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Agent(Base):
+    """A support adviser who signs in to the console (created with ``make agent-add``)."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # The first name the visitor sees ("Do rozmowy dołącza konsultant Anna").
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AgentSession(Base):
+    """A signed-in console: the cookie holds the raw token, only its SHA-256 is stored."""
+
+    __tablename__ = "agent_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Sent back by the console in a header on every change (synchroniser token against CSRF).
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    # Heartbeats of an open console: an adviser counts as available while it is recent.
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    revoked_at: Mapped[datetime | None]
+
+
+class Ticket(Base):
+    """A question left for the advisers (after hours, or when nobody is at the desk)."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+    )
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
+    question: Mapped[str] = mapped_column(Text)
+    # The transcript (masked) and what the assistant knew, as they were when the ticket came.
+    transcript: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[TicketStatus] = mapped_column(
+        _enum(TicketStatus), default=TicketStatus.OPEN, index=True
+    )
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    answered_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    @property
+    def number(self) -> str:
+        return ticket_number(self.id)
+
+
+def ticket_number(ticket_id: int) -> str:
+    """The number people quote ("PM-000042"); not a credential, so it may be sequential."""
+    return f"PM-{ticket_id:06d}"
 
 
 class RateLimitCounter(Base):

@@ -1,4 +1,5 @@
-"""Client for the Rasa server's REST channel, the gateway's one outside service."""
+"""Client for the Rasa server: its REST channel, and (with ``RASA_API_TOKEN``) the tracker of
+a conversation, read for the advisers and the statistics."""
 
 from __future__ import annotations
 
@@ -9,6 +10,25 @@ import httpx
 from bot.gateway.messages import normalise_bot_messages
 
 READY_CHECK_TIMEOUT_SECONDS = 3.0
+# Slots an adviser may see. An allowlist: the PIN, the codes and the grant are never shown.
+VISIBLE_SLOTS = (
+    "verified_name",
+    "verified_email",
+    "email",
+    "comarch_id",
+    "nip",
+    "package",
+    "role",
+    "person_name",
+    "member_email",
+    "new_email",
+    "device_reason",
+    "account_organisation",
+    "account_package",
+    "account_valid_until",
+    "registration_status",
+    "handoff_requested",
+)
 
 
 class RasaUnavailable(Exception):
@@ -16,9 +36,12 @@ class RasaUnavailable(Exception):
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout_seconds: float) -> None:
+    def __init__(
+        self, base_url: str, timeout_seconds: float, api_token: str | None = None
+    ) -> None:
         self._base_url = base_url.rstrip("/")
         self._timeout = timeout_seconds
+        self._api_token = api_token
         self._http: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
@@ -51,6 +74,30 @@ class RasaClient:
         if not isinstance(raw, list):
             raise RasaUnavailable("unexpected reply shape")
         return normalise_bot_messages(raw)
+
+    async def insight(self, sender: str) -> dict[str, Any] | None:
+        """What the assistant knows of a conversation: its latest intent, the active form and
+        the visible slots. None when Rasa's HTTP API is not enabled or not reachable."""
+        if not self._api_token:
+            return None
+        try:
+            response = await self._client.get(
+                f"/conversations/{sender}/tracker",
+                params={"include_events": "NONE", "token": self._api_token},
+            )
+            tracker = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+        if not isinstance(tracker, dict):
+            return None
+        latest = tracker.get("latest_message") or {}
+        intent = (latest.get("intent") or {}).get("name")
+        slots = tracker.get("slots") or {}
+        return {
+            "intent": intent if isinstance(intent, str) else None,
+            "active_form": (tracker.get("active_loop") or {}).get("name"),
+            "slots": {k: slots[k] for k in VISIBLE_SLOTS if slots.get(k) not in (None, "", [])},
+        }
 
     async def is_ready(self) -> bool:
         try:

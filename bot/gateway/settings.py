@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 DEV_SECRET = "dev-gateway-secret-change-me"
+# The development defaults of the backend (backend/settings.py) and of Rasa's API (Procfile).
+DEV_BACKEND_SERVICE_TOKEN = "dev-backend-service-token-change-me"
+DEV_RASA_API_TOKEN = "dev-rasa-api-token-change-me"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'gateway.db'}"
 MIN_SECRET_LENGTH = 32
@@ -35,6 +39,18 @@ class Settings:
     # Origins (scheme://host[:port]) of other sites allowed to open the socket; the gateway's
     # own origin is always allowed.
     allowed_origins: tuple[str, ...] = ()
+    # The account backend (verifying signed-in visitors, ticket e-mails): the same variables
+    # as the action server. Without a token those features are off.
+    backend_url: str = "http://127.0.0.1:8100"
+    backend_service_token: str | None = DEV_BACKEND_SERVICE_TOKEN
+    # Rasa's HTTP API (rasa run --enable-api --auth-token ...): what the assistant understood,
+    # for the advisers and the statistics. Without a token that is not shown.
+    rasa_api_token: str | None = DEV_RASA_API_TOKEN
+    # Advisers' console sessions.
+    agent_session_hours: int = 8
+    # Development only: business hours read a clock that starts at this moment (ISO 8601) and
+    # runs on, so end-to-end tests can be "after hours" at any real time.
+    hours_clock_start: datetime | None = None
 
     def __post_init__(self) -> None:
         # Validate here so settings built directly (tests, scripts) are checked too.
@@ -67,7 +83,16 @@ class Settings:
                     "GATEWAY_ALLOWED_ORIGINS must list origins like https://www.example.pl "
                     f"(scheme and host, no path), got {origin!r}"
                 )
+        if self.hours_clock_start is not None and not self.is_development:
+            raise SettingsError("GATEWAY_HOURS_CLOCK_START is for development and tests only")
+        if self.agent_session_hours < 1:
+            raise SettingsError("GATEWAY_AGENT_SESSION_HOURS must be at least 1")
         self._check_secret()
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry Secure outside development (local http:// has no TLS)."""
+        return not self.is_development
 
     @property
     def is_development(self) -> bool:
@@ -123,7 +148,25 @@ class Settings:
                 for origin in env.get("GATEWAY_ALLOWED_ORIGINS", "").split(",")
                 if origin.strip()
             ),
+            backend_url=env.get("BACKEND_URL", "").strip() or defaults["backend_url"].default,
+            backend_service_token=_token(env, "BACKEND_SERVICE_TOKEN", DEV_BACKEND_SERVICE_TOKEN),
+            rasa_api_token=_token(env, "RASA_API_TOKEN", DEV_RASA_API_TOKEN),
+            agent_session_hours=_parse(
+                env, "GATEWAY_AGENT_SESSION_HOURS", int, defaults["agent_session_hours"].default
+            ),
+            hours_clock_start=_parse(
+                env, "GATEWAY_HOURS_CLOCK_START", datetime.fromisoformat, None
+            ),
         )
+
+
+def _token(env: Mapping[str, str], name: str, development_default: str) -> str | None:
+    """A service token; in development the other services' public default is assumed."""
+    value = env.get(name, "").strip()
+    if value:
+        return value
+    development = env.get("POMOCNIK_ENV", DEVELOPMENT).strip().lower() in ("", DEVELOPMENT)
+    return development_default if development else None
 
 
 def _parse(env: Mapping[str, str], name: str, kind: type, default):
@@ -133,4 +176,5 @@ def _parse(env: Mapping[str, str], name: str, kind: type, default):
     try:
         return kind(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+        expected = "a number" if kind in (int, float) else "an ISO 8601 date and time"
+        raise SettingsError(f"{name} must be {expected}, got {raw!r}") from None

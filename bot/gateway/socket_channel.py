@@ -22,20 +22,34 @@ simply ignore:
   ``{"ok": false, "error": {"code", "message", "retry_after"?}}``.
 - ``pomocnik_message`` (every stored message, visitor ones included, with ``seq``,
   ``author``, ``at``…) and ``pomocnik_status`` (``{"seq", "cid", "status", "error"?}``, a
-  visitor message answered or failed) go to the conversation's room.
+  visitor message answered or failed) go to the conversation's room, and ``pomocnik_queue``
+  ``{"position"}`` while the visitor waits for an adviser.
+- ``session_request`` may add ``"session_token"``: the token the platform's backend issued
+  when the visitor signed in. The gateway verifies it with the backend and answers
+  ``pomocnik_identity`` ``{"verified": true, "name"}`` (or ``{"verified": false}``); the
+  verified account then goes to Rasa as message metadata, so the assistant skips the e-mail
+  code. The token stays in this connection's memory only.
+
+Advisers' consoles connect to the namespace ``/agent`` (bot/gateway/console): they get
+``desk_changed`` in room ``desk`` and ``conversation_message`` ``{"conversation_id",
+"message"}`` in room ``agent-conv:<id>`` of the conversation they watch.
 
 Refusals (limits, length) reach stock clients as a ``bot_uttered`` notice to that socket only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import socketio
 
-from bot.gateway.chat import ChatService, Rejected, room_for
-from bot.gateway.conversations import ConversationStore, log_prefix
+from bot.gateway.backend_client import BackendClient, BackendUnavailable, VerifiedAccount
+from bot.gateway.chat import ChatService, Rejected
+from bot.gateway.conversations import ConversationStore, log_prefix, room_for
+from bot.gateway.desk import DESK_ROOM
 from bot.gateway.errors import MAX_BODY_BYTES
 from bot.gateway.messages import to_socketio_payloads
 from bot.gateway.settings import Settings
@@ -43,14 +57,26 @@ from bot.gateway.settings import Settings
 logger = logging.getLogger("pomocnik.gateway")
 
 SOCKET_PATH = "socket.io"
+AGENT_NAMESPACE = "/agent"
+# A grant about to expire is renewed (with the same platform session) before a message.
+GRANT_RENEW_MARGIN = timedelta(seconds=60)
+
+
+def agent_room(conversation_id: int) -> str:
+    return f"agent-conv:{conversation_id}"
 
 
 class SocketChannel:
     def __init__(
-        self, settings: Settings, conversations: ConversationStore, service: ChatService
+        self,
+        settings: Settings,
+        conversations: ConversationStore,
+        service: ChatService,
+        backend: BackendClient | None = None,
     ) -> None:
         self._conversations = conversations
         self._service = service
+        self._backend = backend
         self._allowed_origins = set(settings.allowed_origins)
         self.sio = socketio.AsyncServer(
             async_mode="sanic",
@@ -70,17 +96,30 @@ class SocketChannel:
     # ------------------------------------------------------------------ fan-out delivery
 
     async def deliver(self, event: dict[str, Any]) -> None:
-        """Hand one fan-out event to this process's sockets in the conversation's room."""
+        """Hand one fan-out event to this process's sockets: the visitor's room, and the
+        consoles watching that conversation or the queue."""
         room = event.get("room")
         if not isinstance(room, str):
             return
-        if event.get("type") == "message":
+        kind = event.get("type")
+        if kind == "desk":
+            await self.sio.emit("desk_changed", {}, room=DESK_ROOM, namespace=AGENT_NAMESPACE)
+        elif kind == "message":
             message = event["message"]
             await self.sio.emit("pomocnik_message", message, room=room)
             if message.get("author") != "visitor":
                 for payload in to_socketio_payloads(message):
                     await self.sio.emit("bot_uttered", payload, room=room)
-        elif event.get("type") == "status":
+            if isinstance(event.get("conversation_id"), int):
+                await self.sio.emit(
+                    "conversation_message",
+                    {"conversation_id": event["conversation_id"], "message": message},
+                    room=agent_room(event["conversation_id"]),
+                    namespace=AGENT_NAMESPACE,
+                )
+        elif kind == "queue":
+            await self.sio.emit("pomocnik_queue", {"position": event.get("position")}, room=room)
+        elif kind == "status":
             status = {key: event.get(key) for key in ("seq", "cid", "status")}
             if event.get("error"):
                 status["error"] = event["error"]
@@ -114,6 +153,8 @@ class SocketChannel:
             session_id = await self._conversations.start()
         await self._join(sid, session_id)
         await self.sio.emit("session_confirm", session_id, to=sid)
+        if "session_token" in data:
+            await self._sign_in(sid, session_id, data["session_token"])
         after = data.get("history_after")
         if isinstance(after, int) and not isinstance(after, bool) and after >= 0:
             # The room was joined first: anything stored from now on arrives live, so the
@@ -147,7 +188,8 @@ class SocketChannel:
         except Rejected as rejected:
             return await self._refuse(sid, rejected)
         if submitted.relay:
-            self._service.relay_in_background(session_id, submitted, data["message"])
+            metadata = await self._identity_metadata(sid, session)
+            self._service.relay_in_background(session_id, submitted, data["message"], metadata)
         logger.info(
             "socket message conv=%s seq=%s%s",
             log_prefix(session_id),
@@ -155,6 +197,49 @@ class SocketChannel:
             " duplicate" if not submitted.relay else "",
         )
         return {"ok": True, "seq": submitted.message.seq, "duplicate": submitted.accepted.duplicate}
+
+    async def _sign_in(self, sid: str, session_id: str, token: Any) -> None:
+        """Verify the platform session the page handed the widget; remember it on this
+        connection only (never stored, never logged)."""
+        account = await self._verify(token)
+        async with self.sio.session(sid) as session:
+            session["platform_token"] = token if account else None
+            session["account"] = account
+        if account is None:
+            await self.sio.emit("pomocnik_identity", {"verified": False}, to=sid)
+            return
+        conversation_id = await self._service.transcript.conversation_id(session_id)
+        await self._service.desk.record_identity(
+            conversation_id, account.email, account.name, account.organisation
+        )
+        await self.sio.emit("pomocnik_identity", {"verified": True, "name": account.name}, to=sid)
+        logger.info("socket signed in conv=%s", log_prefix(session_id))
+
+    async def _verify(self, token: Any) -> VerifiedAccount | None:
+        if self._backend is None or not isinstance(token, str):
+            return None
+        try:
+            return await self._backend.verify_session(token)
+        except BackendUnavailable as exc:
+            logger.warning("verifying a platform session failed reason=%s", exc)
+            return None
+
+    async def _identity_metadata(self, sid: str, session: dict[str, Any]) -> dict[str, Any]:
+        """Rasa metadata for a signed-in visitor (a grant renewed when close to expiry).
+
+        ``session`` is the socket's session read before the message was stored: the socket
+        may close meanwhile, and the stored message must still be relayed."""
+        account: VerifiedAccount | None = session.get("account")
+        if account is None:
+            return {}
+        if account.grant_expires_at - GRANT_RENEW_MARGIN <= datetime.now(timezone.utc):
+            account = await self._verify(session.get("platform_token"))
+            with contextlib.suppress(KeyError):  # the socket closed meanwhile
+                async with self.sio.session(sid) as stored:
+                    stored["account"] = account
+                    if account is None:
+                        stored["platform_token"] = None
+        return account.metadata() if account else {}
 
     async def _join(self, sid: str, session_id: str) -> None:
         async with self.sio.session(sid) as session:

@@ -71,7 +71,7 @@ class StoredMessage:
                 out["title"] = self.data["title"]
         else:
             out["buttons"] = list(self.data.get("buttons") or [])
-            for key in ("image", "custom"):
+            for key in ("image", "custom", "agent"):
                 if key in self.data:
                     out[key] = self.data[key]
         return out
@@ -187,6 +187,43 @@ class Transcript:
             await session.flush()
             return [StoredMessage.of(row) for row in stored]
 
+    async def add_message(
+        self, conversation_id: int, author: Author, text: str, data: dict[str, Any] | None = None
+    ) -> StoredMessage:
+        """Store an adviser's message or a gateway notice (never a visitor's)."""
+        async with self.sessions.begin() as session:
+            seq, _ = await _next_seq(session, conversation_id, self.clock())
+            row = Message(
+                conversation_id=conversation_id,
+                seq=seq,
+                author=author,
+                text=text,
+                data=data or {},
+                created_at=self.clock(),
+            )
+            session.add(row)
+            await session.flush()
+            return StoredMessage.of(row)
+
+    async def mark_answered(self, visitor_message_id: int) -> StoredMessage:
+        """An adviser holds the conversation: the message reached them (no assistant reply)."""
+        async with self.sessions.begin() as session:
+            row = await session.get_one(Message, visitor_message_id)
+            row.delivery = Delivery.ANSWERED
+            await session.flush()
+            return StoredMessage.of(row)
+
+    async def record_intent(self, visitor_message_id: int, intent: str) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Message).where(Message.id == visitor_message_id).values(intent=intent[:64])
+            )
+
+    async def conversation_id(self, session_id: str) -> int:
+        """The conversation's row id (created if the visitor has not written yet)."""
+        async with self.sessions.begin() as session:
+            return await _conversation_id(session, session_id, self.clock())
+
     async def find(self, session_id: str, client_message_id: str) -> Accepted | None:
         """The stored message with this client id, if the visitor sent it before."""
         async with self.sessions() as session:
@@ -227,12 +264,20 @@ class Transcript:
 
     async def history(self, session_id: str, after_seq: int = 0) -> list[StoredMessage]:
         """The conversation's messages after ``after_seq`` (the newest ``HISTORY_LIMIT``)."""
+        conversation = select(Conversation.id).where(Conversation.session_id == session_id)
+        return await self._messages(Message.conversation_id == conversation.scalar_subquery(),
+                                    after_seq)
+
+    async def messages_of(self, conversation_id: int, after_seq: int = 0) -> list[StoredMessage]:
+        """``history`` by the conversation's row id (the advisers' console)."""
+        return await self._messages(Message.conversation_id == conversation_id, after_seq)
+
+    async def _messages(self, belongs, after_seq: int) -> list[StoredMessage]:
         async with self.sessions() as session:
             rows = (
                 await session.scalars(
                     select(Message)
-                    .join(Conversation, Conversation.id == Message.conversation_id)
-                    .where(Conversation.session_id == session_id, Message.seq > after_seq)
+                    .where(belongs, Message.seq > after_seq)
                     .order_by(Message.seq.desc())
                     .limit(HISTORY_LIMIT)
                 )

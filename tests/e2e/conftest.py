@@ -19,9 +19,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+# The shared stack is in business hours whatever the real time (Tuesday 24.11.2026, 10:00);
+# after-hours tests start their own stack on a Saturday evening.
+IN_HOURS = "2026-11-24T10:00:00+01:00"
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    running = start_stack(tmp_path_factory.mktemp("stack"))
+    running = start_stack(
+        tmp_path_factory.mktemp("stack"), extra_env={"GATEWAY_HOURS_CLOCK_START": IN_HOURS}
+    )
     yield running
     stop_stack(running)
 

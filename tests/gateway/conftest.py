@@ -63,13 +63,22 @@ class RecordedRequest:
 
 @dataclass
 class StubRasa:
-    """Stands in for Rasa's REST channel; tests set the reply before calling."""
+    """Stands in for Rasa's REST channel (and the tracker of its HTTP API); tests set the
+    reply before calling."""
 
     reply_status: int = 200
     reply_body: Any = field(default_factory=lambda: DEFAULT_REPLY)
     # Replies for particular message texts (anything else gets reply_body).
     replies_by_message: dict[str, Any] = field(default_factory=dict)
     root_status: int = 200
+    # GET /conversations/<id>/tracker answers this (Rasa's shape, trimmed).
+    tracker: dict[str, Any] = field(
+        default_factory=lambda: {
+            "latest_message": {"intent": {"name": "reset_password", "confidence": 0.97}},
+            "active_loop": {"name": "reset_password_form"},
+            "slots": {"email": "jan.kowalski@majafirma.pl", "pin": "1234", "package": None},
+        }
+    )
     delay_seconds: float = 0.0
     requests: list[RecordedRequest] = field(default_factory=list)
     port: int = 0
@@ -124,6 +133,8 @@ class StubRasa:
     def _response_for(self, request: RecordedRequest) -> bytes:
         if request.path == "/":
             status, payload = self.root_status, b"Hello from Rasa: 3.6.21"
+        elif request.method == "GET" and request.path.startswith("/conversations/"):
+            status, payload = 200, self.tracker
         elif request.json().get("message") in self.replies_by_message:
             status, payload = 200, self.replies_by_message[request.json()["message"]]
         else:
@@ -144,8 +155,9 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(settings: Settings, **app_kwargs) -> AsyncIterator[str]:
-    """Serve the real gateway app in this event loop, with its lifecycle hooks."""
+async def serving_gateway(settings: Settings, **app_kwargs) -> AsyncIterator[tuple[str, Sanic]]:
+    """Serve the real gateway app in this event loop, with its lifecycle hooks; yields its
+    URL and the app (whose ``ctx`` holds the services)."""
     app = create_app(settings, name=f"pomocnik_gateway_test_{next(_app_numbers)}", **app_kwargs)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -157,7 +169,7 @@ async def running_gateway(settings: Settings, **app_kwargs) -> AsyncIterator[str
     await server.before_start()
     await server.after_start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", app
     finally:
         await server.before_stop()
         for connection in list(server.connections):
@@ -166,6 +178,13 @@ async def running_gateway(settings: Settings, **app_kwargs) -> AsyncIterator[str
         await server.wait_closed()
         await server.after_stop()
         Sanic.unregister_app(app)
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(settings: Settings, **app_kwargs) -> AsyncIterator[str]:
+    """Serve the real gateway app in this event loop; yields its URL."""
+    async with serving_gateway(settings, **app_kwargs) as (url, _):
+        yield url
 
 
 def gateway_settings(rasa_url: str, database_url: str, **overrides) -> Settings:
@@ -284,6 +303,8 @@ class SocketVisitor:
         "pomocnik_history",
         "pomocnik_message",
         "pomocnik_status",
+        "pomocnik_queue",
+        "pomocnik_identity",
     )
 
     def __init__(self, url: str, transports: tuple[str, ...] = ("websocket",)) -> None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
+import httpx
 import pytest
+
+from bot.gateway.pages import DEMO_EMAIL, DEMO_PASSWORD
 
 SCRIPT_TAG = '<script src="/widget/widget.js" defer data-title="Pomocnik"></script>'
 
@@ -14,18 +21,22 @@ async def test_demo_page_looks_like_the_platform_and_embeds_the_widget(client):
 
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["cache-control"] == "no-cache"
     html = response.text
     assert '<html lang="pl">' in html
     assert "iKsięgowość<span>24</span>" in html  # logo text
-    assert "Zaloguj się do Panelu Biura" in html
+    assert '<a class="login-button" href="/demo/logowanie">Zaloguj się do Panelu Biura</a>' in html
     assert '<nav class="main-nav" aria-label="Menu główne">' in html
     assert html.count("<script") == 1 and SCRIPT_TAG in html
+    assert "data-session-token" not in html
 
 
-async def test_demo_page_loads_nothing_from_other_origins(client):
-    html = (await client.get("/")).text
-    assert not re.search(r'(src|href)="(https?:)?//', html)
+@pytest.mark.parametrize("path", ["/", "/demo/logowanie"])
+async def test_demo_pages_load_nothing_from_other_origins(client, path):
+    html = (await client.get(path)).text
+    assert not re.search(r'(src|href|action)="(https?:)?//', html)
     assert "style=" not in html  # inline styles would violate the CSP
+    assert html.count("<script") == 1  # the widget only, no inline script
 
 
 @pytest.mark.parametrize(
@@ -155,3 +166,253 @@ async def test_security_headers_on_payload_too_large(client, conversation_id):
 async def test_no_sanic_extension_routes_are_exposed(client):
     for path in ["/docs", "/docs/swagger", "/docs/openapi.json"]:
         assert (await client.get(path)).status_code == 404, path
+
+
+# ---------------------------------------------------------------- demo sign-in and /panel
+
+JAN_TOKEN = "jan-session-token-0123456789"
+
+
+@dataclass
+class StubBackend:
+    """Stands in for the backend's public login (POST /api/v1/auth/login)."""
+
+    port: int = 0
+    logins: list[dict] = field(default_factory=list)
+    name: str = "Jan Kowalski"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader, writer) -> None:
+        try:
+            await reader.readline()
+            headers = {}
+            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                key, value = line.decode("latin-1").split(":", 1)
+                headers[key.strip().lower()] = value.strip()
+            body = json.loads(await reader.readexactly(int(headers.get("content-length", "0"))))
+            self.logins.append(body)
+            if body["email"] == "zablokowany@firma.pl":
+                status, reply = 429, {"error": {"code": "too_many_login_attempts"}}
+            elif (body["email"], body["password"]) == (DEMO_EMAIL, DEMO_PASSWORD):
+                status, reply = 200, {
+                    "account": {"id": 1, "email": DEMO_EMAIL, "name": self.name},
+                    "session": {"token": JAN_TOKEN, "expires_at": "2026-11-22T08:00:00Z"},
+                }
+            else:
+                status, reply = 401, {"error": {"code": "invalid_credentials"}}
+            payload = json.dumps(reply).encode()
+            writer.write(
+                f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
+                + payload
+            )
+            await writer.drain()
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[StubBackend]:
+    stub = StubBackend()
+    await stub.start()
+    yield stub
+    await stub.stop()
+
+
+@pytest.fixture
+async def demo(stub_rasa, backend, start_gateway, make_settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway whose backend is the stub above; the client keeps cookies like a browser."""
+    settings = make_settings(
+        stub_rasa.url, backend_url=backend.url, backend_service_token="service-token"
+    )
+    async with start_gateway(settings) as url:
+        async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=10) as http:
+            yield http
+
+
+async def csrf_of(http: httpx.AsyncClient, path: str = "/demo/logowanie") -> str:
+    html = (await http.get(path)).text
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+async def sign_in(http: httpx.AsyncClient, email=DEMO_EMAIL, password=DEMO_PASSWORD, csrf=None):
+    token = csrf if csrf is not None else await csrf_of(http)
+    return await http.post(
+        "/demo/logowanie", data={"email": email, "password": password, "csrf_token": token}
+    )
+
+
+def test_the_demo_hint_is_the_real_demo_account():
+    from backend.demo_data import JAN_KOWALSKI
+
+    assert (DEMO_EMAIL, DEMO_PASSWORD) == (JAN_KOWALSKI.email, JAN_KOWALSKI.password)
+
+
+async def test_sign_in_page_is_a_labelled_form_with_the_demo_account(demo):
+    response = await demo.get("/demo/logowanie")
+
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    html = response.text
+    assert '<form class="auth-form" method="post" action="/demo/logowanie" novalidate>' in html
+    assert '<label for="email">E-mail</label>' in html and 'id="email" name="email" type="email"' in html
+    assert '<label for="password">Hasło</label>' in html and 'type="password"' in html
+    assert 'autocomplete="current-password"' in html
+    assert f"Konto demonstracyjne:</strong> e-mail {DEMO_EMAIL}" in html
+    assert "Faktura#2026" in html
+    # Double-submit token: the same random value in an HttpOnly cookie and a hidden field.
+    cookie = response.cookies["pomocnik_demo_csrf"]
+    assert len(cookie) >= 32 and f'name="csrf_token" value="{cookie}"' in html
+    set_cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "samesite=strict" in set_cookie
+    assert "secure" not in set_cookie  # development runs on http://
+    # The token stays the same while the cookie lives (several tabs, the back button).
+    assert await csrf_of(demo) == cookie
+
+
+async def test_signing_in_sets_the_session_cookie_and_opens_the_panel(demo, backend):
+    response = await sign_in(demo)
+
+    assert response.status_code == 303 and response.headers["location"] == "/panel"
+    assert backend.logins == [{"email": DEMO_EMAIL, "password": DEMO_PASSWORD}]
+    session_cookie = next(
+        header for header in response.headers.get_list("set-cookie")
+        if header.startswith("pomocnik_demo_session=")
+    )
+    assert session_cookie.startswith(f"pomocnik_demo_session={JAN_TOKEN};")
+    assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie
+    assert "Secure" not in session_cookie
+
+    panel = await demo.get("/panel")
+    assert panel.status_code == 200
+    assert panel.headers["cache-control"] == "no-store"  # the page carries the token
+    html = panel.text
+    assert "Zalogowano: <strong>Jan Kowalski</strong>" in html
+    assert (
+        '<script src="/widget/widget.js" defer data-title="Pomocnik" '
+        f'data-session-token="{JAN_TOKEN}"></script>'
+    ) in html
+    assert html.count("<script") == 1 and "style=" not in html
+    assert '<form method="post" action="/demo/wyloguj">' in html
+    assert '<button class="logout-button" type="submit">Wyloguj</button>' in html
+
+
+async def test_panel_without_a_session_goes_to_the_sign_in_page(demo):
+    response = await demo.get("/panel")
+
+    assert response.status_code == 303 and response.headers["location"] == "/demo/logowanie"
+
+
+async def test_signing_out_clears_the_session(demo):
+    await sign_in(demo)
+    csrf = await csrf_of(demo, "/panel")
+
+    response = await demo.post("/demo/wyloguj", data={"csrf_token": csrf})
+
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    assert "pomocnik_demo_session" not in demo.cookies
+    assert (await demo.get("/panel")).status_code == 303
+
+
+async def test_forms_without_the_matching_token_are_refused(demo, backend):
+    await csrf_of(demo)  # the browser has a token cookie; the forged form does not know it
+
+    refused = await sign_in(demo, csrf="a-guessed-token-" + "x" * 30)
+    assert refused.status_code == 403
+    assert "Formularz wygasł" in refused.text
+    assert backend.logins == []  # never reached the backend
+
+    await sign_in(demo)
+    logout = await demo.post("/demo/wyloguj", data={"csrf_token": "wrong"})
+    assert logout.headers["location"] == "/panel"
+    assert demo.cookies.get("pomocnik_demo_session") == JAN_TOKEN  # still signed in
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "status", "message"),
+    [
+        (DEMO_EMAIL, "zle-haslo", 401, "Nieprawidłowy adres e-mail lub hasło."),
+        ("zablokowany@firma.pl", "TajneHaslo#1", 429, "Zbyt wiele nieudanych prób logowania."),
+        ("", "", 422, "Podaj adres e-mail i hasło."),
+    ],
+)
+async def test_failed_sign_in_says_why_in_polish_and_keeps_the_address(
+    demo, email, password, status, message
+):
+    response = await sign_in(demo, email, password)
+
+    assert response.status_code == status
+    assert message in response.text and 'role="alert"' in response.text
+    assert f'value="{email}"' in response.text
+    assert password not in response.text or not password
+    assert "pomocnik_demo_session" not in demo.cookies
+
+
+async def test_sign_in_when_the_backend_is_down(stub_rasa, start_gateway, make_settings, closed_port):
+    settings = make_settings(
+        stub_rasa.url,
+        backend_url=f"http://127.0.0.1:{closed_port}",
+        backend_service_token="service-token",
+    )
+    async with start_gateway(settings) as url:
+        async with httpx.AsyncClient(base_url=url, trust_env=False) as http:
+            response = await sign_in(http)
+
+    assert response.status_code == 503
+    assert "Nie udało się połączyć z systemem logowania" in response.text
+
+
+async def test_sign_in_without_a_configured_backend(stub_rasa, start_gateway, make_settings):
+    # No BACKEND_SERVICE_TOKEN (outside development), hence no backend client.
+    async with start_gateway(make_settings(stub_rasa.url, backend_service_token=None)) as url:
+        async with httpx.AsyncClient(base_url=url, trust_env=False) as http:
+            response = await sign_in(http)
+
+    assert response.status_code == 503
+    assert "nie ma połączenia z systemem kont" in response.text
+
+
+async def test_the_name_is_escaped_and_cookies_are_secure_outside_development(
+    stub_rasa, backend, start_gateway, make_settings
+):
+    backend.name = '<img src=x onerror="alert(1)">'
+    settings = make_settings(
+        stub_rasa.url,
+        backend_url=backend.url,
+        backend_service_token="service-token",
+        env="production",
+        secret="s" * 48,
+    )
+    async with start_gateway(settings) as url:
+        # Secure cookies are not sent back over http://: the test hands them over itself.
+        async with httpx.AsyncClient(base_url=url, trust_env=False) as http:
+            form = await http.get("/demo/logowanie")
+            csrf_cookie = form.headers["set-cookie"]
+            csrf = csrf_cookie.split(";", 1)[0].split("=", 1)[1]
+            response = await http.post(
+                "/demo/logowanie",
+                data={"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "csrf_token": csrf},
+                headers={"Cookie": f"pomocnik_demo_csrf={csrf}"},
+            )
+            cookies = response.headers.get_list("set-cookie")
+            panel = await http.get(
+                "/panel",
+                headers={"Cookie": "; ".join(c.split(";", 1)[0] for c in cookies)},
+            )
+
+    assert response.status_code == 303
+    assert "Secure" in csrf_cookie
+    assert len(cookies) == 2 and all("Secure" in cookie for cookie in cookies)
+    assert "<img" not in panel.text
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in panel.text

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
 import subprocess
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.gateway.hours import BusinessHours
 from tests.support.clock import FakeClock
 
 WIDGET_JS = Path(__file__).resolve().parents[2] / "bot" / "gateway" / "static" / "widget.js"
@@ -54,6 +58,7 @@ def run_helper(expression: str):
 async def run_harness(gateway_url: str, scenario: str, stored_id: str = "") -> dict:
     process = await asyncio.create_subprocess_exec(
         NODE, *NODE_FLAGS, str(HARNESS_JS), str(WIDGET_JS), gateway_url, scenario, stored_id,
+        env={**os.environ},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -358,3 +363,217 @@ async def test_over_the_limit_the_text_stays_and_a_polish_notice_shows(
     ), refused["notice"]
     assert refused["failedMessages"] == 1 and not refused["typingShown"]
     assert [r.json()["message"] for r in stub_rasa.webhook_requests] == ["Pierwsza"]
+
+
+# ---------------------------------------------------------------- advisers: notices and forms
+
+HANDOFF_REPLY = [
+    {"recipient_id": "x", "text": "Dobrze, przekazuję prośbę o rozmowę z konsultantem."},
+    {"recipient_id": "x", "custom": {"handoff": {"requested": True}}},
+]
+SATURDAY_EVENING = datetime(2026, 11, 21, 20, 0, tzinfo=ZoneInfo("Europe/Warsaw"))
+DEFAULT_HEADING = "Pomocnik – asystent iKsięgowość24"
+
+
+def test_notice_helpers():
+    assert run_helper(
+        "[h.headerTitle('P', {state: 'agent', agent: 'Anna'}), h.headerTitle('P', {state: 'agent'}),"
+        " h.headerTitle('P', {state: 'closed'}), h.headerTitle('P', null)]"
+    ) == ["Anna – konsultant", "Konsultant", "P", "P"]
+    assert run_helper("[h.queueText(3), h.queueText(0), h.queueText(undefined)]") == [
+        "Czekasz na konsultanta – jesteś 3. w kolejce.",
+        "Czekasz na konsultanta.",
+        "Czekasz na konsultanta.",
+    ]
+    assert run_helper(
+        "[h.offerOf({custom: {offer: 'ticket'}}), h.offerOf({custom: {offer: 'x'}}),"
+        " h.offerOf({}), h.handoffOf({custom: {handoff: {state: 'queued', position: 1}}}),"
+        " h.handoffOf({custom: {handoff: 'queued'}})]"
+    ) == ["ticket", None, None, {"state": "queued", "position": 1}, None]
+    assert run_helper(
+        "[h.ticketFieldFor('ticket_email_invalid'), h.ticketFieldFor('ticket_contact_missing'),"
+        " h.ticketFieldFor('ticket_phone_invalid'), h.ticketFieldFor('ticket_question_too_long'),"
+        " h.ticketFieldFor('too_many_tickets')]"
+    ) == ["email", "email", "phone", "question", None]
+    assert run_helper("h.ticketErrors({email: '', phone: '', question: ''})") == {
+        "email": "Podaj adres e-mail albo numer telefonu, żebyśmy mogli odpowiedzieć.",
+        "question": "Napisz, w czym możemy pomóc.",
+    }
+    assert run_helper("h.ticketErrors({email: '', phone: '600100200', question: 'x'})") == {}
+    assert run_helper(
+        "[h.errorMessage({status: 0}), h.errorMessage({status: 500, data: null}),"
+        " h.errorMessage({status: 409, data: {error: {code: 'x', message: 'Już.'}}})]"
+    ) == [
+        "Nie udało się połączyć z serwerem. Sprawdź połączenie z internetem i spróbuj ponownie.",
+        "Coś poszło nie tak. Spróbuj ponownie za chwilę.",
+        "Już.",
+    ]
+    assert run_helper("h.RATING_LABELS") == [
+        "1 – bardzo źle", "2 – źle", "3 – średnio", "4 – dobrze", "5 – bardzo dobrze",
+    ]
+
+
+async def test_live_notices_drive_the_header_the_queue_and_the_forms(gateway_url):
+    out = await run_harness(gateway_url, "notices")
+
+    queued = out["queued"]
+    assert queued["notices"][0]["kind"] == ["pomocnik-message--queued"]
+    assert queued["notices"][0]["srPrefix"] == "Informacja: "
+    assert queued["queue"] == {
+        "text": "Czekasz na konsultanta – jesteś 1. w kolejce.",
+        "role": "status",
+        "button": "Anuluj oczekiwanie",
+    }
+    assert queued["botBubbles"] == [GREETING]  # a notice is not a bot bubble
+    assert out["movedUp"]["queue"]["text"] == "Czekasz na konsultanta – jesteś 2. w kolejce."
+
+    agent = out["agent"]
+    assert agent["heading"] == "Anna – konsultant"
+    assert agent["queue"] is None
+    assert agent["notices"][-1]["kind"] == ["pomocnik-message--joined"]
+    assert agent["notices"][-1]["text"] == "Do rozmowy dołącza konsultant Anna."
+    assert agent["agentMessages"] == [
+        {"author": "Konsultant Anna", "text": "Dzień dobry, w czym pomóc?Sprawdzę to."}
+    ]
+
+    back = out["back"]
+    assert back["heading"] == DEFAULT_HEADING
+    assert back["notices"][-1]["kind"] == ["pomocnik-message--returned"]
+
+    offered = out["ticketOffered"]
+    unavailable = offered["notices"][-1]
+    assert unavailable["kind"] == ["pomocnik-message--unavailable"]
+    assert "<br>" in unavailable["html"]
+    assert '<a href="mailto:wsparcie@ingksiegowosc.pl">' in unavailable["html"]
+    [ticket] = offered["cards"]
+    assert ticket["title"] == "Zostaw zgłoszenie" and ticket["seq"] == 5
+    assert ticket["labelledBy"] == ticket["titleId"]
+    assert [(f["label"], f["tag"], f["type"], f["maxLength"]) for f in ticket["fields"]] == [
+        ("E-mail", "input", "email", 320),
+        ("Telefon", "input", "tel", 30),
+        ("Twoje pytanie", "textarea", None, 2000),
+    ]
+    assert all(f["describedBy"].endswith("-error") for f in ticket["fields"])
+    assert ticket["buttons"] == [{"text": "Wyślij zgłoszenie", "type": "submit"}]
+    assert offered["focused"] == "pomocnik-ticket-1-email"  # focus moves into the new form
+
+    done = out["ticketDone"]
+    assert done["cards"] == [] and done["focused"] == "input"
+    assert done["notices"][-1]["kind"] == ["pomocnik-message--confirmed"]
+
+    rating_offered = out["ratingOffered"]
+    [rating] = rating_offered["cards"]
+    assert rating["title"] == "Oceń rozmowę" and rating["legend"] == "Jak oceniasz tę rozmowę?"
+    assert [r["label"] for r in rating["radios"]] == [
+        "1 – bardzo źle", "2 – źle", "3 – średnio", "4 – dobrze", "5 – bardzo dobrze",
+    ]
+    assert len({r["name"] for r in rating["radios"]}) == 1  # one radio group: arrow keys
+    assert [(f["label"], f["maxLength"]) for f in rating["fields"]] == [
+        ("Komentarz (opcjonalnie)", 1000)
+    ]
+    assert rating_offered["focused"] == "pomocnik-rating-2-score-1"
+
+    rated = out["rated"]
+    assert rated["cards"] == [] and rated["focused"] == "input"
+    assert rated["notices"][-1]["text"] == "Dziękujemy za ocenę!"
+
+
+async def test_reloaded_notices_keep_used_forms_closed_and_take_no_focus(gateway_url):
+    out = await run_harness(gateway_url, "replay")
+
+    everything = out["all"]
+    assert [n["seq"] for n in everything["notices"]] == [1, 2, 4, 5, 6, 7, 8]
+    assert everything["cards"] == []  # the ticket was sent, the conversation rated
+    assert everything["heading"] == DEFAULT_HEADING and everything["queue"] is None
+    assert everything["focused"] == "input"
+
+    open_offer = out["openOffer"]
+    assert [card["kind"] for card in open_offer["cards"]] == ["ticket"]
+    assert open_offer["heading"] == "Marek – konsultant"
+    assert open_offer["focused"] == "input"  # history never moves the focus
+
+    assert out["closed"]["cards"] == []
+
+
+async def test_after_hours_ticket_form(stub_rasa, start_gateway, make_settings, client):
+    stub_rasa.replies_by_message["chce rozmawiac z konsultantem"] = HANDOFF_REPLY
+    hours = BusinessHours(lambda: SATURDAY_EVENING)
+    async with start_gateway(make_settings(stub_rasa.url), hours=hours) as url:
+        out = await run_harness(url, "ticket")
+
+    offered = out["offered"]
+    notice = offered["notices"][-1]
+    assert notice["kind"] == ["pomocnik-message--unavailable"]
+    assert "w poniedziałek 23.11 od 8:00" in notice["text"]
+    assert offered["focused"].endswith("-email")
+
+    empty = out["empty"]["cards"][0]
+    assert [(f["label"], f["error"], f["invalid"]) for f in empty["fields"]] == [
+        ("E-mail", "Podaj adres e-mail albo numer telefonu, żebyśmy mogli odpowiedzieć.", "true"),
+        ("Telefon", None, None),
+        ("Twoje pytanie", "Napisz, w czym możemy pomóc.", "true"),
+    ]
+    assert out["empty"]["focused"].endswith("-email")
+
+    invalid = out["invalid"]
+    fields = invalid["cards"][0]["fields"]
+    assert fields[0]["error"] == "To nie wygląda na poprawny adres e-mail, np. jan@firma.pl."
+    assert fields[0]["invalid"] == "true" and invalid["focused"].endswith("-email")
+    # What was typed stays.
+    assert [f["value"] for f in fields] == [
+        "jan.kowalski(at)majafirma", "", "Nie mogę wystawić faktury.",
+    ]
+
+    sent = out["sent"]
+    assert sent["cards"] == [] and sent["focused"] == "input"
+    confirmation = sent["notices"][-1]
+    assert re.search(r"Przyjęliśmy zgłoszenie nr PM-\d{6}\.", confirmation["text"])
+    assert confirmation["kind"] == ["pomocnik-message--confirmed"]
+
+
+async def test_rating_from_the_header(stub_rasa, gateway_url):
+    out = await run_harness(gateway_url, "rating")
+
+    assert out["before"]["headerBar"] is None  # no conversation yet: nothing to rate
+    assert out["conversation"]["headerBar"] == {"identity": None, "rate": "Zakończ i oceń rozmowę"}
+    opened = out["opened"]
+    [card] = opened["cards"]
+    assert card["kind"] == "rating" and card["seq"] is None
+    assert opened["focused"].endswith("-score-1")
+    no_score = out["noScore"]["cards"][0]
+    assert no_score["scoreError"] == "Wybierz ocenę od 1 do 5."
+    chosen = out["chosen"]["cards"][0]
+    assert [r["on"] for r in chosen["radios"]] == [True, True, True, True, False]
+    assert chosen["caption"] == "4 – dobrze" and chosen["scoreError"] is None
+
+    rated = out["rated"]
+    assert rated["cards"] == [] and rated["focused"] == "input"
+    assert rated["notices"][-1]["text"] == "Dziękujemy za ocenę!"
+    assert rated["headerBar"] is None  # rated once: the button is gone
+    assert out["again"]["cards"] == []
+
+
+async def test_cancelling_the_wait_when_no_longer_queued(stub_rasa, gateway_url):
+    out = await run_harness(gateway_url, "queue_cancel")
+
+    assert out["queued"]["queue"]["text"] == "Czekasz na konsultanta – jesteś 1. w kolejce."
+    cancelled = out["cancelled"]
+    assert cancelled["queue"] is None and cancelled["focused"] == "input"
+    assert cancelled["notice"] == "Ta rozmowa nie czeka w kolejce do konsultanta."
+
+
+async def test_session_token_goes_with_session_request_only(gateway_url, monkeypatch):
+    monkeypatch.setenv("WIDGET_SESSION_TOKEN", "platform-session-token-123")
+
+    out = await run_harness(gateway_url, "identity")
+
+    # Sent on connect, before anything was typed (a signed-in visitor sees who they are).
+    [request] = out["sessionRequests"]
+    assert request["session_token"] == "platform-session-token-123"
+    assert request["session_id"] is None
+    assert out["identities"] == [{"verified": False}]  # no backend in this test
+    # Not verified: no "Zalogowano jako"; the new conversation can be rated already.
+    assert out["refused"]["headerBar"] == {"identity": None, "rate": "Zakończ i oceń rozmowę"}
+    assert list(out["storage"]) == ["pomocnik.conversation"]
+    assert "platform-session-token-123" not in json.dumps(out["storage"])
+    assert out["verified"]["headerBar"]["identity"] == "Zalogowano jako Jan Kowalski"

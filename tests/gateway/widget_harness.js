@@ -5,6 +5,9 @@
 // Prints observations as JSON; the pytest side makes the assertions.
 //
 //   node widget_harness.js <widget.js path> <gateway url> <scenario> [stored conversation id]
+//
+// WIDGET_SESSION_TOKEN in the environment puts data-session-token on the script tag (a page
+// of a signed-in user).
 "use strict";
 
 const fs = require("fs");
@@ -34,6 +37,7 @@ class Element {
     this.className = "";
     this.hidden = false;
     this.disabled = false;
+    this.checked = false;
     this.value = "";
     this.scrollTop = 0;
     this._html = null;
@@ -95,6 +99,9 @@ class Element {
   getAttribute(name) {
     return name in this.attributes ? this.attributes[name] : null;
   }
+  removeAttribute(name) {
+    delete this.attributes[name];
+  }
   addEventListener(type, listener) {
     (this.listeners[type] = this.listeners[type] || []).push(listener);
   }
@@ -147,6 +154,9 @@ const script = new Element("script");
 script.setAttribute("src", "/widget/widget.js");
 script.setAttribute("data-title", "Pomocnik");
 script.setAttribute("data-transports", "websocket");
+if (process.env.WIDGET_SESSION_TOKEN) {
+  script.setAttribute("data-session-token", process.env.WIDGET_SESSION_TOKEN);
+}
 const loadedScripts = [];
 
 // <head>: a <script src> appended to it is fetched from the gateway and run, like a browser.
@@ -247,8 +257,122 @@ function snapshot(widget) {
     notice: widget.notice.textContent,
     inputValue: widget.input.value,
     stored: storage.get("pomocnik.conversation") || null,
+    heading: widget.heading.textContent,
+    notices: log.byClass("pomocnik-message--system").filter((m) => !m.hidden).map((m) => ({
+      kind: m.className.split(" ").filter((c) => c !== "pomocnik-message" && c !== "pomocnik-message--system"),
+      text: m.byClass("pomocnik-system-text")[0].textContent,
+      html: m.byClass("pomocnik-system-text")[0].innerHTML,
+      srPrefix: m.byClass("pomocnik-sr-only")[0].textContent,
+      seq: Number(m.getAttribute("data-seq")),
+    })),
+    agentMessages: log.byClass("pomocnik-message--agent").map((m) => ({
+      author: m.byClass("pomocnik-author")[0].textContent,
+      text: m.byClass("pomocnik-bubble")[0].textContent,
+    })),
+    queue: widget.queue.hidden ? null : {
+      text: widget.queueText.textContent,
+      role: widget.queueText.getAttribute("role"),
+      button: widget.queueCancel.textContent,
+    },
+    headerBar: widget.headerBar.hidden ? null : {
+      identity: widget.identity.hidden ? null : widget.identity.textContent,
+      rate: widget.rateButton.hidden ? null : widget.rateButton.textContent,
+    },
+    cards: log.byClass("pomocnik-card").map(cardSnapshot),
+    focused: describeFocus(widget),
   };
 }
+
+function cardSnapshot(form) {
+  return {
+    kind: form.className.includes("pomocnik-card--ticket") ? "ticket" : "rating",
+    done: form.className.includes("pomocnik-card--done"),
+    seq: form.getAttribute("data-seq") === null ? null : Number(form.getAttribute("data-seq")),
+    title: (form.querySelector("h3") || { textContent: null }).textContent,
+    labelledBy: form.getAttribute("aria-labelledby"),
+    titleId: (form.querySelector("h3") || {}).id || null,
+    text: form.className.includes("pomocnik-card--done") ? form.textContent : null,
+    legend: (form.querySelector("legend") || { textContent: null }).textContent,
+    fields: form.querySelectorAll("label").filter((l) => !l.className.includes("pomocnik-star")).map((label) => {
+      const control = form.descendants().find((n) => n.id === label.htmlFor);
+      const error = control && form.descendants().find((n) => n.id === control.id + "-error");
+      return {
+        label: label.textContent,
+        tag: control ? control.tagName.toLowerCase() : null,
+        type: control ? control.type || null : null,
+        value: control ? control.value : null,
+        maxLength: control ? control.maxLength : null,
+        invalid: control ? control.getAttribute("aria-invalid") : null,
+        describedBy: control ? control.getAttribute("aria-describedby") : null,
+        error: error && !error.hidden ? error.textContent : null,
+      };
+    }),
+    radios: form.querySelectorAll("input").filter((i) => i.type === "radio").map((radio) => {
+      const label = form.descendants().find((n) => n.tagName === "LABEL" && n.htmlFor === radio.id);
+      return { value: radio.value, name: radio.name, label: label.textContent.replace("★", ""), on: label.className.includes("pomocnik-star--on") };
+    }),
+    scoreError: (() => {
+      const error = form.byClass("pomocnik-field-error").find((n) => n.id.endsWith("-score-error"));
+      return error && !error.hidden ? error.textContent : null;
+    })(),
+    caption: (form.byClass("pomocnik-stars-caption")[0] || { textContent: null }).textContent,
+    formError: (() => {
+      const error = form.byClass("pomocnik-card-error")[0];
+      return error && !error.hidden ? error.textContent : null;
+    })(),
+    buttons: form.querySelectorAll("button").map((b) => ({ text: b.textContent, type: b.type })),
+  };
+}
+
+function describeFocus(widget) {
+  const active = document.activeElement;
+  if (!active) return null;
+  if (active === widget.input) return "input";
+  if (active === widget.launcher) return "launcher";
+  if (active === widget.rateButton) return "rate";
+  if (active === widget.queueCancel) return "queueCancel";
+  return active.id || active.tagName.toLowerCase();
+}
+
+function card(widget, kind) {
+  return widget.log.byClass("pomocnik-card--" + kind)[0];
+}
+
+function control(widget, kind, name) {
+  const form = card(widget, kind);
+  return form.descendants().find((n) => n.name === name);
+}
+
+function fill(widget, kind, values) {
+  for (const [name, value] of Object.entries(values)) control(widget, kind, name).value = value;
+}
+
+function submitCard(widget, kind) {
+  card(widget, kind).querySelectorAll("button").find((b) => b.type === "submit").click();
+}
+
+function chooseStar(widget, value) {
+  const radio = card(widget, "rating").querySelectorAll("input").find((i) => i.type === "radio" && i.value === String(value));
+  radio.focus();
+  radio.checked = true;
+  radio.dispatch("change");
+}
+
+function notice(seq, text, custom, extra = {}) {
+  return { seq, author: "system", text, at: "2026-11-21T19:00:00Z", buttons: [], custom, ...extra };
+}
+
+/* The gateway's notices of one handoff, as the gateway sends them (desk.py). */
+const HANDOFF = [
+  notice(1, "Łączę z konsultantem. Jesteś 1. w kolejce…", { handoff: { state: "queued", position: 1 } }),
+  notice(2, "Do rozmowy dołącza konsultant Anna.", { handoff: { state: "agent", agent: "Anna" } }),
+  { seq: 3, author: "agent", agent: "Anna", text: "Dzień dobry, w czym pomóc?\nSprawdzę to.", at: "2026-11-21T19:01:00Z", buttons: [] },
+  notice(4, "Rozmowa z konsultantem (Anna) zakończona. Dalej pomoże Ci asystent Pomocnik.", { handoff: { state: "assistant" } }),
+  notice(5, "Teraz żaden konsultant nie jest dostępny na czacie.\nMożesz zadzwonić pod numer 32 356 22 23 albo napisać na wsparcie@ingksiegowosc.pl.", { handoff: { state: "unavailable" }, offer: "ticket" }),
+  notice(6, "Dziękujemy! Przyjęliśmy zgłoszenie nr PM-000001.", { ticket: { number: "PM-000001" } }),
+  notice(7, "Rozmowa z konsultantem (Anna) zakończona. Dziękujemy! Jak oceniasz tę rozmowę?", { handoff: { state: "closed" }, offer: "rating" }),
+  notice(8, "Dziękujemy za ocenę!", { rating: { score: 5 } }),
+];
 
 function pressEnter(widget, text) {
   widget.input.value = text;
@@ -362,6 +486,126 @@ const scenarios = {
     pressEnter(widget, "Druga");
     await waitFor(() => !widget.pending, "refusal");
     out.refused = snapshot(widget);
+  },
+
+  // The gateway's notices arriving live: queue, adviser, back to the assistant, the forms.
+  async notices(widget, out) {
+    widget.launcher.click();
+    const live = (message) => widget.connection.events.onMessage(message);
+    live(HANDOFF[0]);
+    out.queued = snapshot(widget);
+    widget.connection.events.onQueue(2);
+    out.movedUp = snapshot(widget);
+    live(HANDOFF[1]);
+    live(HANDOFF[2]);
+    out.agent = snapshot(widget);
+    live(HANDOFF[3]);
+    out.back = snapshot(widget);
+    live(HANDOFF[4]);
+    out.ticketOffered = snapshot(widget);
+    live(HANDOFF[5]);
+    out.ticketDone = snapshot(widget);
+    live(HANDOFF[6]);
+    out.ratingOffered = snapshot(widget);
+    live(HANDOFF[7]);
+    out.rated = snapshot(widget);
+  },
+
+  // After a reload the same notices come back as history: forms already used stay closed,
+  // the header shows the last state, and nothing takes the focus.
+  async replay(widget, out) {
+    widget.launcher.click();
+    widget.connection.events.onHistory(HANDOFF);
+    out.all = snapshot(widget);
+    // A transcript that ends with an unused ticket offer while an adviser holds the chat.
+    widget.connection.events.onHistory([
+      notice(11, "Teraz żaden konsultant nie jest dostępny na czacie.", { handoff: { state: "unavailable" }, offer: "ticket" }),
+      notice(12, "Łączę z konsultantem. Jesteś 3. w kolejce…", { handoff: { state: "queued", position: 3 } }),
+      notice(13, "Do rozmowy dołącza konsultant Marek.", { handoff: { state: "agent", agent: "Marek" } }),
+    ]);
+    out.openOffer = snapshot(widget);
+    // A ticket confirmed after the offer closes it.
+    widget.connection.events.onMessage(notice(14, "Dziękujemy! Przyjęliśmy zgłoszenie nr PM-000002.", { ticket: { number: "PM-000002" } }));
+    out.closed = snapshot(widget);
+  },
+
+  // After hours: the assistant hands over, the gateway offers a ticket; the form is used.
+  async ticket(widget, out) {
+    widget.launcher.click();
+    pressEnter(widget, "chce rozmawiac z konsultantem");
+    await waitFor(() => card(widget, "ticket"), "the ticket form");
+    out.offered = snapshot(widget);
+    submitCard(widget, "ticket");
+    out.empty = snapshot(widget);
+    fill(widget, "ticket", { email: "jan.kowalski(at)majafirma", question: "Nie mogę wystawić faktury." });
+    submitCard(widget, "ticket");
+    await waitFor(() => snapshot(widget).cards[0].fields[0].error, "the e-mail error");
+    out.invalid = snapshot(widget);
+    fill(widget, "ticket", { email: "jan.kowalski@majafirma.pl" });
+    submitCard(widget, "ticket");
+    await waitFor(() => !card(widget, "ticket") && snapshot(widget).notices.some((n) => n.text.includes("PM-")), "the ticket number");
+    out.sent = snapshot(widget);
+  },
+
+  // "Zakończ i oceń rozmowę" in the header, with the keyboard's radio group.
+  async rating(widget, out) {
+    widget.launcher.click();
+    out.before = snapshot(widget);
+    pressEnter(widget, "Dzień dobry");
+    await waitFor(() => !widget.pending && !widget.rateButton.hidden, "the answer");
+    out.conversation = snapshot(widget);
+    widget.rateButton.click();
+    out.opened = snapshot(widget);
+    submitCard(widget, "rating");
+    out.noScore = snapshot(widget);
+    chooseStar(widget, 4);
+    out.chosen = snapshot(widget);
+    fill(widget, "rating", { comment: "Szybko i konkretnie." });
+    submitCard(widget, "rating");
+    await waitFor(() => !card(widget, "rating") && snapshot(widget).notices.length, "the thanks");
+    out.rated = snapshot(widget);
+    widget.rateButton.click(); // hidden now: nothing happens
+    out.again = snapshot(widget);
+  },
+
+  // "Anuluj oczekiwanie" when the gateway says the conversation no longer waits (409).
+  async queue_cancel(widget, out) {
+    widget.launcher.click();
+    pressEnter(widget, "Dzień dobry");
+    await waitFor(() => !widget.pending, "the answer");
+    widget.connection.events.onMessage(
+      notice(100, "Łączę z konsultantem. Jesteś 1. w kolejce…", { handoff: { state: "queued", position: 1 } })
+    );
+    out.queued = snapshot(widget);
+    widget.queueCancel.focus();
+    widget.queueCancel.click();
+    await waitFor(() => widget.queue.hidden, "the queue banner to go");
+    out.cancelled = snapshot(widget);
+  },
+
+  // A page of a signed-in user: the token goes with session_request, never to storage.
+  async identity(widget, out) {
+    const emitted = [];
+    const identities = [];
+    const connect = widget.connection.connect.bind(widget.connection);
+    widget.connection.connect = (io) => connect((...args) => {
+      const socket = io(...args);
+      const emit = socket.emit.bind(socket);
+      socket.emit = (event, ...rest) => {
+        emitted.push([event, rest[0]]);
+        return emit(event, ...rest);
+      };
+      socket.on("pomocnik_identity", (data) => identities.push(data));
+      return socket;
+    });
+    widget.launcher.click();
+    await waitFor(() => identities.length, "pomocnik_identity");
+    out.sessionRequests = emitted.filter(([event]) => event === "session_request").map(([, data]) => data);
+    out.identities = identities;
+    out.refused = snapshot(widget);
+    out.storage = Object.fromEntries(storage);
+    widget.connection.events.onIdentity({ verified: true, name: "Jan Kowalski" });
+    out.verified = snapshot(widget);
   },
 
   async send_once(widget, out) {

@@ -71,6 +71,7 @@ def _env(stack: Stack) -> dict[str, str]:
         GATEWAY_PORT=str(p["gateway"]),
         GATEWAY_DATABASE_URL=f"sqlite+aiosqlite:///{stack.workdir / 'gateway.db'}",
         RASA_URL=stack.url("rasa"),
+        RASA_API_TOKEN=stack.service_token,
         SANIC_HOST="127.0.0.1",  # rasa-sdk has no --interface flag; this keeps it on loopback
     )
     return env
@@ -97,7 +98,7 @@ def _commands(stack: Stack) -> dict[str, tuple[list[str], str]]:
         "rasa": (
             [RASA, "run", "--model", str(MODEL), "--interface", "127.0.0.1",
              "--port", str(stack.ports["rasa"]), "--credentials", str(ROOT / "credentials.yml"),
-             "--endpoints", str(endpoints)],
+             "--endpoints", str(endpoints), "--enable-api", "--auth-token", stack.service_token],
             "/",
         ),
         "gateway": ([APP_PY, "-m", "bot.gateway"], "/health"),
@@ -105,14 +106,20 @@ def _commands(stack: Stack) -> dict[str, tuple[list[str], str]]:
 
 
 def start_stack(
-    workdir: Path, timeout: float = 300, services: tuple[str, ...] = ALL_SERVICES
+    workdir: Path,
+    timeout: float = 300,
+    services: tuple[str, ...] = ALL_SERVICES,
+    extra_env: dict[str, str] | None = None,
 ) -> Stack:
-    """Starts `services` (all five by default) with a fresh, seeded backend database."""
+    """Starts `services` (all five by default) with a fresh, seeded backend database.
+
+    `extra_env` is merged into the services' environment last (e.g. raised gateway limits).
+    """
     if "rasa" in services and not MODEL.exists():
         raise RuntimeError(f"{MODEL} is missing: run `make model` first")
     names = ["smtp", *ALL_SERVICES]
     stack = Stack(workdir, {name: free_port() for name in names}, secrets.token_urlsafe(32))
-    env = _env(stack)
+    env = {**_env(stack), **(extra_env or {})}
     for step in ("migrate", "seed"):
         subprocess.run([APP_PY, "-m", "backend.cli", step], cwd=ROOT, env=env, check=True)
     commands = {name: command for name, command in _commands(stack).items() if name in services}

@@ -3,12 +3,19 @@
  *
  * Embed with one tag:
  *   <script src="https://<gateway>/widget/widget.js" defer data-title="Pomocnik"></script>
- * Optional: data-api-base="https://<gateway>" (defaults to the script's origin) and
- * data-transports="websocket,polling" (socket.io transports, in the order tried).
+ * Optional: data-api-base="https://<gateway>" (defaults to the script's origin),
+ * data-transports="websocket,polling" (socket.io transports, in the order tried) and, on pages
+ * of signed-in users, data-session-token="<the token the platform issued at login>": it goes
+ * to the gateway with every session_request (never into localStorage, never shown), and the
+ * assistant then knows who the visitor is without asking for an e-mailed code.
  *
  * It talks to the gateway over socket.io with Rasa's channel protocol (session_request /
  * session_confirm, user_uttered / bot_uttered) plus the gateway's extra events
- * (pomocnik_history, pomocnik_message, pomocnik_status); see bot/gateway/socket_channel.py.
+ * (pomocnik_history, pomocnik_message, pomocnik_status, pomocnik_queue, pomocnik_identity);
+ * see bot/gateway/socket_channel.py. The gateway's own notices (author "system") drive the
+ * handoff to an adviser: the queue (with "Anuluj oczekiwanie"), the adviser's name in the
+ * header, and the forms it offers in the conversation (custom.offer "ticket" and "rating"),
+ * which post to the gateway's JSON API.
  * The socket.io client is the official one, served by the gateway next to this file
  * (socket.io.min.js); the widget loads it when it first needs the connection.
  *
@@ -43,8 +50,32 @@
     send: "Wyślij",
     typing: "Pomocnik pisze…",
     botPrefix: "Pomocnik:",
-    agentPrefix: "Doradca:",
+    agentLabel: "Konsultant",
+    agentTitleSuffix: " – konsultant",
     systemPrefix: "Informacja:",
+    signedInAs: "Zalogowano jako ",
+    rate: "Zakończ i oceń rozmowę",
+    queueWaiting: "Czekasz na konsultanta.",
+    queuePosition: "Czekasz na konsultanta – jesteś {n}. w kolejce.",
+    queueCancel: "Anuluj oczekiwanie",
+    ticketTitle: "Zostaw zgłoszenie",
+    ticketIntro: "Podaj e-mail albo telefon (wystarczy jedno) i opisz, w czym pomóc.",
+    ticketEmail: "E-mail",
+    ticketPhone: "Telefon",
+    ticketQuestion: "Twoje pytanie",
+    ticketSubmit: "Wyślij zgłoszenie",
+    ticketSent: "Wysłano zgłoszenie nr {number}.",
+    ticketContactMissing: "Podaj adres e-mail albo numer telefonu, żebyśmy mogli odpowiedzieć.",
+    ticketQuestionMissing: "Napisz, w czym możemy pomóc.",
+    ratingTitle: "Oceń rozmowę",
+    ratingLegend: "Jak oceniasz tę rozmowę?",
+    ratingHint: "Wybierz od 1 do 5 gwiazdek.",
+    ratingComment: "Komentarz (opcjonalnie)",
+    ratingSubmit: "Wyślij ocenę",
+    ratingLater: "Nie teraz",
+    ratingMissing: "Wybierz ocenę od 1 do 5.",
+    ratingThanks: "Dziękujemy za ocenę!",
+    sending: "Wysyłam…",
     userPrefix: "Ty:",
     quickReplies: "Szybkie odpowiedzi",
     notSent: "Nie wysłano",
@@ -152,6 +183,66 @@
     return out;
   }
 
+  /* ---------- the gateway's notices (author "system") ---------- */
+
+  var RATING_LABELS = ["1 – bardzo źle", "2 – źle", "3 – średnio", "4 – dobrze", "5 – bardzo dobrze"];
+  var MAX_COMMENT = 1000;
+  var MAX_QUESTION = 2000;
+
+  function customOf(message) {
+    return message && message.custom && typeof message.custom === "object" ? message.custom : {};
+  }
+
+  /** A notice's handoff state: "queued", "agent", "assistant", "closed", "unavailable" or null. */
+  function handoffOf(message) {
+    var handoff = customOf(message).handoff;
+    return handoff && typeof handoff.state === "string" ? handoff : null;
+  }
+
+  /** What form a notice offers: "ticket", "rating" or null. */
+  function offerOf(message) {
+    var offer = customOf(message).offer;
+    return offer === "ticket" || offer === "rating" ? offer : null;
+  }
+
+  /** The header title for a handoff state: the adviser's name while one holds the chat. */
+  function headerTitle(defaultTitle, handoff) {
+    if (!handoff || handoff.state !== "agent") return defaultTitle;
+    var name = typeof handoff.agent === "string" ? handoff.agent.trim() : "";
+    return name ? name + TEXT.agentTitleSuffix : TEXT.agentLabel;
+  }
+
+  function queueText(position) {
+    return typeof position === "number" && position > 0
+      ? TEXT.queuePosition.replace("{n}", String(position))
+      : TEXT.queueWaiting;
+  }
+
+  /** Client-side checks of the ticket form, before anything is sent: {field: message}. */
+  function ticketErrors(values) {
+    var errors = {};
+    if (!values.email && !values.phone) errors.email = TEXT.ticketContactMissing;
+    if (!values.question) errors.question = TEXT.ticketQuestionMissing;
+    return errors;
+  }
+
+  /** The ticket form's field a gateway error code belongs to (null: the whole form). */
+  function ticketFieldFor(code) {
+    if (code === "ticket_email_invalid" || code === "ticket_contact_missing") return "email";
+    if (code === "ticket_phone_invalid") return "phone";
+    if (code === "ticket_question_missing" || code === "ticket_question_too_long") {
+      return "question";
+    }
+    return null;
+  }
+
+  /** The Polish message of a gateway JSON error ({"error": {"code", "message"}}). */
+  function errorMessage(response) {
+    if (!response || !response.status) return TEXT.networkError;
+    var error = response.data && response.data.error;
+    return (error && typeof error.message === "string" && error.message) || TEXT.genericError;
+  }
+
   var helpers = {
     escapeHtml: escapeHtml,
     toSafeHtml: toSafeHtml,
@@ -159,6 +250,14 @@
     asksForSecret: asksForSecret,
     visitorText: visitorText,
     newClientId: newClientId,
+    handoffOf: handoffOf,
+    offerOf: offerOf,
+    headerTitle: headerTitle,
+    queueText: queueText,
+    ticketErrors: ticketErrors,
+    ticketFieldFor: ticketFieldFor,
+    errorMessage: errorMessage,
+    RATING_LABELS: RATING_LABELS,
     MASK: MASK,
   };
 
@@ -235,7 +334,9 @@
     this.store = options.store;
     this.loadClient = options.loadClient;
     this.transports = options.transports;
-    this.events = options.events; // onHistory, onMessage, onStatus, onOnline, onOffline, historyAfter
+    this.sessionToken = options.sessionToken || null; // kept in memory only
+    // onHistory, onMessage, onStatus, onQueue, onIdentity, onOnline, onOffline, historyAfter
+    this.events = options.events;
     this.socket = null;
     this.confirmed = false;
     this.everConfirmed = false;
@@ -271,10 +372,10 @@
     this.socket = socket;
     socket.on("connect", function () {
       self.confirmed = false;
-      socket.emit("session_request", {
-        session_id: self.store.get(),
-        history_after: self.events.historyAfter(),
-      });
+      var request = { session_id: self.store.get(), history_after: self.events.historyAfter() };
+      // Sent on every (re)connect: the gateway keeps the sign-in with the connection only.
+      if (self.sessionToken) request.session_token = self.sessionToken;
+      socket.emit("session_request", request);
     });
     socket.on("session_confirm", function (data) {
       var id = typeof data === "string" ? data : data && data.session_id;
@@ -293,6 +394,12 @@
     });
     socket.on("pomocnik_status", function (status) {
       if (status && typeof status.seq === "number") self.events.onStatus(status);
+    });
+    socket.on("pomocnik_queue", function (data) {
+      if (data && typeof data.position === "number") self.events.onQueue(data.position);
+    });
+    socket.on("pomocnik_identity", function (data) {
+      self.events.onIdentity(data && typeof data === "object" ? data : {});
     });
     socket.on("disconnect", function () {
       self.confirmed = false;
@@ -348,6 +455,35 @@
     });
   };
 
+  /**
+   * POST a JSON body to the gateway's API; resolves {status, data} (status 0: no answer).
+   * Conversation ids are bearer tokens in the path, so no cookies are sent.
+   */
+  function postJson(url, body) {
+    return root
+      .fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(body || {}),
+        credentials: "omit",
+      })
+      .then(
+        function (response) {
+          return response.json().then(
+            function (data) {
+              return { status: response.status, data: data };
+            },
+            function () {
+              return { status: response.status, data: null };
+            }
+          );
+        },
+        function () {
+          return { status: 0, data: null };
+        }
+      );
+  }
+
   /* ------------------------------------------------------------------ */
   /* DOM                                                                 */
   /* ------------------------------------------------------------------ */
@@ -363,6 +499,15 @@
 
   function srOnly(text) {
     return el("span", "pomocnik-sr-only", text);
+  }
+
+  function within(node, ancestor) {
+    for (; node; node = node.parentNode) if (node === ancestor) return true;
+    return false;
+  }
+
+  function detach(node) {
+    if (node && node.parentNode) node.parentNode.removeChild(node);
   }
 
   function chatIcon() {
@@ -399,7 +544,16 @@
 
   function Widget(options) {
     this.title = options.title;
+    this.defaultHeading = options.title + TEXT.titleSuffix;
     this.store = options.store;
+    this.apiBase = options.apiBase.replace(/\/+$/, "");
+    this.sessionToken = options.sessionToken || null;
+    this.replaying = false; // rendering history: no focus moves
+    this.handoff = { state: "assistant", seq: 0 }; // the latest handoff notice's state
+    this.cards = { ticket: null, rating: null }; // the forms shown in the conversation
+    this.ticketSeq = 0; // the newest notice confirming a ticket
+    this.rated = false; // the conversation can be rated once
+    this.cardCount = 0;
     this.pending = false; // this tab waits for the answer to its own message
     this.greeted = false;
     this.secretMode = false;
@@ -414,12 +568,15 @@
       store: options.store,
       loadClient: options.loadClient,
       transports: options.transports,
+      sessionToken: this.sessionToken,
       events: {
         historyAfter: this.historyAfter.bind(this),
         onHistory: this.onHistory.bind(this),
         onMessage: this.render.bind(this),
         onStatus: this.onStatus.bind(this),
-        onOnline: this.hideConnectionState.bind(this),
+        onQueue: this.onQueue.bind(this),
+        onIdentity: this.onIdentity.bind(this),
+        onOnline: this.onOnline.bind(this),
         onOffline: this.showConnectionState.bind(this),
       },
     });
@@ -464,7 +621,9 @@
     });
 
     var header = el("div", "pomocnik-header");
-    header.appendChild(el("h2", "pomocnik-title", heading));
+    var headerRow = el("div", "pomocnik-header-row");
+    this.heading = el("h2", "pomocnik-title", heading);
+    headerRow.appendChild(this.heading);
     var closeButton = el("button", "pomocnik-close");
     closeButton.type = "button";
     closeButton.setAttribute("aria-label", TEXT.close);
@@ -472,7 +631,23 @@
     closeButton.addEventListener("click", function () {
       self.close();
     });
-    header.appendChild(closeButton);
+    headerRow.appendChild(closeButton);
+    header.appendChild(headerRow);
+
+    // Who is signed in, and rating the conversation (shown once there is one).
+    this.headerBar = el("div", "pomocnik-header-bar");
+    this.headerBar.hidden = true;
+    this.identity = el("p", "pomocnik-identity");
+    this.identity.hidden = true;
+    this.rateButton = el("button", "pomocnik-rate", TEXT.rate);
+    this.rateButton.type = "button";
+    this.rateButton.hidden = true;
+    this.rateButton.addEventListener("click", function () {
+      self.openRating();
+    });
+    this.headerBar.appendChild(this.identity);
+    this.headerBar.appendChild(this.rateButton);
+    header.appendChild(this.headerBar);
 
     this.log = el("div", "pomocnik-messages");
     this.log.setAttribute("role", "log");
@@ -497,8 +672,22 @@
     this.notice.setAttribute("role", "alert");
     this.notice.hidden = true;
 
+    // While the visitor waits for an adviser: the place in the queue, and a way out.
+    this.queue = el("div", "pomocnik-queue");
+    this.queue.hidden = true;
+    this.queueText = el("p", "pomocnik-queue-text");
+    this.queueText.setAttribute("role", "status");
+    this.queueCancel = el("button", "pomocnik-queue-cancel", TEXT.queueCancel);
+    this.queueCancel.type = "button";
+    this.queueCancel.addEventListener("click", function () {
+      self.cancelQueue();
+    });
+    this.queue.appendChild(this.queueText);
+    this.queue.appendChild(this.queueCancel);
+
     panel.appendChild(header);
     panel.appendChild(this.log);
+    panel.appendChild(this.queue);
     panel.appendChild(this.connectionState);
     panel.appendChild(this.notice);
     panel.appendChild(this.buildForm());
@@ -561,8 +750,10 @@
     if (!this.greeted) {
       this.greeted = true;
       this.addBotMessage(GREETING);
-      // A stored conversation: connect now to show its history (a new one starts on send).
-      if (this.store.get()) this.connection.open();
+      // A stored conversation: connect now to show its history; a signed-in visitor: to say
+      // who they are signed in as. Otherwise a new conversation starts on the first send.
+      if (this.store.get() || this.sessionToken) this.connection.open();
+      this.updateHeaderBar();
     }
     this.scrollToEnd();
     this.input.focus();
@@ -583,7 +774,8 @@
     var sent = await this.send(text, this.secretMode ? MASK : text);
     // Nothing typed is lost: put the text back unless the user already typed anew.
     if (!sent && !field.value) field.value = text;
-    this.input.focus();
+    // A form the answer brought (ticket, rating) keeps the focus it took.
+    if (!this.focusInCard()) this.input.focus();
   };
 
   /**
@@ -670,8 +862,13 @@
 
   Widget.prototype.onHistory = function (messages) {
     this.log.setAttribute("aria-busy", "true");
-    messages.forEach(this.render, this);
-    this.log.setAttribute("aria-busy", "false");
+    this.replaying = true;
+    try {
+      messages.forEach(this.render, this);
+    } finally {
+      this.replaying = false;
+      this.log.setAttribute("aria-busy", "false");
+    }
   };
 
   /** Show a stored message once, in seq order, whichever way it arrives. */
@@ -686,10 +883,13 @@
     if (!node) {
       if (message.author === "visitor") {
         node = this.addUserMessage(visitorText(message), { seq: seq, at: message.at });
+      } else if (message.author === "system") {
+        node = this.addSystemMessage(message, seq);
       } else {
         node = this.addBotMessage(message, seq);
       }
       this.bySeq[seq] = node;
+      if (message.author === "system") this.applyNotice(message);
     }
     if (seq > this.lastSeq) this.lastSeq = seq;
     if (message.author === "visitor") {
@@ -780,20 +980,22 @@
     return message;
   };
 
-  /** A bot (or adviser, or system) message; returns its element. */
+  /** A bot (or adviser) message; returns its element. */
   Widget.prototype.addBotMessage = function (reply, seq) {
-    var prefix =
-      reply.author === "agent"
-        ? TEXT.agentPrefix
-        : reply.author === "system"
-          ? TEXT.systemPrefix
-          : TEXT.botPrefix;
     var hasText = typeof reply.text === "string" && reply.text.trim() !== "";
     var message = el("div", "pomocnik-message pomocnik-message--bot");
-    if (reply.author === "agent") message.classList.add("pomocnik-message--agent");
     if (seq !== undefined) message.setAttribute("data-seq", String(seq));
     if (hasText || reply.image) {
-      message.appendChild(srOnly(prefix + " "));
+      if (reply.author === "agent") {
+        // An adviser's message says who wrote it, visibly: "Konsultant Anna".
+        message.classList.add("pomocnik-message--agent");
+        var name = typeof reply.agent === "string" ? reply.agent.trim() : "";
+        var author = el("span", "pomocnik-author", TEXT.agentLabel + (name ? " " + name : ""));
+        message.appendChild(author);
+        message.appendChild(srOnly(": "));
+      } else {
+        message.appendChild(srOnly(TEXT.botPrefix + " "));
+      }
       var bubble = el("div", "pomocnik-bubble");
       if (hasText) bubble.innerHTML = toSafeHtml(reply.text);
       if (reply.image) bubble.appendChild(this.imageLink(reply.image));
@@ -909,6 +1111,482 @@
     this.connectionState.textContent = "";
   };
 
+  /* ---------- the gateway's notices: handoff, queue, identity ---------- */
+
+  var NOTICE_CLASSES = {
+    queued: "pomocnik-message--queued",
+    agent: "pomocnik-message--joined",
+    assistant: "pomocnik-message--returned",
+    closed: "pomocnik-message--returned",
+    unavailable: "pomocnik-message--unavailable",
+  };
+
+  /** A notice of the gateway (adviser joined, back to the assistant…): not a chat bubble. */
+  Widget.prototype.addSystemMessage = function (notice, seq) {
+    var message = el("div", "pomocnik-message pomocnik-message--system");
+    var handoff = handoffOf(notice);
+    var custom = notice.custom || {};
+    if (handoff && NOTICE_CLASSES[handoff.state]) {
+      message.classList.add(NOTICE_CLASSES[handoff.state]);
+    } else if (custom.ticket || custom.rating) {
+      message.classList.add("pomocnik-message--confirmed");
+    }
+    if (seq !== undefined) message.setAttribute("data-seq", String(seq));
+    if (typeof notice.text === "string" && notice.text.trim() !== "") {
+      message.appendChild(srOnly(TEXT.systemPrefix + " "));
+      var text = el("div", "pomocnik-system-text");
+      text.innerHTML = toSafeHtml(notice.text);
+      message.appendChild(text);
+      message.appendChild(timeElement(notice.at));
+    } else {
+      message.hidden = true;
+    }
+    this.insert(message, seq);
+    return message;
+  };
+
+  /** What a new notice changes: the header, the queue, the forms offered or used up. */
+  Widget.prototype.applyNotice = function (notice) {
+    var custom = notice.custom || {};
+    var seq = notice.seq;
+    if (custom.ticket) {
+      if (seq > this.ticketSeq) this.ticketSeq = seq;
+      var ticket = this.cards.ticket;
+      if (ticket && (ticket.seq === undefined || ticket.seq < seq)) this.removeCard(ticket);
+    }
+    if (custom.rating) {
+      this.rated = true;
+      if (this.cards.rating) this.removeCard(this.cards.rating);
+      this.updateHeaderBar();
+    }
+    var handoff = handoffOf(notice);
+    if (handoff && seq >= this.handoff.seq) this.setHandoff(handoff, seq);
+    var offer = offerOf(notice);
+    if (offer === "ticket" && seq > this.ticketSeq) this.offerTicket(seq);
+    if (offer === "rating" && !this.rated) this.offerRating(seq);
+  };
+
+  Widget.prototype.setHandoff = function (handoff, seq) {
+    this.handoff = { state: handoff.state, seq: seq, agent: handoff.agent };
+    this.heading.textContent = headerTitle(this.defaultHeading, handoff);
+    if (handoff.state === "queued") this.showQueue(handoff.position);
+    else this.hideQueue();
+  };
+
+  Widget.prototype.showQueue = function (position) {
+    this.queueText.textContent = queueText(position);
+    this.queue.hidden = false;
+  };
+
+  Widget.prototype.hideQueue = function () {
+    if (this.queue.hidden) return;
+    var hadFocus = within(doc.activeElement, this.queue);
+    this.queue.hidden = true;
+    this.queueText.textContent = "";
+    if (hadFocus) this.input.focus();
+  };
+
+  /** pomocnik_queue: the visitor moved up in the queue. */
+  Widget.prototype.onQueue = function (position) {
+    if (this.handoff.state === "queued") this.showQueue(position);
+  };
+
+  Widget.prototype.cancelQueue = function () {
+    var self = this;
+    if (this.queueBusy) return Promise.resolve();
+    // aria-disabled, not disabled: the button keeps the focus while the request runs.
+    this.queueBusy = true;
+    this.queueCancel.setAttribute("aria-disabled", "true");
+    this.hideNotice();
+    return this.api("/handoff/cancel", {}).then(function (response) {
+      self.queueBusy = false;
+      self.queueCancel.removeAttribute("aria-disabled");
+      if (response.status === 200 || response.status === 409) {
+        // 409 not_in_queue: an adviser took it or it was cancelled already; either way the
+        // visitor no longer waits (the notice saying what happened arrives on its own).
+        if (self.handoff.state === "queued") self.handoff.state = "assistant";
+        self.hideQueue();
+        if (response.status === 409) self.showNotice(errorMessage(response));
+        self.input.focus();
+      } else {
+        self.showNotice(errorMessage(response));
+      }
+    });
+  };
+
+  /** pomocnik_identity: the page's sign-in, as the gateway verified it. */
+  Widget.prototype.onIdentity = function (identity) {
+    var name = identity.verified === true && typeof identity.name === "string"
+      ? identity.name.trim()
+      : "";
+    this.identity.textContent = name ? TEXT.signedInAs + name : "";
+    this.identity.hidden = !name;
+    this.updateHeaderBar();
+    this.scrollToEnd(); // the header grew or shrank
+  };
+
+  Widget.prototype.onOnline = function () {
+    this.hideConnectionState();
+    this.updateHeaderBar();
+  };
+
+  Widget.prototype.updateHeaderBar = function () {
+    // Rating needs a conversation, and a conversation is rated once.
+    this.rateButton.hidden = this.rated || !this.store.get();
+    this.headerBar.hidden = this.identity.hidden && this.rateButton.hidden;
+  };
+
+  /** POST to this conversation's API (…/conversations/<id><path>); resolves {status, data}. */
+  Widget.prototype.api = function (path, body) {
+    var id = this.store.get();
+    if (!id) return Promise.resolve({ status: 0, data: null });
+    var url = this.apiBase + "/api/v1/conversations/" + encodeURIComponent(id) + path;
+    return postJson(url, body);
+  };
+
+  /* ---------- forms in the conversation ("cards"): ticket and rating ---------- */
+
+  Widget.prototype.focusInCard = function () {
+    var active = doc.activeElement;
+    return !!(
+      (this.cards.ticket && within(active, this.cards.ticket.form)) ||
+      (this.cards.rating && within(active, this.cards.rating.form))
+    );
+  };
+
+  /** A new form takes the focus when it arrives live while the visitor is in the chat. */
+  Widget.prototype.mayTakeFocus = function () {
+    if (this.replaying || this.panel.hidden) return false;
+    var active = doc.activeElement;
+    return !active || active === doc.body || within(active, this.root);
+  };
+
+  Widget.prototype.newCard = function (kind, seq, title) {
+    var prefix = "pomocnik-" + kind + "-" + ++this.cardCount;
+    var form = el("form", "pomocnik-card pomocnik-card--" + kind);
+    form.noValidate = true;
+    form.setAttribute("aria-labelledby", prefix + "-title");
+    if (seq !== undefined) form.setAttribute("data-seq", String(seq));
+    var heading = el("h3", "pomocnik-card-title", title);
+    heading.id = prefix + "-title";
+    form.appendChild(heading);
+    var card = { kind: kind, seq: seq, form: form, prefix: prefix, fields: {}, busy: false };
+    card.error = el("p", "pomocnik-card-error");
+    card.error.setAttribute("role", "alert");
+    card.error.hidden = true;
+    return card;
+  };
+
+  /** A labelled field with its own error line (aria-describedby, aria-invalid). */
+  Widget.prototype.field = function (card, name, label, control, hint) {
+    var id = card.prefix + "-" + name;
+    var wrapper = el("div", "pomocnik-field");
+    var labelNode = el("label", "pomocnik-field-label", label);
+    labelNode.htmlFor = id;
+    control.id = id;
+    control.name = name;
+    control.classList.add("pomocnik-field-input");
+    var error = el("p", "pomocnik-field-error");
+    error.id = id + "-error";
+    error.hidden = true;
+    var describedBy = [error.id];
+    wrapper.appendChild(labelNode);
+    if (hint) {
+      var hintNode = el("p", "pomocnik-field-hint", hint);
+      hintNode.id = id + "-hint";
+      describedBy.unshift(hintNode.id);
+      wrapper.appendChild(hintNode);
+    }
+    control.setAttribute("aria-describedby", describedBy.join(" "));
+    wrapper.appendChild(control);
+    wrapper.appendChild(error);
+    card.fields[name] = { control: control, error: error };
+    return wrapper;
+  };
+
+  function setFieldError(card, name, message) {
+    var field = card.fields[name];
+    field.error.textContent = message || "";
+    field.error.hidden = !message;
+    if (message) field.control.setAttribute("aria-invalid", "true");
+    else field.control.removeAttribute("aria-invalid");
+  }
+
+  function clearErrors(card) {
+    Object.keys(card.fields).forEach(function (name) {
+      setFieldError(card, name, "");
+    });
+    card.error.textContent = "";
+    card.error.hidden = true;
+  }
+
+  function setCardError(card, message) {
+    card.error.textContent = message;
+    card.error.hidden = false;
+  }
+
+  function setBusy(card, busy) {
+    card.busy = busy;
+    card.submit.setAttribute("aria-disabled", busy ? "true" : "false");
+    card.submit.textContent = busy ? TEXT.sending : card.submitText;
+  }
+
+  Widget.prototype.submitButton = function (card, text) {
+    card.submitText = text;
+    card.submit = el("button", "pomocnik-card-submit", text);
+    card.submit.type = "submit";
+    return card.submit;
+  };
+
+  Widget.prototype.showCard = function (card, focusTarget) {
+    var previous = this.cards[card.kind];
+    var takeFocus = this.mayTakeFocus() || (previous && within(doc.activeElement, previous.form));
+    if (previous) this.removeCard(previous, true);
+    this.cards[card.kind] = card;
+    this.insert(card.form, card.seq);
+    if (takeFocus) focusTarget.focus();
+  };
+
+  Widget.prototype.removeCard = function (card, keepFocus) {
+    var hadFocus = within(doc.activeElement, card.form);
+    detach(card.form);
+    card.removed = true;
+    if (this.cards[card.kind] === card) this.cards[card.kind] = null;
+    if (hadFocus && !keepFocus) this.input.focus();
+  };
+
+  /** The form was sent: it shrinks to one line (until the gateway's notice replaces it). */
+  Widget.prototype.completeCard = function (card, text) {
+    if (card.removed) return; // the gateway's notice came first and replaced it
+    var hadFocus = within(doc.activeElement, card.form);
+    card.done = true;
+    card.form.textContent = "";
+    card.form.classList.add("pomocnik-card--done");
+    card.form.appendChild(el("p", "pomocnik-card-done", text));
+    if (hadFocus) this.input.focus();
+  };
+
+  /* ---------- the ticket ---------- */
+
+  Widget.prototype.offerTicket = function (seq) {
+    var self = this;
+    var card = this.newCard("ticket", seq, TEXT.ticketTitle);
+    var intro = el("p", "pomocnik-card-intro", TEXT.ticketIntro);
+    card.form.appendChild(intro);
+
+    var email = el("input");
+    email.type = "email";
+    email.maxLength = 320;
+    email.setAttribute("autocomplete", "email");
+    email.setAttribute("inputmode", "email");
+    email.setAttribute("spellcheck", "false");
+    var phone = el("input");
+    phone.type = "tel";
+    phone.maxLength = 30;
+    phone.setAttribute("autocomplete", "tel");
+    phone.setAttribute("inputmode", "tel");
+    var question = el("textarea");
+    question.rows = 3;
+    question.maxLength = MAX_QUESTION;
+    question.required = true;
+    question.setAttribute("aria-required", "true");
+
+    card.form.appendChild(this.field(card, "email", TEXT.ticketEmail, email));
+    card.form.appendChild(this.field(card, "phone", TEXT.ticketPhone, phone));
+    card.form.appendChild(this.field(card, "question", TEXT.ticketQuestion, question));
+    card.form.appendChild(card.error);
+    var actions = el("div", "pomocnik-card-actions");
+    actions.appendChild(this.submitButton(card, TEXT.ticketSubmit));
+    card.form.appendChild(actions);
+    card.form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      self.submitTicket(card);
+    });
+    this.showCard(card, email);
+    return card;
+  };
+
+  Widget.prototype.submitTicket = function (card) {
+    var self = this;
+    if (card.busy || card.done || card.removed) return Promise.resolve();
+    clearErrors(card);
+    var values = {};
+    ["email", "phone", "question"].forEach(function (name) {
+      values[name] = card.fields[name].control.value.trim();
+    });
+    var errors = ticketErrors(values);
+    var invalid = ["email", "phone", "question"].filter(function (name) {
+      return errors[name];
+    });
+    if (invalid.length) {
+      invalid.forEach(function (name) {
+        setFieldError(card, name, errors[name]);
+      });
+      card.fields[invalid[0]].control.focus();
+      return Promise.resolve();
+    }
+    var body = { question: values.question };
+    if (values.email) body.email = values.email;
+    if (values.phone) body.phone = values.phone;
+    setBusy(card, true);
+    return this.api("/tickets", body).then(function (response) {
+      setBusy(card, false);
+      var ticket = response.data && response.data.ticket;
+      if (response.status === 201 && ticket) {
+        self.completeCard(card, TEXT.ticketSent.replace("{number}", ticket.number));
+        return;
+      }
+      if (card.removed) return;
+      // What was typed stays; the message shows next to the field it is about.
+      var error = response.data && response.data.error;
+      var name = ticketFieldFor(error && error.code);
+      if (name) {
+        setFieldError(card, name, errorMessage(response));
+        card.fields[name].control.focus();
+      } else {
+        setCardError(card, errorMessage(response));
+      }
+    });
+  };
+
+  /* ---------- the rating ---------- */
+
+  /** "Zakończ i oceń rozmowę" in the header: the rating form at the end of the chat. */
+  Widget.prototype.openRating = function () {
+    if (this.rated) return;
+    var card = this.cards.rating;
+    if (card && !card.done) {
+      card.radios[0].focus();
+      return;
+    }
+    card = this.buildRating(undefined);
+    this.showCard(card, card.radios[0]);
+    card.radios[0].focus();
+  };
+
+  /** An adviser closed the conversation: the gateway's notice asks for a rating. */
+  Widget.prototype.offerRating = function (seq) {
+    var current = this.cards.rating;
+    if (current && !current.done) return; // already being filled in
+    var card = this.buildRating(seq);
+    this.showCard(card, card.radios[0]);
+  };
+
+  Widget.prototype.buildRating = function (seq) {
+    var self = this;
+    var card = this.newCard("rating", seq, TEXT.ratingTitle);
+    var fieldset = el("fieldset", "pomocnik-stars");
+    fieldset.appendChild(el("legend", "pomocnik-stars-legend", TEXT.ratingLegend));
+    var row = el("div", "pomocnik-stars-row");
+    var caption = el("p", "pomocnik-stars-caption", TEXT.ratingHint);
+    caption.setAttribute("aria-hidden", "true"); // each radio's label says it already
+    var error = el("p", "pomocnik-field-error");
+    error.id = card.prefix + "-score-error";
+    error.hidden = true;
+    card.radios = [];
+    card.stars = [];
+    card.caption = caption;
+    RATING_LABELS.forEach(function (text, index) {
+      var value = index + 1;
+      var option = el("span", "pomocnik-star-option");
+      var radio = el("input", "pomocnik-star-input");
+      radio.type = "radio";
+      radio.name = card.prefix + "-score";
+      radio.value = String(value);
+      radio.id = card.prefix + "-score-" + value;
+      radio.setAttribute("aria-describedby", error.id);
+      var label = el("label", "pomocnik-star");
+      label.htmlFor = radio.id;
+      var glyph = el("span", "pomocnik-star-glyph", "★");
+      glyph.setAttribute("aria-hidden", "true");
+      label.appendChild(glyph);
+      label.appendChild(srOnly(text));
+      radio.addEventListener("change", function () {
+        self.showScore(card, value);
+      });
+      radio.addEventListener("mouseenter", function () {
+        self.showScore(card, value, true);
+      });
+      radio.addEventListener("mouseleave", function () {
+        self.showScore(card, card.score || 0);
+      });
+      option.appendChild(radio);
+      option.appendChild(label);
+      row.appendChild(option);
+      card.radios.push(radio);
+      card.stars.push(label);
+    });
+    fieldset.appendChild(row);
+    fieldset.appendChild(caption);
+    fieldset.appendChild(error);
+    card.fields.score = { control: card.radios[0], error: error };
+    card.form.appendChild(fieldset);
+
+    var comment = el("textarea");
+    comment.rows = 2;
+    comment.maxLength = MAX_COMMENT;
+    card.form.appendChild(this.field(card, "comment", TEXT.ratingComment, comment));
+    card.form.appendChild(card.error);
+
+    var actions = el("div", "pomocnik-card-actions");
+    actions.appendChild(this.submitButton(card, TEXT.ratingSubmit));
+    var later = el("button", "pomocnik-card-secondary", TEXT.ratingLater);
+    later.type = "button";
+    later.addEventListener("click", function () {
+      self.removeCard(card);
+    });
+    actions.appendChild(later);
+    card.form.appendChild(actions);
+    card.form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      self.submitRating(card);
+    });
+    return card;
+  };
+
+  /** Light the stars up to `value`; `preview` (hover) does not change the choice. */
+  Widget.prototype.showScore = function (card, value, preview) {
+    if (!preview) {
+      card.score = value;
+      if (value) setFieldError(card, "score", "");
+    }
+    card.stars.forEach(function (star, index) {
+      if (index < value) star.classList.add("pomocnik-star--on");
+      else star.classList.remove("pomocnik-star--on");
+    });
+    card.caption.textContent = value ? RATING_LABELS[value - 1] : TEXT.ratingHint;
+  };
+
+  Widget.prototype.submitRating = function (card) {
+    var self = this;
+    if (card.busy || card.done || card.removed) return Promise.resolve();
+    clearErrors(card);
+    var score = 0;
+    card.radios.forEach(function (radio) {
+      if (radio.checked) score = Number(radio.value);
+    });
+    if (!score) {
+      setFieldError(card, "score", TEXT.ratingMissing);
+      card.radios[0].focus();
+      return Promise.resolve();
+    }
+    var body = { score: score };
+    var comment = card.fields.comment.control.value.trim();
+    if (comment) body.comment = comment;
+    setBusy(card, true);
+    return this.api("/rating", body).then(function (response) {
+      setBusy(card, false);
+      if (response.status === 201 || response.status === 409) {
+        // 409 already_rated: another tab was quicker; say so and stop offering it.
+        self.rated = true;
+        self.updateHeaderBar();
+        self.completeCard(card, response.status === 201 ? TEXT.ratingThanks : errorMessage(response));
+        return;
+      }
+      if (!card.removed) setCardError(card, errorMessage(response));
+    });
+  };
+
   /* ------------------------------------------------------------------ */
   /* Boot                                                                */
   /* ------------------------------------------------------------------ */
@@ -939,6 +1617,7 @@
       title: script.getAttribute("data-title") || "Pomocnik",
       apiBase: script.getAttribute("data-api-base") || scriptUrl.origin,
       transports: transportsFrom(script.getAttribute("data-transports")),
+      sessionToken: script.getAttribute("data-session-token") || null,
       store: createStore(),
       loadClient: socketClientLoader(new URL(SOCKET_CLIENT, scriptUrl).href),
     });

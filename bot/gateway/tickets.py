@@ -1,0 +1,225 @@
+"""Tickets: a question left for the advisers when nobody can take the chat.
+
+The visitor gives an e-mail address or a phone number and the question; the ticket keeps a
+copy of the (masked) transcript and what the assistant knew, so the adviser does not ask
+again. A confirmation with the ticket's number and the adviser's answer go out by e-mail
+through the backend's outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.gateway.backend_client import BackendClient, BackendRefused, BackendUnavailable
+from bot.gateway.conversations import log_prefix
+from bot.gateway.desk import AgentRef, Desk, DeskError
+from bot.gateway.models import Conversation, Ticket, TicketStatus
+from bot.gateway.rasa_client import RasaClient
+from bot.gateway.transcript import Transcript
+
+logger = logging.getLogger("pomocnik.gateway")
+
+MAX_QUESTION_LENGTH = 2000
+MAX_ANSWER_LENGTH = 5000
+MAX_TICKETS_PER_CONVERSATION = 3
+# Polish numbers: 9 digits, optionally +48 / 0048 in front; spaces and dashes allowed.
+_PHONE = re.compile(r"(?:\+48|0048)?(\d{9})")
+
+
+@dataclass(frozen=True)
+class TicketRequest:
+    email: str | None
+    phone: str | None
+    question: str
+
+    @classmethod
+    def parse(cls, body: dict[str, Any]) -> TicketRequest:
+        """Validate what the widget's form sent; raises ``DeskError`` with a Polish message."""
+        question = body.get("question")
+        if not isinstance(question, str) or not question.strip():
+            raise DeskError(422, "ticket_question_missing")
+        if len(question.strip()) > MAX_QUESTION_LENGTH:
+            raise DeskError(422, "ticket_question_too_long")
+        email = _clean_email(body.get("email"))
+        phone = _clean_phone(body.get("phone"))
+        if email is None and phone is None:
+            raise DeskError(422, "ticket_contact_missing")
+        return cls(email, phone, question.strip())
+
+
+def _clean_email(raw: Any) -> str | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str) or len(raw) > 320:
+        raise DeskError(422, "ticket_email_invalid")
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise DeskError(422, "ticket_email_invalid") from None
+
+
+def _clean_phone(raw: Any) -> str | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str) or len(raw) > 30:
+        raise DeskError(422, "ticket_phone_invalid")
+    match = _PHONE.fullmatch(re.sub(r"[\s().-]", "", raw))
+    if match is None:
+        raise DeskError(422, "ticket_phone_invalid")
+    digits = match.group(1)
+    return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
+
+
+def masked_email(address: str) -> str:
+    """"j***@majafirma.pl": enough for the visitor to recognise, not to harvest."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+@dataclass
+class TicketService:
+    sessions: async_sessionmaker[AsyncSession]
+    transcript: Transcript
+    desk: Desk
+    rasa: RasaClient
+    backend: BackendClient | None
+    clock: Callable[[], datetime]
+
+    async def create(self, session_id: str, request: TicketRequest) -> Ticket:
+        """Store the ticket, confirm it in the chat and by e-mail."""
+        conversation_id = await self.transcript.conversation_id(session_id)
+        async with self.sessions() as session:
+            earlier = await session.scalar(
+                select(func.count()).select_from(Ticket).where(
+                    Ticket.conversation_id == conversation_id
+                )
+            )
+        if earlier >= MAX_TICKETS_PER_CONVERSATION:
+            raise DeskError(429, "too_many_tickets")
+        history = await self.transcript.messages_of(conversation_id)
+        context = await self._context(session_id, conversation_id)
+        async with self.sessions.begin() as session:
+            ticket = Ticket(
+                conversation_id=conversation_id,
+                contact_email=request.email,
+                contact_phone=request.phone,
+                question=request.question,
+                transcript=[message.wire() for message in history],
+                context=context,
+                created_at=self.clock(),
+            )
+            session.add(ticket)
+            await session.flush()
+            session.expunge(ticket)
+        mailed = await self._mail(ticket, "ticket_received")
+        await self.desk.notice(
+            session_id,
+            conversation_id,
+            _confirmation_text(ticket, mailed, self.desk.hours.next_opening_text()),
+            {"ticket": {"number": ticket.number}},
+        )
+        logger.info("ticket created conv=%s ticket=%s", log_prefix(session_id), ticket.number)
+        return ticket
+
+    async def list(self, status: TicketStatus | None = None) -> list[Ticket]:
+        query = select(Ticket).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(200)
+        if status is not None:
+            query = query.where(Ticket.status == status)
+        async with self.sessions() as session:
+            return list((await session.scalars(query)).all())
+
+    async def get(self, ticket_id: int) -> Ticket:
+        async with self.sessions() as session:
+            ticket = await session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise DeskError(404, "ticket_not_found")
+        return ticket
+
+    async def answer(self, ticket_id: int, agent: AgentRef, text: str) -> Ticket:
+        """E-mail the adviser's answer to the visitor; the ticket counts as answered."""
+        text = (text or "").strip() if isinstance(text, str) else ""
+        if not text:
+            raise DeskError(422, "ticket_answer_missing")
+        if len(text) > MAX_ANSWER_LENGTH:
+            raise DeskError(422, "ticket_answer_too_long")
+        ticket = await self.get(ticket_id)
+        if ticket.status is TicketStatus.CLOSED:
+            raise DeskError(409, "ticket_closed")
+        if ticket.contact_email is None:
+            raise DeskError(409, "ticket_has_no_email")
+        ticket.answer = text
+        if not await self._mail(ticket, "ticket_answered"):
+            raise DeskError(503, "ticket_email_failed")
+        async with self.sessions.begin() as session:
+            row = await session.get_one(Ticket, ticket_id)
+            row.answer = text
+            row.status = TicketStatus.ANSWERED
+            row.answered_by_id = agent.id
+            row.answered_at = self.clock()
+            await session.flush()
+            session.expunge(row)
+        return row
+
+    async def close(self, ticket_id: int, agent: AgentRef) -> Ticket:
+        async with self.sessions.begin() as session:
+            row = await session.get(Ticket, ticket_id)
+            if row is None:
+                raise DeskError(404, "ticket_not_found")
+            row.status = TicketStatus.CLOSED
+            row.closed_at = self.clock()
+            await session.flush()
+            session.expunge(row)
+        logger.info("ticket closed ticket=%s agent=%s", row.number, agent.id)
+        return row
+
+    async def _context(self, session_id: str, conversation_id: int) -> dict[str, Any]:
+        async with self.sessions() as session:
+            conversation = await session.get_one(Conversation, conversation_id)
+        context: dict[str, Any] = {}
+        if conversation.account_email:
+            context["account"] = {
+                "email": conversation.account_email,
+                "name": conversation.account_name,
+                "organisation": conversation.account_organisation,
+            }
+        insight = await self.rasa.insight(session_id)
+        if insight is not None:
+            context["assistant"] = insight
+        return context
+
+    async def _mail(self, ticket: Ticket, kind: str) -> bool:
+        if ticket.contact_email is None or self.backend is None:
+            return False
+        try:
+            await self.backend.send_ticket_email(
+                kind=kind,
+                to=ticket.contact_email,
+                ticket_number=ticket.number,
+                question=ticket.question,
+                answer=ticket.answer if kind == "ticket_answered" else None,
+            )
+        except (BackendUnavailable, BackendRefused) as exc:
+            logger.warning("ticket e-mail not sent ticket=%s kind=%s reason=%s",
+                           ticket.number, kind, exc)
+            return False
+        return True
+
+
+def _confirmation_text(ticket: Ticket, mailed: bool, next_opening: str) -> str:
+    text = f"Dziękujemy! Przyjęliśmy zgłoszenie nr {ticket.number}."
+    if mailed:
+        text += f" Potwierdzenie wysłaliśmy na adres {masked_email(ticket.contact_email)}."
+    if next_opening == "teraz":
+        text += " Konsultant odpowie najszybciej, jak to możliwe."
+    else:
+        text += f" Konsultanci zajmą się nim {next_opening}."
+    return text
