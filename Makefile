@@ -65,7 +65,7 @@ test-rasa: $(MODEL)
 bench-nlu: $(RASA_ENV)/.lock-sha256 ## 5-fold NLU benchmark: ours vs Rasa's default pipeline (~45 min), writes docs/benchmarks/nlu.md
 	$(RASA_ENV)/bin/python scripts/bench_nlu.py
 
-bench: env model ## the whole stack at 1/10/50 concurrent visitors, gateway vs straight to Rasa (~10 min), writes docs/benchmarks/gateway.md
+bench: env model ## the whole stack at 1/10/50 concurrent visitors, gateway vs straight to Rasa (~7 min), writes docs/benchmarks/gateway.md
 	$(APP_PY) scripts/bench.py
 
 agent-add: $(APP_ENV)/.lock-sha256 ## add an adviser for the console, or reset their password: make agent-add EMAIL=anna@firma.pl NAME=Anna
