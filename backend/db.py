@@ -61,16 +61,28 @@ def create_engine(database_url: str) -> AsyncEngine:
     engine = create_async_engine(database_url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:
     # WAL lets readers run beside the writer; busy_timeout makes writers queue instead of failing.
+    # The driver's own transaction handling is switched off (aiosqlite passes this to sqlite3) so
+    # the "begin" listener below decides how every transaction starts.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _begin_immediate(connection) -> None:
+    # Every transaction takes SQLite's write lock up front. Rate limits count and then record a
+    # hit (services/rate_limit.py): under a deferred BEGIN two transactions could both count
+    # before either writes. It also makes read-then-write transactions queue behind busy_timeout
+    # instead of failing with "database is locked" when the read lock cannot be upgraded.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

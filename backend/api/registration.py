@@ -19,13 +19,24 @@ from backend.api.pages import render_page
 from backend.api.idempotency import idempotent
 from backend.api.openapi import raises, responds
 from backend.api.requests import parse_json
-from backend.api.schemas import EmailRequest, NewPasswordRequest, _checked_email
+from backend.api.schemas import (
+    EmailRequest,
+    NewPasswordRequest,
+    RequesterIn,
+    _checked_email,
+    requester_of,
+)
 from backend.api.service_auth import require_service_token
 from backend.errors import InvalidToken, PasswordPolicyViolation, ValidationFailed
 from backend.mail.registration_emails import hours_text
 from backend.models import PackageCode, TokenPurpose
 from backend.services import registration as registration_service
-from backend.services.activation import ACTIVATION_TTL, ActivationService, InvalidActivationLink
+from backend.services.activation import (
+    ACTIVATION_TTL,
+    ActivationResendLimited,
+    ActivationService,
+    InvalidActivationLink,
+)
 from backend.services.registration import RegistrationForm, RegistrationService
 
 bp = Blueprint("registration_v1", url_prefix="/api/v1")
@@ -64,6 +75,7 @@ class RegistrationBody(_Body):
     full_name: str = Field(max_length=200)
     package: PackageCode
     terms_accepted: StrictBool
+    requester: RequesterIn | None = None
 
     _email = field_validator("email")(_checked_email)
     _comarch_id = field_validator("comarch_id")(_digits)
@@ -86,6 +98,10 @@ class RegistrationBody(_Body):
 
 
 # --- answers (documented in the OpenAPI document, and every answer passes through them) ---------
+
+class ResendRequest(EmailRequest):
+    requester: RequesterIn | None = None
+
 
 class ActivationEmailOut(BaseModel):
     queued: bool
@@ -196,18 +212,26 @@ async def register(request: Request):
         package=body.package,
         terms_accepted=body.terms_accepted,
     )
-    result = await _registration(request).register(form, actor="assistant")
+    result = await _registration(request).register(
+        form, requester_of(body.requester, "assistant"), actor="assistant"
+    )
     return json(_out(RegistrationOut, result.to_body()), status=result.http_status)
 
 
 @bp.post("/auth/activation/resend")
 @require_service_token
 @responds(202, AcceptedOut, description="The same answer for every address.")
+@raises(ActivationResendLimited)
 async def resend_activation(request: Request):
-    """Send a new activation link if the account still waits for activation (3 per hour)."""
-    body = parse_json(request, EmailRequest)
-    await _activation(request).resend(body.email, actor="assistant")
-    # The same answer for unknown, already activated and over-the-limit addresses.
+    """Send a new activation link if the account still waits for activation.
+
+    Limited per address and network, per conversation, per network and per mailbox (429
+    ``activation_resend_limited``, counted alike for unknown addresses)."""
+    body = parse_json(request, ResendRequest)
+    await _activation(request).resend(
+        body.email, requester_of(body.requester, "assistant"), actor="assistant"
+    )
+    # The same answer for unknown and already activated addresses.
     return json(_out(AcceptedOut, {"status": "accepted", "message": RESEND_ACCEPTED}), status=202)
 
 

@@ -6,6 +6,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backend.security.password_policy import MAX_LENGTH as PASSWORD_MAX_LENGTH
+from backend.services.rate_limit import Requester
 
 
 def _checked_email(value: str) -> str:
@@ -17,6 +18,30 @@ def _checked_email(value: str) -> str:
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=1000)
+
+
+class RequesterIn(_Body):
+    """Who asks, as the calling service knows it; limits count per conversation and per network.
+
+    Both are optional: a missing one falls back to a bucket named after the calling service, which
+    every such request shares. Stored only as SHA-256 digests.
+    """
+
+    conversation: str | None = Field(
+        default=None, min_length=1, max_length=128,
+        description="The chat conversation (e.g. the gateway's conversation id).",
+    )
+    network: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="The client's network, e.g. 203.0.113.0/24 or 2001:db8:1:2::/64.",
+    )
+
+
+def requester_of(given: RequesterIn | None, caller: str) -> Requester:
+    """The limits' requester for a body's optional ``requester`` (the caller's bucket if absent)."""
+    if given is None:
+        return Requester.of(caller)
+    return Requester.of(caller, given.conversation, given.network)
 
 
 class EmailRequest(_Body):

@@ -8,12 +8,13 @@ from sanic import Blueprint, Request, json
 
 from backend.api.openapi import raises
 from backend.api.requests import parse_json
-from backend.api.schemas import _Body, _checked_email
+from backend.api.schemas import RequesterIn, _Body, _checked_email, requester_of
 from backend.api.service_auth import require_service_token
 from backend.services.verification import (
     CODE_TTL,
     CodeExpired,
     CodeFormat,
+    CodesLimited,
     InvalidCode,
     VerificationService,
 )
@@ -26,13 +27,17 @@ CODE_ACCEPTED = (
 )
 
 
-class CodeRequest(_Body):
+class _EmailBody(_Body):
     email: str = Field(min_length=3, max_length=254)
 
     _email = field_validator("email")(_checked_email)
 
 
-class CodeCheck(CodeRequest):
+class CodeRequest(_EmailBody):
+    requester: RequesterIn | None = None
+
+
+class CodeCheck(_EmailBody):
     # The service accepts separators ("123 456") and names a wrong format itself.
     code: str = Field(min_length=1, max_length=20)
 
@@ -43,10 +48,15 @@ def _service(request: Request) -> VerificationService:
 
 @bp.post("/codes")
 @require_service_token
+@raises(CodesLimited)
 async def request_code(request: Request):
+    """E-mail a 6-digit code if an active account has the address (the same 202 if not).
+
+    Limited per address and network, per conversation, per network and per mailbox (429
+    ``verification_codes_limited``, counted alike for unknown addresses)."""
     body = parse_json(request, CodeRequest)
-    await _service(request).request_code(body.email)
-    # The same answer whether or not the account exists, and when the limit is reached.
+    await _service(request).request_code(body.email, requester_of(body.requester, "assistant"))
+    # The same answer whether or not the account exists.
     return json({"status": "accepted", "message": CODE_ACCEPTED}, status=202)
 
 

@@ -3,8 +3,12 @@
 - An activation link (TokenPurpose.ACTIVATION) is valid for 48 hours: the guide sends people from
   the registration form to their mailbox, often the next day; the link only ever goes to the
   account's own address and is single-use, so a longer life costs little.
-- At most 3 activation links per account per hour, counted as issued ACTIVATION tokens (whether
-  issued by registration or by a resend); each new link cancels the previous one.
+- Each new link cancels the previous one. Resend requests are limited per requester (see
+  ``services/rate_limit.py``): 3 per hour for one address from one client network, 5 per hour per
+  conversation, 20 per hour per network; and any address's mailbox gets at most 10 links per hour,
+  whoever asks (resends and registrations together). The requester limits are counted before the
+  account is looked up, for unknown addresses too, so a refusal (429) says nothing about the
+  account; and one stranger (one network, one conversation) cannot use up the mailbox cap.
 - The activation page also accepts invitation links (TokenPurpose.INVITATION, sent by "add user"):
   both end the same way, with a password set, the account active and the cloud login activated.
 """
@@ -18,18 +22,24 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.deps import Deps
-from backend.errors import InvalidToken, PasswordPolicyViolation
+from backend.errors import InvalidToken, PasswordPolicyViolation, RateLimited
 from backend.mail import registration_emails
 from backend.mail.registration_emails import ActivationVariant
 from backend.models import Account, AccountState, Token, TokenPurpose
 from backend.repositories import accounts
-from backend.repositories import tokens as token_queries
 from backend.security.password_policy import check_password
 from backend.services import audit, outbox, tokens
 from backend.services.auth import LOGIN_FAILURES
+from backend.services.rate_limit import LimitReached, RateLimit, Requester, acquire
 
 ACTIVATION_TTL = timedelta(hours=48)
-ACTIVATION_EMAILS_PER_HOUR = 3
+HOUR = timedelta(hours=1)
+# Links to one mailbox per hour, whoever asked (resend or registration).
+ACTIVATION_EMAILS = RateLimit("activation_email", limit=10, window=HOUR)
+# Resend requests: one address from one network, one conversation, one network.
+RESEND_PER_ADDRESS_AND_NETWORK = RateLimit("activation_resend_pair", limit=3, window=HOUR)
+RESEND_PER_CONVERSATION = RateLimit("activation_resend_conversation", limit=5, window=HOUR)
+RESEND_PER_NETWORK = RateLimit("activation_resend_network", limit=20, window=HOUR)
 # Purposes the activation page accepts, in the order they are looked up.
 PAGE_PURPOSES = (TokenPurpose.ACTIVATION, TokenPurpose.INVITATION)
 # Longer strings cannot be our tokens; they are refused without a database query.
@@ -59,12 +69,22 @@ def needs_activation(account: Account) -> bool:
     return account.state == AccountState.PENDING_ACTIVATION or not account.cloud_login_activated
 
 
-async def may_send_activation(session: AsyncSession, deps: Deps, account: Account) -> bool:
-    since = deps.clock() - timedelta(hours=1)
-    issued = await token_queries.count_issued_since(
-        session, account.id, TokenPurpose.ACTIVATION, since
+class ActivationResendLimited(RateLimited):
+    code = "activation_resend_limited"
+    template = (
+        "Zamówiono już zbyt wiele linków aktywacyjnych w krótkim czasie. Spróbuj ponownie za "
+        "{minutes} min i sprawdź najnowszą wiadomość „Aktywacja konta Comarch Cloud” (także w "
+        "folderze ze spamem)."
     )
-    return issued < ACTIVATION_EMAILS_PER_HOUR
+
+
+async def may_send_activation(session: AsyncSession, deps: Deps, account: Account) -> bool:
+    """Count one link to the account's mailbox, unless the hour's cap is used up (atomic)."""
+    try:
+        await ACTIVATION_EMAILS.acquire(session, account.email, deps.clock)
+    except LimitReached:
+        return False
+    return True
 
 
 async def queue_activation_email(
@@ -107,15 +127,26 @@ class ActivationService:
         self._sessions = deps.sessions
         self._clock = deps.clock
 
-    async def resend(self, email: str, *, actor: str) -> None:
-        """Send a new link if the account waits for activation; the caller learns nothing."""
+    async def resend(self, email: str, requester: Requester, *, actor: str) -> None:
+        """Send a new link if the account waits for activation; the caller learns nothing.
+
+        Raises ``ActivationResendLimited`` when a requester limit or the mailbox cap is reached,
+        counted the same whether or not the account exists.
+        """
+        email = accounts.normalise_email(email)
         async with self._sessions.begin() as session:
+            try:
+                await acquire(
+                    session, self._clock,
+                    (RESEND_PER_ADDRESS_AND_NETWORK, f"{email}\n{requester.network}"),
+                    (RESEND_PER_CONVERSATION, requester.conversation),
+                    (RESEND_PER_NETWORK, requester.network),
+                    (ACTIVATION_EMAILS, email),
+                )
+            except LimitReached as refused:
+                raise ActivationResendLimited(refused.retry_after) from None
             account = await accounts.get_by_email(session, email)
-            if (
-                account is None
-                or not needs_activation(account)
-                or not await may_send_activation(session, self._deps, account)
-            ):
+            if account is None or not needs_activation(account):
                 return
             await queue_activation_email(
                 session, self._deps, account, ActivationVariant.RESEND, actor=actor

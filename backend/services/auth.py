@@ -5,21 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from backend.deps import Deps
 from backend.errors import InvalidCredentials, PasswordPolicyViolation, RateLimited
 from backend.mail import builders
 from backend.models import Account, AccountState, TokenPurpose
 from backend.repositories import accounts
 from backend.repositories import login_sessions as session_queries
-from backend.repositories import tokens as token_queries
 from backend.security.password_policy import check_password
 from backend.services import audit, login_sessions, outbox, tokens
-from backend.services.rate_limit import RateLimit
+from backend.services.rate_limit import LimitReached, RateLimit
 
 # Reset e-mails per account per hour; past it the request is answered the same and nothing is sent.
-RESET_EMAILS_PER_HOUR = 5
+RESET_EMAILS = RateLimit("password_reset_email", limit=5, window=timedelta(hours=1))
+# Login attempts per address in 15 minutes, counted before the password is checked; a successful
+# login clears them, so the limit only ever stops failures.
 LOGIN_FAILURES = RateLimit("login_failure", limit=5, window=timedelta(minutes=15))
 LOGIN_LOCKED_TEMPLATE = (
     "Zbyt wiele nieudanych prób logowania. Spróbuj ponownie za {minutes} min "
@@ -55,8 +54,12 @@ class AuthService:
         """Send a reset link if the account exists; the caller learns nothing either way."""
         async with self._sessions.begin() as session:
             account = await accounts.get_by_email(session, email)
-            if account is None or not await self._may_send_reset(session, account):
+            if account is None:
                 return
+            try:
+                await RESET_EMAILS.acquire(session, account.email, self._clock)
+            except LimitReached:
+                return  # the same answer; nothing is sent
             raw = await tokens.issue(
                 session, account, TokenPurpose.PASSWORD_RESET, self._reset_ttl, self._clock
             )
@@ -75,13 +78,6 @@ class AuthService:
                 account_id=account.id,
             )
         self._deps.mail_queued()
-
-    async def _may_send_reset(self, session: AsyncSession, account: Account) -> bool:
-        since = self._clock() - timedelta(hours=1)
-        issued = await token_queries.count_issued_since(
-            session, account.id, TokenPurpose.PASSWORD_RESET, since
-        )
-        return issued < RESET_EMAILS_PER_HOUR
 
     async def reset_target(self, raw_token: str) -> ResetLinkTarget:
         """Check a link without using it up (mail scanners open links too)."""
@@ -127,17 +123,18 @@ class AuthService:
         self._deps.mail_queued()
 
     async def login(self, email: str, password: str) -> Account:
+        # The attempt is counted (committed) before argon2 runs, so parallel guesses cannot slip
+        # past the limit while the hashes are checked; a success forgets the address's failures.
         async with self._sessions.begin() as session:
-            retry_after = await LOGIN_FAILURES.retry_after(session, email, self._clock)
-            if retry_after is not None:
-                raise RateLimited(retry_after, LOGIN_LOCKED_TEMPLATE)
+            try:
+                await LOGIN_FAILURES.acquire(session, email, self._clock)
+            except LimitReached as refused:
+                raise RateLimited(refused.retry_after, LOGIN_LOCKED_TEMPLATE) from None
             account = await accounts.get_by_email(session, email)
         # Unknown accounts are verified against a dummy hash so both answers take as long.
         valid = await self._hasher.verify(account.password_hash if account else None, password)
         if not valid or account is None or account.state != AccountState.ACTIVE:
-            async with self._sessions.begin() as session:
-                LOGIN_FAILURES.hit(session, email, self._clock)
-            raise InvalidCredentials()
+            raise InvalidCredentials()  # the attempt stays counted as a failure
         async with self._sessions.begin() as session:
             await LOGIN_FAILURES.clear(session, email)
             if self._hasher.needs_rehash(account.password_hash):

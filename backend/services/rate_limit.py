@@ -1,18 +1,61 @@
-"""Sliding-window limits kept in the database, so every backend replica sees the same counts."""
+"""Sliding-window limits kept in the database, so every backend replica sees the same counts.
+
+There is one way to use a limit: ``acquire`` (or ``RateLimit.acquire`` for a single key). Inside the
+caller's transaction it
+
+1. serialises on every (scope, key) it names: on PostgreSQL with ``pg_advisory_xact_lock`` on a
+   64-bit hash of scope and key, taken in ascending order so two requests naming the same keys can
+   never deadlock; on SQLite every transaction already starts with ``BEGIN IMMEDIATE`` (see
+   ``backend/db.py``), which holds the database's single write lock;
+2. counts the hits of each key inside its window and refuses with ``LimitReached`` (carrying the
+   seconds to wait) when any of them is at its limit;
+3. otherwise records one hit per counted key.
+
+Call it *before* anything expensive or revealing (argon2, looking the account up) and commit: the
+attempt is then counted while it runs, so parallel requests cannot slip past the limit. Whoever
+needs to uncount a successful attempt calls ``Acquired.release`` or ``RateLimit.clear``.
+
+Keys (addresses, licence IDs, networks, conversations) are stored only as their SHA-256 digest.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import RateLimitHit
 from backend.repositories import rate_limits
 from backend.security.tokens import digest
 from backend.services.clock import Clock
+
+Claim = tuple["RateLimit", str]
+
+
+class LimitReached(Exception):
+    """A key is at its limit; ``limit`` says which one, ``retry_after`` how many seconds to wait."""
+
+    def __init__(self, limit: RateLimit, retry_after: int) -> None:
+        super().__init__(f"{limit.scope} limit reached; retry after {retry_after}s")
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Acquired:
+    """The hits one ``acquire`` recorded."""
+
+    hit_ids: tuple[int, ...]
+
+    async def release(self, session: AsyncSession) -> None:
+        """Uncount exactly these hits (an attempt that turned out fine)."""
+        if self.hit_ids:
+            await session.execute(delete(RateLimitHit).where(RateLimitHit.id.in_(self.hit_ids)))
 
 
 @dataclass(frozen=True)
@@ -21,29 +64,113 @@ class RateLimit:
     limit: int
     window: timedelta
 
-    async def retry_after(self, session: AsyncSession, key: str, clock: Clock) -> int | None:
-        """Seconds until the key may try again, or None while it is under the limit."""
-        now = clock()
-        count, oldest = await rate_limits.hits_since(
-            session, self.scope, _key_hash(key), now - self.window
-        )
-        if count < self.limit or oldest is None:
-            return None
-        return max(1, math.ceil((oldest + self.window - now).total_seconds()))
-
-    def hit(self, session: AsyncSession, key: str, clock: Clock) -> None:
-        session.add(RateLimitHit(scope=self.scope, key_hash=_key_hash(key), created_at=clock()))
+    async def acquire(self, session: AsyncSession, key: str, clock: Clock) -> Acquired:
+        """Count one hit for ``key`` or raise ``LimitReached``; see ``acquire``."""
+        return await acquire(session, clock, (self, key))
 
     async def clear(self, session: AsyncSession, key: str) -> None:
+        """Forget every hit of ``key`` (a success that forgives earlier failures)."""
         await session.execute(
             delete(RateLimitHit).where(
-                RateLimitHit.scope == self.scope, RateLimitHit.key_hash == _key_hash(key)
+                RateLimitHit.scope == self.scope, RateLimitHit.key_hash == key_hash(key)
             )
         )
 
 
-def _key_hash(key: str) -> str:
+async def acquire(
+    session: AsyncSession, clock: Clock, *claims: Claim, checks: Iterable[Claim] = ()
+) -> Acquired:
+    """Atomically check every claim (and every ``checks`` entry), then count one hit per claim.
+
+    ``checks`` are limits that refuse like claims but are not counted (a lock set elsewhere).
+    The first refusing entry, checks first and then claims in the given order, is the one raised.
+    """
+    checks = tuple(checks)
+    entries = [(limit, key_hash(key)) for limit, key in (*checks, *claims)]
+    await _serialise(session, {(limit.scope, hashed) for limit, hashed in entries})
+    now = clock()
+    for limit, hashed in entries:
+        count, oldest = await rate_limits.hits_since(session, limit.scope, hashed, now - limit.window)
+        if count >= limit.limit and oldest is not None:
+            retry_after = max(1, math.ceil((oldest + limit.window - now).total_seconds()))
+            raise LimitReached(limit, retry_after)
+    rows = [
+        RateLimitHit(scope=limit.scope, key_hash=hashed, created_at=now)
+        for limit, hashed in entries[len(checks):]
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return Acquired(tuple(row.id for row in rows))
+
+
+async def count(session: AsyncSession, limit: RateLimit, key: str, clock: Clock) -> int:
+    """Hits of ``key`` inside the window (for messages and alarms; never to decide admission)."""
+    hits, _ = await rate_limits.hits_since(
+        session, limit.scope, key_hash(key), clock() - limit.window
+    )
+    return hits
+
+
+async def tally(session: AsyncSession, limit: RateLimit, key: str, clock: Clock) -> int:
+    """Record a hit that refuses nothing and return the window's count, this hit included.
+
+    For alarms only (a threshold that warns, never blocks); admission always goes through
+    ``acquire``.
+    """
+    session.add(RateLimitHit(scope=limit.scope, key_hash=key_hash(key), created_at=clock()))
+    await session.flush()
+    return await count(session, limit, key, clock)
+
+
+def key_hash(key: str) -> str:
     return digest(key.strip().lower())
+
+
+def lock_id(scope: str, hashed_key: str) -> int:
+    """The signed 64-bit advisory-lock number of one (scope, key)."""
+    raw = hashlib.sha256(f"{scope}\x00{hashed_key}".encode()).digest()[:8]
+    return int.from_bytes(raw, "big", signed=True)
+
+
+async def serialise(session: AsyncSession, claims: Iterable[Claim]) -> None:
+    """Only the serialisation step of ``acquire``: until the caller's transaction ends, nobody
+    else counts or records hits for these keys (for counters that are not sliding windows)."""
+    await _serialise(session, {(limit.scope, key_hash(key)) for limit, key in claims})
+
+
+async def _serialise(session: AsyncSession, keys: set[tuple[str, str]]) -> None:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # Ascending order everywhere: two transactions wanting the same locks cannot deadlock.
+        for number in sorted({lock_id(scope, hashed) for scope, hashed in keys}):
+            await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": number})
+    elif dialect == "sqlite":
+        # backend/db.py starts every SQLite transaction with BEGIN IMMEDIATE; make sure this one
+        # has begun (and so holds the write lock) before counting.
+        await session.connection()
+    else:  # pragma: no cover - the backend runs on SQLite and PostgreSQL only
+        raise RuntimeError(f"no rate-limit serialisation for {dialect}")
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asks for something on whose behalf, as the calling service reports it.
+
+    Limits count per conversation and per client network. Without them the caller's own name is
+    the bucket, so a caller that reports nothing shares one bucket for everything it asks.
+    """
+
+    conversation: str
+    network: str
+
+    @classmethod
+    def of(cls, caller: str, conversation: str | None = None, network: str | None = None) -> Requester:
+        fallback = f"caller:{caller}"
+        # Prefixes keep a reported value from ever naming another kind of bucket.
+        return cls(
+            conversation=f"conversation:{conversation}" if conversation else fallback,
+            network=f"network:{network}" if network else fallback,
+        )
 
 
 async def purge_expired(session: AsyncSession, older_than: timedelta, clock: Clock) -> None:

@@ -6,11 +6,17 @@ Decisions (see docs/backend.md):
   which of the three was wrong, and every attempt verifies one argon2 hash (a dummy for unknown
   IDs), so neither the answer nor its timing tells them apart.
 - PIN guessing: every attempt is counted *before* the PIN is checked (and uncounted if it
-  succeeds), so parallel requests cannot slip past the limit while argon2 runs. After 5 failures
-  for one ID within an hour, that ID is locked for an hour from the 5th failure, even for the
-  right PIN; unknown IDs are counted and locked the same way. Across all IDs, 50 failures within
-  an hour stop every licence check until the window moves on (a circuit breaker against PIN
-  spraying; it should raise an alert).
+  succeeds) by one atomic step (``rate_limit.acquire``: serialised per key, count, refuse or
+  record), so parallel requests cannot slip past the limit while argon2 runs: at most 5 PINs of
+  one ID are ever checked per hour. After 5 failures for one ID within an hour, that ID is locked
+  for an hour from the 5th failure, even for the right PIN; unknown IDs are counted and locked the
+  same way.
+- PIN spraying across IDs: 20 failed (or running) checks within an hour from one client network
+  (the requester's ``network``, or the calling service's own bucket when it reports none) stop
+  licence checks *for that network* until the window moves on (``licence_checks_suspended``).
+  Other networks are not affected: a breaker for everyone would let anyone switch registration
+  off. Failures across all networks are still counted, but only to raise an alarm (a log warning
+  and a ``licence_failures_alarm`` audit row, at most one per hour) when they reach 50 in an hour.
 - A licence that already has an account changes nothing (package, validity), whatever package was
   chosen ("Uwaga!" in the guide). The activation link goes to the address registered in that
   account, never to the address typed into the form: sending a link that sets the password of
@@ -29,12 +35,12 @@ Decisions (see docs/backend.md):
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.exceptions import InvalidChecksum
@@ -53,35 +59,40 @@ from backend.models import (
     Organisation,
     OrganisationKind,
     PackageCode,
-    RateLimitHit,
     Role,
     Subscription,
 )
-from backend.repositories import accounts, licences, rate_limits
-from backend.security.tokens import digest
-from backend.services import audit, outbox
+from backend.repositories import accounts, licences
+from backend.services import audit, outbox, rate_limit
 from backend.services.activation import (
     ACTIVATION_TTL,
     may_send_activation,
     needs_activation,
     queue_activation_email,
 )
-from backend.services.rate_limit import RateLimit
+from backend.services.rate_limit import Acquired, LimitReached, RateLimit, Requester, acquire
+
+log = logging.getLogger("backend.registration")
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 TRIAL_DAYS = 90
 FAILURES_PER_LICENCE = 5
-FAILURES_ALL_LICENCES = 50
+FAILURES_PER_NETWORK = 20
+FAILURES_ALARM = 50
 LOCK_TIME = timedelta(hours=1)
 
 # Failed (or still running) licence checks per Comarch ID; cleared when the ID gets locked.
 LICENCE_ATTEMPTS = RateLimit("licence_attempt", limit=FAILURES_PER_LICENCE, window=LOCK_TIME)
 # One hit = the ID is locked for LOCK_TIME from that moment.
 LICENCE_LOCK = RateLimit("licence_lock", limit=1, window=LOCK_TIME)
-# Failed (or still running) checks across all IDs, under one key.
-ALL_LICENCE_ATTEMPTS = RateLimit(
-    "licence_attempt_all", limit=FAILURES_ALL_LICENCES, window=timedelta(hours=1)
+# Failed (or still running) checks from one client network, across all IDs.
+NETWORK_LICENCE_ATTEMPTS = RateLimit(
+    "licence_attempt_network", limit=FAILURES_PER_NETWORK, window=timedelta(hours=1)
 )
+# Failures across every network: never refuses anything, only raises the alarm below.
+ALL_LICENCE_FAILURES = RateLimit("licence_failure_all", limit=FAILURES_ALARM, window=LOCK_TIME)
+# One hit = the alarm was raised; at most one per hour.
+LICENCE_FAILURES_ALARM = RateLimit("licence_failure_alarm", limit=1, window=LOCK_TIME)
 ALL_LICENCES_KEY = "*"
 # Notices to an address that already has an account ("email taken"), per address and hour.
 EMAIL_TAKEN_NOTICES = RateLimit("registration_notice", limit=3, window=timedelta(hours=1))
@@ -244,82 +255,78 @@ class _LostRace(Exception):
     """Another request linked the licence first; the registration is evaluated again."""
 
 
-def _attempt_key(key: str) -> str:
-    # Must match RateLimit's key hashing, so its retry_after/clear see these rows.
-    return digest(key.strip().lower())
-
-
 class RegistrationService:
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
         self._sessions = deps.sessions
         self._clock = deps.clock
 
-    async def register(self, form: RegistrationForm, *, actor: str) -> RegistrationResult:
+    async def register(
+        self, form: RegistrationForm, requester: Requester, *, actor: str
+    ) -> RegistrationResult:
         nip = normalise_nip(form.nip)
         if not form.terms_accepted:
             raise TermsNotAccepted()
-        licence, attempt_ids = await self._admit(form.comarch_id)
+        licence, attempt = await self._admit(form.comarch_id, requester)
         # Exactly one argon2 verification whatever is wrong (a dummy hash for unknown IDs).
         pin_ok = await self._deps.hasher.verify(licence.pin_hash if licence else None, form.pin)
         if licence is None or not pin_ok or licence.nip != nip:
             await self._fail(form.comarch_id, actor)
-        for attempt in range(3):
+        for round_ in range(3):
             try:
                 async with self._sessions.begin() as session:
-                    result = await self._apply(session, form, licence.id, attempt_ids, actor)
+                    result = await self._apply(session, form, licence.id, attempt, actor)
                 break
             except (_LostRace, IntegrityError):
                 # A concurrent registration linked the licence or took the address: look again.
-                if attempt == 2:
+                if round_ == 2:
                     raise
         if result.email_queued:
             self._deps.mail_queued()
         return result
 
-    async def _admit(self, comarch_id: str) -> tuple[ComarchLicence | None, list[int]]:
-        """Refuse locked IDs; count this attempt (committed before the PIN check)."""
+    async def _admit(
+        self, comarch_id: str, requester: Requester
+    ) -> tuple[ComarchLicence | None, Acquired]:
+        """Refuse locked IDs and suspended networks; count this attempt (committed before the
+        PIN is checked)."""
         async with self._sessions.begin() as session:
-            for limit in (LICENCE_LOCK, LICENCE_ATTEMPTS):
-                retry_after = await limit.retry_after(session, comarch_id, self._clock)
-                if retry_after is not None:
-                    raise LicenceLocked(retry_after)
-            retry_after = await ALL_LICENCE_ATTEMPTS.retry_after(
-                session, ALL_LICENCES_KEY, self._clock
-            )
-            if retry_after is not None:
-                raise LicenceChecksSuspended(retry_after)
-            now = self._clock()
-            rows = [
-                RateLimitHit(scope=limit.scope, key_hash=_attempt_key(key), created_at=now)
-                for limit, key in (
-                    (LICENCE_ATTEMPTS, comarch_id), (ALL_LICENCE_ATTEMPTS, ALL_LICENCES_KEY)
+            try:
+                attempt = await acquire(
+                    session, self._clock,
+                    (LICENCE_ATTEMPTS, comarch_id),
+                    (NETWORK_LICENCE_ATTEMPTS, requester.network),
+                    checks=[(LICENCE_LOCK, comarch_id)],
                 )
-            ]
-            session.add_all(rows)
-            await session.flush()
+            except LimitReached as refused:
+                if refused.limit is NETWORK_LICENCE_ATTEMPTS:
+                    raise LicenceChecksSuspended(refused.retry_after) from None
+                raise LicenceLocked(refused.retry_after) from None
             licence = await licences.get_by_comarch_id(session, comarch_id)
-            return licence, [row.id for row in rows]
+            return licence, attempt
 
     async def _fail(self, comarch_id: str, actor: str) -> None:
         """The attempt stays counted; the 5th failure locks the ID. Always raises."""
         async with self._sessions.begin() as session:
-            failures, _ = await rate_limits.hits_since(
-                session, LICENCE_ATTEMPTS.scope, _attempt_key(comarch_id),
-                self._clock() - LICENCE_ATTEMPTS.window,
-            )
+            failures = await rate_limit.count(session, LICENCE_ATTEMPTS, comarch_id, self._clock)
             # Which of ID, PIN and NIP was wrong is not recorded anywhere.
             audit.record(
                 session, self._clock, actor=actor, action="licence_verification_failed",
                 account_id=None, comarch_id=comarch_id,
             )
             if failures >= FAILURES_PER_LICENCE:
-                LICENCE_LOCK.hit(session, comarch_id, self._clock)
+                try:
+                    await LICENCE_LOCK.acquire(session, comarch_id, self._clock)
+                except LimitReached:
+                    pass  # a concurrent failure locked it already
+                else:
+                    audit.record(
+                        session, self._clock, actor=actor, action="licence_locked",
+                        account_id=None, comarch_id=comarch_id,
+                        minutes=int(LOCK_TIME.total_seconds() // 60),
+                    )
                 await LICENCE_ATTEMPTS.clear(session, comarch_id)
-                audit.record(
-                    session, self._clock, actor=actor, action="licence_locked", account_id=None,
-                    comarch_id=comarch_id, minutes=int(LOCK_TIME.total_seconds() // 60),
-                )
+            await self._count_for_alarm(session, actor)
         attempts_left = max(0, FAILURES_PER_LICENCE - failures)
         message = MISMATCH_MESSAGE + (
             f" Liczba pozostałych prób: {attempts_left}." if attempts_left else
@@ -328,16 +335,36 @@ class RegistrationService:
         )
         raise LicenceMismatch(message, details={"attempts_left": attempts_left})
 
+    async def _count_for_alarm(self, session: AsyncSession, actor: str) -> None:
+        """Count a failure across every network; at the threshold raise the alarm (never block)."""
+        failures = await rate_limit.tally(
+            session, ALL_LICENCE_FAILURES, ALL_LICENCES_KEY, self._clock
+        )
+        if failures < FAILURES_ALARM:
+            return
+        try:
+            await LICENCE_FAILURES_ALARM.acquire(session, ALL_LICENCES_KEY, self._clock)
+        except LimitReached:
+            return  # raised already within the hour
+        log.warning(
+            "licence checks: %d failures within an hour across all networks (PIN spraying?)",
+            failures,
+        )
+        audit.record(
+            session, self._clock, actor=actor, action="licence_failures_alarm", account_id=None,
+            failures=failures, minutes=int(ALL_LICENCE_FAILURES.window.total_seconds() // 60),
+        )
+
     async def _apply(
         self,
         session: AsyncSession,
         form: RegistrationForm,
         licence_id: int,
-        attempt_ids: list[int],
+        attempt: Acquired,
         actor: str,
     ) -> RegistrationResult:
         # A verified licence: its attempt no longer counts, and earlier failures are forgiven.
-        await session.execute(delete(RateLimitHit).where(RateLimitHit.id.in_(attempt_ids)))
+        await attempt.release(session)
         await LICENCE_ATTEMPTS.clear(session, form.comarch_id)
         # Locked so concurrent registrations of one licence run one after another (PostgreSQL).
         licence = await session.get(
@@ -456,8 +483,12 @@ class RegistrationService:
     async def _email_taken(
         self, session: AsyncSession, account: Account, licence: ComarchLicence, actor: str
     ) -> None:
-        if await EMAIL_TAKEN_NOTICES.retry_after(session, account.email, self._clock) is None:
-            EMAIL_TAKEN_NOTICES.hit(session, account.email, self._clock)
+        try:
+            await EMAIL_TAKEN_NOTICES.acquire(session, account.email, self._clock)
+            notice = True
+        except LimitReached:
+            notice = False  # the address heard about it enough this hour
+        if notice:
             if needs_activation(account) and await may_send_activation(
                 session, self._deps, account
             ):

@@ -15,7 +15,7 @@ from backend.deps import Deps
 from backend.errors import RateLimited
 from backend.mail import support_emails
 from backend.services import audit, outbox
-from backend.services.rate_limit import RateLimit
+from backend.services.rate_limit import LimitReached, RateLimit
 
 TICKET_EMAILS = RateLimit("ticket_email", limit=10, window=timedelta(hours=1))
 
@@ -45,25 +45,25 @@ class SupportService:
         *,
         to_address: str,
         ticket_number: str,
-        question: str,
         answer: str | None = None,
     ) -> None:
+        # No customer text in these e-mails: the address came from a chat visitor and nobody
+        # verified it (the answer is the adviser's own text).
         if kind == TicketEmailKind.ANSWERED:
             if answer is None:
                 raise ValueError("a ticket_answered e-mail needs the answer")
             content = support_emails.ticket_answered(
-                to_address=to_address, ticket_number=ticket_number, question=question,
-                answer=answer,
+                to_address=to_address, ticket_number=ticket_number, answer=answer
             )
         else:
             content = support_emails.ticket_received(
-                to_address=to_address, ticket_number=ticket_number, question=question
+                to_address=to_address, ticket_number=ticket_number
             )
         async with self._sessions.begin() as session:
-            retry_after = await TICKET_EMAILS.retry_after(session, to_address, self._clock)
-            if retry_after is not None:
-                raise TicketEmailLimit(retry_after)
-            TICKET_EMAILS.hit(session, to_address, self._clock)
+            try:
+                await TICKET_EMAILS.acquire(session, to_address, self._clock)
+            except LimitReached as refused:
+                raise TicketEmailLimit(refused.retry_after) from None
             outbox.queue(session, content, self._clock)
             audit.record(
                 session, self._clock, actor="chat_gateway", action="ticket_email_queued",

@@ -6,8 +6,16 @@
   (``token_hash`` is unique). The code is never logged or audited.
 - Wrong tries are counted by a conditional ``UPDATE … WHERE attempts < 5``, so concurrent guesses
   cannot exceed the limit; the 5th wrong try consumes the code ("exhausted").
-- Nothing tells whether an address has an account: requesting a code is always answered the same,
-  and checking a code for an address without an (active) account behaves like a real code the
+- Code requests are limited per requester (the conversation and client network the calling service
+  reports, ``rate_limit.Requester``): 5 per hour for one address from one network, 5 per hour per
+  conversation, 20 per hour per network, and at most 20 per hour to one address whoever asks (the
+  mailbox cap). One stranger (one network, one conversation) can therefore use up only their own
+  buckets, never the owner's. Every request is counted before the account is looked up, for
+  unknown addresses too, so a refusal (429 ``verification_codes_limited``) tells nothing about the
+  account. Remaining risk: someone asking from 4+ networks and conversations can fill the mailbox
+  cap for an hour (docs/backend.md).
+- Nothing tells whether an address has an account: an accepted request is always answered the
+  same, and checking a code for an address without an (active) account behaves like a real code the
   caller cannot guess — "wrong, N tries left" while a code could be live, then "expired".
 """
 
@@ -22,20 +30,31 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.deps import Deps
-from backend.errors import DomainError, ValidationFailed
+from backend.errors import DomainError, RateLimited, ValidationFailed
 from backend.mail import verification_emails
 from backend.models import Account, AccountState, RateLimitHit, Token, TokenPurpose
 from backend.repositories import accounts
 from backend.security.tokens import digest, same_secret
 from backend.services import audit, grants, outbox
-from backend.services.rate_limit import RateLimit
+from backend.services.rate_limit import (
+    LimitReached,
+    RateLimit,
+    Requester,
+    acquire,
+    key_hash,
+    serialise,
+)
 
 CODE_DIGITS = 6
 CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 PURPOSE = TokenPurpose.CHAT_VERIFICATION
-# Code requests per address per hour; past it the answer is the same and nothing is sent.
-CODE_REQUESTS = RateLimit("chat_code_request", limit=5, window=timedelta(hours=1))
+HOUR = timedelta(hours=1)
+# Code requests: one address from one network, one conversation, one network, one mailbox.
+CODES_PER_ADDRESS_AND_NETWORK = RateLimit("chat_code_pair", limit=5, window=HOUR)
+CODES_PER_CONVERSATION = RateLimit("chat_code_conversation", limit=5, window=HOUR)
+CODES_PER_NETWORK = RateLimit("chat_code_network", limit=20, window=HOUR)
+CODES_PER_MAILBOX = RateLimit("chat_code_mailbox", limit=20, window=HOUR)
 # Wrong tries against an address without an account (the stand-in for Token.attempts).
 DECOY_MISSES = RateLimit("chat_code_decoy_miss", limit=MAX_ATTEMPTS, window=CODE_TTL)
 
@@ -60,6 +79,14 @@ class CodeExpired(DomainError):
     message = (
         "Ten kod jest już nieważny: wygasł, został użyty albo wpisano go błędnie zbyt wiele razy. "
         "Poproś o nowy kod."
+    )
+
+
+class CodesLimited(RateLimited):
+    code = "verification_codes_limited"
+    template = (
+        "Zamówiono już zbyt wiele kodów weryfikacyjnych w krótkim czasie. Nowy kod możesz "
+        "zamówić za {minutes} min. Jeśli kod już dotarł, wpisz kod z najnowszej wiadomości."
     )
 
 
@@ -98,16 +125,26 @@ class VerificationService:
         self._sessions = deps.sessions
         self._clock = deps.clock
 
-    async def request_code(self, email: str) -> None:
-        """E-mail a fresh code if an active account has this address; the caller learns nothing."""
-        if await self._issue_code(email):
+    async def request_code(self, email: str, requester: Requester) -> None:
+        """E-mail a fresh code if an active account has this address; the caller learns nothing.
+
+        Raises ``CodesLimited`` when one of the limits is reached (for any address alike).
+        """
+        if await self._issue_code(accounts.normalise_email(email), requester):
             self._deps.mail_queued()
 
-    async def _issue_code(self, email: str) -> bool:
+    async def _issue_code(self, email: str, requester: Requester) -> bool:
         async with self._sessions.begin() as session:
-            if await CODE_REQUESTS.retry_after(session, email, self._clock) is not None:
-                return False
-            CODE_REQUESTS.hit(session, email, self._clock)
+            try:
+                await acquire(
+                    session, self._clock,
+                    (CODES_PER_ADDRESS_AND_NETWORK, f"{email}\n{requester.network}"),
+                    (CODES_PER_CONVERSATION, requester.conversation),
+                    (CODES_PER_NETWORK, requester.network),
+                    (CODES_PER_MAILBOX, email),
+                )
+            except LimitReached as refused:
+                raise CodesLimited(refused.retry_after) from None
             # The row lock queues concurrent requests for one account, so each cancels the code
             # of the one before it instead of colliding on the one-live-code index.
             account = await session.scalar(
@@ -225,10 +262,12 @@ class VerificationService:
 
     async def _decoy_miss(self, session: AsyncSession, email: str, now: datetime) -> DomainError:
         """Answer for an address without an account as if a code had been sent to it."""
-        key_hash = digest(email.strip().lower())  # as RateLimit keys its hits
+        hashed = key_hash(email)
+        # Serialised like a limit, so concurrent wrong tries cannot exceed MAX_ATTEMPTS.
+        await serialise(session, [(DECOY_MISSES, email)])
         last_request = await session.scalar(
             select(func.max(RateLimitHit.created_at)).where(
-                RateLimitHit.scope == CODE_REQUESTS.scope, RateLimitHit.key_hash == key_hash
+                RateLimitHit.scope == CODES_PER_MAILBOX.scope, RateLimitHit.key_hash == hashed
             )
         )
         if last_request is None or last_request <= now - CODE_TTL:
@@ -236,12 +275,12 @@ class VerificationService:
         misses = await session.scalar(
             select(func.count(RateLimitHit.id)).where(
                 RateLimitHit.scope == DECOY_MISSES.scope,
-                RateLimitHit.key_hash == key_hash,
+                RateLimitHit.key_hash == hashed,
                 RateLimitHit.created_at >= last_request,
             )
         ) or 0
         if misses >= MAX_ATTEMPTS:
             return CodeExpired()
-        DECOY_MISSES.hit(session, email, self._clock)
+        session.add(RateLimitHit(scope=DECOY_MISSES.scope, key_hash=hashed, created_at=now))
         attempts_left = MAX_ATTEMPTS - misses - 1
         return InvalidCode(attempts_left) if attempts_left else CodeExpired()

@@ -11,6 +11,7 @@ from backend.demo_data import ANNA_NOWAK, JAN_KOWALSKI
 from backend.models import Account, AccountState, AuditEvent, Subscription, Token, TokenPurpose
 from backend.repositories import accounts
 from backend.services import tokens
+from backend.services.activation import ACTIVATION_EMAILS
 from tests.backend.test_registration_api import (
     NEW_EMAIL,
     SUBJECT,
@@ -32,8 +33,9 @@ def token_of(link: str) -> str:
     return link.split("token=", 1)[1]
 
 
-async def resend(http, backend, email):
-    return await http.post(RESEND, json={"email": email}, headers=backend.service_headers())
+async def resend(http, backend, email, requester=None):
+    body = {"email": email} if requester is None else {"email": email, "requester": requester}
+    return await http.post(RESEND, json=body, headers=backend.service_headers())
 
 
 async def login(http, email, password=PASSWORD):
@@ -67,31 +69,43 @@ async def test_resend_answers_the_same_for_unknown_and_activated_addresses(http,
     assert await count(backend, Token) == 1
 
 
-async def test_at_most_three_links_per_hour_counting_the_registrations_one(http, backend, smtp):
+async def test_resends_are_limited_per_requester_and_a_refusal_says_so(http, backend, smtp):
     assert (await register(http, backend, new_licence_form())).status_code == 201
     answers = [await resend(http, backend, NEW_EMAIL) for _ in range(4)]
-    assert {a.status_code for a in answers} == {202}
-    assert len({a.text for a in answers}) == 1  # over the limit looks the same
-    await smtp.wait_for(3)
-    assert await count(backend, Token, Token.purpose == TokenPurpose.ACTIVATION) == 3
+    assert [a.status_code for a in answers] == [202, 202, 202, 429]
+    assert len({a.text for a in answers[:3]}) == 1
+    refused = answers[3].json()["error"]
+    assert refused["code"] == "activation_resend_limited"
+    assert refused["details"] == {"retry_after_seconds": 3600}
+    assert answers[3].headers["retry-after"] == "3600"
+    await smtp.wait_for(4)
+    assert await count(backend, Token, Token.purpose == TokenPurpose.ACTIVATION) == 4
+    # An unknown address is refused alike (nothing to learn), but from its own buckets.
+    other = {"conversation": "rozmowa-2", "network": "198.51.100.0/24"}
+    unknown = [await resend(http, backend, "nikt@nieistnieje.pl", other) for _ in range(4)]
+    assert [a.status_code for a in unknown] == [202, 202, 202, 429]
     backend.clock.advance(minutes=61)
-    await resend(http, backend, NEW_EMAIL)
-    messages = await smtp.wait_for(4)
+    assert (await resend(http, backend, NEW_EMAIL)).status_code == 202
+    messages = await smtp.wait_for(5)
     # Only the newest link works.
     links = [activation_link(m) for m in messages]
-    assert [(await http.get(link)).status_code for link in links] == [400, 400, 400, 200]
+    assert [(await http.get(link)).status_code for link in links] == [400, 400, 400, 400, 200]
 
 
-async def test_registration_of_an_existing_account_respects_the_limit(http, backend, smtp):
-    for _ in range(3):
-        await resend(http, backend, ANNA_NOWAK.email)
+async def test_registration_of_an_existing_account_respects_the_mailbox_cap(http, backend, smtp):
+    for n in range(ACTIVATION_EMAILS.limit):
+        requester = {"network": f"10.0.{n}.0/24", "conversation": f"rozmowa-{n}"}
+        assert (await resend(http, backend, ANNA_NOWAK.email, requester)).status_code == 202
     response = await register(http, backend, anna_licence_form())
     body = response.json()
     assert response.status_code == 200 and body["status"] == "existing_account"
     assert body["activation_email"]["queued"] is False
     assert "kilka linków aktywacyjnych" in body["message"]
-    await smtp.wait_for(3)
-    assert await count(backend, Token) == 3
+    await smtp.wait_for(ACTIVATION_EMAILS.limit)
+    assert await count(backend, Token) == ACTIVATION_EMAILS.limit
+    # The mailbox cap holds whoever asks next.
+    late = await resend(http, backend, ANNA_NOWAK.email, {"network": "192.0.2.0/24"})
+    assert late.status_code == 429
 
 
 @pytest.mark.parametrize("body", [{}, {"email": "nie-mail"}, {"email": 5}, {"email": "a@b.pl", "x": 1}])

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from backend.demo_data import ANNA_NOWAK
 from backend.mail.sender import MAX_BACKOFF_SECONDS
-from backend.models import Account, OutboxMessage, RateLimitHit
-from backend.services.registration import FAILURES_ALL_LICENCES
+from backend.models import Account, AuditEvent, OutboxMessage, RateLimitHit
+from backend.services.registration import FAILURES_ALARM, FAILURES_PER_NETWORK
 from tests.backend.test_registration_api import (
     NEW_EMAIL,
     REGISTER,
@@ -17,6 +17,7 @@ from tests.backend.test_registration_api import (
     count,
     new_licence_form,
     register,
+    rows,
 )
 from tests.support.waiting import eventually
 
@@ -192,16 +193,49 @@ async def test_a_success_forgives_earlier_failures(http, backend, smtp):
     assert error_of(response)["details"] == {"attempts_left": 4}
 
 
-async def test_many_failures_across_licences_stop_all_checks(http, backend, smtp):
-    for n in range(FAILURES_ALL_LICENCES):
-        response = await register(http, backend, new_licence_form(comarch_id=str(100000 + n)))
+def from_network(form: dict, network: str) -> dict:
+    return {**form, "requester": {"network": network, "conversation": f"rozmowa-{network}"}}
+
+
+async def test_many_failures_from_one_network_stop_checks_for_that_network_only(
+    http, backend, smtp
+):
+    network_a, network_b = "203.0.113.0/24", "198.51.100.0/24"
+    for n in range(FAILURES_PER_NETWORK):
+        response = await register(
+            http, backend, from_network(new_licence_form(comarch_id=str(100000 + n)), network_a)
+        )
         assert response.status_code == 422
-    stopped = await register(http, backend, new_licence_form())
+    stopped = await register(http, backend, from_network(new_licence_form(), network_a))
     assert stopped.status_code == 429
     assert error_of(stopped)["code"] == "licence_checks_suspended"
     assert "wstrzymaliśmy" in error_of(stopped)["message"]
+    # Another network is not switched off, and neither is a caller that reports no network.
+    assert (await register(http, backend, from_network(anna_licence_form(), network_b))).status_code == 200
+    assert (await register(http, backend, anna_licence_form())).status_code == 200
     backend.clock.advance(minutes=61)
-    assert (await register(http, backend, new_licence_form())).status_code == 201
+    assert (await register(http, backend, from_network(new_licence_form(), network_a))).status_code == 201
+
+
+async def test_failures_across_all_networks_only_raise_an_alarm(http, backend, smtp, caplog):
+    per_network = FAILURES_PER_NETWORK - 1
+    n = 0
+    while n < FAILURES_ALARM:
+        network = f"10.{n // per_network}.0.0/24"
+        response = await register(
+            http, backend, from_network(new_licence_form(comarch_id=str(200000 + n)), network)
+        )
+        assert response.status_code == 422, response.text
+        n += 1
+    alarms = await rows(backend, AuditEvent, AuditEvent.action == "licence_failures_alarm")
+    assert len(alarms) == 1 and alarms[0].details["failures"] == FAILURES_ALARM
+    assert any("licence checks" in r.getMessage() for r in caplog.records)
+    # Nobody is blocked by the alarm: a fresh network (and the caller's own bucket) still works.
+    fresh = await register(http, backend, from_network(new_licence_form(), "192.0.2.0/24"))
+    assert fresh.status_code == 201, fresh.text
+    # More failures within the hour do not raise a second alarm.
+    await register(http, backend, from_network(new_licence_form(comarch_id="300000"), "10.9.0.0/24"))
+    assert len(await rows(backend, AuditEvent, AuditEvent.action == "licence_failures_alarm")) == 1
 
 
 # --- idempotency ----------------------------------------------------------------------------------

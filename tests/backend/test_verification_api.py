@@ -46,8 +46,9 @@ async def mail_settled(backend):
     await eventually(all_sent)
 
 
-async def request_code(http, backend, email):
-    return await http.post(CODES, json={"email": email}, headers=backend.service_headers())
+async def request_code(http, backend, email, requester=None):
+    body = {"email": email} if requester is None else {"email": email, "requester": requester}
+    return await http.post(CODES, json=body, headers=backend.service_headers())
 
 
 async def check(http, backend, email, code):
@@ -253,17 +254,27 @@ async def test_locked_account_gets_no_code(http, backend, smtp, jan):
     assert [m["To"] for m in smtp.messages] == ["anna.nowak@biuro-nowak.pl"]
 
 
-async def test_code_requests_are_limited_per_address(http, backend, smtp, jan):
+async def test_code_requests_are_limited_and_a_refusal_says_so(http, backend, smtp, jan):
     answers = [await request_code(http, backend, jan.email) for _ in range(7)]
-    assert {a.status_code for a in answers} == {202}
-    assert len({a.text for a in answers}) == 1
+    assert [a.status_code for a in answers] == [202] * 5 + [429] * 2
+    assert len({a.text for a in answers[:5]}) == 1
+    refused = answers[5].json()["error"]
+    assert refused["code"] == "verification_codes_limited"
+    assert "Nowy kod możesz zamówić za 60 min" in refused["message"]
+    assert refused["details"] == {"retry_after_seconds": 3600}
+    assert answers[5].headers["retry-after"] == "3600"
+    # An unknown address is refused the same way: the 429 tells nothing about the account.
+    elsewhere = {"conversation": "rozmowa-2", "network": "198.51.100.0/24"}
+    unknown = [await request_code(http, backend, UNKNOWN, elsewhere) for _ in range(6)]
+    assert [a.status_code for a in unknown] == [202] * 5 + [429]
+    assert unknown[5].json()["error"]["code"] == "verification_codes_limited"
     await smtp.wait_for(5)
     async with backend.app.ctx.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 5
     # The last code sent still works.
     assert (await check(http, backend, jan.email, code_in(smtp.messages[4]))).status_code == 200
     backend.clock.advance(minutes=61)
-    await request_code(http, backend, jan.email)
+    assert (await request_code(http, backend, jan.email)).status_code == 202
     await smtp.wait_for(6)
 
 
