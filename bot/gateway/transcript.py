@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.gateway.db import utcnow
 from bot.gateway.messages import asks_for_secret
 from bot.gateway.models import Author, Conversation, Delivery, Message
+from bot.redaction import redact
 
 # What a masked value looks like everywhere it is shown or stored (never its length).
 MASK = "••••"
@@ -102,7 +103,8 @@ class Transcript:
     async def add_visitor_message(
         self, session_id: str, text: str, client_message_id: str | None, title: str | None
     ) -> Accepted:
-        """Store the visitor's message (masked when the assistant asked for a secret).
+        """Store the visitor's message, its secrets masked (all of it when the assistant asked
+        for a secret; otherwise what ``bot.redaction.redact`` finds: passwords, PINs, codes).
 
         A message whose ``client_message_id`` is already stored is not stored again: the
         stored one comes back with ``duplicate=True``.
@@ -131,8 +133,12 @@ class Transcript:
                 if existing is not None:
                     return Accepted(conversation_id, StoredMessage.of(existing), duplicate=True)
             seq, expects_secret = await _next_seq(session, conversation_id, self.clock())
-            # Button payloads (/intent{...}) are never secrets; a PIN never starts with "/".
+            # The answer to "enter the PIN / the code" is stored as MASK (never its length);
+            # a button payload (/intent{...}) is not that answer.
             secret = expects_secret and not text.startswith("/")
+            # Every other text, payloads included, is stored with its secrets masked: passwords
+            # in any phrasing, PINs, codes, IDs volunteered unasked (bot/redaction.py).
+            stored_text = MASK if secret else redact(text).text
             if expects_secret:
                 await session.execute(
                     update(Conversation)
@@ -143,7 +149,7 @@ class Transcript:
                 conversation_id=conversation_id,
                 seq=seq,
                 author=Author.VISITOR,
-                text=MASK if secret else text,
+                text=stored_text,
                 secret=secret,
                 data={"title": title} if title and not secret else {},
                 client_message_id=client_message_id,
