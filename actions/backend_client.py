@@ -18,8 +18,9 @@ and restore the default with `set_backend_client_factory(None)`.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import httpx
 
@@ -28,6 +29,8 @@ from actions.config import Settings, load_settings
 logger = logging.getLogger(__name__)
 
 PASSWORD_RESET_PATH = "/api/v1/auth/password-reset"
+VERIFICATION_CODES_PATH = "/api/v1/verification/codes"
+CODES_LIMITED_CODE = "verification_codes_limited"
 GRANT_HEADER = "X-Verification-Grant"
 # Connecting to a loopback/LAN service should be quick; the total budget is the setting.
 MAX_CONNECT_TIMEOUT_SECONDS = 3.0
@@ -75,6 +78,34 @@ class PasswordResetAccepted:
     status: str = "accepted"
 
 
+@dataclass(frozen=True)
+class CodeRequestAccepted:
+    """The backend accepted the code request: a code is on its way if the account exists."""
+
+
+@dataclass(frozen=True)
+class CodeRequestLimited:
+    """A limit refused the code request (429 `verification_codes_limited`): nothing was sent.
+
+    `retry_after_seconds` is the backend's `details.retry_after_seconds` (None if missing)."""
+
+    retry_after_seconds: Optional[int] = None
+
+    @property
+    def retry_after_minutes(self) -> Optional[int]:
+        """Whole minutes to wait, rounded up (at least 1); None when the backend did not say."""
+        if self.retry_after_seconds is None:
+            return None
+        return max(1, math.ceil(self.retry_after_seconds / 60))
+
+
+CodeRequestOutcome = Union[CodeRequestAccepted, CodeRequestLimited]
+
+# Who asks, sent with the requests the backend limits per conversation and network:
+# {"conversation": <sender id>, "network": <client network, omitted when unknown>}.
+Requester = Dict[str, str]
+
+
 def mask_email(email: str) -> str:
     """`jan.kowalski@firma.pl` -> `j***@firma.pl`, for logs."""
     local, _, domain = email.partition("@")
@@ -106,26 +137,58 @@ class BackendClient:
         logger.info("password reset accepted for %s", mask_email(email))
         return PasswordResetAccepted(status=status if isinstance(status, str) else "accepted")
 
-    async def register(self, registration: Dict[str, Any], idempotency_key: str) -> Dict[str, Any]:
-        """POST /registrations: email, comarch_id, pin, nip, full_name, package, terms_accepted.
+    async def register(
+        self,
+        registration: Dict[str, Any],
+        idempotency_key: str,
+        requester: Optional[Requester] = None,
+    ) -> Dict[str, Any]:
+        """POST /registrations: email, comarch_id, pin, nip, full_name, package, terms_accepted
+        (and `requester`, who asks, when given).
 
         Answers `{"status": "account_created"|"existing_account"|"already_active", "message",
         "activation_email", "package", "valid_until", ...}`;
         the retry of a lost answer with the same key returns the first answer.
         """
         return await self._request(
-            "POST", "/api/v1/registrations", registration, idempotency_key=idempotency_key
+            "POST",
+            "/api/v1/registrations",
+            _with_requester(registration, requester),
+            idempotency_key=idempotency_key,
         )
 
-    async def resend_activation(self, email: str) -> Dict[str, Any]:
+    async def resend_activation(
+        self, email: str, requester: Optional[Requester] = None
+    ) -> Dict[str, Any]:
         """The same 202 for unknown, activated and over-the-limit addresses."""
-        return await self._request("POST", "/api/v1/auth/activation/resend", {"email": email})
+        return await self._request(
+            "POST",
+            "/api/v1/auth/activation/resend",
+            _with_requester({"email": email}, requester),
+        )
 
     # --- identity (chat verification codes -> grant) ----------------------------------
 
-    async def request_verification_code(self, email: str) -> Dict[str, Any]:
-        """E-mails a 6-digit code if the account exists (the answer never says)."""
-        return await self._request("POST", "/api/v1/verification/codes", {"email": email})
+    async def request_verification_code(
+        self, email: str, requester: Optional[Requester] = None
+    ) -> CodeRequestOutcome:
+        """E-mails a 6-digit code if the account exists (the answer never says).
+
+        Returns `CodeRequestLimited` when a limit refused the request (nothing was sent);
+        raises BackendUnavailable / BackendError for everything else."""
+        try:
+            await self._request(
+                "POST", VERIFICATION_CODES_PATH, _with_requester({"email": email}, requester)
+            )
+        except BackendError as exc:
+            if exc.status == 429 or exc.code == CODES_LIMITED_CODE:
+                retry = exc.details_map.get("retry_after_seconds")
+                valid = isinstance(retry, (int, float)) and not isinstance(retry, bool)
+                return CodeRequestLimited(
+                    retry_after_seconds=int(math.ceil(retry)) if valid and retry >= 0 else None
+                )
+            raise
+        return CodeRequestAccepted()
 
     async def check_verification_code(self, email: str, code: str) -> Dict[str, Any]:
         """`{"grant", "expires_at", "account": {"name", "email"}}`; 4xx `invalid_code`,
@@ -265,6 +328,10 @@ class BackendClient:
             details=details,
             details_map=details_map,
         )
+
+
+def _with_requester(body: Dict[str, Any], requester: Optional[Requester]) -> Dict[str, Any]:
+    return {**body, "requester": dict(requester)} if requester else dict(body)
 
 
 def _json_or_none(response: httpx.Response) -> Any:

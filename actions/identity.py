@@ -12,7 +12,9 @@ Interface for the journeys (see /tmp/contract.md):
   lists ``email`` and ``verification_code`` first in every sensitive form; ``required_slots``
   keeps them only while the conversation holds no grant. ``validate_email`` asks the backend to
   send a code (the same answer whether or not the account exists) and utters
-  ``utter_verification_code_sent``; ``validate_verification_code`` checks the code; on success
+  ``utter_verification_code_sent`` - or, when a limit refused the request (nothing was sent),
+  ``utter_verification_code_limited`` with the minutes to wait (a code from an earlier message
+  can still be typed; a consultant is offered); ``validate_verification_code`` checks the code; on success
   it sets ``verification_grant``, ``verified_name``, ``verified_email``, clears ``email`` and
   ``verification_code`` and utters ``utter_identity_verified``; a wrong code asks again (tries
   left when the backend says), a dead/expired code starts over at ``email``; an address typed
@@ -25,6 +27,9 @@ Interface for the journeys (see /tmp/contract.md):
 - ``identity_expired_events()`` - what a sensitive action returns (together with its status slot
   set to ``identity_expired``) when the backend answers 401 ``verification_required``;
   ``is_identity_expired(error)`` recognises that answer.
+- ``requester_of(tracker)`` - who asks, sent with the requests the backend limits (codes,
+  registration, activation resend): ``{"conversation": sender id, "network": from the latest
+  message's metadata ``pomocnik_client.network``, omitted when absent}``.
 - ``action_ask_verification_code`` - how every sensitive form asks for the code (silent right
   after ``utter_verification_code_sent``, which asks already).
 
@@ -49,6 +54,8 @@ from rasa_sdk.types import DomainDict
 from actions.backend_client import (
     BackendError,
     BackendUnavailable,
+    CodeRequestLimited,
+    Requester,
     get_backend_client,
     mask_email,
 )
@@ -61,12 +68,16 @@ GRANT_SLOT = "verification_grant"
 VERIFIED_NAME_SLOT = "verified_name"
 VERIFIED_EMAIL_SLOT = "verified_email"
 IDENTITY_METADATA_KEY = "pomocnik_identity"
+# The gateway puts {"pomocnik_client": {"network": "203.0.113.0/24"}} into every message's metadata.
+CLIENT_METADATA_KEY = "pomocnik_client"
 
 # The value every sensitive journey's status slot takes when the grant has expired.
 IDENTITY_EXPIRED_STATUS = "identity_expired"
 VERIFICATION_REQUIRED_CODE = "verification_required"
 
 UTTER_CODE_SENT = "utter_verification_code_sent"
+UTTER_CODE_LIMITED = "utter_verification_code_limited"
+UTTER_CODE_LIMITED_LATER = "utter_verification_code_limited_later"
 UTTER_ASK_CODE = "utter_ask_verification_code"
 UTTER_ASK_CODE_TO = "utter_ask_verification_code_to"
 UTTER_CODE_FORMAT = "utter_verification_code_format"
@@ -111,6 +122,19 @@ def identity_from_metadata(tracker: Tracker) -> Optional[Identity]:
         name=name if isinstance(name, str) and name.strip() else None,
         email=normalize_email(email) if isinstance(email, str) else None,
     )
+
+
+def requester_of(tracker: Tracker) -> Requester:
+    """Who asks, for the backend's limits: this conversation, and the client's network when the
+    gateway reported it in the latest message's metadata."""
+    requester: Requester = {"conversation": tracker.sender_id}
+    latest = tracker.latest_message or {}
+    metadata = latest.get("metadata") if isinstance(latest, dict) else None
+    client = metadata.get(CLIENT_METADATA_KEY) if isinstance(metadata, dict) else None
+    network = client.get("network") if isinstance(client, dict) else None
+    if isinstance(network, str) and network.strip():
+        requester["network"] = network.strip()
+    return requester
 
 
 def _rejected_grants(tracker: Tracker) -> set:
@@ -265,7 +289,7 @@ class VerifiedIdentityValidator(BaseFormValidator, ABC):
         email = normalize_email(slot_value)
         if email is None:
             return self.reject(dispatcher, EMAIL_SLOT, UTTER_INVALID_EMAIL)
-        return await self._send_code(email, dispatcher)
+        return await self._send_code(email, dispatcher, tracker)
 
     async def validate_verification_code(
         self,
@@ -282,7 +306,7 @@ class VerifiedIdentityValidator(BaseFormValidator, ABC):
         if other_address is not None:
             # An address instead of a code: "ups, to jednak inny adres" (or the same one again,
             # i.e. "wyślij jeszcze raz"): a new code goes there, the old one is cancelled.
-            return {CODE_SLOT: None, **await self._send_code(other_address, dispatcher)}
+            return {CODE_SLOT: None, **await self._send_code(other_address, dispatcher, tracker)}
 
         code = extract_code(slot_value)
         if code is None:
@@ -323,9 +347,13 @@ class VerifiedIdentityValidator(BaseFormValidator, ABC):
 
     # --- helpers -------------------------------------------------------------------------
 
-    async def _send_code(self, email: str, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
+    async def _send_code(
+        self, email: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Dict[Text, Any]:
         try:
-            await get_backend_client().request_verification_code(email)
+            outcome = await get_backend_client().request_verification_code(
+                email, requester_of(tracker)
+            )
         except BackendUnavailable as exc:
             logger.warning("verification code: backend unavailable (%s)", exc.reason)
             return self.reject(dispatcher, EMAIL_SLOT, UTTER_IDENTITY_UNAVAILABLE)
@@ -335,6 +363,16 @@ class VerifiedIdentityValidator(BaseFormValidator, ABC):
                 return self.reject(dispatcher, EMAIL_SLOT, UTTER_INVALID_EMAIL)
             logger.error("verification code: backend error %s %s", exc.status, exc.code)
             return self.reject(dispatcher, EMAIL_SLOT, UTTER_IDENTITY_FAILED)
+        if isinstance(outcome, CodeRequestLimited):
+            # Nothing was sent: say so and when to ask again. The address stays, so a code from
+            # an earlier message (if one is still valid) can be typed; a consultant is offered.
+            logger.info("verification code: limit reached for %s", mask_email(email))
+            minutes = outcome.retry_after_minutes
+            if minutes is None:
+                dispatcher.utter_message(response=UTTER_CODE_LIMITED_LATER)
+            else:
+                dispatcher.utter_message(response=UTTER_CODE_LIMITED, minutes=minutes)
+            return {EMAIL_SLOT: email, CODE_SLOT: None}
         logger.info("verification code requested for %s", mask_email(email))
         dispatcher.utter_message(response=UTTER_CODE_SENT, masked_email=mask_email(email))
         return {EMAIL_SLOT: email, CODE_SLOT: None}

@@ -3,12 +3,24 @@ ones Rasa sends to the action server."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Tracker
 
 SERVICE_TOKEN = "test-service-token"
 DOMAIN_SLOTS = ("email", "last_reset_email", "password_reset_status", "requested_slot")
+
+
+_REQUESTERS = itertools.count(1)
+
+
+def fresh_requester() -> Dict[str, str]:
+    """A conversation and client network of their own, so the backend's per-conversation and
+    per-network limits on code requests never carry over from one test's request to another's."""
+    n = next(_REQUESTERS)
+    network = f"10.{n // 256 % 256}.{n % 256}.0/24"
+    return {"conversation": f"test-conversation-{n}", "network": network}
 
 
 def user_event(text: str, intent: str, entities: Optional[List[Dict[str, Any]]] = None) -> Dict:

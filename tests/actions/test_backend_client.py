@@ -9,6 +9,8 @@ from actions.backend_client import (
     BackendClient,
     BackendError,
     BackendUnavailable,
+    CodeRequestAccepted,
+    CodeRequestLimited,
     PasswordResetAccepted,
     get_backend_client,
     mask_email,
@@ -154,3 +156,81 @@ def test_factory_can_be_replaced_and_restored():
 def test_mask_email():
     assert mask_email("jan.kowalski@firma.pl") == "j***@firma.pl"
     assert mask_email("no-at-sign") == "***"
+
+
+# --- verification codes: the typed outcome and who asks --------------------------------------
+
+
+async def test_a_code_request_sends_the_requester_and_is_accepted(fake_backend):
+    fake_backend.reply(202, {"status": "accepted"})
+    requester = {"conversation": "conv-1", "network": "203.0.113.0/24"}
+
+    outcome = await client_for(fake_backend.url).request_verification_code(
+        "jan@firma.pl", requester
+    )
+
+    assert outcome == CodeRequestAccepted()
+    [request] = fake_backend.requests
+    assert (request.method, request.path) == ("POST", "/api/v1/verification/codes")
+    assert request.json == {"email": "jan@firma.pl", "requester": requester}
+
+
+@pytest.mark.parametrize(
+    "details, seconds, minutes",
+    [
+        ({"retry_after_seconds": 600}, 600, 10),
+        ({"retry_after_seconds": 61}, 61, 2),  # rounded up
+        ({"retry_after_seconds": 1}, 1, 1),
+        ({"retry_after_seconds": 0}, 0, 1),  # never "za 0 min."
+        ({}, None, None),
+        ({"retry_after_seconds": "soon"}, None, None),
+    ],
+)
+async def test_a_refused_code_request_is_an_outcome_not_an_error(
+    fake_backend, details, seconds, minutes
+):
+    fake_backend.reply(
+        429,
+        {"error": {"code": "verification_codes_limited", "message": "…", "details": details}},
+    )
+
+    outcome = await client_for(fake_backend.url).request_verification_code(
+        "jan@firma.pl", {"conversation": "conv-1"}
+    )
+
+    assert outcome == CodeRequestLimited(retry_after_seconds=seconds)
+    assert outcome.retry_after_minutes == minutes
+    assert fake_backend.requests[0].json == {
+        "email": "jan@firma.pl",
+        "requester": {"conversation": "conv-1"},
+    }
+
+
+async def test_other_code_request_errors_still_raise(fake_backend):
+    fake_backend.reply_error(422, "validation_error", "Nieprawidłowy adres.")
+
+    with pytest.raises(BackendError) as caught:
+        await client_for(fake_backend.url).request_verification_code("x@y.pl")
+
+    assert caught.value.status == 422
+    assert fake_backend.requests[0].json == {"email": "x@y.pl"}  # no requester given: omitted
+
+
+async def test_registration_and_activation_resend_carry_the_requester(fake_backend):
+    fake_backend.reply(202, {"status": "accepted"})
+    requester = {"conversation": "conv-2", "network": "2001:db8:1:2::/64"}
+    client = client_for(fake_backend.url)
+
+    await client.resend_activation("anna@firma.pl", requester)
+    await client.register({"email": "anna@firma.pl", "pin": "1234"}, "key-7", requester)
+
+    resend, register = fake_backend.requests
+    assert (resend.path, resend.json) == (
+        "/api/v1/auth/activation/resend",
+        {"email": "anna@firma.pl", "requester": requester},
+    )
+    assert (register.path, register.json) == (
+        "/api/v1/registrations",
+        {"email": "anna@firma.pl", "pin": "1234", "requester": requester},
+    )
+    assert register.headers["Idempotency-Key"] == "key-7"

@@ -30,7 +30,7 @@ from actions.company import (
     means_own_address,
 )
 from actions.idempotency import idempotency_key
-from tests.actions.helpers import make_tracker, slot_event, user_event
+from tests.actions.helpers import fresh_requester, make_tracker, slot_event, user_event
 from tests.actions.test_devices import read_code, slot_values, submitted, wait_for_mail
 
 JAN = "jan.kowalski@majafirma.pl"
@@ -54,7 +54,7 @@ def grant_for(live_stack, email: str) -> str:
     client = client_for(live_stack)
 
     async def obtain() -> str:
-        await client.request_verification_code(email)
+        await client.request_verification_code(email, fresh_requester())
         code = read_code(backend, email)
         return (await client.check_verification_code(email, code))["grant"]
 

@@ -24,7 +24,7 @@ from actions.devices import (
     ValidateRemoveDeviceForm,
     format_date,
 )
-from tests.actions.helpers import make_tracker, slot_event, user_event
+from tests.actions.helpers import fresh_requester, make_tracker, slot_event, user_event
 
 JAN = "jan.kowalski@majafirma.pl"
 PASSWORD = "Faktura#2026"
@@ -88,7 +88,7 @@ def grant(live_stack) -> str:
     backend.clear_mail()
 
     async def obtain() -> str:
-        await client.request_verification_code(JAN)
+        await client.request_verification_code(JAN, fresh_requester())
         code = read_code(backend, JAN)
         return (await client.check_verification_code(JAN, code))["grant"]
 

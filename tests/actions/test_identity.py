@@ -20,9 +20,10 @@ from actions.identity import (
     grant_of,
     identity_expired_events,
     is_identity_expired,
+    requester_of,
 )
 from actions.packages import ValidateAccountStatusForm, ValidateChangePackageForm
-from tests.actions.helpers import make_tracker, slot_event, user_event
+from tests.actions.helpers import fresh_requester, make_tracker, slot_event, user_event
 
 JAN = "jan.kowalski@majafirma.pl"
 ANNA = "anna.nowak@biuro-nowak.pl"
@@ -111,8 +112,11 @@ def latest_code(live_backend, address: str, count: int = 1) -> str:
 async def request_code(validator, domain, address: str, form: Optional[str] = None):
     form = form or validator.form_name()
     dispatcher = CollectingDispatcher()
+    requester = fresh_requester()
     tracker = form_tracker(
-        form, text=address, requested_slot="email", candidates={"email": address}
+        form, text=address, requested_slot="email", candidates={"email": address},
+        metadata={"pomocnik_client": {"network": requester["network"]}},
+        sender_id=requester["conversation"],
     )
     events = await validator.run(dispatcher, tracker, domain)
     return events, dispatcher
@@ -512,3 +516,99 @@ async def test_the_code_is_asked_again_after_a_wrong_one_or_a_question(domain):
 
     assert responses(dispatcher) == ["utter_ask_verification_code_to"]
     assert dispatcher.messages[0]["masked_email"] == "j***@majafirma.pl"
+
+
+# --- limits on code requests: the assistant tells the truth ------------------------------------
+
+CLIENT = {"pomocnik_client": {"network": "203.0.113.0/24"}}
+
+
+def test_the_requester_is_the_conversation_and_the_reported_network():
+    with_network = form_tracker(
+        "account_status_form", requested_slot="email", metadata=CLIENT, sender_id="conv-9"
+    )
+    assert requester_of(with_network) == {"conversation": "conv-9", "network": "203.0.113.0/24"}
+    for metadata in (None, {}, {"pomocnik_client": {}}, {"pomocnik_client": {"network": ""}},
+                     {"pomocnik_client": "203.0.113.0/24"}, {"pomocnik_client": {"network": 7}}):
+        tracker = form_tracker(
+            "account_status_form", requested_slot="email", metadata=metadata, sender_id="conv-9"
+        )
+        assert requester_of(tracker) == {"conversation": "conv-9"}
+
+
+async def test_the_code_request_names_the_requester(domain, fake_backend, use_backend):
+    use_backend(fake_backend.url)
+    dispatcher = CollectingDispatcher()
+    tracker = form_tracker(
+        "account_status_form", text=JAN, requested_slot="email", candidates={"email": JAN},
+        metadata=CLIENT, sender_id="conv-requester",
+    )
+
+    await ValidateAccountStatusForm().run(dispatcher, tracker, domain)
+
+    [request] = fake_backend.requests
+    assert request.json == {
+        "email": JAN,
+        "requester": {"conversation": "conv-requester", "network": "203.0.113.0/24"},
+    }
+    assert responses(dispatcher) == ["utter_verification_code_sent"]
+
+
+@pytest.mark.parametrize(
+    "details, response, minutes",
+    [
+        ({"retry_after_seconds": 1501}, "utter_verification_code_limited", 26),
+        ({}, "utter_verification_code_limited_later", None),
+    ],
+)
+async def test_a_refused_code_request_is_not_reported_as_sent(
+    domain, fake_backend, use_backend, details, response, minutes
+):
+    use_backend(fake_backend.url)
+    fake_backend.reply(
+        429, {"error": {"code": "verification_codes_limited", "message": "…", "details": details}}
+    )
+
+    events, dispatcher = await request_code(ValidateAccountStatusForm(), domain, JAN)
+
+    # the address stays (a code from an earlier message can still be typed)
+    assert events == [
+        SlotSet("email", JAN),
+        SlotSet("verification_code", None),
+        SlotSet("requested_slot", "verification_code"),
+    ]
+    assert responses(dispatcher) == [response]
+    assert dispatcher.messages[0].get("minutes") == minutes
+
+
+async def test_codes_requested_until_a_limit_refuses(domain, live_backend):
+    """Against the real backend's limits: once a request is refused, the assistant says that no
+    new code was sent and when to try again - never "wysłałem kod"."""
+    validator = ValidateAccountStatusForm()
+    sent = 0
+    for attempt in range(1, 30):
+        dispatcher = CollectingDispatcher()
+        tracker = form_tracker(
+            validator.form_name(), text=ANNA, requested_slot="email",
+            candidates={"email": ANNA}, metadata=CLIENT, sender_id="conv-limits",
+        )
+        events = await validator.run(dispatcher, tracker, domain)
+        if responses(dispatcher) != ["utter_verification_code_sent"]:
+            break
+        sent += 1
+    else:
+        pytest.fail("the backend never refused a code request")
+
+    assert sent >= 1
+    assert responses(dispatcher) == ["utter_verification_code_limited"]
+    minutes = dispatcher.messages[0]["minutes"]
+    assert isinstance(minutes, int) and 1 <= minutes <= 60
+    assert events == [
+        SlotSet("email", ANNA),
+        SlotSet("verification_code", None),
+        SlotSet("requested_slot", "verification_code"),
+    ]
+    # nothing was sent for the refused request
+    time.sleep(1.0)
+    assert len(wait_for_mails(live_backend, ANNA, CODE_SUBJECT, count=sent)) == sent
+    assert len(wait_for_mails(live_backend, ANNA, CODE_SUBJECT, count=sent + 1, timeout=2)) == sent
