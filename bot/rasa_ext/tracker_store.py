@@ -16,19 +16,25 @@ What is protected
   not decrypt (the key was rotated away) becomes ``None`` and a warning is logged, never an error.
   `retrieve_full_tracker` (read-only consumers: `rasa export`, the HTTP API tracker dump, marker
   evaluation) returns them as ``None``: transcripts never carry the secrets.
-* The text of a user message that carried a secret, irreversibly:
+* The text of every user message, irreversibly, through the secret detector shared with the
+  gateway's transcript (`bot.redaction.redact`): passwords in any phrasing become
+  ``"[hasło usunięte]"``, PINs, codes, Comarch IDs and NIPs near their cue words (also inside
+  intent payloads such as ``/inform{"pin":"4821"}``) have every digit replaced by ``"•"``.
+  In addition:
     - (a) the last `requested_slot` set before the message is a secret slot, or
     - (b) the message's entities include a secret entity (`SECRET_ENTITIES`: `pin`,
       `verification_code`):
-      every digit of `text` / `parse_data.text` becomes ``"•"`` (lengths and entity offsets are
-      kept); the values of secret entities become ``"••••"`` (`MASK`) and digits in the other
-      entities' values are masked too;
+      every digit of `text` / `parse_data.text` becomes ``"•"``; the values of secret entities
+      become ``"••••"`` (`MASK`) and digits in the other entities' values are masked too;
     - (c) the message's intent is `share_password` (`PASSWORD_INTENTS`; the user typed a password
       in the chat): the whole text becomes ``"[hasło usunięte]"`` (`PASSWORD_REDACTED_TEXT`) and
-      every entity value becomes `MASK`;
-    - safety net when the NLU missed it: a message naming a PIN or code ("pin", "PIN-u", "kod",
-      "kodem", …) that contains a digit is treated as (b), one saying "hasło to …" /
-      "hasło: …" as (c).
+      every entity value becomes `MASK`.
+  Entity values that hold a value the detector masked in the text are masked the same way.
+* Message metadata: keys that name a credential (``grant``, ``token``, ``password``, ``secret``,
+  ``pin``, ``code``, …) are dropped from every event's ``metadata`` (and ``parse_data.metadata``),
+  both when writing and when reading. The gateway sends a signed-in visitor's
+  ``pomocnik_identity.grant`` with every message; the running turn reads it from the in-memory
+  message, so the record never needs it (Rasa's tracker API cannot return it).
 * Known secret values anywhere else: every value of a secret slot or secret entity seen in the
   conversation (at least `MIN_KNOWN_SECRET_LENGTH` characters) is masked with ``"•"`` in user and
   bot texts, entity values and the values of the other slots - e.g. a PIN repeated later when the
@@ -82,6 +88,8 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from bot.redaction import DIGIT_MASK, PASSWORD, PASSWORD_REDACTED_TEXT, redact
+
 logger = logging.getLogger(__name__)
 
 # Slots whose values are encrypted at rest (the single list; `secret_slots` in endpoints.yml
@@ -93,9 +101,7 @@ SECRET_ENTITIES: Sequence[Text] = ("pin", "verification_code")
 PASSWORD_INTENTS: Sequence[Text] = ("share_password",)
 
 REQUESTED_SLOT = "requested_slot"
-DIGIT_MASK = "•"  # replaces each digit of a message that carried a PIN or a code
 MASK = "••••"  # replaces the value of a secret entity
-PASSWORD_REDACTED_TEXT = "[hasło usunięte]"  # replaces a message that carried a password
 MIN_KNOWN_SECRET_LENGTH = 4  # shorter known values are not searched for in other texts
 
 ENCRYPTED_PREFIX = "fernet:v1:"
@@ -106,13 +112,13 @@ DEVELOPMENT = "development"
 DEV_TRACKER_SECRET_KEY = "cG9tb2NuaWstZGV2ZWxvcG1lbnQtdHJhY2tlci1rZXk="
 
 _DIGIT = re.compile(r"\d")
-# Safety net for messages the NLU did not recognise: a message naming a PIN or a code and
-# containing a digit is treated like (b); one saying "hasło to …" / "hasło: …" like (c).
-SECRET_WORDS = re.compile(
-    r"\b(?:pin(?:u|em|ie|y|ów)?|kod(?:u|em|zie|y|ów)?)\b", re.IGNORECASE
-)
-PASSWORD_PHRASE = re.compile(
-    r"\bhas(?:ło|lo|ła|la|łem|lem)\s*(?:to|:|=)\s*\S", re.IGNORECASE
+# Metadata keys dropped before an event is stored: the parts of a key ("pomocnik_identity" ->
+# "pomocnik", "identity"; "sessionToken" -> "session", "token") are compared with these.
+SECRET_METADATA_KEY_PARTS = frozenset(
+    {
+        "grant", "token", "password", "passwd", "secret", "pin", "code", "otp", "haslo",
+        "hasło", "authorization", "cookie", "credential", "credentials", "apikey",
+    }
 )
 _RESET_EVENTS = {"session_started", "restart", "reset_slots"}
 
@@ -303,13 +309,12 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                         value = entity.get("value")
                         if isinstance(value, (str, int)) and not isinstance(value, bool):
                             found.add(str(value))
-        usable = {
+        return _longest_first(
             value.strip()
             for value in found
             if len(value.strip()) >= MIN_KNOWN_SECRET_LENGTH
             and not value.startswith(ENCRYPTED_PREFIX)
-        }
-        return sorted(usable, key=len, reverse=True)
+        )
 
     def _protect(
         self, event: Event, requested_slot: Optional[Text], known: Sequence[Text]
@@ -317,6 +322,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         # A deep copy through JSON: the live event (and its parse_data) stays untouched.
         data = json.loads(json.dumps(event.as_dict()))
         kind = data.get("event")
+        _drop_secret_metadata(data)
         if kind == "slot":
             if data.get("name") in self.secret_slots:
                 data["value"] = self._encrypt(data.get("value"))
@@ -343,37 +349,36 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         intent = (parse_data.get("intent") or {}).get(INTENT_NAME_KEY)
 
         text = original if isinstance(original, str) else ""
-        mode: Optional[Text] = None
-        if intent in self.password_intents or PASSWORD_PHRASE.search(text):
-            mode = "password"
-        elif (
-            requested_slot in self.secret_slots
-            or any(
-                isinstance(entity, dict) and entity.get("entity") in self.secret_entities
-                for entity in entities
-            )
-            or (SECRET_WORDS.search(text) and _DIGIT.search(text))
+        expected: Optional[Text] = None
+        if intent in self.password_intents:
+            expected = PASSWORD  # (c): the NLU says the whole message is a password
+        elif requested_slot in self.secret_slots or any(
+            isinstance(entity, dict) and entity.get("entity") in self.secret_entities
+            for entity in entities
         ):
-            mode = "digits"
-
-        if mode == "password":
-            redacted = PASSWORD_REDACTED_TEXT
-        elif mode == "digits":
-            redacted = _scrub(_mask_digits(original), known)
-        else:
-            redacted = _scrub(original, known)
+            expected = "secret"  # (a), (b): every digit
+        result = redact(text, expected=expected)
+        redacted = _scrub(result.text, known)
+        # the values masked in the text are masked in the entities too
+        local_known = _longest_first(
+            set(known) | {value.strip() for value in result.secrets if len(value.strip()) >= 2}
+        )
 
         if isinstance(original, str) and redacted != original:
             # every copy of the text Rasa keeps (text, parse_data.text, ...)
             parse_data = _replace_exact(parse_data, original, redacted)
-        data["text"] = redacted
+        data["text"] = redacted if isinstance(original, str) else original
         if "text" in parse_data:
-            parse_data["text"] = redacted
+            parse_data["text"] = data["text"]
         if "entities" in parse_data:
-            parse_data["entities"] = self._protect_entities(parse_data["entities"], mode, known)
+            parse_data["entities"] = self._protect_entities(
+                parse_data["entities"], expected, local_known
+            )
         data["parse_data"] = parse_data
 
-    def _protect_entities(self, entities: Any, mode: Optional[Text], known: Sequence[Text]) -> Any:
+    def _protect_entities(
+        self, entities: Any, expected: Optional[Text], known: Sequence[Text]
+    ) -> Any:
         if not isinstance(entities, list):
             return entities
         protected = []
@@ -382,13 +387,13 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                 protected.append(entity)
                 continue
             entity = dict(entity)
-            secret = entity.get("entity") in self.secret_entities or mode == "password"
+            secret = entity.get("entity") in self.secret_entities or expected == PASSWORD
             for key in ("value", "text"):
                 if key not in entity:
                     continue
                 if secret:
                     entity[key] = MASK
-                elif mode == "digits":
+                elif expected is not None:
                     entity[key] = _scrub(_mask_digits(entity[key]), known)
                 else:
                     entity[key] = _scrub(entity[key], known)
@@ -447,6 +452,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         return None
 
     def _unprotect(self, data: Dict[Text, Any], decrypt: bool) -> Dict[Text, Any]:
+        _drop_secret_metadata(data)  # rows written before metadata was cleaned too
         if data.get("event") == "slot" and data.get("name") in self.secret_slots:
             data["value"] = self._decrypt(data.get("name"), data.get("value")) if decrypt else None
         return data
@@ -473,6 +479,34 @@ def _requested_slot_after(event: Event, requested_slot: Optional[Text]) -> Optio
     if kind in _RESET_EVENTS:
         return None
     return requested_slot
+
+
+def _longest_first(values: Iterable[Text]) -> List[Text]:
+    return sorted(set(values), key=len, reverse=True)
+
+
+def _secret_key(key: Any) -> bool:
+    if not isinstance(key, str):
+        return False
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", key).lower()
+    return any(part in SECRET_METADATA_KEY_PARTS for part in re.split(r"[^a-ząćęłńóśźż0-9]+", spaced))
+
+
+def _without_secrets(value: Any) -> Any:
+    """`value` without the dict keys that name a credential (recursively)."""
+    if isinstance(value, dict):
+        return {k: _without_secrets(v) for k, v in value.items() if not _secret_key(k)}
+    if isinstance(value, list):
+        return [_without_secrets(item) for item in value]
+    return value
+
+
+def _drop_secret_metadata(data: Dict[Text, Any]) -> None:
+    if isinstance(data.get("metadata"), dict):
+        data["metadata"] = _without_secrets(data["metadata"])
+    parse_data = data.get("parse_data")
+    if isinstance(parse_data, dict) and isinstance(parse_data.get("metadata"), dict):
+        parse_data["metadata"] = _without_secrets(parse_data["metadata"])
 
 
 def _mask_digits(value: Any) -> Any:

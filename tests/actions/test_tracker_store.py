@@ -297,7 +297,18 @@ async def test_a_pin_repeated_later_without_a_prompt_is_masked_too(db: Path) -> 
     [
         (f"mój PIN to {PIN}", "out_of_scope", "mój PIN to ••••"),
         (f"kod: {CODE}", "inform", "kod: ••••••"),
-        (f"moje haslo to {PASSWORD}", "inform", PASSWORD_REDACTED_TEXT),
+        (f"moje haslo to {PASSWORD}", "inform", f"moje haslo to {PASSWORD_REDACTED_TEXT}"),
+        (
+            f"loguję się {EMAIL} i hasłem {PASSWORD} i nie działa",
+            "login_problem",
+            f"loguję się {EMAIL} i hasłem {PASSWORD_REDACTED_TEXT} i nie działa",
+        ),
+        (PASSWORD, "nlu_fallback", PASSWORD_REDACTED_TEXT),
+        (f"ID 68577 PIN {PIN}", "out_of_scope", "ID ••••• PIN ••••"),
+        (f'/inform{{"pin":"{PIN}"}}', "inform", '/inform{"pin":"••••"}'),
+        ("chcę zmienić pakiet na złoty", "change_package", "chcę zmienić pakiet na złoty"),
+        ("ile kosztuje 799 zł z VAT 23%", "packages_info", "ile kosztuje 799 zł z VAT 23%"),
+        ("NIP mam gdzieś w papierach", "inform", "NIP mam gdzieś w papierach"),
         ("hasło jest za krótkie", "password_requirements", "hasło jest za krótkie"),
         ("pinezka 3 razy", "out_of_scope", "pinezka 3 razy"),
     ],
@@ -438,3 +449,75 @@ def test_tracker_db_url_overrides_the_endpoints_database(
     assert store.engine.url.database == str(target)
     assert target.parent.is_dir()
     assert not (tmp_path / "unused.db").exists()
+
+
+# ---------------------------------------------------------------- metadata (signed-in visitors)
+
+
+def signed_in(text: str, intent: str) -> UserUttered:
+    """A message the gateway relayed for a signed-in visitor: the grant is in its metadata."""
+    event = user(text, intent)
+    identity = {"pomocnik_identity": {"grant": GRANT, "name": "Jan Kowalski", "email": EMAIL}}
+    event.metadata = {**identity, "pomocnik_client": {"network": "127.0.0.0/24"}}
+    event.parse_data["metadata"] = json.loads(json.dumps(event.metadata))
+    return event
+
+
+async def test_the_grant_in_message_metadata_is_never_stored(db: Path) -> None:
+    store = make_store(db)
+    message = signed_in("jaki mam pakiet?", "packages_status")
+    tracker = make_tracker(session_start() + [message, ActionExecuted("action_listen")])
+
+    await store.save(tracker)
+
+    assert GRANT not in raw_dump(db)
+    [stored] = [json.loads(row["data"]) for row in raw_rows(db) if row["type_name"] == "user"]
+    # the rest of the metadata stays (name, e-mail, the gateway's other keys)
+    assert stored["metadata"] == {
+        "pomocnik_identity": {"name": "Jan Kowalski", "email": EMAIL},
+        "pomocnik_client": {"network": "127.0.0.0/24"},
+    }
+    assert "grant" not in stored["parse_data"]["metadata"]["pomocnik_identity"]
+    # the running turn still has it (actions read the in-memory latest message)
+    assert tracker.latest_message.metadata["pomocnik_identity"]["grant"] == GRANT
+    # and what the tracker API would return (retrieve / retrieve_full_tracker) has none
+    for read in (await store.retrieve("conv-1"), await store.retrieve_full_tracker("conv-1")):
+        assert read is not None
+        assert GRANT not in json.dumps(read.current_state(), default=str)
+        assert GRANT not in json.dumps([e.as_dict() for e in read.events], default=str)
+
+
+async def test_credential_like_metadata_keys_are_dropped_at_any_depth(db: Path) -> None:
+    message = user("dzień dobry", "greet")
+    message.metadata = {
+        "sessionToken": "tok-123456",
+        "auth": {"access_token": "tok-abcdef", "scope": "chat"},
+        "widget": {"password": "Tajne123!", "lang": "pl", "pin_code": "4821"},
+        "tab_title": "Panel",
+    }
+    await make_store(db).save(
+        make_tracker(session_start() + [message, ActionExecuted("action_listen")])
+    )
+    [stored] = [json.loads(row["data"]) for row in raw_rows(db) if row["type_name"] == "user"]
+    assert stored["metadata"] == {
+        "auth": {"scope": "chat"},
+        "widget": {"lang": "pl"},
+        "tab_title": "Panel",
+    }
+
+
+async def test_rows_stored_before_the_cleaning_come_back_without_the_grant(db: Path) -> None:
+    store = make_store(db)
+    await store.save(make_tracker(session_start() + [user("hej", "greet")]))
+    # an old row, written with the grant in its metadata
+    with sqlite3.connect(db) as connection:
+        row_id, data = connection.execute(
+            "SELECT id, data FROM events WHERE type_name = 'user'"
+        ).fetchone()
+        event = json.loads(data)
+        event["metadata"] = {"pomocnik_identity": {"grant": GRANT, "name": "Jan"}}
+        connection.execute("UPDATE events SET data = ? WHERE id = ?", (json.dumps(event), row_id))
+
+    full = await store.retrieve_full_tracker("conv-1")
+    assert full is not None
+    assert GRANT not in json.dumps([e.as_dict() for e in full.events], default=str)
