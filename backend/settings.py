@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEV_SERVICE_TOKEN = "dev-backend-service-token-change-me"
+# Keys the request fingerprints stored for Idempotency-Key (HMAC-SHA256): public, development only.
+DEV_HMAC_SECRET = "dev-backend-hmac-secret-change-me"
+MIN_SECRET_LENGTH = 32
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,6 +35,7 @@ class Settings:
     public_url: str = "http://localhost:8100"
     database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'backend.db'}"
     service_token: str = DEV_SERVICE_TOKEN
+    hmac_secret: str = DEV_HMAC_SECRET
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     mail_from: str = "iKsięgowość24 <no-reply@iksiegowosc24.pl>"
@@ -51,6 +55,7 @@ class Settings:
             public_url=env("BACKEND_PUBLIC_URL", cls.public_url).rstrip("/"),
             database_url=env("BACKEND_DATABASE_URL", cls.database_url),
             service_token=env("BACKEND_SERVICE_TOKEN", cls.service_token),
+            hmac_secret=env("BACKEND_HMAC_SECRET", cls.hmac_secret),
             smtp_host=env("SMTP_HOST", cls.smtp_host),
             smtp_port=_int("SMTP_PORT", cls.smtp_port),
             mail_from=env("MAIL_FROM", cls.mail_from),
@@ -66,8 +71,13 @@ class Settings:
         """Outside development, refuse the secrets that ship in this repository."""
         if self.is_development:
             return
-        if self.service_token == DEV_SERVICE_TOKEN or len(self.service_token) < 32:
+        if self.service_token == DEV_SERVICE_TOKEN or len(self.service_token) < MIN_SECRET_LENGTH:
             raise SettingsError(
                 "BACKEND_SERVICE_TOKEN must be set to a random value of at least 32 characters "
+                f"when POMOCNIK_ENV={self.environment!r}"
+            )
+        if self.hmac_secret == DEV_HMAC_SECRET or len(self.hmac_secret) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                "BACKEND_HMAC_SECRET must be set to a random value of at least 32 characters "
                 f"when POMOCNIK_ENV={self.environment!r}"
             )

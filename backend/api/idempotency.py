@@ -3,12 +3,24 @@
 The key is claimed (a row with status 0) before the handler runs, so two concurrent requests with
 the same key cannot both act; the answer is stored when the handler succeeds, and the claim is
 released if it fails, so the client may retry after fixing its request.
+
+The stored ``request_hash`` tells "the same request again" from "another request with a reused
+key". It is an HMAC-SHA256 keyed with the backend's secret (``BACKEND_HMAC_SECRET``) over the
+method, the path and the canonical JSON body in which every secret field (a PIN, a password, a
+code, a token, a grant - ``SECRET_FIELD``) is replaced by its own keyed HMAC: the database never
+holds a plain hash an attacker could brute-force back into a 4-digit PIN. Rows written before
+this (plain SHA-256) no longer match: a retry of such a request within its key's lifetime gets
+409 ``idempotency_key_reused`` instead of the replay, and the rows expire as before.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json as jsonlib
+import re
 from functools import wraps
+from typing import Any
 
 from sanic import Request, json
 from sqlalchemy import delete, select, update
@@ -16,10 +28,41 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.errors import IdempotencyInProgress, IdempotencyKeyReused, ValidationFailed
 from backend.models import IdempotentResponse
-from backend.security.tokens import digest
 
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 100
+# Body fields whose values are replaced by their own HMAC before the request is fingerprinted.
+SECRET_FIELD = re.compile(
+    r"(?:^|_)(?:pin|password|passwd|code|token|grant|secret)(?:$|_)", re.IGNORECASE
+)
+
+
+def request_fingerprint(secret: str, method: str, path: str, body: bytes | None) -> str:
+    """HMAC-SHA256 (hex) of the request, keyed with ``secret``, never over a secret field."""
+    key = secret.encode()
+    try:
+        parsed = jsonlib.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        canonical = b"raw:" + hashlib.sha256(body or b"").digest()
+    else:
+        canonical = b"json:" + jsonlib.dumps(
+            _without_secrets(key, parsed), sort_keys=True, separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
+    message = b"\x00".join([method.upper().encode(), path.encode(), canonical])
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _without_secrets(key: bytes, value: Any, field: str = "") -> Any:
+    if field and SECRET_FIELD.search(field) and not isinstance(value, (dict, list)):
+        own = jsonlib.dumps(value, sort_keys=True, ensure_ascii=False).encode()
+        return "hmac:" + hmac.new(key, b"field:" + field.encode() + b"\x00" + own,
+                                  hashlib.sha256).hexdigest()
+    if isinstance(value, dict):
+        return {k: _without_secrets(key, v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(key, item, field) for item in value]
+    return value
 
 
 def idempotent(scope: str):
@@ -33,8 +76,10 @@ def idempotent(scope: str):
                 raise ValidationFailed("Nagłówek Idempotency-Key musi mieć od 1 do 100 znaków.")
             # The verified account (if any) is part of the scope: keys never cross users.
             full_scope = f"{scope}:{getattr(request.ctx, 'account_id', '')}"
-            request_hash = digest(f"{request.method} {request.path} {(request.body or b'').hex()}")
             deps = request.app.ctx.deps
+            request_hash = request_fingerprint(
+                deps.settings.hmac_secret, request.method, request.path, request.body
+            )
             replay = await _claim(deps, full_scope, key, request_hash)
             if replay is not None:
                 return replay

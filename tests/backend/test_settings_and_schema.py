@@ -18,7 +18,7 @@ def test_production_refuses_default_or_short_token(token):
 
 
 def test_production_accepts_a_real_token():
-    Settings(environment="production", service_token="x" * 40).check()
+    Settings(environment="production", service_token="x" * 40, hmac_secret="h" * 40).check()
 
 
 def test_bad_port_is_a_clear_error(monkeypatch):
