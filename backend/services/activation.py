@@ -6,7 +6,8 @@
 - Each new link cancels the previous one. Resend requests are limited per requester (see
   ``services/rate_limit.py``): 3 per hour for one address from one client network, 5 per hour per
   conversation, 20 per hour per network; and any address's mailbox gets at most 10 links per hour,
-  whoever asks (resends and registrations together). The requester limits are counted before the
+  whoever asks (resends and registrations of an existing account together; a new account's first
+  link is always sent, since it takes ID, PIN and NIP). The requester limits are counted before the
   account is looked up, for unknown addresses too, so a refusal (429) says nothing about the
   account; and one stranger (one network, one conversation) cannot use up the mailbox cap.
 - The activation page also accepts invitation links (TokenPurpose.INVITATION, sent by "add user"):

@@ -15,7 +15,15 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.demo_data import ANNA_NOWAK, JAN_KOWALSKI, LICENCE_WITHOUT_ACCOUNT
-from backend.models import Account, AuditEvent, ComarchLicence, OutboxMessage, Token, TokenPurpose
+from backend.models import (
+    Account,
+    AuditEvent,
+    ComarchLicence,
+    OutboxMessage,
+    RateLimitHit,
+    Token,
+    TokenPurpose,
+)
 from backend.services.activation import (
     ACTIVATION_EMAILS,
     RESEND_PER_ADDRESS_AND_NETWORK,
@@ -305,3 +313,52 @@ async def test_parallel_email_taken_notices_stop_at_the_limit(http, backend, smt
     assert await count(backend, OutboxMessage) == EMAIL_TAKEN_NOTICES.limit
     taken = AuditEvent.action == "registration_email_taken"
     assert await count(backend, AuditEvent, taken) == BURST
+
+
+# --- the requester field --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "requester",
+    [
+        {"network": "x" * 65},
+        {"conversation": "x" * 129},
+        {"conversation": ""},
+        {"network": 24},
+        {"network": "10.0.0.0/8", "port": 443},
+        "203.0.113.0/24",
+        [],
+    ],
+    ids=["network_too_long", "conversation_too_long", "empty", "not_text", "unknown_field",
+         "not_an_object", "list"],
+)
+async def test_a_malformed_requester_is_a_422_with_a_stable_code(http, backend, requester):
+    headers = backend.service_headers()
+    for path, body in (
+        (CODES, {"email": JAN_KOWALSKI.email}),
+        (RESEND, {"email": ANNA_NOWAK.email}),
+        (REGISTER, new_licence_form()),
+    ):
+        response = await http.post(path, json={**body, "requester": requester}, headers=headers)
+        assert response.status_code == 422, (path, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert all(item["field"].startswith("requester") for item in error["details"])
+    assert await count(backend, Token) == 0
+
+
+async def test_requester_values_are_stored_only_hashed(http, backend, smtp):
+    requester = {"conversation": "rozmowa-tajna-123", "network": "203.0.113.0/24"}
+    for path, body in (
+        (CODES, {"email": JAN_KOWALSKI.email}),
+        (RESEND, {"email": ANNA_NOWAK.email}),
+        (REGISTER, new_licence_form(pin="0000")),
+    ):
+        await http.post(path, json={**body, "requester": requester}, headers=backend.service_headers())
+    async with backend.app.ctx.sessions() as session:
+        hits = [repr(row) for row in (await session.execute(select(RateLimitHit.__table__))).all()]
+        audit = [repr(row) for row in (await session.execute(select(AuditEvent.__table__))).all()]
+    assert len(hits) >= 10  # code request 4, resend 4, failed registration 2 (+ the alarm tally)
+    for value in (*requester.values(), "203.0.113", JAN_KOWALSKI.email, ANNA_NOWAK.email):
+        assert not any(value in row for row in hits), value
+    for value in requester.values():
+        assert not any(value in row for row in audit), value

@@ -125,6 +125,28 @@ async def test_security_and_error_codes_per_operation(document):
     assert [p["name"] for p in page["parameters"]] == ["token"]
 
 
+async def test_the_optional_requester_is_documented_with_the_limits(document):
+    schemas = document["components"]["schemas"]
+    requester = schemas["RequesterIn"]
+    assert requester["additionalProperties"] is False
+    assert "required" not in requester
+    props = requester["properties"]
+    assert props["conversation"]["anyOf"][0]["maxLength"] == 128
+    assert props["network"]["anyOf"][0]["maxLength"] == 64
+    for path, model, limited in (
+        ("/api/v1/verification/codes", "CodeRequest", "verification_codes_limited"),
+        ("/api/v1/registrations", "RegistrationBody", "licence_checks_suspended"),
+        ("/api/v1/auth/activation/resend", "ResendRequest", "activation_resend_limited"),
+    ):
+        operation = document["paths"][path]["post"]
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{model}"}
+        field = schemas[model]["properties"]["requester"]
+        assert {"$ref": "#/components/schemas/RequesterIn"} in field["anyOf"]
+        assert "requester" not in schemas[model].get("required", [])
+        assert f"`{limited}`" in operation["responses"]["429"]["description"], path
+
+
 # --- inference on handlers nobody annotated -------------------------------------------------
 
 
