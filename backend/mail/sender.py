@@ -2,6 +2,15 @@
 
 Several backend replicas may run a sender: each claims a message with a short lease
 (``locked_until``) in its own transaction before sending, so a message goes out once.
+
+At rest: the bodies may carry a one-time link or code, so they are kept only until delivery.
+Delivery clears them (text and HTML; the subject never carries a secret) in a transaction with
+SQLite's ``secure_delete`` on, which overwrites the freed bytes with zeros, and each round that
+delivered something ends with ``PRAGMA wal_checkpoint(TRUNCATE)``: the cleared pages reach the
+database file and the write-ahead log is emptied, so the link is in none of ``backend.db``,
+``backend.db-wal`` and ``backend.db-shm``. A checkpoint that other readers keep from finishing
+is repeated after the next round. On PostgreSQL the row is updated the same way; dead tuples
+disappear with (auto)vacuum.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
 import aiosmtplib
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.models import OutboxMessage
@@ -54,6 +63,7 @@ class OutboxSender:
         self._clock = clock
         self._wake = asyncio.Event()
         self._stopping = False
+        self._checkpoint_pending = False
 
     def notify(self) -> None:
         """Something was queued: deliver now instead of waiting for the next poll."""
@@ -97,7 +107,36 @@ class OutboxSender:
         for message_id in await self._claim_due():
             if await self._deliver(message_id):
                 delivered += 1
+        if delivered or self._checkpoint_pending:
+            await self._checkpoint()
         return delivered
+
+    def _is_sqlite(self) -> bool:
+        bind = self._sessions.kw.get("bind")
+        return bind is not None and bind.dialect.name == "sqlite"
+
+    async def _checkpoint(self) -> None:
+        """Move the cleared pages into the database file and empty the WAL (SQLite only)."""
+        self._checkpoint_pending = False
+        if not self._is_sqlite():
+            return
+        engine = self._sessions.kw["bind"]
+
+        def checkpoint(connection) -> tuple:
+            # Straight on the driver connection: outside a transaction (the engine's "begin"
+            # hook would start one, and a checkpoint cannot truncate from inside it).
+            cursor = connection.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                return tuple(cursor.fetchone() or ())
+            finally:
+                cursor.close()
+
+        async with engine.connect() as connection:
+            result = await connection.run_sync(checkpoint)
+        if result and result[0] != 0:  # busy: a reader holds an older snapshot
+            self._checkpoint_pending = True
+            log.info("outbox: WAL checkpoint busy; repeated after the next round")
 
     async def _claim_due(self) -> list[int]:
         now = self._clock()
@@ -164,7 +203,10 @@ class OutboxSender:
 
     async def _record_success(self, message_id: int) -> None:
         async with self._sessions.begin() as session:
-            # The bodies may hold a one-time link: once delivered, the copy here is not needed.
+            # The bodies may hold a one-time link: once delivered, the copy here is not needed,
+            # and the bytes it occupied are overwritten, not just freed.
+            if self._is_sqlite():
+                await session.execute(text("PRAGMA secure_delete=ON"))
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == message_id)
