@@ -11,7 +11,8 @@ role, remove a user, change a login e-mail.
   owner only) finds the person by e-mail; a refusal the validator already knows (not the owner,
   the owner as target, several companies...) ends the form at once in ``company_refusal`` and the
   submit action reports it without calling the backend.
-- Each submit action performs the operation only after a "tak" (``confirmation`` True), sets its
+- Each submit action performs the operation only after a "tak" (``confirmation`` True, accepted
+  by the validator only for the values the question showed: actions/confirmation.py), sets its
   categorical ``<journey>_status`` slot (rules in data/rules/company.yml answer), puts what the
   reply shows into ``member_name`` / ``member_address`` / ``role_label`` / ``new_address`` and
   resets the form's slots. Idempotency keys derive from the conversation and the values.
@@ -37,6 +38,7 @@ from actions.backend_client import (
     get_backend_client,
     mask_email,
 )
+from actions.confirmation import ConfirmedFormValidator
 from actions.idempotency import idempotency_key
 from actions.identity import (
     IDENTITY_EXPIRED_STATUS,
@@ -288,8 +290,9 @@ def _reset_events() -> List[EventType]:
 # --- validators ------------------------------------------------------------------------------
 
 
-class CompanyFormValidator(VerifiedIdentityValidator):
-    """Common part of the company-user forms (identity first, then the form's own slots)."""
+class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
+    """Common part of the company-user forms (identity first, then the form's own slots; "tak"
+    approves exactly the values the confirmation question showed: actions/confirmation.py)."""
 
     # May `member_email` be the verified person's own address ("mój")?
     accepts_own_address = False
@@ -446,6 +449,8 @@ class CompanyFormValidator(VerifiedIdentityValidator):
 
 
 class ValidateAddUserForm(CompanyFormValidator):
+    confirmed_slots = (MEMBER_EMAIL_SLOT, PERSON_NAME_SLOT, ROLE_SLOT)
+
     def form_name(self) -> Text:
         return ADD_USER_FORM
 
@@ -492,6 +497,8 @@ class ValidateAddUserForm(CompanyFormValidator):
 
 
 class ValidateChangeRoleForm(CompanyFormValidator):
+    confirmed_slots = (MEMBER_EMAIL_SLOT, MEMBER_ID_SLOT, ROLE_SLOT)
+
     def form_name(self) -> Text:
         return CHANGE_ROLE_FORM
 
@@ -502,6 +509,8 @@ class ValidateChangeRoleForm(CompanyFormValidator):
 
 
 class ValidateRemoveUserForm(CompanyFormValidator):
+    confirmed_slots = (MEMBER_EMAIL_SLOT, MEMBER_ID_SLOT)
+
     def form_name(self) -> Text:
         return REMOVE_USER_FORM
 
@@ -513,6 +522,7 @@ class ValidateRemoveUserForm(CompanyFormValidator):
 
 class ValidateChangeLoginEmailForm(CompanyFormValidator):
     accepts_own_address = True
+    confirmed_slots = (MEMBER_EMAIL_SLOT, MEMBER_ID_SLOT, MEMBER_IS_SELF_SLOT, NEW_EMAIL_SLOT)
 
     def form_name(self) -> Text:
         return CHANGE_LOGIN_EMAIL_FORM

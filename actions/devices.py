@@ -10,7 +10,8 @@ removed at any time. Both journeys need a verified identity (``VerifiedIdentityV
   ``action_remove_device``. A lost or stolen phone (``device_reason`` lost / stolen) is removed at
   once: the validator drops the confirmation step. Before asking for the confirmation the
   validator looks the device up once (``device_name`` for the question; no device at all ends the
-  form without asking, ``device_found`` = False).
+  form without asking, ``device_found`` = False), and again at the "tak": a "tak" removes only the
+  device the question named (actions/confirmation.py); another one paired since is asked about.
 
 Actions write no text: they set the categorical status slots the rules branch on; the values the
 replies show are slots too. Grants are never logged.
@@ -29,6 +30,7 @@ from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendError, BackendUnavailable, get_backend_client
+from actions.confirmation import ConfirmedFormValidator
 from actions.identity import (
     IDENTITY_EXPIRED_STATUS,
     VerifiedIdentityValidator,
@@ -191,9 +193,33 @@ class ActionDeviceStatus(Action):
 # --- remove the device -------------------------------------------------------------------------
 
 
-class ValidateRemoveDeviceForm(VerifiedIdentityValidator):
+class ValidateRemoveDeviceForm(ConfirmedFormValidator, VerifiedIdentityValidator):
+    # "tak" approves removing the device the question named, for the reason it was asked with
+    # (actions/confirmation.py); a lost or stolen phone needs no confirmation at all.
+    confirmed_slots = (DEVICE_REASON_SLOT,)
+
     def form_name(self) -> Text:
         return REMOVE_DEVICE_FORM
+
+    def summary_values(self, tracker: Tracker) -> Dict[Text, Any]:
+        return {
+            "reason": removal_reason(tracker),
+            DEVICE_FOUND_SLOT: tracker.slots.get(DEVICE_FOUND_SLOT),
+            **{
+                slot: tracker.slots.get(slot)
+                for slot in (DEVICE_NAME_SLOT, DEVICE_PLATFORM_SLOT, DEVICE_SINCE_SLOT)
+            },
+        }
+
+    async def refresh_summary_values(self, tracker: Tracker) -> List[EventType]:
+        # The backend removes whichever device is paired at that moment: if another phone was
+        # paired since the question named one, the "tak" must not remove it unseen.
+        grant = grant_of(tracker)
+        if grant is None or is_immediate(tracker):
+            return []
+        lookup = await self._look_up_device(grant)
+        tracker.slots.update(lookup)
+        return _slot_events(lookup)
 
     async def required_slots(
         self,

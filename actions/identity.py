@@ -14,9 +14,9 @@ Interface for the journeys (see /tmp/contract.md):
   send a code (the same answer whether or not the account exists) and utters
   ``utter_verification_code_sent`` - or, when a limit refused the request (nothing was sent),
   ``utter_verification_code_limited`` with the minutes to wait (a code from an earlier message
-  can still be typed; a consultant is offered); ``validate_verification_code`` checks the code; on success
-  it sets ``verification_grant``, ``verified_name``, ``verified_email``, clears ``email`` and
-  ``verification_code`` and utters ``utter_identity_verified``; a wrong code asks again (tries
+  can still be typed; a consultant is offered); ``validate_verification_code`` checks the code;
+  on success it sets ``verification_grant``, ``verified_name``, ``verified_email``, clears
+  ``email`` and ``verification_code`` and utters ``utter_identity_verified``; a wrong code asks again (tries
   left when the backend says), a dead/expired code starts over at ``email``; an address typed
   instead of the code sends a new code there. At activation, values left from earlier runs
   (the form's own slots not named in the triggering message, any address or code) are cleared.

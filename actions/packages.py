@@ -39,6 +39,7 @@ from actions.backend_client import (
     BackendUnavailable,
     get_backend_client,
 )
+from actions.confirmation import ConfirmedFormValidator
 from actions.idempotency import idempotency_key
 from actions.identity import (
     IDENTITY_EXPIRED_STATUS,
@@ -409,7 +410,10 @@ class ActionPackagesInfo(Action):
 # --- change_package_form ----------------------------------------------------------------------
 
 
-class ValidateChangePackageForm(VerifiedIdentityValidator):
+class ValidateChangePackageForm(ConfirmedFormValidator, VerifiedIdentityValidator):
+    # "tak" approves the package the confirmation question named (actions/confirmation.py)
+    confirmed_slots = (PACKAGE_SLOT,)
+
     def form_name(self) -> Text:
         return CHANGE_PACKAGE_FORM
 

@@ -11,7 +11,10 @@ Journeys (see docs/backend.md and the iKsięgowość24 guide):
   be fixed by the user (licence mismatch, a value the backend refused) keep the other values and
   re-open the form; every other outcome clears the form. The PIN is cleared after every attempt.
 - `resend_activation_form` + `action_resend_activation`: a new activation link (the backend
-  answers the same for unknown, active and over-the-limit addresses: 3 links per hour).
+  answers the same for unknown and active addresses; a requester over its limit gets 429, reported
+  as `rate_limited`).
+- The registration and the resend name the requester (`requester_of`: this conversation and the
+  client network the gateway reported), for the backend's per-requester limits.
 
 Secrets: the PIN is never logged, never shown (•••• in the summary) and never put into the
 idempotency key (a fast hash of a 4-digit PIN would be reversible by anyone reading the key).
@@ -39,6 +42,8 @@ from actions.backend_client import (
     get_backend_client,
     mask_email,
 )
+from actions.confirmation import ConfirmedFormValidator
+from actions.identity import requester_of
 from actions.validators import (
     EMAIL_SLOT,
     UTTER_INVALID_EMAIL,
@@ -338,13 +343,18 @@ def is_bare_entity(tracker: Tracker, entity: str) -> bool:
 # --- the registration form --------------------------------------------------------------------
 
 
-class ValidateRegistrationForm(BaseFormValidator):
+class ValidateRegistrationForm(ConfirmedFormValidator):
     """Checks each value as it comes and drives the summary / correction loop.
 
     Order of questions: the values, the terms, then the summary (`confirmation`). After "Popraw
     dane" (`confirmation` false) the form asks `correction`; the chosen value and `confirmation`
     are cleared, so the form asks that value and shows the summary again.
     """
+
+    # "tak" approves exactly the summary shown (actions/confirmation.py); the PIN is not in the
+    # summary's fingerprint, and a PIN typed with the answer always asks again.
+    confirmed_slots = FIELD_SLOTS + (TERMS_SLOT,)
+    secret_slots = (PIN_SLOT,)
 
     def form_name(self) -> Text:
         return REGISTRATION_FORM
@@ -690,7 +700,7 @@ class ActionRegisterAccount(Action):
         key = idempotency_key(tracker.sender_id, latest_user_event_marker(tracker), payload)
         who = f"ID {payload['comarch_id']}, {mask_email(payload['email'])}"
         try:
-            answer = await get_backend_client().register(payload, key)
+            answer = await get_backend_client().register(payload, key, requester_of(tracker))
         except BackendUnavailable as exc:
             logger.warning("registration: backend unavailable (%s) for %s", exc.reason, who)
             return final_events(RegistrationStatus.UNAVAILABLE)
@@ -742,7 +752,8 @@ class ValidateResendActivationForm(EmailSlotValidator, BaseFormValidator):
 
 class ActionResendActivation(Action):
     """Asks the backend for a new activation link; the backend answers the same for every
-    address (unknown, already active, over the 3-per-hour limit), and so does the reply."""
+    address (unknown, already active), and so does the reply; a limit reached for this requester
+    is `rate_limited` (nothing was sent)."""
 
     def name(self) -> Text:
         return "action_resend_activation"
@@ -754,7 +765,7 @@ class ActionResendActivation(Action):
         if email is None:
             return _resend_outcome(ActivationResendStatus.INVALID_EMAIL)
         try:
-            await get_backend_client().resend_activation(email)
+            await get_backend_client().resend_activation(email, requester_of(tracker))
         except BackendUnavailable as exc:
             logger.warning("activation resend: backend unavailable (%s)", exc.reason)
             return _resend_outcome(ActivationResendStatus.UNAVAILABLE)

@@ -12,6 +12,7 @@ Tests of one module share one seeded database and run in file order: Anna's acco
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -370,11 +371,15 @@ async def test_new_value_typed_after_popraw_dane_shows_the_summary_again(domain)
 
     events, _ = await validate(tracker, domain)
 
+    summary = events[-1]
     assert events == [
         SlotSet("pin", "4812"),
         SlotSet("confirmation", None),
         SlotSet("requested_slot", "confirmation"),
+        # what the new summary shows, for the "tak" to bind to (actions/confirmation.py)
+        SlotSet("confirmation_summary", summary["value"]),
     ]
+    assert re.fullmatch(r"[0-9a-f]{64}", summary["value"])
 
 
 async def test_stale_confirmation_never_skips_the_summary(domain):
@@ -615,22 +620,43 @@ async def test_resend_to_an_account_waiting_for_activation(live_backend, domain)
     assert mail["subject"] == ACTIVATION_SUBJECT
 
 
-async def test_resend_answers_the_same_over_the_limit(live_backend, domain):
-    # Anna has had 3 links within the hour (two registrations and one resend).
-    before = len(outbox_to(live_backend, ANNA_EMAIL))
+def resend_tracker(email: str, sender_id: str, network: str):
+    """action_resend_activation after the form, the latest message carrying the gateway's
+    client metadata."""
+    user = user_event(email, "inform")
+    user["parse_data"]["metadata"] = {"pomocnik_client": {"network": network}}
+    return make_tracker(slots={"email": email}, events=[user], sender_id=sender_id)
 
-    events = await ActionResendActivation().run(
-        CollectingDispatcher(), make_tracker(slots={"email": ANNA_EMAIL}), domain
-    )
 
-    assert events[0] == SlotSet("activation_resend_status", "sent")
-    assert len(outbox_to(live_backend, ANNA_EMAIL)) == before
+async def test_resend_over_the_limit_is_refused_and_sends_nothing(live_backend, domain):
+    """The backend limits resends per requester (this conversation and network): once it
+    refuses, the status says so and no link is queued."""
+    statuses = []
+    for _ in range(10):
+        before = len(outbox_to(live_backend, ANNA_EMAIL))
+        events = await ActionResendActivation().run(
+            CollectingDispatcher(), resend_tracker(ANNA_EMAIL, "resend-limit", "198.51.100.0/24"),
+            domain,
+        )
+        statuses.append(events[0]["value"])
+        if statuses[-1] != "sent":
+            break
+
+    assert statuses[-1] == "rate_limited" and "sent" in statuses
+    assert events[1] == SlotSet("email", None)
+    assert len(outbox_to(live_backend, ANNA_EMAIL)) == before  # the refused one queued nothing
 
 
 async def test_existing_account_over_the_link_limit(live_backend, domain):
-    tracker = confirmed_tracker(ANNA_EMAIL, ANNA_LICENCE, name="Anna Nowak", sender_id="anna-4")
-
-    events = await register(tracker, domain)
+    """Registrations of an existing account from ever new conversations: once the account's
+    mailbox cap is reached, no link is sent and the status says so."""
+    for attempt in range(15):
+        tracker = confirmed_tracker(
+            ANNA_EMAIL, ANNA_LICENCE, name="Anna Nowak", sender_id=f"anna-{attempt}"
+        )
+        events = await register(tracker, domain)
+        if events[0]["value"] != RegistrationStatus.EXISTING_ACCOUNT:
+            break
 
     assert events[0] == SlotSet(
         "registration_status", RegistrationStatus.EXISTING_ACCOUNT_LINK_LIMIT
@@ -697,7 +723,8 @@ async def test_refused_field_is_asked_again(fake_backend, use_backend, domain):
     [request] = fake_backend.requests
     assert request.path == "/api/v1/registrations"
     assert request.json == {"email": JAN_EMAIL, **FREE_LICENCE, "full_name": "Jan Nowicki",
-                            "package": "green", "terms_accepted": True}
+                            "package": "green", "terms_accepted": True,
+                            "requester": {"conversation": "reg-user"}}
 
 
 @pytest.mark.parametrize(

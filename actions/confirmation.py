@@ -1,0 +1,141 @@
+"""Binding a "tak" to the summary it answers - one rule for every confirmed operation.
+
+A form that changes something (package change, add user, change role, remove user, change login
+e-mail, device removal, registration) ends with a summary question ("Zmienić na pakiet złoty?")
+whose yes/no fills ``confirmation``. The "tak" must approve exactly what the summary showed:
+
+- When the summary is asked, ``confirmation_summary`` records a fingerprint of the values it
+  shows (SHA-256 of the form name and the values; secrets such as the PIN are left out).
+- A "tak" counts only when the values (with whatever the same message set) still have that
+  fingerprint and no secret value came with it. So a new value arriving with the answer
+  ("/affirm{"package":"green"}", "tak, ale jednak srebrny", "/affirm{"role":"management"}"),
+  or changed in any other way since the summary, clears the confirmation: the new value is
+  validated as usual, the form shows a new summary with it, and a later "tak" approves that.
+
+Validators get this by subclassing ``ConfirmedFormValidator`` (listed before any other base) and
+naming their value slots in ``confirmed_slots``. The submit actions read ``confirmation`` as
+before: it is True only after a bound "tak".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from abc import ABC
+from typing import Any, Dict, List, Mapping, Optional, Text, Tuple
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
+from rasa_sdk.types import DomainDict
+
+from actions.validators import BaseFormValidator
+
+logger = logging.getLogger(__name__)
+
+CONFIRMATION_SLOT = "confirmation"
+SUMMARY_SLOT = "confirmation_summary"
+
+
+def summary_fingerprint(form: Text, values: Mapping[Text, Any]) -> Text:
+    """What a summary showed, as a digest (the slot holds no readable personal data)."""
+    material = json.dumps([form, sorted(values.items())], ensure_ascii=False, default=str)
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def _slot_candidates(tracker: Tracker) -> Dict[Text, Any]:
+    return tracker.slots_to_validate()
+
+
+def _drop_candidate(tracker: Tracker, name: Text) -> None:
+    """Removes the trailing SlotSet candidates for `name`, so rasa_sdk does not validate it."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "slot":
+            break
+        count += 1
+    if not count:
+        return
+    head, tail = tracker.events[:-count], tracker.events[-count:]
+    tracker.events[:] = head + [event for event in tail if event.get("name") != name]
+
+
+def _requested_after(events: List[EventType], tracker: Tracker) -> Optional[Text]:
+    for event in reversed(events):
+        if event.get("event") == "slot" and event.get("name") == REQUESTED_SLOT:
+            return event.get("value")
+    return tracker.get_slot(REQUESTED_SLOT)
+
+
+class ConfirmedFormValidator(BaseFormValidator, ABC):
+    """Base of the validator of every form that ends with a summary and ``confirmation``.
+
+    Subclasses list the slots whose values the operation uses (``confirmed_slots``); those in
+    ``secret_slots`` count for "a new value came with the yes" but stay out of the fingerprint.
+    ``summary_values`` may add what the summary shows besides them (e.g. the device found).
+    """
+
+    confirmed_slots: Tuple[Text, ...] = ()
+    secret_slots: Tuple[Text, ...] = ()
+
+    def summary_values(self, tracker: Tracker) -> Dict[Text, Any]:
+        return {
+            slot: tracker.slots.get(slot)
+            for slot in self.confirmed_slots
+            if slot not in self.secret_slots
+        }
+
+    def fingerprint(self, tracker: Tracker) -> Text:
+        return summary_fingerprint(self.form_name(), self.summary_values(tracker))
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        events: List[EventType] = []
+        if self._is_yes_to_summary(tracker):
+            events += await self.refresh_summary_values(tracker)
+        events += self._bind_confirmation(tracker)
+        events += await super().run(dispatcher, tracker, domain)
+        if any(event.get("event") == "action_execution_rejected" for event in events):
+            return events
+        if _requested_after(events, tracker) == CONFIRMATION_SLOT:
+            # The form asks for the confirmation now: remember what this summary shows.
+            shown = self.fingerprint(tracker)
+            tracker.slots[SUMMARY_SLOT] = shown
+            events.append(SlotSet(SUMMARY_SLOT, shown))
+        return events
+
+    async def refresh_summary_values(self, tracker: Tracker) -> List[EventType]:
+        """Before a "tak" is weighed: re-read what the summary showed that can change outside
+        the conversation (e.g. the paired device); update `tracker.slots` and return the events.
+        """
+        return []
+
+    @staticmethod
+    def _is_yes_to_summary(tracker: Tracker) -> bool:
+        return (
+            _slot_candidates(tracker).get(CONFIRMATION_SLOT) is True
+            and tracker.get_slot(REQUESTED_SLOT) == CONFIRMATION_SLOT
+        )
+
+    def _bind_confirmation(self, tracker: Tracker) -> List[EventType]:
+        """Clears a "tak" that does not answer the summary as shown."""
+        candidates = _slot_candidates(tracker)
+        if candidates.get(CONFIRMATION_SLOT) is not True:
+            return []  # "nie" changes nothing: it is never bound
+        secret = sorted(slot for slot in self.secret_slots if slot in candidates)
+        if tracker.get_slot(REQUESTED_SLOT) != CONFIRMATION_SLOT:
+            reason = "no summary asked"
+        elif secret:
+            reason = f"a new {', '.join(secret)} with the answer"
+        elif tracker.get_slot(SUMMARY_SLOT) != self.fingerprint(tracker):
+            changed = sorted(slot for slot in self.confirmed_slots if slot in candidates)
+            reason = f"values differ from the summary ({', '.join(changed) or 'earlier change'})"
+        else:
+            return []
+        logger.info("%s: confirmation not accepted (%s)", self.form_name(), reason)
+        _drop_candidate(tracker, CONFIRMATION_SLOT)
+        tracker.slots[CONFIRMATION_SLOT] = None
+        return [SlotSet(CONFIRMATION_SLOT, None)]
