@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,15 +10,14 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from bot.gateway import jsonsafe
 from bot.gateway.chat import ChatService, Rejected
+from bot.gateway.clients import client_address, client_metadata
 from bot.gateway.desk import DeskError
-from bot.gateway.limits import Limit
-from bot.gateway.errors import ApiError
+from bot.gateway.errors import MESSAGES, ApiError, wait_pl
 from bot.gateway.models import Delivery
 from bot.gateway.rasa_client import RasaUnavailable
 from bot.gateway.tickets import TicketRequest
-
-TICKETS_PER_ADDRESS = Limit("tickets_address", 5)
 
 
 def register_api_routes(app: Sanic) -> None:
@@ -57,11 +55,12 @@ async def post_message(request: Request, conversation_id: str) -> HTTPResponse:
         raise ApiError(404, "conversation_not_found")
     body = read_json_object(request)
     service: ChatService = request.app.ctx.service
+    address = client_address(request)
     try:
         submitted = await service.submit(
             conversation_id,
             body.get("text"),
-            address=client_address(request),
+            address=address,
             client_message_id=body.get("client_message_id"),
             title=body.get("title"),
         )
@@ -69,7 +68,9 @@ async def post_message(request: Request, conversation_id: str) -> HTTPResponse:
         raise as_api_error(rejected) from None
     if submitted.relay:
         try:
-            replies = await service.relay(conversation_id, submitted, body["text"])
+            replies = await service.relay(
+                conversation_id, submitted, body["text"], client_metadata(address)
+            )
         except RasaUnavailable:
             raise ApiError(503, "assistant_unavailable") from None
     elif submitted.message.delivery is Delivery.FAILED:
@@ -99,17 +100,16 @@ async def cancel_handoff(request: Request, conversation_id: str) -> HTTPResponse
 
 
 async def create_ticket(request: Request, conversation_id: str) -> HTTPResponse:
-    """A question for the advisers: ``{"email"?, "phone"?, "question"}`` → the ticket number."""
+    """A question for the advisers: ``{"email"?, "phone"?, "question"}`` → the ticket number.
+
+    Only where the desk offered a ticket in this conversation, within the limits of
+    ``tickets.TicketService`` (409 ``ticket_not_offered``, 429 ``too_many_tickets*``)."""
     await _existing(request, conversation_id)
     body = read_json_object(request)
-    exceeded = await request.app.ctx.limiter.hit(
-        [(TICKETS_PER_ADDRESS, client_address(request))]
-    )
-    if exceeded is not None:
-        retry_after = {"Retry-After": str(exceeded.retry_after_seconds)}
-        raise ApiError(429, "too_many_tickets", headers=retry_after)
     with desk_errors():
-        ticket = await request.app.ctx.tickets.create(conversation_id, TicketRequest.parse(body))
+        ticket = await request.app.ctx.tickets.create(
+            conversation_id, TicketRequest.parse(body), client_address(request)
+        )
     return json_response({"ticket": {"number": ticket.number}}, status=201)
 
 
@@ -133,7 +133,13 @@ def desk_errors() -> Iterator[None]:
     try:
         yield
     except DeskError as error:
-        raise ApiError(error.status, error.code) from None
+        headers = None
+        fields = dict(error.fields)
+        if error.retry_after is not None:
+            headers = {"Retry-After": str(error.retry_after)}
+            fields["wait"] = wait_pl(error.retry_after)
+        message = MESSAGES[error.code].format(**fields) if fields else None
+        raise ApiError(error.status, error.code, message, headers) from None
 
 
 async def health(request: Request) -> HTTPResponse:
@@ -147,11 +153,16 @@ async def readiness(request: Request) -> HTTPResponse:
 
 
 def read_json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; a non-object body counts as a missing ``text``."""
+    """The request body as a JSON object; a non-object body counts as a missing ``text``.
+
+    Every JSON endpoint reads its body here: nesting deeper than ``jsonsafe.MAX_DEPTH`` is
+    400 ``invalid_json``, NUL or a lone surrogate anywhere 400 ``invalid_characters``."""
     if media_type(request) != "application/json":
         raise ApiError(415, "unsupported_media_type")
     try:
-        body = json.loads(request.body)
+        body = jsonsafe.loads(request.body)
+    except jsonsafe.UnsafeJson as refused:
+        raise ApiError(400, refused.code) from None
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "malformed_json") from None
     return body if isinstance(body, dict) else {}
@@ -160,12 +171,6 @@ def read_json_object(request: Request) -> dict[str, Any]:
 def as_api_error(rejected: Rejected) -> ApiError:
     headers = {"Retry-After": str(rejected.retry_after)} if rejected.retry_after else None
     return ApiError(rejected.status, rejected.code, rejected.message, headers)
-
-
-def client_address(request: Request) -> str:
-    # remote_addr honours X-Forwarded-For only when Sanic is told to trust a proxy
-    # (FORWARDED_SECRET / PROXIES_COUNT); otherwise the peer address counts.
-    return request.remote_addr or request.ip or "-"
 
 
 def media_type(request: Request) -> str:

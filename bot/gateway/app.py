@@ -53,6 +53,9 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+# Outside development the gateway is only reached over HTTPS (behind a TLS proxy): browsers
+# must never fall back to http:// for it or its subdomains.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
 # Conversation ids are bearer tokens: keep API answers out of every cache.
 NO_STORE_PREFIXES = ("/api/", "/health", "/socket.io")
 SWEEP_EVERY_SECONDS = 300
@@ -206,6 +209,8 @@ def _register_middleware(app: Sanic) -> None:
 def _add_security_headers(request: Request, response: BaseHTTPResponse) -> None:
     for header, value in SECURITY_HEADERS.items():
         response.headers.setdefault(header, value)
+    if not request.app.ctx.settings.is_development:
+        response.headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
     if request.path.startswith(NO_STORE_PREFIXES):
         response.headers["Cache-Control"] = "no-store"
 

@@ -119,15 +119,12 @@ class BackendClient:
         kind: str,
         to: str,
         ticket_number: str,
-        question: str,
         answer: str | None = None,
     ) -> None:
-        body: dict[str, Any] = {
-            "kind": kind,
-            "to": to,
-            "ticket_number": ticket_number,
-            "question": question,
-        }
+        """Queue a ticket e-mail: the number and, for ``ticket_answered``, the adviser's answer.
+        The visitor's question is never sent: the backend would have mailed it to an address
+        nobody verified."""
+        body: dict[str, Any] = {"kind": kind, "to": to, "ticket_number": ticket_number}
         if answer is not None:
             body["answer"] = answer
         status, reply = await self._post("/api/v1/support/ticket-emails", body)

@@ -143,7 +143,8 @@ class ChatService:
 
         ``text`` is what the visitor typed (the real value of a secret, which the transcript
         only holds masked); Rasa's sender id is the conversation id. ``metadata`` is only ever
-        what the gateway itself verified (a signed-in visitor's identity), never the visitor's.
+        what the gateway itself knows (a signed-in visitor's verified identity, the client's
+        network: ``clients.client_metadata``), never what the visitor sent.
         While an adviser holds the conversation the message goes to them, not to Rasa.
         """
         message = submitted.message
@@ -167,7 +168,12 @@ class ChatService:
         answered = await self.transcript.get(message.id)
         await self._announce_status(session_id, answered)
         if asks_for_handoff(replies):
-            await self.desk.request_handoff(session_id, conversation_id)
+            # The desk's notice (queued, or nobody now: the next opening, phone and a ticket)
+            # is part of the answer on every channel: the socket gets it from the fan-out,
+            # the JSON API from this list.
+            notice = await self.desk.request_handoff(session_id, conversation_id)
+            if notice is not None:
+                stored = [*stored, notice]
         self._in_background(self._record_intent(session_id, message.id), session_id, "intent")
         return stored
 

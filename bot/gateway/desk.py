@@ -48,10 +48,16 @@ CONTACT_LINES = (
 class DeskError(Exception):
     """A desk operation that cannot be done; ``code`` is in ``errors.MESSAGES``."""
 
-    def __init__(self, status: int, code: str) -> None:
+    def __init__(
+        self, status: int, code: str, retry_after: int | None = None, **fields: Any
+    ) -> None:
         super().__init__(code)
         self.status = status
         self.code = code
+        # Seconds until the refusal no longer holds (limits); fills in the message's {wait}.
+        self.retry_after = retry_after
+        # Other placeholders of the message (e.g. {limit}).
+        self.fields = fields
 
 
 @dataclass(frozen=True)
@@ -113,26 +119,28 @@ class Desk:
                 .values(handling=Handling.ASSISTANT, agent_id=None)
             )
 
-    async def request_handoff(self, session_id: str, conversation_id: int) -> None:
-        """The assistant handed the visitor over: queue them, or say when people are back."""
+    async def request_handoff(self, session_id: str, conversation_id: int) -> StoredMessage | None:
+        """The assistant handed the visitor over: queue them, or say when people are back.
+
+        Returns the notice told to the visitor (None when an adviser already holds the
+        conversation), so every channel can put it into its reply."""
         now = self.clock()
         async with self.sessions.begin() as session:
             conversation = await session.get_one(Conversation, conversation_id)
             conversation.handoffs_requested += 1
             handling = conversation.handling
         if handling is Handling.AGENT:
-            return
+            return None
         if handling is Handling.QUEUED:
             position = await self._position(conversation_id)
-            await self.notice(session_id, conversation_id, _queued_text(position, again=True),
-                               {"handoff": {"state": "queued", "position": position}})
-            return
+            return await self.notice(
+                session_id, conversation_id, _queued_text(position, again=True),
+                {"handoff": {"state": "queued", "position": position}},
+            )
         if not self.hours.is_open():
-            await self._unavailable(session_id, conversation_id, after_hours=True)
-            return
+            return await self._unavailable(session_id, conversation_id, after_hours=True)
         if not await self.agents_available():
-            await self._unavailable(session_id, conversation_id, after_hours=False)
-            return
+            return await self._unavailable(session_id, conversation_id, after_hours=False)
         async with self.sessions.begin() as session:
             await session.execute(
                 update(Conversation)
@@ -140,10 +148,11 @@ class Desk:
                 .values(handling=Handling.QUEUED, queued_at=now, agent_id=None)
             )
         position = await self._position(conversation_id)
-        await self.notice(session_id, conversation_id, _queued_text(position),
-                           {"handoff": {"state": "queued", "position": position}})
+        notice = await self.notice(session_id, conversation_id, _queued_text(position),
+                                   {"handoff": {"state": "queued", "position": position}})
         logger.info("handoff queued conv=%s position=%s", log_prefix(session_id), position)
         await self._desk_changed()
+        return notice
 
     async def cancel_handoff(self, session_id: str) -> None:
         conversation_id = await self.transcript.conversation_id(session_id)
@@ -163,8 +172,18 @@ class Desk:
         )
         await self._desk_changed()
 
-    async def _unavailable(self, session_id: str, conversation_id: int, *, after_hours: bool) -> None:
+    async def _unavailable(
+        self, session_id: str, conversation_id: int, *, after_hours: bool
+    ) -> StoredMessage:
+        """Nobody can take the chat: say when people are back and offer a ticket. The offer is
+        recorded first: ``TicketService`` takes tickets only from conversations offered one."""
         opening = self.hours.next_opening()
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(ticket_offered_at=self.clock())
+            )
         if after_hours:
             when = self.hours.next_opening_text()
             text = (
@@ -173,7 +192,7 @@ class Desk:
             )
         else:
             text = f"Teraz żaden konsultant nie jest dostępny na czacie.\n{CONTACT_LINES}"
-        await self.notice(
+        return await self.notice(
             session_id,
             conversation_id,
             text,

@@ -24,6 +24,12 @@ MESSAGES = {
         "Wyślij treść w formacie JSON (Content-Type: application/json)."
     ),
     "malformed_json": "Treść żądania nie jest poprawnym dokumentem JSON.",
+    "invalid_json": (
+        "Dokument JSON jest zagnieżdżony zbyt głęboko. Dozwolone są najwyżej 32 poziomy."
+    ),
+    "invalid_characters": (
+        "Tekst zawiera niedozwolone znaki (znak NUL albo niesparowany znak zastępczy UTF-16)."
+    ),
     "validation_error": "Pole „text” jest wymagane i musi zawierać niepusty tekst.",
     "invalid_client_message_id": (
         "Pole „client_message_id” musi mieć od 8 do 64 znaków: litery, cyfry, „-” lub „_”."
@@ -56,7 +62,23 @@ MESSAGES = {
     "ticket_contact_missing": "Podaj adres e-mail albo numer telefonu, żebyśmy mogli odpowiedzieć.",
     "ticket_email_invalid": "To nie wygląda na poprawny adres e-mail, np. jan@firma.pl.",
     "ticket_phone_invalid": "Podaj numer telefonu z 9 cyframi, np. 600 100 200.",
-    "too_many_tickets": "Z tej rozmowy wysłano już kilka zgłoszeń. Spróbuj ponownie za godzinę.",
+    "ticket_not_offered": (
+        "Zgłoszenie można zostawić, gdy asystent je zaproponuje – wtedy, gdy żaden konsultant "
+        "nie może teraz rozmawiać. Napisz „chcę rozmawiać z konsultantem”."
+    ),
+    # {wait} is filled in with e.g. "40 minut" or "3 godziny" (see wait_pl).
+    "too_many_tickets": (
+        "Z tej rozmowy wysłano już {limit} zgłoszenia – więcej nie przyjmiemy. Jeśli chcesz "
+        "coś dodać, zadzwoń pod numer 32 356 22 23 albo napisz na wsparcie@ingksiegowosc.pl."
+    ),
+    "too_many_tickets_from_address": (
+        "Z Twojej sieci wysłano w ciągu ostatniej godziny zbyt wiele zgłoszeń. "
+        "Spróbuj ponownie za {wait}."
+    ),
+    "too_many_tickets_for_contact": (
+        "Na ten adres e-mail lub numer telefonu przyjęliśmy w ciągu ostatniej doby zbyt wiele "
+        "zgłoszeń. Spróbuj ponownie za {wait}."
+    ),
     "ticket_not_found": "Nie znaleziono zgłoszenia.",
     "ticket_closed": "Zgłoszenie jest zamknięte.",
     "ticket_has_no_email": "Zgłaszający podał tylko telefon – odpowiedz telefonicznie i zamknij zgłoszenie.",
@@ -102,13 +124,27 @@ def error_response(
     return json(body, status=status, headers=headers)
 
 
+def _plural_pl(count: int, one: str, few: str, many: str) -> str:
+    if count == 1:
+        return f"1 {one}"
+    if count % 10 in (2, 3, 4) and count % 100 not in (12, 13, 14):
+        return f"{count} {few}"
+    return f"{count} {many}"
+
+
 def seconds_pl(seconds: int) -> str:
     """ "1 sekundę", "2 sekundy", "5 sekund", "22 sekundy" (Polish plural of the accusative)."""
-    if seconds == 1:
-        return "1 sekundę"
-    if seconds % 10 in (2, 3, 4) and seconds % 100 not in (12, 13, 14):
-        return f"{seconds} sekundy"
-    return f"{seconds} sekund"
+    return _plural_pl(seconds, "sekundę", "sekundy", "sekund")
+
+
+def wait_pl(seconds: int) -> str:
+    """How long to wait, rounded up to a unit people use: "40 sekund", "1 minutę",
+    "25 minut", "3 godziny" (the accusative after "za")."""
+    if seconds < 60:
+        return seconds_pl(max(1, seconds))
+    if seconds < 3600:
+        return _plural_pl(-(-seconds // 60), "minutę", "minuty", "minut")
+    return _plural_pl(-(-seconds // 3600), "godzinę", "godziny", "godzin")
 
 
 def rate_limit_message(code: str, retry_after_seconds: int) -> str:

@@ -80,6 +80,9 @@ class Conversation(Base):
     rating: Mapped[int | None]
     rating_comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None]
+    # When the desk last offered this conversation a ticket (after hours, nobody at the desk):
+    # the gateway takes a ticket only from a conversation that was offered one.
+    ticket_offered_at: Mapped[datetime | None]
 
 
 class Message(Base):
@@ -159,6 +162,8 @@ class Ticket(Base):
     )
     contact_email: Mapped[str | None] = mapped_column(String(320))
     contact_phone: Mapped[str | None] = mapped_column(String(20))
+    # SHA-256 of the client address (IPv6: its /56) that sent the ticket, for the limits.
+    requester_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     question: Mapped[str] = mapped_column(Text)
     # The transcript (masked) and what the assistant knew, as they were when the ticket came.
     transcript: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

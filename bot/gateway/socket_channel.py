@@ -35,6 +35,13 @@ Advisers' consoles connect to the namespace ``/agent`` (bot/gateway/console): th
 "message"}`` in room ``agent-conv:<id>`` of the conversation they watch.
 
 Refusals (limits, length) reach stock clients as a ``bot_uttered`` notice to that socket only.
+Packets are decoded with ``jsonsafe.GuardedPacket``: data nested deeper than 32 levels, or
+holding NUL or a lone surrogate, is refused with an error acknowledgement (``invalid_json`` /
+``invalid_characters``) instead of being dropped without an answer.
+
+Every message relayed to Rasa carries ``{"pomocnik_client": {"network": "<IPv4 /24 or IPv6
+/56>"}}`` in its metadata (``clients.client_metadata``), besides a signed-in visitor's
+``pomocnik_identity``.
 """
 
 from __future__ import annotations
@@ -48,9 +55,11 @@ import socketio
 
 from bot.gateway.backend_client import BackendClient, BackendUnavailable, VerifiedAccount
 from bot.gateway.chat import ChatService, Rejected
+from bot.gateway.clients import client_address, client_metadata
 from bot.gateway.conversations import ConversationStore, log_prefix, room_for
 from bot.gateway.desk import DESK_ROOM
 from bot.gateway.errors import MAX_BODY_BYTES
+from bot.gateway.jsonsafe import GuardedPacket, Refused
 from bot.gateway.messages import to_socketio_payloads
 from bot.gateway.settings import Settings
 
@@ -82,6 +91,7 @@ class SocketChannel:
             async_mode="sanic",
             cors_allowed_origins=self._origin_allowed if self._allowed_origins else None,
             max_http_buffer_size=MAX_BODY_BYTES,
+            serializer=GuardedPacket,
             logger=False,
             engineio_logger=False,
         )
@@ -136,8 +146,7 @@ class SocketChannel:
         return origin == own
 
     async def _connect(self, sid: str, environ: dict, auth: Any = None) -> None:
-        request = environ.get("sanic.request")
-        address = (request.remote_addr or request.ip) if request is not None else "-"
+        address = client_address(environ.get("sanic.request"))
         await self.sio.save_session(sid, {"address": address, "session_id": None})
 
     async def _disconnect(self, sid: str, *args: Any) -> None:
@@ -145,6 +154,9 @@ class SocketChannel:
         logger.info("socket closed conv=%s", log_prefix(session.get("session_id")))
 
     async def _session_request(self, sid: str, data: Any = None) -> None:
+        if isinstance(data, Refused):
+            logger.info("socket session request refused reason=%s", data.code)
+            return
         data = data if isinstance(data, dict) else {}
         requested = data.get("session_id")
         if isinstance(requested, str) and await self._conversations.exists(requested):
@@ -168,6 +180,8 @@ class SocketChannel:
         logger.info("socket session conv=%s", log_prefix(session_id))
 
     async def _user_uttered(self, sid: str, data: Any = None) -> dict[str, Any]:
+        if isinstance(data, Refused):
+            return await self._refuse(sid, Rejected(400, data.code))
         data = data if isinstance(data, dict) else {}
         session = await self.sio.get_session(sid)
         session_id = data.get("session_id")
@@ -188,7 +202,10 @@ class SocketChannel:
         except Rejected as rejected:
             return await self._refuse(sid, rejected)
         if submitted.relay:
-            metadata = await self._identity_metadata(sid, session)
+            metadata = {
+                **client_metadata(session["address"]),
+                **await self._identity_metadata(sid, session),
+            }
             self._service.relay_in_background(session_id, submitted, data["message"], metadata)
         logger.info(
             "socket message conv=%s seq=%s%s",

@@ -4,22 +4,36 @@ The visitor gives an e-mail address or a phone number and the question; the tick
 copy of the (masked) transcript and what the assistant knew, so the adviser does not ask
 again. A confirmation with the ticket's number and the adviser's answer go out by e-mail
 through the backend's outbox.
+
+The contact address is the visitor's word, never verified, so a ticket must not turn the
+gateway into a mailer:
+
+- a ticket is taken only from a conversation the desk offered one (after hours, or nobody at
+  the desk: ``Conversation.ticket_offered_at``);
+- limits: ``MAX_TICKETS_PER_CONVERSATION`` per conversation, ``PER_REQUESTER`` per client
+  address (IPv6: its /56) and ``PER_CONTACT`` per e-mail address or phone number, counted
+  and recorded in one transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction-level
+  advisory lock), so a burst of requests cannot slip past them;
+- the confirmation e-mail carries the ticket's number and a neutral text, never the
+  visitor's words (the adviser's answer later carries the adviser's text only).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway.backend_client import BackendClient, BackendRefused, BackendUnavailable
+from bot.gateway.clients import requester_hash
 from bot.gateway.conversations import log_prefix
 from bot.gateway.desk import AgentRef, Desk, DeskError
 from bot.gateway.models import Conversation, Ticket, TicketStatus
@@ -31,6 +45,20 @@ logger = logging.getLogger("pomocnik.gateway")
 MAX_QUESTION_LENGTH = 2000
 MAX_ANSWER_LENGTH = 5000
 MAX_TICKETS_PER_CONVERSATION = 3
+
+
+@dataclass(frozen=True)
+class TicketLimit:
+    limit: int
+    window: timedelta
+
+
+# A client address (IPv6: its /56) may leave 5 tickets an hour; one e-mail address or phone
+# number gets at most 3 tickets a day, whoever sends them.
+PER_REQUESTER = TicketLimit(5, timedelta(hours=1))
+PER_CONTACT = TicketLimit(3, timedelta(hours=24))
+# pg_advisory_xact_lock key serialising ticket creation on PostgreSQL ("pomocnik tickets").
+_TICKETS_LOCK_KEY = 0x706F6D6F_7469636B
 # Polish numbers: 9 digits, optionally +48 / 0048 in front; spaces and dashes allowed.
 _PHONE = re.compile(r"(?:\+48|0048)?(\d{9})")
 
@@ -94,28 +122,27 @@ class TicketService:
     backend: BackendClient | None
     clock: Callable[[], datetime]
 
-    async def create(self, session_id: str, request: TicketRequest) -> Ticket:
-        """Store the ticket, confirm it in the chat and by e-mail."""
+    async def create(self, session_id: str, request: TicketRequest, address: str) -> Ticket:
+        """Store the ticket (within the limits), confirm it in the chat and by e-mail.
+
+        ``address`` is the client address (``clients.client_address``); raises ``DeskError``."""
         conversation_id = await self.transcript.conversation_id(session_id)
-        async with self.sessions() as session:
-            earlier = await session.scalar(
-                select(func.count()).select_from(Ticket).where(
-                    Ticket.conversation_id == conversation_id
-                )
-            )
-        if earlier >= MAX_TICKETS_PER_CONVERSATION:
-            raise DeskError(429, "too_many_tickets")
         history = await self.transcript.messages_of(conversation_id)
         context = await self._context(session_id, conversation_id)
+        requester = requester_hash(address)
         async with self.sessions.begin() as session:
+            await self._serialise(session)
+            now = self.clock()
+            await self._check_allowed(session, conversation_id, requester, request, now)
             ticket = Ticket(
                 conversation_id=conversation_id,
                 contact_email=request.email,
                 contact_phone=request.phone,
                 question=request.question,
+                requester_hash=requester,
                 transcript=[message.wire() for message in history],
                 context=context,
-                created_at=self.clock(),
+                created_at=now,
             )
             session.add(ticket)
             await session.flush()
@@ -129,6 +156,52 @@ class TicketService:
         )
         logger.info("ticket created conv=%s ticket=%s", log_prefix(session_id), ticket.number)
         return ticket
+
+    @staticmethod
+    async def _serialise(session: AsyncSession) -> None:
+        """Only one ticket is counted and recorded at a time, on every gateway process.
+
+        SQLite's transactions already begin with BEGIN IMMEDIATE (``db._begin_immediate``);
+        PostgreSQL gets a transaction-level advisory lock, released at commit or rollback."""
+        if session.bind.dialect.name == "postgresql":
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _TICKETS_LOCK_KEY}
+            )
+
+    async def _check_allowed(
+        self,
+        session: AsyncSession,
+        conversation_id: int,
+        requester: str,
+        request: TicketRequest,
+        now: datetime,
+    ) -> None:
+        offered = await session.scalar(
+            select(Conversation.ticket_offered_at).where(Conversation.id == conversation_id)
+        )
+        if offered is None:
+            raise DeskError(409, "ticket_not_offered")
+        earlier = await session.scalar(
+            select(func.count()).select_from(Ticket).where(
+                Ticket.conversation_id == conversation_id
+            )
+        )
+        if earlier >= MAX_TICKETS_PER_CONVERSATION:
+            raise DeskError(429, "too_many_tickets", limit=MAX_TICKETS_PER_CONVERSATION)
+        wait = await _retry_after(session, Ticket.requester_hash == requester, PER_REQUESTER, now)
+        if wait is not None:
+            raise DeskError(429, "too_many_tickets_from_address", retry_after=wait)
+        contact = (
+            Ticket.contact_email == request.email
+            if request.email is not None
+            else Ticket.contact_phone == request.phone
+        )
+        wait = await _retry_after(session, contact, PER_CONTACT, now)
+        if wait is None and request.email is not None and request.phone is not None:
+            wait = await _retry_after(session, Ticket.contact_phone == request.phone,
+                                      PER_CONTACT, now)
+        if wait is not None:
+            raise DeskError(429, "too_many_tickets_for_contact", retry_after=wait)
 
     async def list(self, status: TicketStatus | None = None) -> list[Ticket]:
         query = select(Ticket).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(200)
@@ -200,11 +273,12 @@ class TicketService:
         if ticket.contact_email is None or self.backend is None:
             return False
         try:
+            # Never the visitor's question: the address is unverified, and the platform's
+            # mail must not carry a stranger's words to it.
             await self.backend.send_ticket_email(
                 kind=kind,
                 to=ticket.contact_email,
                 ticket_number=ticket.number,
-                question=ticket.question,
                 answer=ticket.answer if kind == "ticket_answered" else None,
             )
         except (BackendUnavailable, BackendRefused) as exc:
@@ -212,6 +286,26 @@ class TicketService:
                            ticket.number, kind, exc)
             return False
         return True
+
+
+async def _retry_after(
+    session: AsyncSession, matches, limit: TicketLimit, now: datetime
+) -> int | None:
+    """Seconds until one more ticket matching ``matches`` fits in ``limit``; None if it fits."""
+    created = list(
+        (
+            await session.scalars(
+                select(Ticket.created_at)
+                .where(matches, Ticket.created_at > now - limit.window)
+                .order_by(Ticket.created_at.desc())
+                .limit(limit.limit)
+            )
+        ).all()
+    )
+    if len(created) < limit.limit:
+        return None
+    # The oldest of the newest ``limit`` tickets leaves the window first.
+    return max(1, math.ceil((created[-1] + limit.window - now).total_seconds()))
 
 
 def _confirmation_text(ticket: Ticket, mailed: bool, next_opening: str) -> str:

@@ -62,7 +62,7 @@ async def test_message_is_relayed_to_rasa_and_reply_normalised(client, stub_rasa
     assert forwarded.json() == {
         "sender": conversation_id,
         "message": "Nie pamiętam hasła do Panelu Biura",
-        "metadata": {},
+        "metadata": {"pomocnik_client": {"network": "127.0.0.0/24"}},
     }
 
 

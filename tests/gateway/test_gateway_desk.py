@@ -162,6 +162,59 @@ async def test_in_hours_with_nobody_at_the_desk_the_visitor_is_not_queued(desk):
     assert await desk.ctx.desk.queue() == []
 
 
+async def test_the_json_api_reply_carries_the_no_adviser_notice(desk):
+    conversation = await desk.start_conversation()
+
+    response = await desk.say(conversation, ASK_FOR_A_PERSON)
+
+    assert response.status_code == 200
+    replies = response.json()["messages"]
+    assert replies[0]["text"] == "Dobrze, przekazuję prośbę o rozmowę z konsultantem."
+    notice = replies[-1]
+    assert notice["text"].startswith("Teraz żaden konsultant nie jest dostępny na czacie.")
+    assert "32 356 22 23" in notice["text"] and "zgłoszenie" in notice["text"]
+    assert notice["custom"]["offer"] == "ticket"
+    assert notice["custom"]["handoff"]["state"] == "unavailable"
+    assert notice == {key: value for key, value in (await desk.notices(conversation))[-1].items()
+                      if key in notice}
+
+
+async def test_after_hours_the_json_api_reply_says_when_advisers_are_back(closed_desk):
+    conversation = await closed_desk.start_conversation()
+
+    response = await closed_desk.say(conversation, ASK_FOR_A_PERSON)
+
+    notice = response.json()["messages"][-1]
+    assert "będą dostępni w poniedziałek 23.11 od 8:00" in notice["text"]
+    assert notice["custom"]["offer"] == "ticket"
+    assert notice["custom"]["handoff"]["next_opening"].startswith("2026-11-23T")
+
+
+async def test_in_hours_with_an_adviser_the_json_api_reply_gives_the_queue_place(desk):
+    await desk.agent_at_desk()
+    conversation = await desk.start_conversation()
+
+    notice = (await desk.say(conversation, ASK_FOR_A_PERSON)).json()["messages"][-1]
+
+    assert notice["custom"]["handoff"] == {"state": "queued", "position": 1}
+    assert "Jesteś 1. w kolejce" in notice["text"]
+
+
+async def test_the_socket_reply_carries_the_no_adviser_notice(desk, visitors):
+    visitor = await visitors(str(desk.client.base_url))
+    session_id = await visitor.request_session(None)
+
+    await visitor.say(ASK_FOR_A_PERSON, session_id, cid="cid-no-adviser-1")
+
+    def texts(v) -> list[str]:
+        return [event.get("text") or "" for event in v.events("bot_uttered")]
+
+    await visitor.wait_until(lambda v: any(t.startswith("Teraz żaden") for t in texts(v)))
+    assert texts(visitor)[0] == "Dobrze, przekazuję prośbę o rozmowę z konsultantem."
+    notice = [e for e in visitor.events("bot_uttered") if (e.get("text") or "").startswith("Teraz")]
+    assert "32 356 22 23" in notice[0]["text"]
+
+
 async def test_an_adviser_whose_console_went_quiet_does_not_count(desk):
     agent = await desk.agent_at_desk()
     async with desk.ctx.sessions.begin() as session:
@@ -301,12 +354,8 @@ async def test_a_ticket_keeps_the_transcript_and_is_confirmed_by_e_mail(closed_d
     number = response.json()["ticket"]["number"]
     assert number == "PM-000001"
     assert closed_desk.backend.ticket_emails == [
-        {
-            "kind": "ticket_received",
-            "to": "jan.kowalski@majafirma.pl",
-            "ticket_number": number,
-            "question": "Nie dostałem e-maila aktywacyjnego.",
-        }
+        # The number only: never the visitor's words, to an address nobody verified.
+        {"kind": "ticket_received", "to": "jan.kowalski@majafirma.pl", "ticket_number": number}
     ]
     confirmation = (await closed_desk.notices(conversation))[-1]
     assert confirmation["custom"] == {"ticket": {"number": number}}
@@ -343,6 +392,7 @@ async def test_bad_ticket_input_gets_a_polish_message_and_nothing_is_stored(clos
 
 async def test_a_phone_ticket_is_stored_without_an_e_mail(closed_desk):
     conversation = await closed_desk.start_conversation()
+    await closed_desk.say(conversation, ASK_FOR_A_PERSON)
 
     response = await closed_desk.client.post(
         f"/api/v1/conversations/{conversation}/tickets",
@@ -357,12 +407,20 @@ async def test_a_phone_ticket_is_stored_without_an_e_mail(closed_desk):
 
 async def test_a_conversation_may_leave_at_most_three_tickets(closed_desk):
     conversation = await closed_desk.start_conversation()
+    await closed_desk.say(conversation, ASK_FOR_A_PERSON)
     url = f"/api/v1/conversations/{conversation}/tickets"
-    body = {"email": "jan@firma.pl", "question": "Pytanie"}
+    contacts = ["jan@firma.pl", "ola@firma.pl", "piotr@firma.pl", "ewa@firma.pl"]
 
-    statuses = [(await closed_desk.client.post(url, json=body)).status_code for _ in range(4)]
+    responses = [
+        await closed_desk.client.post(url, json={"email": email, "question": "Pytanie"})
+        for email in contacts
+    ]
 
-    assert statuses == [201, 201, 201, 429]
+    assert [r.status_code for r in responses] == [201, 201, 201, 429]
+    error = responses[-1].json()["error"]
+    assert error["code"] == "too_many_tickets"
+    assert error["message"].startswith("Z tej rozmowy wysłano już 3 zgłoszenia")
+    assert "godzin" not in error["message"]  # no promise of a time that would not help
 
 
 # --- intents and identity ---------------------------------------------------------------------
@@ -402,7 +460,8 @@ async def test_a_signed_in_visitor_reaches_rasa_with_the_verified_account(desk, 
             "grant": "grant-for-jan-0123456789",
             "name": "Jan Kowalski",
             "email": "jan.kowalski@majafirma.pl",
-        }
+        },
+        "pomocnik_client": {"network": "127.0.0.0/24"},
     }
     row = await desk.conversation_row(session_id)
     assert (row.account_name, row.account_organisation) == ("Jan Kowalski", "Majama Michał Zając")
@@ -417,4 +476,6 @@ async def test_an_unknown_session_token_gives_no_identity_and_no_metadata(desk, 
     await visitor.wait_for("pomocnik_status")
 
     assert identity == {"verified": False}
-    assert desk.rasa.webhook_requests[-1].json()["metadata"] == {}
+    assert desk.rasa.webhook_requests[-1].json()["metadata"] == {
+        "pomocnik_client": {"network": "127.0.0.0/24"}
+    }

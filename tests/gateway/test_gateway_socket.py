@@ -58,10 +58,12 @@ async def test_stock_client_holds_a_conversation(visitors, stub_rasa):
             {"content_type": "text", "title": "Nie", "payload": '/deny{"powod":"inny"}'},
         ]},
     ]
-    # Rasa sees the gateway only: sender = the conversation id, empty metadata.
+    # Rasa sees the gateway only: sender = the conversation id, metadata only what the
+    # gateway knows (the client's network, for the assistant's per-requester limits).
+    client = {"pomocnik_client": {"network": "127.0.0.0/24"}}
     assert [r.json() for r in stub_rasa.webhook_requests] == [
-        {"sender": session_id, "message": "Cześć", "metadata": {}},
-        {"sender": session_id, "message": "/haslo", "metadata": {}},
+        {"sender": session_id, "message": "Cześć", "metadata": client},
+        {"sender": session_id, "message": "/haslo", "metadata": client},
     ]
 
 
@@ -75,7 +77,9 @@ async def test_a_visitor_cannot_inject_metadata(visitors, stub_rasa):
     )
     await visitor.wait_for("bot_uttered")
 
-    assert stub_rasa.webhook_requests[0].json()["metadata"] == {}
+    assert stub_rasa.webhook_requests[0].json()["metadata"] == {
+        "pomocnik_client": {"network": "127.0.0.0/24"}
+    }
 
 
 async def test_unknown_or_forged_session_ids_are_replaced(visitors):

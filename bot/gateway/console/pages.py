@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from sanic import Request
 from sanic.response import HTTPResponse, redirect
 
-from bot.gateway.api import client_address
+from bot.gateway.clients import client_address
 from bot.gateway.console.auth import COOKIE, LoginRefused, clear_session_cookie, set_session_cookie
 from bot.gateway.console.canned import CANNED
 from bot.gateway.console.charts import conversations_chart
