@@ -38,6 +38,9 @@ _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
+# Outside development the backend is only reached over HTTPS: browsers must never fall back
+# to http:// for it or its subdomains.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
 
 
 def create_app(
@@ -108,6 +111,8 @@ def create_app(
     @app.on_response
     async def finish(request: Request, response) -> None:
         response.headers.update(_SECURITY_HEADERS)
+        if not settings.is_development:
+            response.headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
         # Paths only: query strings carry one-time tokens and must not reach the logs.
         elapsed_ms = (time.perf_counter() - getattr(request.ctx, "started", time.perf_counter())) * 1000
         log.info("%s %s %s %.1fms", request.method, request.path, response.status, elapsed_ms)

@@ -26,7 +26,8 @@ class TicketEmailRequest(BaseModel):
     ticket_number: str = Field(
         min_length=1, max_length=32, pattern=r"^[A-Z0-9-]+$", examples=["PM-000123"]
     )
-    question: str = Field(min_length=1, max_length=2000)
+    # No "question": the e-mails never quote the customer (see mail/support_emails.py); a
+    # body that still sends one is refused (extra="forbid").
     answer: str | None = Field(
         default=None,
         min_length=1,
@@ -36,7 +37,7 @@ class TicketEmailRequest(BaseModel):
 
     _to = field_validator("to")(_checked_email)
 
-    @field_validator("question", "answer")
+    @field_validator("answer")
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
@@ -83,7 +84,6 @@ async def send_ticket_email(request: Request):
         TicketEmailKind(body.kind),
         to_address=body.to,
         ticket_number=body.ticket_number,
-        question=body.question,
         answer=body.answer,
     )
     return json({"status": "queued"}, status=202)

@@ -1,4 +1,9 @@
-"""E-mails about support tickets the chat opened outside advisers' hours (pure builders)."""
+"""E-mails about support tickets the chat opened outside advisers' hours (pure builders).
+
+They never quote what the customer wrote: the recipient address came from a chat visitor and
+nobody verified it, so a quoted question would let anyone mail any text to any inbox from the
+platform's address. The confirmation says only the ticket's number; the answer carries the
+adviser's text."""
 
 from __future__ import annotations
 
@@ -14,26 +19,22 @@ def _contact() -> dict[str, str]:
     return {"hours": ADVISER_HOURS, "phone": SUPPORT_PHONE, "support_email": SUPPORT_EMAIL}
 
 
-def ticket_received(*, to_address: str, ticket_number: str, question: str) -> EmailContent:
+def ticket_received(*, to_address: str, ticket_number: str) -> EmailContent:
     return render(
         "ticket_received",
         to_address=to_address,
         subject=f"Przyjęliśmy Twoje zgłoszenie nr {ticket_number}",
         ticket_number=ticket_number,
-        question=question,
         **_contact(),
     )
 
 
-def ticket_answered(
-    *, to_address: str, ticket_number: str, question: str, answer: str
-) -> EmailContent:
+def ticket_answered(*, to_address: str, ticket_number: str, answer: str) -> EmailContent:
     return render(
         "ticket_answered",
         to_address=to_address,
         subject=f"Odpowiedź na zgłoszenie nr {ticket_number}",
         ticket_number=ticket_number,
-        question=question,
         answer=answer,
         **_contact(),
     )
