@@ -4,7 +4,11 @@
   thread. An unknown or disabled address is verified against a dummy hash, so every answer
   takes as long and says the same ("Nieprawidłowy e-mail lub hasło.").
 - Lockout: 5 failures lock the address for 15 minutes (``lockout``), counted for unknown
-  addresses too; each client address may try 20 times a minute (the gateway's limiter).
+  addresses too; each client address may try 20 times a minute (the gateway's limiter). Both
+  are counted before argon2 runs, each in one atomic step (the attempt is recorded as a
+  failure with its count, a success clears it), so 50 simultaneous sign-ins get at most five
+  password checks per adviser address, and a right password arriving once the address is
+  locked is refused.
 - Sessions: a 256-bit random token in the ``pomocnik_agent`` cookie (HttpOnly,
   SameSite=Strict, Path=/agent, Secure outside development); the database keeps only its
   SHA-256, so any gateway process can check it. Each sign-in starts a new session (and ends
@@ -145,15 +149,18 @@ class ConsoleAuth:
             raise LoginRefused(429, "agent_login_throttled", exceeded.retry_after_seconds)
         email = normalise_email(email)
         now = self.clock()
-        async with self.sessions() as session:
-            if await self._locked(session, email, now):
+        async with self.sessions.begin() as session:
+            # Counted (as a failure until it succeeds) in the same transaction as the check.
+            if await self._agent_locked(session, email, now) or (
+                await lockout.begin_attempt(session, email, now) is not None
+            ):
                 raise LoginRefused(429, "agent_locked")
             agent = await session.scalar(select(Agent).where(Agent.email == email))
         usable = agent is not None and agent.disabled_at is None
         # Outside any transaction: no database lock is held while argon2 runs.
         valid = await self.passwords.verify(agent.password_hash if usable else None, password)
         if not valid:
-            raise await self._count_failure(email)
+            raise await self._failed(email)
         issued = await self._start_session(agent, password, previous_token)
         logger.info("agent signed in agent=%s", agent.id)
         return issued
@@ -206,18 +213,17 @@ class ConsoleAuth:
                 .values(last_seen_at=self.clock())
             )
 
-    async def _locked(self, session: AsyncSession, email: str, now: datetime) -> bool:
-        if await lockout.locked_until(session, email, now) is not None:
-            return True
+    @staticmethod
+    async def _agent_locked(session: AsyncSession, email: str, now: datetime) -> bool:
         agent_lock = await session.scalar(select(Agent.locked_until).where(Agent.email == email))
         return agent_lock is not None and agent_lock > now
 
-    async def _count_failure(self, email: str) -> LoginRefused:
-        """Count the failure (for any address), mirror it on the adviser's row and say what
-        to answer: the lock message once the address is locked."""
+    async def _failed(self, email: str) -> LoginRefused:
+        """The failure is already counted (``lockout.begin_attempt``): mirror it on the
+        adviser's row and say what to answer — the lock message once the address is locked."""
         now = self.clock()
         async with self.sessions.begin() as session:
-            failures = await lockout.record_failure(session, email, now)
+            failures = await lockout.failures(session, email, now)
             locked = failures >= lockout.MAX_FAILURES
             await session.execute(
                 update(Agent)

@@ -4,6 +4,11 @@ Five failures within 15 minutes, with no successful sign-in between, lock the ad
 minutes from the fifth. Unknown addresses are counted exactly like advisers' ones, so the
 lockout message never tells whether an address exists.
 
+An attempt counts *before* its password is checked (``begin_attempt``: count and record in one
+transaction, serialised per address — SQLite's BEGIN IMMEDIATE, a PostgreSQL advisory lock),
+so a burst of simultaneous sign-ins gets at most five argon2 checks; a successful sign-in
+then forgets the failures (``clear``).
+
 The counts live in the shared ``rate_limit_counters`` table (scope ``agent_login_failure``,
 the address only as SHA-256), one row per failure whose ``window_started_at`` holds the moment
 that failure stops counting (the fifth one counts as all five, so the lock lasts its full 15
@@ -16,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +46,36 @@ async def locked_until(session: AsyncSession, email: str, now: datetime) -> date
         )
     ).one()
     return until if count >= MAX_FAILURES else None
+
+
+async def begin_attempt(session: AsyncSession, email: str, now: datetime) -> datetime | None:
+    """Count one sign-in attempt as a failure before the password is checked.
+
+    Returns when the address may try again if it is already locked (the attempt is refused and
+    not counted), or None: the attempt may go on, and counts until a success clears it. Call
+    inside the transaction that commits it; concurrent attempts at one address queue here."""
+    await _serialise(session, email)
+    until = await locked_until(session, email, now)
+    if until is not None:
+        return until
+    await record_failure(session, email, now)
+    return None
+
+
+async def failures(session: AsyncSession, email: str, now: datetime) -> int:
+    """The failures (attempts not followed by a success) that still count."""
+    return await session.scalar(
+        select(func.coalesce(func.sum(RateLimitCounter.hits), 0))
+        .where(_rows_of(email), RateLimitCounter.window_started_at > now)
+    )
+
+
+async def _serialise(session: AsyncSession, email: str) -> None:
+    """SQLite: every transaction already holds the write lock (BEGIN IMMEDIATE). PostgreSQL:
+    a transaction-level advisory lock on the address, released at commit."""
+    if session.bind.dialect.name == "postgresql":
+        key = int.from_bytes(bytes.fromhex(address_key(email))[:8], "big", signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 async def record_failure(session: AsyncSession, email: str, now: datetime) -> int:
