@@ -135,11 +135,16 @@ class AuthService:
         valid = await self._hasher.verify(account.password_hash if account else None, password)
         if not valid or account is None or account.state != AccountState.ACTIVE:
             raise InvalidCredentials()  # the attempt stays counted as a failure
+        # Hash before the write transaction so the database lock is not held during argon2.
+        rehashed = (
+            await self._hasher.hash(password)
+            if self._hasher.needs_rehash(account.password_hash) else None
+        )
         async with self._sessions.begin() as session:
             await LOGIN_FAILURES.clear(session, email)
-            if self._hasher.needs_rehash(account.password_hash):
+            if rehashed is not None:
                 stored = await accounts.get(session, account.id)
-                stored.password_hash = await self._hasher.hash(password)
+                stored.password_hash = rehashed
         return account
 
     async def login_with_session(self, email: str, password: str) -> LoggedIn:
