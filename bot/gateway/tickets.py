@@ -127,9 +127,13 @@ class TicketService:
 
         ``address`` is the client address (``clients.client_address``); raises ``DeskError``."""
         conversation_id = await self.transcript.conversation_id(session_id)
+        requester = requester_hash(address)
+        # A refusal costs no transcript copy and no call to Rasa; the check that counts is the
+        # one repeated below, in the transaction that records the ticket.
+        async with self.sessions() as session:
+            await self._check_allowed(session, conversation_id, requester, request, self.clock())
         history = await self.transcript.messages_of(conversation_id)
         context = await self._context(session_id, conversation_id)
-        requester = requester_hash(address)
         async with self.sessions.begin() as session:
             await self._serialise(session)
             now = self.clock()
