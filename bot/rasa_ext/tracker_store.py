@@ -31,8 +31,9 @@ What is protected
       every entity value becomes `MASK`.
   Entity values that hold a value the detector masked in the text are masked the same way.
 * Message metadata: keys that name a credential (``grant``, ``token``, ``password``, ``secret``,
-  ``pin``, ``code``, …) are dropped from every event's ``metadata`` (and ``parse_data.metadata``),
-  both when writing and when reading. The gateway sends a signed-in visitor's
+  ``pin``, ``code``, …) are dropped from every event's ``metadata`` (and ``parse_data.metadata``)
+  and from dict values of the other slots (``session_started_metadata``, where Rasa copies the
+  first message's metadata), both when writing and when reading. The gateway sends a signed-in visitor's
   ``pomocnik_identity.grant`` with every message; the running turn reads it from the in-memory
   message, so the record never needs it (Rasa's tracker API cannot return it).
 * Known secret values anywhere else: every value of a secret slot or secret entity seen in the
@@ -327,7 +328,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             if data.get("name") in self.secret_slots:
                 data["value"] = self._encrypt(data.get("value"))
             else:
-                data["value"] = _scrub(data.get("value"), known)
+                # e.g. `session_started_metadata`: Rasa copies the first message's metadata
+                data["value"] = _scrub(_without_secrets(data.get("value")), known)
         elif kind == "user":
             self._protect_user_message(data, requested_slot, known)
         elif kind == "entities":
@@ -455,6 +457,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         _drop_secret_metadata(data)  # rows written before metadata was cleaned too
         if data.get("event") == "slot" and data.get("name") in self.secret_slots:
             data["value"] = self._decrypt(data.get("name"), data.get("value")) if decrypt else None
+        elif data.get("event") == "slot":
+            data["value"] = _without_secrets(data.get("value"))
         return data
 
     def _decrypt(self, slot: Optional[Text], value: Any) -> Any:
@@ -489,7 +493,8 @@ def _secret_key(key: Any) -> bool:
     if not isinstance(key, str):
         return False
     spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", key).lower()
-    return any(part in SECRET_METADATA_KEY_PARTS for part in re.split(r"[^a-ząćęłńóśźż0-9]+", spaced))
+    parts = re.split(r"[^a-ząćęłńóśźż0-9]+", spaced)
+    return any(part in SECRET_METADATA_KEY_PARTS for part in parts)
 
 
 def _without_secrets(value: Any) -> Any:

@@ -487,6 +487,28 @@ async def test_the_grant_in_message_metadata_is_never_stored(db: Path) -> None:
         assert GRANT not in json.dumps([e.as_dict() for e in read.events], default=str)
 
 
+async def test_the_grant_copied_into_session_started_metadata_is_never_stored(db: Path) -> None:
+    # Rasa's action_session_start copies the first message's metadata into this slot.
+    copied = {"pomocnik_identity": {"grant": GRANT, "name": "Jan Kowalski"}}
+    events = [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        SlotSet("session_started_metadata", copied),
+        ActionExecuted("action_listen"),
+        signed_in("dzień dobry", "greet"),
+    ]
+    store = make_store(db)
+    await store.save(make_tracker(events))
+
+    assert GRANT not in raw_dump(db)
+    assert '"grant"' not in raw_dump(db)
+    full = await store.retrieve_full_tracker("conv-1")
+    assert full is not None
+    assert full.get_slot("session_started_metadata") == {
+        "pomocnik_identity": {"name": "Jan Kowalski"}
+    }
+
+
 async def test_credential_like_metadata_keys_are_dropped_at_any_depth(db: Path) -> None:
     message = user("dzień dobry", "greet")
     message.metadata = {
