@@ -1084,6 +1084,50 @@ def worst_table(results: list[ConversationResult]) -> str:
     return "\n".join(lines)
 
 
+def failure_kind(failure: str) -> str:
+    """"missing asks_email" stays; "slot email=None (expected …)" becomes "slot email"."""
+    if failure.startswith("intent "):
+        return "wrong intent"
+    if failure.startswith("slot "):
+        return failure.split("=", 1)[0]
+    if failure.startswith("no answer"):
+        return "no answer"
+    return failure
+
+
+def failure_kinds_table(results: list[ConversationResult], rows: int = 15) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for t in (t for r in results for t in r.turns):
+        for failure in t.failures:
+            counts[failure_kind(failure)] += 1
+    lines = ["| failed expectation | turns |", "|---|---|"]
+    for kind, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:rows]:
+        lines.append(f"| {kind} | {count} |")
+    return "\n".join(lines)
+
+
+def after_first_failure(results: list[ConversationResult]) -> int:
+    """Failed turns that follow an earlier failed turn of their conversation."""
+    count = 0
+    for result in results:
+        failed_before = False
+        for t in result.turns:
+            count += failed_before and not t.ok
+            failed_before = failed_before or not t.ok
+    return count
+
+
+def model_staleness() -> str:
+    """Whether the model is older than its sources (the run uses it as it is)."""
+    sources = [ROOT / "domain.yml", ROOT / "config.yml", *(ROOT / "data").rglob("*.yml")]
+    newer = sorted(str(p.relative_to(ROOT)) for p in sources
+                   if p.stat().st_mtime > MODEL.stat().st_mtime)
+    if not newer:
+        return "trained from the current `data/`, `domain.yml` and `config.yml`"
+    return (f"older than {', '.join(f'`{n}`' for n in newer[:5])}"
+            f"{' …' if len(newer) > 5 else ''} (used as it is, not retrained)")
+
+
 def model_hash() -> str:
     digest = hashlib.sha256()
     with open(MODEL, "rb") as model:
@@ -1114,6 +1158,8 @@ def render_report(results: list[ConversationResult], *, elapsed_s: float,
     with_d = [t for r in results for t in r.turns if t.diacritics]
     without_d = [t for r in results for t in r.turns if not t.diacritics]
     errors = [f"{r.id} ({r.error})" for r in results if r.error]
+    failed_turns = overall.turns - overall.turns_ok
+    clean = sum(all(t.ok for t in r.turns) for r in results)
     unrealised_lines = ", ".join(f"`{tag}`" for tag in unrealised) or "none"
     tag_lines = "\n".join(f"| `{tag}` | {', '.join(f'`{p}`' for p in patterns)} |"
                           for tag, patterns in TAGS.items())
@@ -1125,9 +1171,10 @@ it to refresh.
 - date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC
 - machine: {bench.machine()}
 - commit: {bench.commit()}
-- model: `var/models/pomocnik.tar.gz`, sha256 `{model_hash()}…`
-- conversations: {len(results)} ({selection}); {overall.turns} turns; {overall.journeys} with
-  an outcome; run time {elapsed_s / 60:.1f} min
+- model: `var/models/pomocnik.tar.gz`, sha256 `{model_hash()}…`, {model_staleness()}; the
+  action server, backend and gateway run from the working tree
+- conversations: {len(results)} ({selection}); {overall.turns} turns; {overall.journeys}
+  with an outcome; run time {elapsed_s / 60:.1f} min
 - broken off (a turn without an answer): {', '.join(errors) or 'none'}
 
 ## Verdict
@@ -1141,6 +1188,14 @@ it to refresh.
 |---|---|
 | with Polish diacritics | {share(sum(t.ok for t in with_d), len(with_d))} |
 | without any (also "tak", addresses, numbers) | {share(sum(t.ok for t in without_d), len(without_d))} |
+
+Conversations with every turn as expected: {share(clean, len(results))}. Of the
+{failed_turns} failed turns, {after_first_failure(results)} follow an earlier failed turn of the
+same conversation.
+
+What failed (a turn can fail several expectations):
+
+{failure_kinds_table(results)}
 
 ## Per journey
 

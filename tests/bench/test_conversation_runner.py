@@ -398,3 +398,17 @@ def test_the_outcome_needs_every_mail_and_check(db):
         both = _conversation(mail=[{"to": JAN, "subject_contains": "hasła"}],
                              backend=[{"check": "package", "email": JAN, "package": "silver"}])
         assert len(bc.evaluate_outcome(session, mails, both)) == 1
+
+
+def _result(*oks):
+    result = bc.ConversationResult("x-01", "add_user", [], False)
+    result.turns = [bc.TurnResult("x-01", "add_user", i, "…", {}, ok, [] if ok else ["missing x"],
+                                  None, None, [], [], False, []) for i, ok in enumerate(oks, 1)]
+    return result
+
+
+def test_failed_turns_after_an_earlier_failure_are_counted():
+    assert bc.after_first_failure([_result(True, False, True, False, False), _result(False)]) == 2
+    assert bc.failure_kind("slot email=None (expected 'a@b.pl')") == "slot email"
+    assert bc.failure_kind("intent inform (expected add_user)") == "wrong intent"
+    assert bc.failure_kind("missing asks_email") == "missing asks_email"
