@@ -333,7 +333,7 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
             and tracker.get_slot(ROLE_SLOT) is None
             and user_just_spoke(tracker)
             and latest_intent(tracker)
-            not in ("stop", "deny", "goodbye", *QUESTION_INTENTS)
+            not in ("stop", "deny", "goodbye", "human_handoff", *QUESTION_INTENTS)
             and not any(
                 e.get("entity") == ROLE_SLOT for e in tracker.latest_message.get("entities") or []
             )

@@ -101,10 +101,13 @@ class ConfirmedFormValidator(BaseFormValidator, ABC):
         if any(event.get("event") == "action_execution_rejected" for event in events):
             return events
         if _requested_after(events, tracker) == CONFIRMATION_SLOT:
-            # The form asks for the confirmation now: remember what this summary shows.
+            # The form asks for the confirmation now: remember what this summary shows. Only a
+            # change is an event: a message that answers nothing ("stop", a question) must leave
+            # the validator without slot events, so Rasa rejects the form and the rules answer.
             shown = self.fingerprint(tracker)
-            tracker.slots[SUMMARY_SLOT] = shown
-            events.append(SlotSet(SUMMARY_SLOT, shown))
+            if tracker.get_slot(SUMMARY_SLOT) != shown:
+                tracker.slots[SUMMARY_SLOT] = shown
+                events.append(SlotSet(SUMMARY_SLOT, shown))
         return events
 
     async def refresh_summary_values(self, tracker: Tracker) -> List[EventType]:

@@ -293,6 +293,22 @@ async def test_a_question_in_the_form_is_left_to_the_rules(live_backend, grant, 
     assert messages == []
 
 
+async def test_a_consultant_asked_for_in_the_form_is_left_to_the_rules(grant, domain):
+    """"konsultant" while asked for the role (or the address, the code): no slot event and no
+    "role not recognised", so Rasa rejects the form and the handoff rule runs."""
+    slots = {"verification_grant": grant, "member_email": ANNA, "person_name": "Anna Zielińska"}
+    for requested in ("role", "member_email"):
+        if requested == "member_email":
+            slots = {"verification_grant": grant}
+        tracker = form_turn("add_user_form", slots, requested=requested, text="konsultant",
+                            intent="human_handoff", candidates={})
+
+        events, messages = await run(ValidateAddUserForm(), tracker, domain)
+
+        assert events == [SlotSet("requested_slot", requested)]
+        assert messages == []
+
+
 async def test_add_user_invites_a_new_person(live_backend, grant, caplog):
     caplog.set_level(logging.DEBUG)
     slots = add_user_slots(grant, ANNA, "Anna Zielińska", "employee", "pracownik")

@@ -173,6 +173,22 @@ async def test_a_yes_to_an_older_summary_is_not_taken(live_backend, grant, domai
     assert events[-2] == SlotSet("requested_slot", "confirmation")
 
 
+async def test_a_message_that_answers_nothing_leaves_the_summary_to_the_rules(grant, domain):
+    """"stop" or a question at the summary: no slot event, so Rasa rejects the form and the
+    rules answer (the summary is not recorded again)."""
+    base = {"verification_grant": grant, "verified_email": JAN}
+    first = form_turn("change_package_form", base, requested="package", text="złoty",
+                      intent="inform", candidates={"package": "gold"})
+    gold = summary_of((await run(ValidateChangePackageForm(), first, domain))[0])
+
+    tracker = form_turn("change_package_form", {**base, "package": "gold", SUMMARY_SLOT: gold},
+                        requested="confirmation", text="stop", intent="stop", candidates={})
+    events, messages = await run(ValidateChangePackageForm(), tracker, domain)
+
+    assert events == [SlotSet("requested_slot", "confirmation")]
+    assert messages == []
+
+
 # --- company users -------------------------------------------------------------------------------
 
 
@@ -442,8 +458,11 @@ async def test_registration_is_sent_only_with_the_summary_shown(live_backend, do
     tracker = registration_turn({**REGISTRATION, "package": "gold", SUMMARY_SLOT: gold},
                                 {"pin": "1111", **TAK}, requested="confirmation", text="tak 1111")
     events, _ = await run(validator, tracker, domain)
-    assert events[0] == SlotSet("confirmation", None)
-    assert events[-2] == SlotSet("requested_slot", "confirmation")
+    assert events == [
+        SlotSet("confirmation", None),
+        SlotSet("pin", "1111"),
+        SlotSet("requested_slot", "confirmation"),  # the (masked) summary is asked again
+    ]
 
     # "tak" to the gold summary: registered with gold
     tracker = registration_turn({**REGISTRATION, "package": "gold", SUMMARY_SLOT: gold}, TAK,
