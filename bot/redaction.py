@@ -10,9 +10,10 @@ imports from the backend, the gateway or Rasa.
   "hasła", "hsało", "password", "pass", …) followed by "to" / ":" / "=" the next word whatever it
   is, otherwise the next password-shaped word; a word right after an e-mail address that mixes
   letters with digits or special characters ("x@y.pl Zima2026!"); any password-shaped word
-  (8+ characters, at least three of upper case / lower case / digits / special characters, not
-  an e-mail, a URL, a date or a product name); a message that is a single word of 8+ letters and
-  digits. Each such word becomes ``"[hasło usunięte]"``; the rest of the message stays readable.
+  (8+ characters with a digit or one of ``#$%^&*@~|\<>=``, at least three of upper case / lower
+  case / digits / special characters - sentence punctuation and separators do not count - and
+  not an e-mail, a URL, a date or a product name); a message that is a single word of 8+
+  lower-case letters and digits ("kotek123"). Each such word becomes ``"[hasło usunięte]"``; the rest of the message stays readable.
 * PINs, verification codes, Comarch IDs and NIPs (``"pin"``, ``"code"``, ``"comarch_id"``,
   ``"nip"``) near their cue words ("PIN 4821", "pin:4821", "kod weryfikacyjny: 123 456",
   "ID 68577", "NIP 526-025-02-74", "4821 to mój PIN", ``{"pin":"4821"}``): every digit of the
@@ -99,14 +100,17 @@ _JSON_PAIR = re.compile(
 
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+", re.UNICODE)
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_DATE = re.compile(r"^\d{1,4}[./\-]\d{1,2}(?:[./\-]\d{1,4})?$")
+_DATE = re.compile(r"^\d{1,4}[./\-]\d{1,2}(?:[./\-]\d{1,4})?(?:[T ]\S*)?$")
 # product and brand names that look like passwords
 _NOT_PASSWORDS = re.compile(r"k(?:s|ś)i(?:e|ę)gowo(?:s|ś)(?:c|ć)\d*|comarch\d*", re.IGNORECASE)
 _TOKEN = re.compile(r"\S+")
 _LEAD = "\"'([{<:=«„"
 _TRAIL = "\"')]}>,.;:»”"
-# Separators that do not make a word "special" ("PIT-37", "FV/2026/11", "JPK_V7M").
-_PLAIN_PUNCTUATION = set("-./_,:;()'\"")
+# Separators and sentence punctuation that do not make a word "special" ("PIT-37",
+# "FV/2026/11", "JPK_V7M", "Świetnie!", "iPhone'a").
+_PLAIN_PUNCTUATION = set("-./_,:;()'\"!?+")
+# Without a digit, a word needs one of these to look like a password ("Kasztan#Lato").
+_STRONG_SPECIAL = set("#$%^&*@~|\\<>=")
 # After "hasło to": a word that is not the password.
 _NOT_A_PASSWORD_WORD = {
     "nie", "za", "zbyt", "też", "tez", "już", "juz", "chyba", "coś", "cos", "samo", "same",
@@ -297,7 +301,9 @@ def _password_like(word: str, relaxed: bool = False) -> bool:
     if relaxed:
         # after "hasło"/"hasłem" (no "to"): anything that is not a plain word
         return digit or special or (upper and lower and not word[1:].islower())
-    if not (upper or lower) or not (digit or special):
+    if not (upper or lower):
+        return False
+    if not (digit or any(c in _STRONG_SPECIAL for c in word)):
         return False
     return upper + lower + digit + special >= 3
 
@@ -306,8 +312,8 @@ def _lone_credential(word: str) -> bool:
     """A whole message of one 8+ character word of letters and digits ("kotek123")."""
     return (
         len(word) >= 8
-        and not any(c in word for c in "/:={}\"'")
-        and any(c.isalpha() for c in word)
+        and word.isalnum()
+        and any(c.islower() for c in word)
         and any(c.isdigit() for c in word)
         and not _EMAIL.search(word)
         and not _URL.match(word)

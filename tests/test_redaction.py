@@ -47,6 +47,7 @@ SECRETS = [
     ("Zima2026!", GONE, {PASSWORD}),
     ("kotek123", GONE, {PASSWORD}),
     ("nie wiem czemu Qwerty123! nie działa", f"nie wiem czemu {GONE} nie działa", {PASSWORD}),
+    ("a może Kasztan#Lato?", f"a może {GONE}", {PASSWORD}),
     # PINs, IDs, NIPs and codes near their cue words
     ("ID 68577 PIN 4821", "ID ••••• PIN ••••", {COMARCH_ID, PIN}),
     ("pin:4821", "pin:••••", {PIN}),
@@ -112,6 +113,15 @@ ORDINARY = [
     "chcę dodać użytkownika anna.nowak@biuro-nowak.pl jako magazyniera",
     "zmień e-mail z jan@firma.pl na jan.kowalski@majafirma.pl",
     "dziękuję, to wszystko",
+    "Świetnie! Dziękuję bardzo!",
+    "Wygrałeś iPhone'a! Kliknij tutaj",
+    "Czy mogę zapłacić kartą?Dziękuję",
+    "mam zgłoszenie PM-000123",
+    "PM-000123",
+    "FV2026",
+    "naciskam Control+Enter i nic",
+    "od 2026-11-23T10:00:00+01:00",
+    "Kowalski-Nowak",
     "",
 ]
 
