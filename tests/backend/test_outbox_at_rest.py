@@ -53,7 +53,9 @@ async def test_the_reset_link_is_in_no_database_file_after_delivery(
     await backend.app.ctx.sender.deliver_due()  # a round that found a busy checkpoint repeats it
 
     tokens = {
-        match for message in messages for match in re.findall(r"token=([\w\-]+)", body_text(message))
+        match
+        for message in messages
+        for match in re.findall(r"token=([\w\-]+)", body_text(message))
     }
     assert len(tokens) == 3
     files = database_files(database_url)
