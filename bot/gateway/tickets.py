@@ -39,6 +39,7 @@ from bot.gateway.desk import AgentRef, Desk, DeskError
 from bot.gateway.models import Conversation, Ticket, TicketStatus
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.transcript import Transcript
+from bot.redaction import redact
 
 logger = logging.getLogger("pomocnik.gateway")
 
@@ -81,7 +82,9 @@ class TicketRequest:
         phone = _clean_phone(body.get("phone"))
         if email is None and phone is None:
             raise DeskError(422, "ticket_contact_missing")
-        return cls(email, phone, question.strip())
+        # Stored and shown to advisers: a password or PIN typed into the form is masked like
+        # any visitor text of the transcript (bot/redaction.py).
+        return cls(email, phone, redact(question.strip()).text)
 
 
 def _clean_email(raw: Any) -> str | None:

@@ -56,12 +56,12 @@ async def anna(gateway):
     await browser.close()
 
 
-async def leave_ticket(visitor_http, **contact) -> str:
+async def leave_ticket(visitor_http, question: str = QUESTION, **contact) -> str:
     visitor = await Visitor.start(visitor_http)
     await visitor.say("Dzień dobry")
     response = await visitor_http.post(
         f"/api/v1/conversations/{visitor.session_id}/tickets",
-        json={"question": QUESTION, **contact},
+        json={"question": question, **contact},
     )
     assert response.status_code == 201, response.text
     return response.json()["ticket"]["number"]
@@ -103,6 +103,18 @@ async def test_a_ticket_shows_question_contact_transcript_and_context(visitor_ht
     assert "Dzień dobry" in html and "Klient" in html and "Asystent" in html
     assert "Klient nie był zalogowany." in html
     assert '<label for="answer">' in html
+
+
+async def test_a_password_typed_into_the_question_is_stored_masked(visitor_http, anna):
+    number = await leave_ticket(
+        visitor_http,
+        question="Loguję się hasłem Zima2026! i nie działa, PIN 4821 też nie przechodzi",
+        phone="600 100 200",
+    )
+
+    html = (await anna.http.get(f"/agent/tickets/{ticket_id(number)}")).text
+    assert "Zima2026!" not in html and "4821" not in html
+    assert "[hasło usunięte]" in html and "nie przechodzi" in html
 
 
 async def test_answering_emails_the_visitor_through_the_backend(visitor_http, anna, backend):

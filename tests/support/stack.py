@@ -98,7 +98,7 @@ def _commands(stack: Stack) -> dict[str, tuple[list[str], str]]:
         "rasa": (
             [RASA, "run", "--model", str(MODEL), "--interface", "127.0.0.1",
              "--port", str(stack.ports["rasa"]), "--credentials", str(ROOT / "credentials.yml"),
-             "--endpoints", str(endpoints), "--enable-api", "--auth-token", stack.service_token],
+             "--endpoints", str(endpoints), "--enable-api", f"--auth-token={stack.service_token}"],
             "/",
         ),
         "gateway": ([APP_PY, "-m", "bot.gateway"], "/health"),
