@@ -21,6 +21,8 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
+from rasa_sdk.types import DomainDict
 
 from actions.backend_client import (
     BackendError,
@@ -47,7 +49,39 @@ class PasswordResetStatus:
     FAILED = "failed"
 
 
-class ValidateResetPasswordForm(EmailSlotValidator, BaseFormValidator):
+# A "nie", "nie wiem" or "nie no, chcę dalej" at the address question answers no yes/no
+# question: the form explains why it needs the address and asks again. Only an explicit stop
+# ("anuluj", "stop", "przerwij", "rezygnuję") cancels (data/rules/account.yml).
+HELP_INTENTS = frozenset({"deny", "dont_know"})
+GO_ON_INTENTS = frozenset({"resume", "affirm"})
+
+
+class KeepAskingForEmail:
+    """Mixin of the forms that ask only for the user's own address (reset, activation link)."""
+
+    email_help_response: Text = ""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        message = tracker.latest_message or {}
+        intent = (message.get("intent") or {}).get("name")
+        candidates = tracker.slots_to_validate()
+        address = normalize_email(candidates.get(EMAIL_SLOT))
+        if (
+            tracker.get_slot(REQUESTED_SLOT) == EMAIL_SLOT
+            and intent in HELP_INTENTS | GO_ON_INTENTS
+            and address is None
+        ):
+            if intent in HELP_INTENTS:
+                dispatcher.utter_message(response=self.email_help_response)
+            return [SlotSet(EMAIL_SLOT, None), SlotSet(REQUESTED_SLOT, EMAIL_SLOT)]
+        return await super().run(dispatcher, tracker, domain)  # type: ignore[misc]
+
+
+class ValidateResetPasswordForm(KeepAskingForEmail, EmailSlotValidator, BaseFormValidator):
+    email_help_response = "utter_reset_email_needed"
+
     def form_name(self) -> Text:
         return RESET_PASSWORD_FORM
 

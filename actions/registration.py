@@ -42,6 +42,7 @@ from actions.backend_client import (
     get_backend_client,
     mask_email,
 )
+from actions.account import KeepAskingForEmail
 from actions.confirmation import ConfirmedFormValidator
 from actions.identity import requester_of
 from actions.validators import (
@@ -104,6 +105,20 @@ UTTER_TERMS_REQUIRED = "utter_registration_terms_required"
 
 PACKAGE_NAMES = {"green": "zielony", "silver": "srebrny", "gold": "złoty"}
 
+# What "nie wiem" gets while each value is asked for (where to find it), before the question.
+UTTER_PACKAGES_HINT = "utter_registration_packages_hint"
+UTTER_FORGOT_COMARCH_ID = "utter_forgot_comarch_id"
+UTTER_NIP_HELP = "utter_registration_nip_help"
+UTTER_VALUE_NEEDED = "utter_registration_value_needed"
+VALUE_HELP = {
+    PACKAGE_SLOT: UTTER_PACKAGES_HINT,
+    EMAIL_SLOT: UTTER_VALUE_NEEDED,
+    COMARCH_ID_SLOT: UTTER_FORGOT_COMARCH_ID,
+    PIN_SLOT: UTTER_FORGOT_COMARCH_ID,
+    NIP_SLOT: UTTER_NIP_HELP,
+    PERSON_NAME_SLOT: UTTER_VALUE_NEEDED,
+}
+
 # Messages that ask something instead of answering: whatever a mapping took from them (a package
 # named in "czym różni się złoty od srebrnego?", the text of "nie pamiętam PIN-u") is undone and
 # the form steps aside, so a rule answers the question and the form asks again.
@@ -121,8 +136,19 @@ INTERRUPTING_INTENTS = frozenset(
         "roles_info",
         "stop",
         "goodbye",
+        # dialogue control (data/rules/dialogue_control.yml answers them, the form asks again)
+        "check_presence",
+        "leave_ticket",
+        "done",
+        "code_not_received",
     }
 )
+
+# "nie wiem" / "gdzie to znajdę?" / a bare "nie" while a value is asked for: the form explains
+# where that value comes from and asks again; only an explicit stop cancels the registration.
+HELP_INTENTS = frozenset({"dont_know", "deny"})
+# "nie no, chcę dalej", "tak" while a value (not a yes/no question) is asked for: ask again.
+GO_ON_INTENTS = frozenset({"resume", "affirm"})
 
 
 class RegistrationStatus:
@@ -167,7 +193,8 @@ _LABELLED_ID = re.compile(r"\bID\b(?:\s+Comarch)?\s*(?:to|:|=|-)?\s*([0-9]+)\b",
 _LABELLED_PIN = re.compile(r"\bPIN\w*\s*(?:to|:|=|-)?\s*([0-9]+)\b", re.IGNORECASE)
 _NAME_PREFIX = re.compile(
     r"^(?:(?:mam\s+na\s+imi[eę]|nazywam\s+si[eę]|imi[eę]\s+i\s+nazwisko(?:\s+to)?|"
-    r"moje\s+imi[eę]\s+i\s+nazwisko\s+to|to|jestem)\s*:?\s+)",
+    r"moje\s+imi[eę]\s+i\s+nazwisko\s+to|ma\s+by[cć]|powinno\s+by[cć]|poprawne|"
+    r"popraw(?:\s+(?:imi[eę]\s+i\s+nazwisko|nazwisko))?\s+na|to|jestem)\s*:?\s+)",
     re.IGNORECASE,
 )
 _NAME_WORD = re.compile(r"^[^\W\d_]+(?:[-'’][^\W\d_]+)*\.?$")
@@ -261,6 +288,85 @@ def parse_package(value: Any) -> Optional[str]:
         return None
     code = value.strip().lower()
     return code if code in PACKAGE_NAMES else None
+
+
+# Values a message carries whatever its intent ("chcę się zarejestrować, mam ID 68577 PIN 4821",
+# "zły NIP, poprawny 526-025-02-74"): an address, a NIP, a labelled ID and a labelled PIN. They
+# are read from the text, so a value the NLU did not tag is not lost.
+_NIP_CUE = re.compile(r"\bNIP", re.IGNORECASE)
+
+
+def values_in_text(text: Any) -> Dict[str, str]:
+    """The form values a message states unambiguously, as typed (the validators normalise them).
+
+    Unlabelled numbers are left out on purpose: "68577" alone answers the question asked, and a
+    number in a sentence without its cue word is too easily something else (a price, a year).
+    """
+    if not isinstance(text, str) or not text.strip() or text.startswith("/"):
+        return {}
+    found: Dict[str, str] = {}
+    email = normalize_email(text)
+    if email is not None:
+        found[EMAIL_SLOT] = email
+    nips = _NIP_CANDIDATE.findall(text)
+    if len(nips) == 1 and (_NIP_CUE.search(text) or parse_nip(nips[0]).digits):
+        found[NIP_SLOT] = nips[0]
+    comarch_id = _LABELLED_ID.search(text)
+    if comarch_id:
+        found[COMARCH_ID_SLOT] = comarch_id.group(1)
+    pin = _LABELLED_PIN.search(text)
+    if pin:
+        found[PIN_SLOT] = pin.group(1)
+    return found
+
+
+def text_without_other_values(text: str, slot: str) -> str:
+    """The message without the labelled values of the other slots ("68577, PIN 4821" -> the
+    ID's part "68577, "), to read the value asked for from the rest."""
+    patterns = {
+        PIN_SLOT: _LABELLED_PIN,
+        COMARCH_ID_SLOT: _LABELLED_ID,
+        NIP_SLOT: re.compile(r"\bNIP\w*\s*(?:to|:|=|-)?\s*" + _NIP_CANDIDATE.pattern, re.I),
+    }
+    for other, pattern in patterns.items():
+        if other != slot:
+            text = pattern.sub(" ", text)
+    return text
+
+
+# Words before or after a name that are not part of it ("Jestem Anna Nowak", "ma być Ewa Lis").
+_NOT_NAME_WORDS = frozenset(
+    "jestem nazywam mam ma być byc to imię imie nazwisko pan pani popraw poprawne poprawnie "
+    "zmień zmien na witam dzień dzien dobry cześć czesc hej a i oraz nip id pin mail email "
+    "e-mail pakiet jednak".split()
+)
+_NAME_TOKEN = r"[^\W\d_]+(?:[-'’][^\W\d_]+)*"
+_WORD_AFTER = re.compile(r"^[ \t]+(" + _NAME_TOKEN + r")(?![\w@.-][\w])")
+_WORD_BEFORE = re.compile(r"(?<![\w@.-])(" + _NAME_TOKEN + r")[ \t]+$")
+
+
+def _name_word(word: str, lower_case_name: bool) -> bool:
+    if word.lower() in _NOT_NAME_WORDS:
+        return False
+    return lower_case_name or word[:1].isupper()
+
+
+def whole_name(text: str, start: int, end: int) -> str:
+    """The name a tagged span belongs to: the NLU may tag "Tomasz" of "Tomasz Wrona" or
+    "Kowalczyk" of "Anna Maria Kowalczyk-Nowak"; neighbouring name words (capitalised, unless
+    the whole name was typed in lower case) are added on both sides, never across punctuation."""
+    lower_case_name = text[start:end].islower()
+    while True:
+        match = _WORD_AFTER.match(text[end:])
+        if not match or not _name_word(match.group(1), lower_case_name):
+            break
+        end += match.end()
+    while True:
+        match = _WORD_BEFORE.search(text[:start])
+        if not match or not _name_word(match.group(1), lower_case_name):
+            break
+        start = match.start()
+    return text[start:end]
 
 
 def polish_date(value: Any) -> Optional[str]:
@@ -362,7 +468,25 @@ class ValidateRegistrationForm(ConfirmedFormValidator):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        if _latest_intent(tracker) in INTERRUPTING_INTENTS and tracker.slots_to_validate():
+        intent = _latest_intent(tracker)
+        asked = tracker.get_slot(REQUESTED_SLOT)
+        candidates = tracker.slots_to_validate()
+        text = (tracker.latest_message or {}).get("text")
+        answered = asked in candidates and candidates[asked] not in (None, text)
+        if asked in FIELD_SLOTS and intent in HELP_INTENTS | GO_ON_INTENTS and not answered:
+            # Nothing in such a message is the value asked for ("nie wiem" is no name, "tak"
+            # no ID): whatever a mapping took from it is undone and the question comes again.
+            undo = [
+                SlotSet(slot, value_before_latest_message(tracker, slot))
+                for slot in tracker.slots_to_validate()
+                if slot not in (REQUESTED_SLOT, asked)
+            ]
+            if intent in HELP_INTENTS:
+                dispatcher.utter_message(response=VALUE_HELP[asked])
+            return undo + [SlotSet(asked, None), SlotSet(REQUESTED_SLOT, asked)]
+        if intent in INTERRUPTING_INTENTS:
+            if not tracker.slots_to_validate():
+                return []
             # Undo what the mappings took from a question and let the rules answer it.
             undo = [
                 SlotSet(slot, value_before_latest_message(tracker, slot))
@@ -370,7 +494,17 @@ class ValidateRegistrationForm(ConfirmedFormValidator):
                 if slot != REQUESTED_SLOT
             ]
             return undo + [ActionExecutionRejected(self.form_name())]
-        return await super().run(dispatcher, tracker, domain)
+        add_values_from_text(tracker)
+        before = {slot: value_before_latest_message(tracker, slot) for slot in FIELD_SLOTS}
+        events = await super().run(dispatcher, tracker, domain)
+        taken = taken_values(events, before)
+        if asked not in (CONFIRMATION_SLOT, CORRECTION_SLOT) and set(taken) - {asked}:
+            # The message brought values the form did not ask for (or started the form): say
+            # what was taken, so nobody types them again; the PIN is named, never shown.
+            dispatcher.utter_message(
+                response=UTTER_VALUES_TAKEN, registration_taken=describe_taken(taken, domain)
+            )
+        return events
 
     async def required_slots(
         self,
@@ -452,7 +586,7 @@ class ValidateRegistrationForm(ConfirmedFormValidator):
         domain: DomainDict,
     ) -> Dict[Text, Any]:
         return self._field(PERSON_NAME_SLOT, slot_value, dispatcher, tracker, self._check(
-            parse_person_name, UTTER_INVALID_PERSON_NAME))
+            lambda value: person_name_in(tracker, value), UTTER_INVALID_PERSON_NAME))
 
     @staticmethod
     def _check(
@@ -477,10 +611,33 @@ class ValidateRegistrationForm(ConfirmedFormValidator):
         - A new valid value after "Popraw dane" re-opens the summary.
         """
         requested = tracker.get_slot(REQUESTED_SLOT)
-        if requested != slot and requested in FIELD_SLOTS and is_bare_entity(tracker, slot):
-            return {slot: value_before_latest_message(tracker, slot)}
+        previous = {slot: value_before_latest_message(tracker, slot)}
+        text = (tracker.latest_message or {}).get("text")
+        stated = values_in_text(text)
+        if requested == slot and value == text and set(stated) - {slot}:
+            # The answer carries other labelled values too ("a PIN to 4821" while the ID is
+            # asked): this value is what is left without them, if anything.
+            rest = text_without_other_values(text, slot)
+            if check(rest)[0] is None:
+                return previous
+            value = rest
+        if requested != slot:
+            if requested in FIELD_SLOTS and is_bare_entity(tracker, slot):
+                return previous
+            if value == text and slot in (COMARCH_ID_SLOT, PIN_SLOT):
+                # The whole message of the one that starts the form: only a labelled number
+                # ("ID 68577") is a value; "chcę się zarejestrować" gives none.
+                value = stated.get(slot)
+                if value is None:
+                    return previous
         parsed, problem = check(value)
         if parsed is None:
+            if requested != slot and requested not in (CONFIRMATION_SLOT, CORRECTION_SLOT) and (
+                slot not in stated
+            ):
+                # A number the NLU tagged as this value while another one was asked for (an ID
+                # read as a PIN): not what the user meant, nothing to explain.
+                return previous
             return BaseFormValidator.reject(dispatcher, slot, problem)
         result: Dict[Text, Any] = {slot: parsed}
         if tracker.get_slot(CONFIRMATION_SLOT) is False:
@@ -528,6 +685,77 @@ class ValidateRegistrationForm(ConfirmedFormValidator):
             # Unknown choice, or the new value came in the same message ("popraw NIP: …").
             return {CORRECTION_SLOT: None}
         return {CORRECTION_SLOT: None, field: None, CONFIRMATION_SLOT: None}
+
+
+UTTER_VALUES_TAKEN = "utter_registration_values_taken"
+# One fragment per value ("ID {taken_comarch_id}"); the PIN's names it without its digits.
+TAKEN_FRAGMENTS = {slot: f"utter_registration_taken_{slot}" for slot in FIELD_SLOTS}
+_TEMPLATE_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def add_values_from_text(tracker: Tracker) -> None:
+    """Adds the values the latest message states (`values_in_text`) that no mapping took to
+    the slots to validate, so the validators check them like any other value."""
+    text = (tracker.latest_message or {}).get("text")
+    candidates = tracker.slots_to_validate()
+    for slot, value in values_in_text(text).items():
+        if slot in candidates and candidates[slot] != text:
+            continue  # a mapping took this value from an entity already
+        tracker.events.append({"event": "slot", "name": slot, "value": value})
+        tracker.slots[slot] = value
+
+
+def taken_values(events: List[EventType], before: Dict[str, Any]) -> Dict[str, Any]:
+    """The values this message changed (valid ones only: an invalid one is set to None)."""
+    taken: Dict[str, Any] = {}
+    for event in events:
+        if event.get("event") != "slot" or event.get("name") not in FIELD_SLOTS:
+            continue
+        name, value = event["name"], event.get("value")
+        if value is None or value == before.get(name):
+            taken.pop(name, None)
+        else:
+            taken[name] = value
+    return taken
+
+
+def describe_taken(taken: Dict[str, Any], domain: DomainDict) -> str:
+    """The fragments of the taken values in the form's order, the PIN last, comma-separated."""
+    values = {
+        "taken_package": PACKAGE_NAMES.get(taken.get(PACKAGE_SLOT), ""),
+        "taken_email": str(taken.get(EMAIL_SLOT) or ""),
+        "taken_comarch_id": str(taken.get(COMARCH_ID_SLOT) or ""),
+        "taken_nip": format_nip(taken[NIP_SLOT]) if isinstance(taken.get(NIP_SLOT), str) else "",
+        "taken_person_name": str(taken.get(PERSON_NAME_SLOT) or ""),
+    }
+    order = [slot for slot in FIELD_SLOTS if slot != PIN_SLOT] + [PIN_SLOT]
+    responses = (domain or {}).get("responses") or {}
+    parts = []
+    for slot in order:
+        if slot not in taken:
+            continue
+        variants = responses.get(TAKEN_FRAGMENTS[slot]) or [{}]
+        template = str(variants[0].get("text") or "")
+        parts.append(_TEMPLATE_VARIABLE.sub(lambda m: values.get(m.group(1), ""), template))
+    return ", ".join(part for part in parts if part)
+
+
+def person_name_in(tracker: Tracker, value: Any) -> Optional[str]:
+    """The full name a message gives: the tagged name grown to its whole span ("Tomasz" of
+    "Tomasz Wrona"), or - when the message is the answer to the name question and nothing was
+    tagged - the whole message."""
+    message = tracker.latest_message or {}
+    text = message.get("text") or ""
+    for item in message.get("entities") or []:
+        start, end = item.get("start"), item.get("end")
+        if item.get("entity") != PERSON_NAME_SLOT or not isinstance(start, int):
+            continue
+        if not isinstance(end, int) or item.get("value") != value:
+            continue
+        name = parse_person_name(whole_name(text, start, end))
+        if name is not None:
+            return name
+    return parse_person_name(value)
 
 
 def next_registration_question(slots: Dict[str, Any]) -> Optional[str]:
@@ -745,7 +973,11 @@ class ActionResetRegistration(Action):
 # --- resending the activation link ------------------------------------------------------------
 
 
-class ValidateResendActivationForm(EmailSlotValidator, BaseFormValidator):
+class ValidateResendActivationForm(KeepAskingForEmail, EmailSlotValidator, BaseFormValidator):
+    """A "nie" / "nie wiem" at the address question explains and asks again (stop cancels)."""
+
+    email_help_response = "utter_activation_email_needed"
+
     def form_name(self) -> Text:
         return RESEND_ACTIVATION_FORM
 

@@ -312,7 +312,8 @@ async def test_several_values_at_once(domain):
         ("comarch_id", "68577"), ("pin", "4821"), ("nip", "5260250274"),
         ("person_name", "Jan Nowicki"), ("requested_slot", "terms_accepted"),
     }
-    assert responses == []
+    # more than the ID asked for: the form says what it took
+    assert responses == ["utter_registration_values_taken"]
 
 
 async def test_bare_value_answers_the_question_asked(domain):
@@ -805,3 +806,205 @@ def test_actions_and_responses_exist_in_the_domain(domain):
     assert used <= set(domain["responses"])
     assert domain["forms"]["registration_form"]["required_slots"] == list(FORM_SLOTS)
     assert "{pin}" not in str(domain["responses"])
+
+
+# --- values from any message, corrections, "nie wiem", whole names -----------------------------
+
+
+async def validate_messages(tracker, domain) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = await ValidateRegistrationForm().run(dispatcher, tracker, domain)
+    return events, dispatcher.messages
+
+
+def rendered(message: Dict[str, Any], domain: Dict[str, Any]) -> str:
+    """The text a response becomes (Rasa's interpolation of its variables)."""
+    template = domain["responses"][message["response"]][0]["text"]
+    return re.sub(r"\{(\w+)\}", lambda m: str(message.get(m.group(1), "")), template)
+
+
+async def test_values_in_the_message_that_starts_the_form_are_taken(domain):
+    # The NLU tagged nothing: the labelled ID and PIN are read from the text.
+    text = "witam, chcę się zarejestrować w iksiegowosc24, mam ID 68577 PIN 4821"
+    tracker = form_turn(text, [], requested=None, intent="register_account")
+
+    events, messages = await validate_messages(tracker, domain)
+
+    assert events == [
+        SlotSet("comarch_id", "68577"),
+        SlotSet("pin", "4821"),
+        SlotSet("requested_slot", "package"),
+    ]
+    [message] = messages
+    assert message["response"] == "utter_registration_values_taken"
+    assert rendered(message, domain) == "Zapisałem: ID Comarch 68577, PIN (nie pokażę go)."
+    assert "4821" not in str(message)
+
+
+async def test_every_value_of_a_long_first_message_is_taken(domain):
+    text = ("Dzień dobry, chcę założyć konto: jan.nowicki@biuro-nowicki.pl, ID 68577, PIN 4821, "
+            "NIP 526-025-02-74, Jan Nowicki, pakiet srebrny")
+    entities = [entity(text, "person_name", "Jan Nowicki"),
+                entity(text, "package", "silver", "srebrny")]
+    tracker = form_turn(text, [("package", "silver"), ("person_name", "Jan Nowicki")],
+                        requested=None, intent="register_account", entities=entities)
+
+    events, messages = await validate_messages(tracker, domain)
+
+    assert set(map(_key, events)) == {
+        ("package", "silver"), ("person_name", "Jan Nowicki"), ("email", JAN_EMAIL),
+        ("nip", "5260250274"), ("comarch_id", "68577"), ("pin", "4821"),
+        ("requested_slot", "terms_accepted"),
+    }
+    [message] = messages
+    assert rendered(message, domain) == (
+        "Zapisałem: pakiet srebrny, e-mail jan.nowicki@biuro-nowicki.pl, ID Comarch 68577, "
+        "NIP 526-025-02-74, imię i nazwisko Jan Nowicki, PIN (nie pokażę go)."
+    )
+
+
+async def test_start_without_values_takes_nothing_and_says_nothing(domain):
+    tracker = form_turn("chcę się zarejestrować w 2026", [], requested=None,
+                        intent="register_account")
+
+    events, messages = await validate_messages(tracker, domain)
+
+    assert events == [SlotSet("requested_slot", "package")]
+    assert messages == []
+
+
+async def test_pin_given_while_the_id_is_asked_is_kept_and_the_id_asked_again(domain):
+    # "a PIN to 4821": the ID question's whole-text mapping must not read 4821 as the ID.
+    text = "a PIN to 4821"
+    tracker = form_turn(text, [("pin", "4821"), ("comarch_id", text)], requested="comarch_id",
+                        before={"package": "green", "email": JAN_EMAIL},
+                        entities=[entity(text, "pin", "4821")])
+
+    events, messages = await validate_messages(tracker, domain)
+
+    assert set(map(_key, events)) == {
+        ("pin", "4821"), ("comarch_id", None), ("requested_slot", "comarch_id"),
+    }
+    assert [rendered(m, domain) for m in messages] == ["Zapisałem: PIN (nie pokażę go)."]
+
+
+async def test_id_read_as_a_pin_while_another_value_is_asked_is_not_an_error(domain):
+    # DIET tags "68577" of "ID 68577" as a PIN as well; the ID is taken, no PIN complaint.
+    text = "moje ID 68577"
+    tracker = form_turn(text, [("pin", "68577"), ("comarch_id", "68577")],
+                        requested="comarch_id", before={"package": "green", "email": JAN_EMAIL},
+                        entities=[entity(text, "pin", "68577")])
+
+    events, messages = await validate_messages(tracker, domain)
+
+    assert set(map(_key, events)) == {
+        ("pin", None), ("comarch_id", "68577"), ("requested_slot", "pin"),
+    }
+    assert messages == []
+
+
+@pytest.mark.parametrize(
+    "text, extracted, slot, value",
+    [
+        ("popraw e-mail na anna.nowak@biuro-nowak.pl",
+         [("email", ANNA_EMAIL), ("correction", "email")], "email", ANNA_EMAIL),
+        # nothing tagged: the labelled NIP is read from the text
+        ("zły NIP, poprawny 954-123-87-69", [], "nip", "9541238769"),
+        ("jednak złoty", [("package", "gold")], "package", "gold"),
+    ],
+)
+async def test_correction_at_the_summary_changes_the_value_and_shows_it_again(
+    domain, text, extracted, slot, value
+):
+    tracker = form_turn(text, extracted, requested="confirmation", before=FILLED)
+
+    events, messages = await validate_messages(tracker, domain)
+
+    assert (slot, value) in set(map(_key, events))
+    assert ("requested_slot", "confirmation") in set(map(_key, events))
+    # a new fingerprint: the summary with the new value is what a later "tak" approves
+    assert any(e.get("name") == "confirmation_summary" for e in events)
+    assert messages == []
+
+
+async def test_name_correction_keeps_the_whole_name(domain):
+    # The NLU tagged only the first name of "ma być Tomasz Wrona".
+    text = "ma być Tomasz Wrona"
+    tracker = form_turn(text, [("person_name", "Tomasz")], requested="confirmation",
+                        before=FILLED, entities=[entity(text, "person_name", "Tomasz")])
+
+    events, _ = await validate_messages(tracker, domain)
+
+    assert ("person_name", "Tomasz Wrona") in set(map(_key, events))
+    assert ("requested_slot", "confirmation") in set(map(_key, events))
+
+
+@pytest.mark.parametrize(
+    "text, tagged, name",
+    [
+        ("Anna Maria Kowalczyk-Nowak", "Kowalczyk-Nowak", "Anna Maria Kowalczyk-Nowak"),
+        ("Łukasz Żółć", "Łukasz", "Łukasz Żółć"),
+        ("nazywam się Ewa Lis", "Ewa", "Ewa Lis"),
+        ("jestem tomasz wrona", "tomasz", "Tomasz Wrona"),
+    ],
+)
+async def test_whole_names_are_kept(domain, text, tagged, name):
+    tracker = form_turn(text, [("person_name", tagged)], requested="person_name",
+                        before={k: FILLED[k] for k in ("package", "email", "comarch_id", "pin",
+                                                       "nip")},
+                        entities=[entity(text, "person_name", tagged)])
+
+    events, messages = await validate_messages(tracker, domain)
+
+    assert events == [SlotSet("person_name", name), SlotSet("requested_slot", "terms_accepted")]
+    assert messages == []
+
+
+@pytest.mark.parametrize(
+    "requested, text, intent, extracted, response",
+    [
+        ("package", "nie wiem, nie umiem się zdecydować", "dont_know", [],
+         "utter_registration_packages_hint"),
+        ("package", "nie", "deny", [], "utter_registration_packages_hint"),
+        ("comarch_id", "gdzie to znajdę?", "dont_know", [("comarch_id", "gdzie to znajdę?")],
+         "utter_forgot_comarch_id"),
+        ("pin", "nie wiem", "dont_know", [("pin", "nie wiem")], "utter_forgot_comarch_id"),
+        ("nip", "nie mam pojęcia", "dont_know", [("nip", "nie mam pojęcia")],
+         "utter_registration_nip_help"),
+        ("person_name", "nie wiem", "dont_know", [("person_name", "nie wiem")],
+         "utter_registration_value_needed"),
+    ],
+)
+async def test_dont_know_explains_and_keeps_the_form(
+    domain, requested, text, intent, extracted, response
+):
+    order = ("package", "email", "comarch_id", "pin", "nip", "person_name")
+    before = {k: FILLED[k] for k in order[: order.index(requested)]}
+    tracker = form_turn(text, extracted, requested=requested, before=before, intent=intent)
+
+    events, messages = await validate_messages(tracker, domain)
+
+    assert events == [SlotSet(requested, None), SlotSet("requested_slot", requested)]
+    assert [m["response"] for m in messages] == [response]
+
+
+async def test_dont_know_with_the_value_after_all_takes_it(domain):
+    text = "nie wiem, chyba srebrny"
+    tracker = form_turn(text, [("package", "silver")], requested="package", intent="dont_know",
+                        entities=[entity(text, "package", "silver", "srebrny")])
+
+    events, messages = await validate_messages(tracker, domain)
+
+    assert events == [SlotSet("package", "silver"), SlotSet("requested_slot", "email")]
+    assert messages == []
+
+
+async def test_going_on_after_a_hesitation_asks_again(domain):
+    tracker = form_turn("nie no, chcę dalej", [("comarch_id", "nie no, chcę dalej")],
+                        requested="comarch_id", before={"package": "green", "email": JAN_EMAIL},
+                        intent="resume")
+
+    events, messages = await validate_messages(tracker, domain)
+
+    assert events == [SlotSet("comarch_id", None), SlotSet("requested_slot", "comarch_id")]
+    assert messages == []

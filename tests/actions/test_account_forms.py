@@ -1,0 +1,89 @@
+"""The address questions of the password reset and of the activation link forgive: a "nie",
+"nie wiem" or "nie no, chcę dalej" explains why the address is needed and asks again (only an
+explicit stop cancels, data/rules/account.yml); an address typed with it is taken."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import pytest
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.account import ValidateResetPasswordForm
+from actions.registration import ValidateResendActivationForm
+from tests.actions.helpers import make_tracker, slot_event, user_event
+
+FORMS = {
+    "reset_password_form": (ValidateResetPasswordForm, "utter_reset_email_needed"),
+    "resend_activation_form": (ValidateResendActivationForm, "utter_activation_email_needed"),
+}
+
+
+def address_turn(form: str, text: str, intent: str, extracted: Optional[str],
+                 entities: Optional[List[Dict[str, Any]]] = None):
+    """The tracker Rasa sends to the form's validator after the answer to the address question;
+    `extracted` is what the mappings took (None: nothing, e.g. "nie" is no answer mapping)."""
+    candidates = [] if extracted is None else [slot_event("email", extracted)]
+    events = [
+        {"event": "action", "name": form},
+        {"event": "active_loop", "name": form},
+        slot_event("requested_slot", "email"),
+        {"event": "action", "name": "action_listen"},
+        user_event(text, intent, entities),
+        *candidates,
+        slot_event("requested_slot", "email"),
+        {"event": "action", "name": form},
+        *candidates,
+    ]
+    return make_tracker(slots={"email": extracted, "requested_slot": "email"}, events=events,
+                        active_loop=form)
+
+
+async def run(form: str, tracker, domain):
+    validator, _ = FORMS[form]
+    dispatcher = CollectingDispatcher()
+    events = await validator().run(dispatcher, tracker, domain)
+    return events, [message["response"] for message in dispatcher.messages]
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+@pytest.mark.parametrize(
+    "text, intent, extracted",
+    [
+        ("nie", "deny", None),
+        ("nie wiem", "dont_know", "nie wiem"),
+        ("nie wiem, który to był adres", "dont_know", "nie wiem, który to był adres"),
+    ],
+)
+async def test_no_or_dont_know_explains_and_asks_again(domain, form, text, intent, extracted):
+    events, responses = await run(form, address_turn(form, text, intent, extracted), domain)
+
+    assert events == [SlotSet("email", None), SlotSet("requested_slot", "email")]
+    assert responses == [FORMS[form][1]]
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+async def test_going_on_asks_again_without_a_lecture(domain, form):
+    tracker = address_turn(form, "nie no, chcę dalej", "resume", "nie no, chcę dalej")
+
+    events, responses = await run(form, tracker, domain)
+
+    assert events == [SlotSet("email", None), SlotSet("requested_slot", "email")]
+    assert responses == []
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+async def test_an_address_with_the_no_is_taken(domain, form):
+    text = "nie, mój mail to Anna.Nowak@biuro-nowak.pl"
+    tracker = address_turn(form, text, "deny", "Anna.Nowak@biuro-nowak.pl")
+
+    events, responses = await run(form, tracker, domain)
+
+    assert events == [SlotSet("email", "anna.nowak@biuro-nowak.pl")]
+    assert responses == []
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+async def test_responses_exist(domain, form):
+    assert FORMS[form][1] in domain["responses"]
