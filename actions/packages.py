@@ -281,8 +281,23 @@ _TOPICS: Tuple[Tuple[str, "re.Pattern[str]"], ...] = tuple(
 )
 _PRICE = re.compile(
     r"\bcen|\bkoszt|\bile\b|\bzl\b|netto|brutto|\bvat\b|\bdrog|\btan|\bplac|\bplat|\boplat"
-    r"|darmo|bezplat|\bfree\b|\bprice"
+    r"|darmo|bezplat|\bfree\b|\bprice|zaplac|doplac|\bzwrot|pieniadz|\bkas[aey]\b"
 )
+# How a price question asks (on top of its topic): per month, with or without VAT, or what a
+# change to the package would cost.
+_MONTHLY = re.compile(r"miesi|\bmc\b|\bmsc\b|\bmies\b|\bmonth")
+_VAT = re.compile(r"\bvat|netto|brutto|podat")
+_CHANGE = re.compile(r"przejs|przejd|przesi|zmian|zmieni|upgrad|podwyz|podnie|doplac")
+# Amounts as people write them: "799", "799 zł", "982,77", "1 299,00 zł".
+_AMOUNT = re.compile(r"(?<![\d,.])(\d{1,3}(?: \d{3})+|\d+)(?:[,.](\d{1,2}))?(?![\d])")
+
+# What the latest answer was about (slot `packages_topic`) and which packages it named (slot
+# `packages_discussed`): "a srebrny?", "ile miesięcznie?", "a z VAT?" right after it are
+# answered about the same thing.
+TOPIC_SLOT = "packages_topic"
+DISCUSSED_SLOT = "packages_discussed"
+# Topics a package named alone ("a srebrny?") is asked about again.
+_REPEATABLE = ("price", "gross", "monthly", "change", "documents", "invoicing", "backup")
 
 
 def question_topics(text: Any) -> List[str]:
@@ -291,6 +306,40 @@ def question_topics(text: Any) -> List[str]:
     if not topics and _PRICE.search(plain):
         topics = ["price"]
     return topics
+
+
+def price_aspects(text: Any) -> List[str]:
+    """"monthly", "vat", "change": how a question about prices asks."""
+    plain = _plain(text) if isinstance(text, str) else ""
+    aspects = []
+    if _MONTHLY.search(plain):
+        aspects.append("monthly")
+    if _VAT.search(plain):
+        aspects.append("vat")
+    if _CHANGE.search(plain) and _PRICE.search(plain):
+        aspects.append("change")
+    return aspects
+
+
+def mentioned_amounts(text: Any) -> List[int]:
+    """Amounts in a message, in grosze ("cena 799 zł" -> [79900])."""
+    if not isinstance(text, str):
+        return []
+    amounts = []
+    for whole, fraction in _AMOUNT.findall(text):
+        grosze = int(whole.replace(" ", "")) * 100
+        if fraction:
+            grosze += int(fraction.ljust(2, "0"))
+        amounts.append(grosze)
+    return amounts
+
+
+def monthly_grosze(yearly_grosze: Any) -> Optional[int]:
+    """The yearly amount divided by 12, rounded half up to the grosz."""
+    if not isinstance(yearly_grosze, int) or isinstance(yearly_grosze, bool):
+        return None
+    monthly = Decimal(yearly_grosze) / 12
+    return int(monthly.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def mentioned_packages(tracker: Tracker) -> List[str]:
@@ -303,6 +352,31 @@ def mentioned_packages(tracker: Tracker) -> List[str]:
         if code and code not in codes:
             codes.append(code)
     return codes
+
+
+def answered_just_before(tracker: Tracker) -> bool:
+    """Whether the assistant's last action before the latest message was a price-list answer
+    (so the message follows up on it)."""
+    seen_user = False
+    for event in reversed(tracker.events or []):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif kind == "action" and seen_user and event.get("name") != "action_listen":
+            return event.get("name") == "action_packages_info"
+    return False
+
+
+def _context(tracker: Tracker) -> Tuple[Optional[str], List[str]]:
+    """(topic, package codes) of the answer the latest message follows up on."""
+    if not answered_just_before(tracker):
+        return None, []
+    topic = tracker.get_slot(TOPIC_SLOT)
+    discussed = tracker.get_slot(DISCUSSED_SLOT)
+    codes = [c for c in discussed if package_code(c) == c] if isinstance(discussed, list) else []
+    return (topic if isinstance(topic, str) else None), codes
 
 
 class ActionPackagesInfo(Action):
@@ -320,35 +394,82 @@ class ActionPackagesInfo(Action):
         except (BackendUnavailable, BackendError) as exc:
             logger.warning("packages info: price list unavailable (%s)", type(exc).__name__)
             dispatcher.utter_message(response="utter_packages_unavailable")
-            return []
+            return self._remember(None, [])
         packages = catalogue_packages(catalogue)
         if not packages:
             logger.error("packages info: empty price list")
             dispatcher.utter_message(response="utter_packages_unavailable")
-            return []
+            return self._remember(None, [])
         by_code = _by_code(packages)
-        named = [by_code[code] for code in mentioned_packages(tracker) if code in by_code]
-        topics = question_topics((tracker.latest_message or {}).get("text"))
+        text = (tracker.latest_message or {}).get("text")
+        codes = [code for code in mentioned_packages(tracker) if code in by_code]
+        topics = question_topics(text)
+        aspects = price_aspects(text)
 
+        # A follow-up: what it leaves out comes from the answer just given.
+        context_topic, context_codes = _context(tracker)
+        if not codes and (topics or aspects):
+            codes = [code for code in context_codes if code in by_code]
+        if codes and not topics and not aspects and context_topic in _REPEATABLE:
+            topics = [context_topic]
+        if context_topic == "monthly" and "vat" in aspects and not topics:
+            aspects.append("monthly")  # "a z VAT?" after the monthly prices
+        named = [by_code[code] for code in codes]
+
+        topic = self._answer(dispatcher, tracker, packages, named, topics, aspects, text)
+        return self._remember(topic, [p["code"] for p in named])
+
+    @staticmethod
+    def _remember(topic: Optional[str], codes: List[str]) -> List[EventType]:
+        return [SlotSet(TOPIC_SLOT, topic), SlotSet(DISCUSSED_SLOT, codes or None)]
+
+    def _answer(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        packages: List[Dict[str, Any]],
+        named: List[Dict[str, Any]],
+        topics: List[str],
+        aspects: List[str],
+        text: Any,
+    ) -> Optional[str]:
+        """Utters the answer; returns its topic (for the follow-ups)."""
         if "trial" in topics:
             self._trial(dispatcher, packages)
-        elif "users" in topics:
+            return "trial"
+        if "users" in topics:
             dispatcher.utter_message(response="utter_packages_users")
-        elif len(named) == 1:
-            self._one(dispatcher, named[0], topics)
-        elif len(named) == 2:
+            return "users"
+        price_question = not topics or topics == ["price"]
+        if price_question and "change" in aspects:
+            return self._change_cost(dispatcher, named)
+        if price_question and "monthly" in aspects:
+            for package in named or [p for p in packages if _price(p).get("net_grosze")]:
+                self._monthly(dispatcher, package)
+            return "monthly"
+        if price_question and "vat" in aspects:
+            return self._vat(dispatcher, packages, named, text)
+        if len(named) == 1:
+            return self._one(dispatcher, named[0], topics)
+        if len(named) == 2:
             first, second = sorted(named, key=lambda p: p.get("position") or 0)
             dispatcher.utter_message(
                 response="utter_packages_compare",
                 **package_values(first, "a_"),
                 **package_values(second, "b_"),
             )
-        else:
-            self._overview(dispatcher, packages)
-        return []
+            return "compare"
+        asking_package = (
+            tracker.active_loop_name == CHANGE_PACKAGE_FORM
+            and tracker.get_slot(REQUESTED_SLOT) == PACKAGE_SLOT
+        )
+        self._overview(dispatcher, packages, question=not asking_package)
+        return "overview"
 
     @staticmethod
-    def _one(dispatcher: CollectingDispatcher, package: Dict[str, Any], topics: List[str]) -> None:
+    def _one(
+        dispatcher: CollectingDispatcher, package: Dict[str, Any], topics: List[str]
+    ) -> str:
         values = package_values(package)
         topic = topics[0] if len(topics) == 1 else None
         if topic == "price":
@@ -359,9 +480,76 @@ class ActionPackagesInfo(Action):
         else:
             response = "utter_package_details"
         dispatcher.utter_message(response=response, **values)
+        return topic or "details"
 
     @staticmethod
-    def _overview(dispatcher: CollectingDispatcher, packages: List[Dict[str, Any]]) -> None:
+    def _monthly(dispatcher: CollectingDispatcher, package: Dict[str, Any]) -> None:
+        price = _price(package)
+        net, gross = monthly_grosze(price.get("net_grosze")), monthly_grosze(
+            price.get("gross_grosze")
+        )
+        if not net or gross is None:
+            response = "utter_package_price_free" if net == 0 else "utter_package_price"
+            dispatcher.utter_message(response=response, **package_values(package))
+            return
+        dispatcher.utter_message(
+            response="utter_package_price_monthly",
+            monthly_net=format_pln(net),
+            monthly_gross=format_pln(gross),
+            **package_values(package),
+        )
+
+    @staticmethod
+    def _vat(
+        dispatcher: CollectingDispatcher,
+        packages: List[Dict[str, Any]],
+        named: List[Dict[str, Any]],
+        text: Any,
+    ) -> str:
+        # "czy 799 zł to z VAT?": the amount is one of the prices - say which one it is
+        for amount in mentioned_amounts(text):
+            for package in named or packages:
+                price = _price(package)
+                if not amount:
+                    continue
+                for kind in ("net", "gross"):
+                    if price.get(f"{kind}_grosze") == amount:
+                        dispatcher.utter_message(
+                            response=f"utter_package_amount_{kind}",
+                            amount=format_pln(amount),
+                            **package_values(package),
+                        )
+                        return "gross"
+        if named:
+            for package in named:
+                free = _price(package).get("net_grosze") == 0
+                response = "utter_package_price_free" if free else "utter_package_price_gross"
+                dispatcher.utter_message(response=response, **package_values(package))
+            return "gross"
+        dispatcher.utter_message(
+            response="utter_packages_vat", vat_percent=_price(packages[0]).get("vat_percent")
+        )
+        for package in packages:
+            if _price(package).get("net_grosze"):
+                dispatcher.utter_message(
+                    response="utter_package_price_gross", **package_values(package)
+                )
+        return "gross"
+
+    @staticmethod
+    def _change_cost(dispatcher: CollectingDispatcher, named: List[Dict[str, Any]]) -> str:
+        for package in named:
+            free = _price(package).get("net_grosze") == 0
+            response = "utter_package_price_free" if free else "utter_package_price"
+            dispatcher.utter_message(response=response, **package_values(package))
+        dispatcher.utter_message(response="utter_package_change_cost")
+        return "change"
+
+    @staticmethod
+    def _overview(
+        dispatcher: CollectingDispatcher, packages: List[Dict[str, Any]], question: bool = True
+    ) -> None:
+        """The price list; with the closing question and buttons unless a form asks next."""
         common = all(
             (p.get("features") or {}).get(key) is True
             for p in packages
@@ -373,11 +561,14 @@ class ActionPackagesInfo(Action):
         for package in packages:
             dispatcher.utter_message(response="utter_package_summary", **package_values(package))
         vat = _price(packages[0]).get("vat_percent")
-        dispatcher.utter_message(
-            response="utter_packages_overview_question",
-            vat_percent=vat,
-            buttons=package_buttons(packages, "packages_info"),
-        )
+        if question:
+            dispatcher.utter_message(
+                response="utter_packages_overview_question",
+                vat_percent=vat,
+                buttons=package_buttons(packages, "packages_info"),
+            )
+        else:
+            dispatcher.utter_message(response="utter_packages_overview_vat", vat_percent=vat)
 
     @staticmethod
     def _trial(dispatcher: CollectingDispatcher, packages: List[Dict[str, Any]]) -> None:
@@ -427,6 +618,19 @@ class ValidateChangePackageForm(ConfirmedFormValidator, VerifiedIdentityValidato
         if tracker.get_slot(REQUESTED_SLOT) is None and tracker.get_slot(BLOCKED_SLOT) is not None:
             tracker.slots[BLOCKED_SLOT] = None
             events.append(SlotSet(BLOCKED_SLOT, None))
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        if (
+            tracker.get_slot(REQUESTED_SLOT) == PACKAGE_SLOT
+            and intent in PACKAGE_HELP_INTENTS
+            and tracker.slots_to_validate().get(PACKAGE_SLOT) is None
+        ):
+            # "nie wiem" gets the comparison, a bare "nie" how to stop; the form goes on and
+            # asks for the package again (only an explicit stop ends it).
+            if intent == "dont_know":
+                await _show_comparison(dispatcher)
+            else:
+                dispatcher.utter_message(response="utter_package_change_keep_going")
+            return events + [SlotSet(PACKAGE_SLOT, None), SlotSet(REQUESTED_SLOT, PACKAGE_SLOT)]
         return events + await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
@@ -463,6 +667,23 @@ class ValidateChangePackageForm(ConfirmedFormValidator, VerifiedIdentityValidato
         if isinstance(slot_value, bool):
             return {CONFIRMATION_SLOT: slot_value}
         return {CONFIRMATION_SLOT: None}
+
+
+# Intents that answer no question while the package is asked for ("nie wiem", "nie").
+PACKAGE_HELP_INTENTS = ("dont_know", "deny")
+
+
+async def _show_comparison(dispatcher: CollectingDispatcher) -> None:
+    """The price list, without its closing question (the form asks for the package next)."""
+    try:
+        packages = catalogue_packages(await get_backend_client().packages())
+    except (BackendUnavailable, BackendError) as exc:
+        logger.warning("change package: price list unavailable (%s)", type(exc).__name__)
+        packages = []
+    if not packages:
+        dispatcher.utter_message(response="utter_packages_unavailable")
+        return
+    ActionPackagesInfo._overview(dispatcher, packages, question=False)
 
 
 async def _load_for_change(
