@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from abc import ABC
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text
@@ -87,6 +88,23 @@ UTTER_CODE_EXPIRED = "utter_verification_code_expired"
 UTTER_VERIFIED = "utter_identity_verified"
 UTTER_IDENTITY_UNAVAILABLE = "utter_identity_unavailable"
 UTTER_IDENTITY_FAILED = "utter_identity_failed"
+
+UTTER_CODE_NOT_RECEIVED = "utter_verification_code_not_received"
+
+# The intent of "kod nie przyszedł" / "wyślij kod jeszcze raz"; "nie dostałem maila" is often
+# read as the activation-link resend, which at the code prompt means the same.
+CODE_NOT_RECEIVED_INTENTS = ("code_not_received", "resend_activation")
+# ...and the words, on the folded text (lower case, no diacritics), for any other reading.
+_NOT_RECEIVED = re.compile(
+    r"\bnie\s+(?:\w+\s+)?(?:przyszed|przyszl|doszed|doszl|dotar|dosta|otrzyma|mam\b|ma\b|widz)"
+    r"|\bbrak\s+(?:kodu|maila|wiadomosci)"
+    r"|\b(?:wyslij|przeslij|wygeneruj|daj)\w*\s+(?:\w+\s+)?(?:kod|jeszcze\s+raz|ponownie|nowy)"
+    r"|\bnowy\s+kod"
+)
+# Entity roles of an address that is not the visitor's own (data/nlu/company.yml).
+OTHER_ADDRESS_ROLES = ("member", "new")
+# Form slots that hold someone else's address.
+OTHER_ADDRESS_SLOTS = ("member_email", "new_email")
 
 # Six digits, also as people paste them: "482 913", "482-913", "kod to 123456".
 _CODE = re.compile(r"(?<!\d)(\d{3})[ \-]?(\d{3})(?!\d)")
@@ -188,6 +206,58 @@ def extract_code(text: Any) -> Optional[str]:
     return "".join(matches[0])
 
 
+def _usable_grant(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def visitor_address_in_message(
+    tracker: Tracker, *, collects_other_address: bool = False
+) -> Optional[str]:
+    """The visitor's own address in the latest message, or None.
+
+    An ``email`` entity tagged with a role in ``OTHER_ADDRESS_ROLES`` (a company user's
+    address, a new login: the company forms tag every address of the message by the words
+    before it, actions/company.py) is someone else's; of the others exactly one distinct
+    address must remain. Without any ``email`` entity the text is searched (exactly one
+    address in it) - except in a form that also collects someone else's address, where an
+    address is the visitor's only when an entity says so.
+    """
+    latest = tracker.latest_message or {}
+    entities = [
+        entity
+        for entity in latest.get("entities") or []
+        if isinstance(entity, dict) and entity.get("entity") == EMAIL_SLOT
+    ]
+    others = {
+        normalize_email(entity.get("value"))
+        for entity in entities
+        if entity.get("role") in OTHER_ADDRESS_ROLES
+    } - {None}
+    own = {
+        normalize_email(entity.get("value"))
+        for entity in entities
+        if entity.get("role") not in OTHER_ADDRESS_ROLES
+    } - {None} - others
+    if own or collects_other_address:
+        return own.pop() if len(own) == 1 else None
+    if others:
+        return None
+    return normalize_email(latest.get("text"))
+
+
+def says_code_not_received(tracker: Tracker, text: Any) -> bool:
+    """Whether the answer to "Wpisz kod" says that the code did not arrive (or asks for a new
+    one) instead of giving it: by the intent, or by the words when the NLU read it otherwise."""
+    intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+    if intent in CODE_NOT_RECEIVED_INTENTS:
+        return True
+    if not isinstance(text, str):
+        return False
+    folded = unicodedata.normalize("NFKD", text.lower().replace("ł", "l"))
+    folded = "".join(char for char in folded if not unicodedata.combining(char))
+    return bool(_NOT_RECEIVED.search(folded))
+
+
 def _identity_events(identity: Identity) -> Dict[Text, Any]:
     return {
         GRANT_SLOT: identity.grant,
@@ -228,11 +298,29 @@ class VerifiedIdentityValidator(BaseFormValidator, ABC):
         identity = identity_from_metadata(tracker)
         if identity is not None and tracker.get_slot(GRANT_SLOT) != identity.grant:
             updates.update(_identity_events(identity))
+        own_address = None
+        if tracker.get_slot(REQUESTED_SLOT) is None and identity is None:
+            if not _usable_grant(updates.get(GRANT_SLOT, tracker.get_slot(GRANT_SLOT))):
+                # "chcę zmienić pakiet na srebrny, mail jan@x.pl": the address in the message
+                # that starts the form is the one to verify - never asked for again.
+                own_address = visitor_address_in_message(
+                    tracker, collects_other_address=self._collects_other_address(domain)
+                )
+                if own_address is not None:
+                    updates.pop(EMAIL_SLOT, None)
         # Visible to required_slots and the validators below (no event appended on purpose:
         # the SlotSets at the end of the tracker are the candidates to validate).
         tracker.slots.update(updates)
         events: List[EventType] = [SlotSet(slot, value) for slot, value in updates.items()]
+        if own_address is not None:
+            # A candidate like the ones Rasa appends: validate_email sends the code there.
+            tracker.add_slots([SlotSet(EMAIL_SLOT, own_address)])
         return events + await super().run(dispatcher, tracker, domain)
+
+    def _collects_other_address(self, domain: DomainDict) -> bool:
+        """Whether this form asks for someone else's address too (a company user's login, a
+        new login e-mail): then a lone address in the message is taken as that one."""
+        return any(slot in OTHER_ADDRESS_SLOTS for slot in self.domain_slots(domain))
 
     async def required_slots(
         self,
@@ -310,6 +398,12 @@ class VerifiedIdentityValidator(BaseFormValidator, ABC):
 
         code = extract_code(slot_value)
         if code is None:
+            if says_code_not_received(tracker, slot_value):
+                # "kod nie przyszedł, sprawdziłem spam": where to look, then a new code to the
+                # same address - unless a limit refuses it (then that is said honestly).
+                logger.info("verification code not received by %s", mask_email(email))
+                dispatcher.utter_message(response=UTTER_CODE_NOT_RECEIVED)
+                return {CODE_SLOT: None, **await self._send_code(email, dispatcher, tracker)}
             return self.reject(dispatcher, CODE_SLOT, UTTER_CODE_FORMAT)
 
         try:

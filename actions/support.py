@@ -18,6 +18,11 @@ tracker. The gateway acts on the payload (queue, business hours: issue 5); until
 the texts above are the whole answer. The payload carries no personal data. Further keys may
 be added inside ``"handoff"``; ``"requested"`` stays a bool.
 
+"chcę zostawić zgłoszenie", "proszę o kontakt mailowy", "zadzwońcie do mnie" (intent
+`leave_ticket`) take the same path with `utter_ticket_requested` instead of
+`utter_handoff_requested`: the gateway's desk decides (an adviser free in business hours
+takes the chat; otherwise the gateway offers the ticket form).
+
 `action_handoff_returned` - the adviser let go
 ----------------------------------------------
 The gateway sends ``/handoff_returned`` (intent `handoff_returned`) with the metadata
@@ -35,6 +40,13 @@ buttons Tak -> ``/<intent>`` and "Nie, o coś innego" -> ``/out_of_scope``, the 
 Rasa's loop expects), that response is sent; otherwise (small talk, yes/no, `inform`, a
 typed password...) asking "Czy chodzi o ...?" makes no sense and `utter_ask_rephrase` is
 sent instead. The action never writes text itself.
+
+`action_default_fallback` - "I did not understand"
+--------------------------------------------------
+Overrides Rasa's default (the core fallback, and the end of the two-stage fallback): the
+first time `utter_default` ("Przepraszam, nie jestem pewien, o co chodzi…" with the topics
+and a consultant); "nadal nie rozumiem" (`utter_default_again`) only when the two-stage
+fallback gives up or the previous answer already was a fallback.
 """
 
 from __future__ import annotations
@@ -43,7 +55,7 @@ import logging
 from typing import Any, Dict, List, Mapping, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 logger = logging.getLogger(__name__)
@@ -55,7 +67,15 @@ UTTER_SUPPORT_CONTACT = "utter_support_contact"
 UTTER_HANDOFF_RETURNED = "utter_handoff_returned"
 HANDOFF_CLOSED = "closed"
 
+LEAVE_TICKET_INTENT = "leave_ticket"
+UTTER_TICKET_REQUESTED = "utter_ticket_requested"
+
 NLU_FALLBACK_INTENT = "nlu_fallback"
+TWO_STAGE_FALLBACK = "action_two_stage_fallback"
+UTTER_DEFAULT = "utter_default"
+UTTER_DEFAULT_AGAIN = "utter_default_again"
+# What the assistant says when it did not understand: after any of these, "nadal".
+FALLBACK_RESPONSES = (UTTER_DEFAULT, UTTER_DEFAULT_AGAIN, "utter_ask_rephrase")
 AFFIRMATION_RESPONSE_PREFIX = "utter_ask_affirmation_"
 UTTER_ASK_REPHRASE = "utter_ask_rephrase"
 
@@ -70,8 +90,12 @@ class ActionHandoff(Action):
         tracker: Tracker,
         domain: Dict[Text, Any],
     ) -> List[EventType]:
-        logger.info("handoff requested in conversation %s", tracker.sender_id)
-        dispatcher.utter_message(response=UTTER_HANDOFF_REQUESTED)
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        logger.info("handoff requested in conversation %s (%s)", tracker.sender_id, intent)
+        if intent == LEAVE_TICKET_INTENT:
+            dispatcher.utter_message(response=UTTER_TICKET_REQUESTED)
+        else:
+            dispatcher.utter_message(response=UTTER_HANDOFF_REQUESTED)
         dispatcher.utter_message(response=UTTER_SUPPORT_CONTACT)
         dispatcher.utter_message(json_message=HANDOFF_PAYLOAD)
         return [SlotSet(HANDOFF_REQUESTED_SLOT, True)]
@@ -133,3 +157,41 @@ class ActionDefaultAskAffirmation(Action):
         logger.debug("fallback: guessed intent %s, asking with %s", intent, response)
         dispatcher.utter_message(response=response)
         return []
+
+
+def fallback_said_before(tracker: Tracker) -> bool:
+    """Whether the assistant's answer to the previous message already said it did not
+    understand (a fallback response or a "Czy chodzi o ...?" guess)."""
+    user_messages = 0
+    for event in reversed(tracker.events or []):
+        kind = event.get("event")
+        if kind == "user":
+            user_messages += 1
+            if user_messages == 2:
+                return False
+        elif kind == "bot" and user_messages == 1:
+            response = (event.get("metadata") or {}).get("utter_action") or ""
+            if response in FALLBACK_RESPONSES or response.startswith(AFFIRMATION_RESPONSE_PREFIX):
+                return True
+    return False
+
+
+class ActionDefaultFallback(Action):
+    """Overrides Rasa's `action_default_fallback` (the core fallback, and the end of the
+    two-stage fallback): the first time `utter_default` ("nie jestem pewien, o co chodzi",
+    the topics and a consultant), "nadal nie rozumiem" (`utter_default_again`) only when the
+    two-stage fallback gives up or the previous answer was a fallback already. Like Rasa's
+    default, it forgets the message it did not understand (UserUtteranceReverted)."""
+
+    def name(self) -> Text:
+        return "action_default_fallback"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> List[EventType]:
+        again = tracker.active_loop_name == TWO_STAGE_FALLBACK or fallback_said_before(tracker)
+        dispatcher.utter_message(response=UTTER_DEFAULT_AGAIN if again else UTTER_DEFAULT)
+        return [UserUtteranceReverted()]

@@ -17,6 +17,8 @@ from actions.backend_client import BackendError
 from actions.identity import (
     ActionAskVerificationCode,
     extract_code,
+    says_code_not_received,
+    visitor_address_in_message,
     grant_of,
     identity_expired_events,
     is_identity_expired,
@@ -393,12 +395,11 @@ async def test_a_wrong_code_asks_again_then_five_wrong_codes_start_over(domain, 
 
 
 async def test_not_six_digits_is_explained_without_asking_the_backend(domain, live_backend):
-    events, dispatcher = await check_code(
-        ValidateAccountStatusForm(), domain, JAN, "nie dostałem jeszcze maila"
-    )
+    events, dispatcher = await check_code(ValidateAccountStatusForm(), domain, JAN, "12345")
 
     assert responses(dispatcher) == ["utter_verification_code_format"]
     assert events == ASK_CODE_AGAIN
+    assert wait_for_mails(live_backend, JAN, CODE_SUBJECT, timeout=1.0) == []
 
 
 async def test_an_address_instead_of_the_code_sends_a_new_code_there(domain, live_backend):
@@ -612,3 +613,192 @@ async def test_codes_requested_until_a_limit_refuses(domain, live_backend):
     time.sleep(1.0)
     assert len(wait_for_mails(live_backend, ANNA, CODE_SUBJECT, count=sent)) == sent
     assert len(wait_for_mails(live_backend, ANNA, CODE_SUBJECT, count=sent + 1, timeout=2)) == sent
+
+
+# --- an address in the message that starts the form; a code that did not arrive ----------------
+
+
+def email_entity(value: str, role: Optional[str] = None) -> Dict[str, Any]:
+    entity: Dict[str, Any] = {"entity": "email", "value": value}
+    if role is not None:
+        entity["role"] = role
+    return entity
+
+
+async def start_form(validator, domain, text, intent, *, entities=None, slots=None,
+                     candidates=None):
+    requester = fresh_requester()
+    dispatcher = CollectingDispatcher()
+    tracker = form_tracker(
+        validator.form_name(), text=text, intent=intent, requested_slot=None,
+        entities=entities, slots=slots, candidates=candidates,
+        metadata={"pomocnik_client": {"network": requester["network"]}},
+        sender_id=requester["conversation"],
+    )
+    events = await validator.run(dispatcher, tracker, domain)
+    return events, dispatcher
+
+
+async def test_an_address_in_the_message_that_starts_the_form_gets_the_code_at_once(
+    domain, live_backend
+):
+    """"do kiedy mam pakiet? jan.kowalski@majafirma.pl": the code goes there, the address is
+    never asked for (an address left from an earlier journey does not count)."""
+    events, dispatcher = await start_form(
+        ValidateAccountStatusForm(), domain, f"do kiedy mam pakiet? {JAN}", "account_status",
+        entities=[email_entity(JAN)], slots={"email": "stary.adres@majafirma.pl"},
+    )
+
+    assert events == [
+        SlotSet("email", JAN),
+        SlotSet("verification_code", None),
+        SlotSet("requested_slot", "verification_code"),
+    ]
+    assert responses(dispatcher) == ["utter_verification_code_sent"]
+    assert len(wait_for_mails(live_backend, JAN, CODE_SUBJECT)) == 1
+    assert wait_for_mails(live_backend, "stary.adres@majafirma.pl", "", timeout=0.5) == []
+
+
+async def test_the_package_and_the_address_of_the_first_message_are_both_taken(
+    domain, live_backend
+):
+    """"chcę zmienić pakiet na srebrny, mail jan@…" - also when the NLU found no e-mail entity."""
+    events, dispatcher = await start_form(
+        ValidateChangePackageForm(), domain,
+        f"chcę zmienić pakiet na srebrny, mail {JAN.upper()}", "change_package",
+        candidates={"package": "silver"},
+    )
+
+    assert SlotSet("package", "silver") in events
+    assert SlotSet("email", JAN) in events
+    assert events[-1] == SlotSet("requested_slot", "verification_code")
+    assert responses(dispatcher) == ["utter_verification_code_sent"]
+    assert len(wait_for_mails(live_backend, JAN, CODE_SUBJECT)) == 1
+
+
+async def test_a_signed_in_visitor_is_not_sent_a_code_for_the_address_in_the_message(
+    domain, live_backend
+):
+    events, dispatcher = await start_form(
+        ValidateAccountStatusForm(), domain, f"stan konta {ANNA}", "account_status",
+        entities=[email_entity(ANNA)], slots={"verification_grant": "earlier-grant"},
+    )
+
+    assert events == [SlotSet("requested_slot", None)]
+    assert dispatcher.messages == []
+    assert wait_for_mails(live_backend, ANNA, CODE_SUBJECT, timeout=1.0) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "entities", "collects_other", "expected"),
+    [
+        # the untagged one is the visitor's, the tagged one someone else's
+        (f"dodaj {ANNA}, mój mail {JAN}", [email_entity(ANNA, "new"), email_entity(JAN)],
+         True, JAN),
+        (f"dodaj {ANNA}", [email_entity(ANNA, "member")], True, None),
+        (f"dodaj {ANNA}", [email_entity(ANNA, "member")], False, None),
+        # no entity: a form collecting another person's address never guesses from the text
+        (f"dodaj {ANNA}", [], True, None),
+        (f"stan konta {ANNA}.", [], False, ANNA),
+        # two different addresses of unknown owners: none is taken
+        (f"{JAN} albo {ANNA}", [email_entity(JAN), email_entity(ANNA)], False, None),
+        (f"{JAN} {JAN}", [email_entity(JAN), email_entity(JAN.upper())], False, JAN),
+        ("chcę zmienić pakiet", [], False, None),
+    ],
+)
+def test_visitor_address_in_message(text, entities, collects_other, expected):
+    tracker = form_tracker(
+        "add_user_form", text=text, intent="add_user", requested_slot=None, entities=entities
+    )
+    assert visitor_address_in_message(tracker, collects_other_address=collects_other) == expected
+
+
+async def test_a_company_form_never_verifies_the_members_address(domain, live_backend):
+    """"dodaj anna.nowak@… jako pracownika": Anna's address is the member's, not a code's."""
+    from actions.company import ValidateAddUserForm
+
+    events, dispatcher = await start_form(
+        ValidateAddUserForm(), domain, f"dodaj {ANNA} jako pracownika", "add_user",
+        entities=[email_entity(ANNA, "member")],
+    )
+
+    assert SlotSet("email", ANNA) not in events
+    assert "utter_verification_code_sent" not in responses(dispatcher)
+    assert wait_for_mails(live_backend, ANNA, CODE_SUBJECT, timeout=1.0) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "expected"),
+    [
+        ("kod nie przyszedł, sprawdziłem spam", "code_not_received", True),
+        ("nie dostałem maila", "resend_activation", True),
+        ("nie dostalem kodu", "inform", True),
+        ("Nie przyszło nic, nawet w spamie", "nlu_fallback", True),
+        ("wyślij jeszcze raz", "affirm", True),
+        ("poproszę nowy kod", "inform", True),
+        ("brak maila", "inform", True),
+        ("12345", "inform", False),
+        ("chwileczkę, sprawdzam skrzynkę", "inform", False),
+    ],
+)
+def test_says_code_not_received(text, intent, expected):
+    tracker = form_tracker(
+        "account_status_form", text=text, intent=intent, requested_slot="verification_code"
+    )
+    assert says_code_not_received(tracker, text) is expected
+
+
+async def test_a_code_that_did_not_arrive_gets_the_spam_hint_and_a_new_code(
+    domain, live_backend
+):
+    validator = ValidateAccountStatusForm()
+    await request_code(validator, domain, JAN)
+    assert len(wait_for_mails(live_backend, JAN, CODE_SUBJECT)) == 1
+
+    dispatcher = CollectingDispatcher()
+    requester = fresh_requester()
+    text = "nie dostałem kodu, sprawdziłem spam"
+    tracker = form_tracker(
+        validator.form_name(), text=text, intent="code_not_received",
+        requested_slot="verification_code", candidates={"verification_code": text},
+        slots={"email": JAN}, metadata={"pomocnik_client": {"network": requester["network"]}},
+        sender_id=requester["conversation"],
+    )
+    events = await validator.run(dispatcher, tracker, domain)
+
+    assert responses(dispatcher) == [
+        "utter_verification_code_not_received",
+        "utter_verification_code_sent",
+    ]
+    assert events == [
+        SlotSet("verification_code", None),
+        SlotSet("email", JAN),
+        SlotSet("requested_slot", "verification_code"),
+    ]
+    assert len(wait_for_mails(live_backend, JAN, CODE_SUBJECT, count=2)) == 2
+
+
+async def test_a_code_that_did_not_arrive_when_the_limit_refuses_a_new_one(
+    domain, fake_backend, use_backend
+):
+    use_backend(fake_backend.url)
+    fake_backend.reply(
+        429,
+        {"error": {"code": "verification_codes_limited", "message": "…",
+                   "details": {"retry_after_seconds": 600}}},
+    )
+
+    events, dispatcher = await check_code(
+        ValidateAccountStatusForm(), domain, JAN, "kod nie przyszedł"
+    )
+
+    assert responses(dispatcher) == [
+        "utter_verification_code_not_received",
+        "utter_verification_code_limited",
+    ]
+    assert dispatcher.messages[1]["minutes"] == 10
+    assert events == [
+        SlotSet("verification_code", None),
+        SlotSet("email", JAN),
+        SlotSet("requested_slot", "verification_code"),
+    ]

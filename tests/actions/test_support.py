@@ -8,17 +8,21 @@ from typing import Any, Dict
 
 import pytest
 import yaml
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
 from actions.support import (
     HANDOFF_PAYLOAD,
     HANDOFF_REQUESTED_SLOT,
     UTTER_ASK_REPHRASE,
+    UTTER_DEFAULT,
+    UTTER_DEFAULT_AGAIN,
     UTTER_HANDOFF_REQUESTED,
     UTTER_HANDOFF_RETURNED,
     UTTER_SUPPORT_CONTACT,
+    UTTER_TICKET_REQUESTED,
     ActionDefaultAskAffirmation,
+    ActionDefaultFallback,
     ActionHandoff,
     ActionHandoffReturned,
     affirmation_response,
@@ -198,13 +202,109 @@ def test_rephrase_and_give_up_responses_offer_topics_and_a_consultant(full_domai
     assert {"/login_help", "/reset_password", "/human_handoff"} <= payloads
     for payload in payloads:
         assert payload[1:] in full_domain["intents"]
-    default = full_domain["responses"]["utter_default"][0]
-    assert [button["payload"] for button in default["buttons"]] == ["/human_handoff"]
+    # the first "I did not understand" offers the same topics; only "nadal" offers just a person
+    default = full_domain["responses"][UTTER_DEFAULT][0]
+    assert default["buttons"] == rephrase["buttons"]
+    again = full_domain["responses"][UTTER_DEFAULT_AGAIN][0]
+    assert [button["payload"] for button in again["buttons"]] == ["/human_handoff"]
+
+
+def test_only_the_second_fallback_says_nadal(full_domain):
+    """The issue: the very first fallback said "Przepraszam, nadal nie rozumiem"."""
+    first = full_domain["responses"][UTTER_DEFAULT][0]["text"]
+    again = full_domain["responses"][UTTER_DEFAULT_AGAIN][0]["text"]
+    assert first.startswith("Przepraszam, nie jestem pewien, o co chodzi")
+    assert "nadal" not in first
+    assert "nadal nie rozumiem" in again
+    assert "nadal" not in full_domain["responses"][UTTER_ASK_REPHRASE][0]["text"]
+
+
+def bot_event(response):
+    return {"event": "bot", "text": "…", "metadata": {"utter_action": response}}
+
+
+def listen():
+    return {"event": "action", "name": "action_listen"}
+
+
+async def test_the_first_core_fallback_is_not_sure_and_forgets_the_message(full_domain):
+    tracker = make_tracker(events=[
+        listen(), user_event("dzień dobry", "greet"), bot_event("utter_greet"),
+        listen(), user_event("ok zmienione, działa", "thanks"),
+    ])
+
+    events, messages = await run(ActionDefaultFallback(), tracker, full_domain)
+
+    assert [message["response"] for message in messages] == [UTTER_DEFAULT]
+    assert events == [UserUtteranceReverted()]
+
+
+@pytest.mark.parametrize(
+    "previous", [UTTER_DEFAULT, UTTER_ASK_REPHRASE, "utter_ask_affirmation_login_help"]
+)
+async def test_a_fallback_right_after_a_fallback_says_nadal(full_domain, previous):
+    # the core fallback forgot the first message (rewind): its reply stays in the tracker
+    tracker = make_tracker(events=[
+        listen(), user_event("xyz", "nlu_fallback"), {"event": "action", "name": "x"},
+        bot_event(previous), {"event": "rewind"},
+        listen(), user_event("abc", "nlu_fallback"),
+    ])
+
+    _, messages = await run(ActionDefaultFallback(), tracker, full_domain)
+
+    assert [message["response"] for message in messages] == [UTTER_DEFAULT_AGAIN]
+
+
+async def test_a_fallback_after_an_earlier_understood_turn_is_a_first_one_again(full_domain):
+    tracker = make_tracker(events=[
+        listen(), user_event("xyz", "nlu_fallback"), bot_event(UTTER_DEFAULT), {"event": "rewind"},
+        listen(), user_event("nie pamiętam hasła", "reset_password"), bot_event("utter_ask_email"),
+        listen(), user_event("abc", "nlu_fallback"),
+    ])
+
+    _, messages = await run(ActionDefaultFallback(), tracker, full_domain)
+
+    assert [message["response"] for message in messages] == [UTTER_DEFAULT]
+
+
+async def test_the_two_stage_fallback_giving_up_says_nadal(full_domain):
+    tracker = make_tracker(
+        events=[listen(), user_event("abc", "nlu_fallback")],
+        active_loop="action_two_stage_fallback",
+    )
+
+    _, messages = await run(ActionDefaultFallback(), tracker, full_domain)
+
+    assert [message["response"] for message in messages] == [UTTER_DEFAULT_AGAIN]
+
+
+# --- leave_ticket -----------------------------------------------------------------------------
+
+
+async def test_a_ticket_request_takes_the_handoff_path_with_its_own_words(full_domain):
+    tracker = make_tracker(events=[user_event("chcę zostawić zgłoszenie", "leave_ticket")])
+
+    events, messages = await run(ActionHandoff(), tracker, full_domain)
+
+    assert events == [SlotSet(HANDOFF_REQUESTED_SLOT, True)]
+    assert [message["response"] for message in messages] == [
+        UTTER_TICKET_REQUESTED,
+        UTTER_SUPPORT_CONTACT,
+        None,
+    ]
+    # the same payload: the gateway's desk queues (an adviser free) or offers the ticket
+    assert messages[-1]["custom"] == HANDOFF_PAYLOAD
+    text = full_domain["responses"][UTTER_TICKET_REQUESTED][0]["text"]
+    assert "zgłoszenie" in text
 
 
 def test_support_actions_are_in_the_domain(full_domain):
     executor = ActionExecutor()
-    for action_class in (ActionHandoff, ActionDefaultAskAffirmation):
+    for action_class in (ActionHandoff, ActionDefaultAskAffirmation, ActionDefaultFallback):
         executor.register_action(action_class)
-    assert set(executor.actions) == {"action_handoff", "action_default_ask_affirmation"}
+    assert set(executor.actions) == {
+        "action_handoff",
+        "action_default_ask_affirmation",
+        "action_default_fallback",
+    }
     assert set(executor.actions) <= set(full_domain["actions"])
