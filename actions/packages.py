@@ -412,7 +412,7 @@ class ActionPackagesInfo(Action):
             codes = [code for code in context_codes if code in by_code]
         if codes and not topics and not aspects and context_topic in _REPEATABLE:
             topics = [context_topic]
-        if context_topic == "monthly" and "vat" in aspects and not topics:
+        if context_topic == "monthly" and "vat" in aspects and topics in ([], ["price"]):
             aspects.append("monthly")  # "a z VAT?" after the monthly prices
         named = [by_code[code] for code in codes]
 
@@ -433,7 +433,8 @@ class ActionPackagesInfo(Action):
         aspects: List[str],
         text: Any,
     ) -> Optional[str]:
-        """Utters the answer; returns its topic (for the follow-ups)."""
+        """Utters the answer; returns its topic (for the follow-ups). A package the answer
+        found by itself (an amount of its price) is added to `named`."""
         if "trial" in topics:
             self._trial(dispatcher, packages)
             return "trial"
@@ -514,6 +515,8 @@ class ActionPackagesInfo(Action):
                     continue
                 for kind in ("net", "gross"):
                     if price.get(f"{kind}_grosze") == amount:
+                        if package not in named:
+                            named.append(package)  # the follow-ups are about it
                         dispatcher.utter_message(
                             response=f"utter_package_amount_{kind}",
                             amount=format_pln(amount),

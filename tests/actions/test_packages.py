@@ -37,11 +37,23 @@ from actions.packages import (
     ActionChangePackage,
     ActionPackagesInfo,
     PackageChangeStatus,
+    ValidateChangePackageForm,
+    mentioned_amounts,
+    monthly_grosze,
     package_code,
+    price_aspects,
     question_topics,
 )
-from tests.actions.helpers import make_tracker, slot_event, user_event
-from tests.actions.test_identity import ANNA, JAN, responses, verify, wait_for_mails
+from actions.confirmation import SUMMARY_SLOT, summary_fingerprint
+from tests.actions.helpers import fresh_requester, make_tracker, slot_event, user_event
+from tests.actions.test_identity import (
+    ANNA,
+    JAN,
+    form_tracker,
+    responses,
+    verify,
+    wait_for_mails,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,6 +76,38 @@ def question(text: str, *packages: str):
     return make_tracker(
         events=[user_event(text, "packages_info", [pkg(p) for p in packages])],
     )
+
+
+def follow_up(
+    events: List[Dict[str, Any]],
+    text: str,
+    *packages: str,
+    intent: str = "packages_info",
+    before: str = "ask me",
+    before_packages: tuple = (),
+):
+    """The tracker for `text` right after action_packages_info answered `before` with
+    `events` (the context slots it set)."""
+    slots = values_of(events)
+    return make_tracker(
+        slots=slots,
+        events=[
+            user_event(before, "packages_info", [pkg(p) for p in before_packages]),
+            {"event": "action", "name": "action_packages_info"},
+            {"event": "bot", "text": "..."},
+            *[slot_event(name, value) for name, value in slots.items()],
+            {"event": "action", "name": "action_listen"},
+            user_event(text, intent, [pkg(p) for p in packages]),
+        ],
+    )
+
+
+async def ask_then(first: str, first_packages: tuple, text: str, *packages: str, **kwargs):
+    """Runs action_packages_info for `first`, then for the follow-up `text`."""
+    events, _ = await run(ActionPackagesInfo(), question(first, *first_packages))
+    tracker = follow_up(events, text, *packages, before=first, before_packages=first_packages,
+                        **kwargs)
+    return await run(ActionPackagesInfo(), tracker)
 
 
 async def run(action, tracker, domain=None):
@@ -150,6 +194,7 @@ def test_every_response_the_actions_use_exists(merged_domain):
         used |= {name for name in re.findall(r"utter_[a-z_]+", source) if not name.endswith("_")}
     used -= {"utter_message"}  # dispatcher.utter_message
     used |= {f"utter_package_{topic}" for topic in ("documents", "invoicing", "backup")}
+    used |= {"utter_package_amount_net", "utter_package_amount_gross"}
     assert used - set(merged_domain["responses"]) == set()
 
 
@@ -203,6 +248,40 @@ def test_question_topics(text, topics):
     assert question_topics(text) == topics
 
 
+@pytest.mark.parametrize(
+    ("text", "aspects"),
+    [
+        ("ile miesięcznie?", ["monthly"]),
+        ("a z VAT?", ["vat"]),
+        ("A czy cena 799 zł to z VAT czy bez?", ["vat"]),
+        ("jak bym chciał przejść na złoty to ile zapłacę", ["change"]),
+        ("chcę przejść na złoty", []),  # the change itself, no price asked
+        ("ile kosztuje srebrny brutto na miesiac", ["monthly", "vat"]),
+    ],
+)
+def test_price_aspects(text, aspects):
+    assert price_aspects(text) == aspects
+
+
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        ("A czy cena 799 zł to z VAT czy bez?", [79900]),
+        ("982,77 zł to brutto?", [98277]),
+        ("jaka stawka vat, 23 czy 8?", [2300, 800]),
+        ("1 299,5 zł", [129950]),
+        ("ile kosztuje srebrny", []),
+    ],
+)
+def test_mentioned_amounts(text, amounts):
+    assert mentioned_amounts(text) == amounts
+
+
+def test_monthly_is_the_yearly_amount_divided_by_12():
+    assert (monthly_grosze(79900), monthly_grosze(98277), monthly_grosze(0)) == (6658, 8190, 0)
+    assert monthly_grosze(None) is None
+
+
 # --- price-list answers ---------------------------------------------------------------------------
 
 
@@ -210,7 +289,7 @@ async def test_the_price_of_one_package(live_backend):
     tracker = question("ile kosztuje srebrny?", "silver")
     events, dispatcher = await run(ActionPackagesInfo(), tracker)
 
-    assert events == []
+    assert events == [SlotSet("packages_topic", "price"), SlotSet("packages_discussed", ["silver"])]
     assert responses(dispatcher) == ["utter_package_price"]
     message = dispatcher.messages[0]
     assert (message["name"], message["net"], message["gross"], message["vat_percent"]) == (
@@ -299,8 +378,170 @@ async def test_price_list_unavailable(use_backend, closed_port_url):
 
     events, dispatcher = await run(ActionPackagesInfo(), question("cennik"))
 
-    assert events == []
+    assert events == [SlotSet("packages_topic", None), SlotSet("packages_discussed", None)]
     assert responses(dispatcher) == ["utter_packages_unavailable"]
+
+
+# --- follow-ups: the answer just given is the context -----------------------------------------
+
+
+async def test_the_answer_remembers_its_topic_and_packages(live_backend):
+    events, _ = await run(ActionPackagesInfo(), question("ile kosztuje złoty?", "gold"))
+
+    assert events == [SlotSet("packages_topic", "price"), SlotSet("packages_discussed", ["gold"])]
+
+
+async def test_a_package_named_alone_after_a_price_is_its_price(live_backend):
+    """"a srebrny?" (or a bare "srebrny", read as inform) right after the price of gold."""
+    for intent in ("packages_info", "inform"):
+        events, dispatcher = await ask_then(
+            "ile kosztuje złoty?", ("gold",), "a srebrny?", "silver", intent=intent
+        )
+        assert responses(dispatcher) == ["utter_package_price"]
+        assert (dispatcher.messages[0]["name"], dispatcher.messages[0]["net"]) == (
+            "srebrny", "299,00 zł",
+        )
+        assert values_of(events) == {"packages_topic": "price", "packages_discussed": ["silver"]}
+
+
+async def test_a_package_named_alone_after_documents_is_about_documents(live_backend):
+    _, dispatcher = await ask_then(
+        "ile dokumentów IWD ma srebrny?", ("silver",), "a złoty?", "gold"
+    )
+
+    assert responses(dispatcher) == ["utter_package_documents"]
+    assert dispatcher.messages[0]["documents"] == "bez limitu"
+
+
+async def test_monthly_follow_up_divides_the_yearly_price(live_backend):
+    events, dispatcher = await ask_then("ile kosztuje złoty?", ("gold",), "ile miesięcznie?")
+
+    assert responses(dispatcher) == ["utter_package_price_monthly"]
+    message = dispatcher.messages[0]
+    assert (message["name"], message["monthly_net"], message["monthly_gross"]) == (
+        "złoty", "66,58 zł", "81,90 zł",
+    )
+    assert (message["net"], message["gross"]) == ("799,00 zł", "982,77 zł")
+    assert values_of(events)["packages_topic"] == "monthly"
+
+
+async def test_monthly_without_context_lists_the_paid_packages(live_backend):
+    _, dispatcher = await run(ActionPackagesInfo(), question("ile to miesięcznie wychodzi?"))
+
+    assert responses(dispatcher) == ["utter_package_price_monthly"] * 2
+    assert [(m["name"], m["monthly_net"]) for m in dispatcher.messages] == [
+        ("srebrny", "24,92 zł"), ("złoty", "66,58 zł"),
+    ]
+
+
+async def test_context_is_only_the_answer_just_given(live_backend):
+    """After anything else (here a greeting answered in between) "ile miesięcznie?" does not
+    reach back to an older price answer."""
+    events, _ = await run(ActionPackagesInfo(), question("ile kosztuje złoty?", "gold"))
+    tracker = make_tracker(
+        slots=values_of(events),
+        events=[
+            user_event("ile kosztuje złoty?", "packages_info", [pkg("gold")]),
+            {"event": "action", "name": "action_packages_info"},
+            {"event": "action", "name": "action_listen"},
+            user_event("dzień dobry", "greet"),
+            {"event": "action", "name": "utter_greet"},
+            {"event": "action", "name": "action_listen"},
+            user_event("ile miesięcznie?", "packages_info"),
+        ],
+    )
+    _, dispatcher = await run(ActionPackagesInfo(), tracker)
+
+    assert [m["name"] for m in dispatcher.messages] == ["srebrny", "złoty"]
+
+
+async def test_with_vat_follow_up(live_backend):
+    _, dispatcher = await ask_then("ile kosztuje srebrny?", ("silver",), "a z VAT?")
+
+    assert responses(dispatcher) == ["utter_package_price_gross"]
+    assert (dispatcher.messages[0]["name"], dispatcher.messages[0]["gross"]) == (
+        "srebrny", "367,77 zł",
+    )
+
+
+async def test_with_vat_after_the_monthly_prices_stays_monthly(live_backend):
+    events, _ = await run(ActionPackagesInfo(), question("ile kosztuje złoty?", "gold"))
+    monthly = follow_up(events, "ile miesięcznie?", before="ile kosztuje złoty?",
+                        before_packages=("gold",))
+    events, _ = await run(ActionPackagesInfo(), monthly)
+    tracker = follow_up(events, "a z VAT?", before="ile miesięcznie?")
+
+    _, dispatcher = await run(ActionPackagesInfo(), tracker)
+
+    assert responses(dispatcher) == ["utter_package_price_monthly"]
+    assert dispatcher.messages[0]["monthly_gross"] == "81,90 zł"
+
+
+async def test_a_column_of_another_package_as_a_follow_up(live_backend):
+    _, dispatcher = await ask_then(
+        "ile kosztuje srebrny?", ("silver",), "a złoty ma kopię?", "gold"
+    )
+
+    assert responses(dispatcher) == ["utter_package_backup"]
+    assert (dispatcher.messages[0]["name"], dispatcher.messages[0]["backup"]) == ("złoty", "30 GB")
+
+
+async def test_is_this_amount_with_vat(live_backend):
+    """"A czy cena 799 zł to z VAT czy bez?": 799 zł is gold's net price."""
+    events, dispatcher = await run(
+        ActionPackagesInfo(), question("A czy cena 799 zł to z VAT czy bez?")
+    )
+
+    assert responses(dispatcher) == ["utter_package_amount_net"]
+    message = dispatcher.messages[0]
+    assert (message["amount"], message["name"], message["gross"], message["vat_percent"]) == (
+        "799,00 zł", "złoty", "982,77 zł", 23,
+    )
+    assert values_of(events) == {"packages_topic": "gross", "packages_discussed": ["gold"]}
+
+    _, dispatcher = await run(ActionPackagesInfo(), question("367,77 zł to cena z VAT?"))
+    assert responses(dispatcher) == ["utter_package_amount_gross"]
+    assert (dispatcher.messages[0]["name"], dispatcher.messages[0]["net"]) == (
+        "srebrny", "299,00 zł",
+    )
+
+
+async def test_the_vat_rate_question(live_backend):
+    """"jaka stawka vat, 23 czy 8?": the rate from the price list, then the gross prices."""
+    _, dispatcher = await run(ActionPackagesInfo(), question("jaka stawka vat, 23 czy 8?"))
+
+    assert responses(dispatcher) == [
+        "utter_packages_vat", "utter_package_price_gross", "utter_package_price_gross",
+    ]
+    assert dispatcher.messages[0]["vat_percent"] == 23
+    assert [m["name"] for m in dispatcher.messages[1:]] == ["srebrny", "złoty"]
+
+
+async def test_what_a_change_would_cost_is_answered_not_started(live_backend):
+    _, dispatcher = await run(
+        ActionPackagesInfo(),
+        question("jak bym chciał przejść na złoty to ile zapłacę", "gold"),
+    )
+
+    assert responses(dispatcher) == ["utter_package_price", "utter_package_change_cost"]
+    assert dispatcher.messages[0]["name"] == "złoty"
+
+
+async def test_the_comparison_while_the_change_asks_for_the_package(live_backend):
+    """A price-list question while change_package_form asks for the package: the price list
+    without its own question and buttons (the form asks next, with its buttons)."""
+    tracker = make_tracker(
+        slots={"requested_slot": "package"},
+        events=[user_event("który pakiet wybrać?", "packages_info")],
+        active_loop="change_package_form",
+    )
+    _, dispatcher = await run(ActionPackagesInfo(), tracker)
+
+    assert responses(dispatcher) == [
+        "utter_packages_overview", "utter_package_summary", "utter_package_summary",
+        "utter_package_summary", "utter_packages_overview_vat",
+    ]
+    assert all(not m.get("buttons") for m in dispatcher.messages)
 
 
 # --- changing the package -------------------------------------------------------------------------
@@ -626,3 +867,116 @@ async def test_a_trial_package_is_ordered(live_backend, domain):
         "299,00 zł", "30.06.2028",
     )
     assert subscription_row(live_backend, ANNA)[:3] == ("silver", "2028-06-30", None)
+
+
+# --- the change form: values from the first message, help, corrections -------------------------
+
+
+async def test_package_and_address_from_the_message_that_starts_the_change(live_backend, domain):
+    """"chcę zmienić pakiet na srebrny, mail jan.kowalski@majafirma.pl": the package is kept,
+    the code goes to that address at once - neither is asked for."""
+    requester = fresh_requester()
+    text = "chcę zmienić pakiet na srebrny, mail jan.kowalski@majafirma.pl"
+    tracker = form_tracker(
+        "change_package_form",
+        text=text,
+        intent="change_package",
+        requested_slot=None,
+        candidates={"package": "silver"},
+        entities=[
+            {"entity": "package", "value": "silver", "start": 23, "end": 31},
+            {"entity": "email", "value": JAN, "start": 38, "end": 63},
+        ],
+        metadata={"pomocnik_client": {"network": requester["network"]}},
+        sender_id=requester["conversation"],
+    )
+    dispatcher = CollectingDispatcher()
+
+    events = await ValidateChangePackageForm().run(dispatcher, tracker, domain)
+
+    values = values_of(events)
+    assert values["package"] == "silver"
+    assert values["email"] == JAN
+    assert values["requested_slot"] == "verification_code"
+    assert responses(dispatcher) == ["utter_verification_code_sent"]
+
+
+def package_question(grant: str, text: str, intent: str, candidates=None):
+    return form_tracker(
+        "change_package_form",
+        text=text,
+        intent=intent,
+        requested_slot="package",
+        candidates=candidates or {},
+        slots={"verification_grant": grant},
+    )
+
+
+async def test_dont_know_at_the_package_question_gets_the_comparison(live_backend, domain):
+    grant = await grant_for(live_backend, domain, JAN)
+    dispatcher = CollectingDispatcher()
+
+    events = await ValidateChangePackageForm().run(
+        dispatcher, package_question(grant, "nie wiem, nie umiem się zdecydować", "dont_know"),
+        domain,
+    )
+
+    assert events == [SlotSet("package", None), SlotSet("requested_slot", "package")]
+    assert responses(dispatcher) == [
+        "utter_packages_overview", "utter_package_summary", "utter_package_summary",
+        "utter_package_summary", "utter_packages_overview_vat",
+    ]
+
+
+async def test_no_at_the_package_question_keeps_the_form(live_backend, domain):
+    grant = await grant_for(live_backend, domain, JAN)
+    dispatcher = CollectingDispatcher()
+
+    events = await ValidateChangePackageForm().run(
+        dispatcher, package_question(grant, "nie", "deny"), domain
+    )
+
+    assert events == [SlotSet("package", None), SlotSet("requested_slot", "package")]
+    assert responses(dispatcher) == ["utter_package_change_keep_going"]
+
+
+async def test_a_package_with_dont_know_is_still_the_answer(live_backend, domain):
+    """"nie wiem, chyba złoty" names the package: it is taken."""
+    grant = await grant_for(live_backend, domain, JAN)
+    dispatcher = CollectingDispatcher()
+
+    events = await ValidateChangePackageForm().run(
+        dispatcher,
+        package_question(grant, "nie wiem, chyba złoty", "dont_know", {"package": "gold"}),
+        domain,
+    )
+
+    values = values_of(events)
+    assert (values["package"], values["requested_slot"]) == ("gold", "confirmation")
+
+
+async def test_another_package_at_the_summary_shows_a_new_summary(live_backend, domain):
+    """"jednak złoty" at the summary of the change to silver: the package changes, the earlier
+    summary no longer counts, and the new summary is about gold."""
+    grant = await grant_for(live_backend, domain, JAN)
+    shown = summary_fingerprint("change_package_form", {"package": "silver"})
+    tracker = form_tracker(
+        "change_package_form",
+        text="jednak złoty",
+        requested_slot="confirmation",
+        candidates={"package": "gold"},
+        slots={"verification_grant": grant, "package": "silver", SUMMARY_SLOT: shown},
+    )
+    dispatcher = CollectingDispatcher()
+
+    events = await ValidateChangePackageForm().run(dispatcher, tracker, domain)
+
+    values = values_of(events)
+    assert (values["package"], values["confirmation"]) == ("gold", None)
+    assert values["requested_slot"] == "confirmation"
+    assert values[SUMMARY_SLOT] != shown
+
+    _, dispatcher = await run(
+        ActionAskChangePackageFormConfirmation(), asking_tracker(grant, "gold")
+    )
+    assert dispatcher.messages[0]["new_name"] == "złoty"
