@@ -622,7 +622,10 @@ class ValidateRegistrationForm(ConfirmedFormValidator):
                 return previous
             value = rest
         if requested != slot:
-            if requested in FIELD_SLOTS and is_bare_entity(tracker, slot):
+            bare_text = isinstance(text, str) and slot in stated and (
+                text.strip(" .,;!").lower() == str(stated[slot]).lower()
+            )
+            if requested in FIELD_SLOTS and (is_bare_entity(tracker, slot) or bare_text):
                 return previous
             if value == text and slot in (COMARCH_ID_SLOT, PIN_SLOT):
                 # The whole message of the one that starts the form: only a labelled number

@@ -1008,3 +1008,15 @@ async def test_going_on_after_a_hesitation_asks_again(domain):
 
     assert events == [SlotSet("comarch_id", None), SlotSet("requested_slot", "comarch_id")]
     assert messages == []
+
+
+async def test_bare_nip_typed_at_the_id_question_is_not_taken_as_the_nip_too(domain):
+    # Nothing tagged: the NIP-shaped number is the answer to the ID question (read as an ID and
+    # refused or taken by the ID's own rules), never silently stored as the NIP as well.
+    tracker = form_turn("5260250274", [("comarch_id", "5260250274")], requested="comarch_id",
+                        before={"package": "green", "email": JAN_EMAIL})
+
+    events, messages = await validate_messages(tracker, domain)
+
+    assert ("nip", "5260250274") not in set(map(_key, events))
+    assert messages == []
