@@ -7,12 +7,17 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from backend import polish
+from backend.mail.contact import TEMPLATE_GLOBAL
+
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates" / "email"),
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
 )
+# Every template extends base.txt / base.html, whose footer gives these contacts.
+_templates.globals["contact"] = TEMPLATE_GLOBAL
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,9 @@ class EmailContent:
 
 
 def render(kind: str, *, to_address: str, subject: str, **context) -> EmailContent:
-    """Render templates/email/<kind>.txt and <kind>.html into one e-mail."""
+    """Render templates/email/<kind>.txt and <kind>.html into one e-mail (the HTML title is the
+    subject)."""
+    context = {**context, "subject": subject}
     return EmailContent(
         kind=kind,
         to_address=to_address,
@@ -42,7 +49,7 @@ def password_reset(*, to_address: str, name: str, link: str, ttl_minutes: int) -
         subject="Ustawienie nowego hasła – iKsięgowość24",
         name=name,
         link=link,
-        ttl_minutes=ttl_minutes,
+        ttl_text=polish.minutes(ttl_minutes, accusative=True),
     )
 
 

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
+from backend import polish
 from backend.mail.builders import EmailContent, render
 from backend.roles import RoleInfo
 
 _SUFFIX = " – iKsięgowość24"
-
-
-def polish_count(n: int, one: str, few: str, many: str) -> str:
-    """``n`` with the right Polish plural form: 1 dzień, 2 dni; 1 godzinę, 24 godziny, 25 godzin."""
-    if n == 1:
-        return f"{n} {one}"
-    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
-        return f"{n} {few}"
-    return f"{n} {many}"
-
-
-def days(n: int) -> str:
-    return polish_count(n, "dzień", "dni", "dni")
-
-
-def hours(n: int) -> str:
-    return polish_count(n, "godzinę", "godziny", "godzin")
 
 
 def invitation(
@@ -46,7 +30,7 @@ def invitation(
         role_label=role.label,
         role_description=role.description,
         link=link,
-        ttl_text=days(ttl_days),
+        ttl_text=polish.days(ttl_days),
     )
 
 
@@ -103,7 +87,7 @@ def email_change_confirm(
         old_email=old_email,
         new_email=to_address,
         link=link,
-        ttl_text=hours(ttl_hours),
+        ttl_text=polish.hours(ttl_hours, accusative=True),
     )
 
 
@@ -119,7 +103,7 @@ def email_change_requested(
         old_email=to_address,
         new_email=new_email,
         requested_by_self=requested_by_self,
-        ttl_text=hours(ttl_hours),
+        ttl_text=polish.hours(ttl_hours, accusative=True),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 
+from backend import polish
 from backend.mail.builders import EmailContent, render
 
 ACTIVATION_SUBJECT = "Aktywacja konta Comarch Cloud"
@@ -26,12 +27,9 @@ class ActivationVariant(enum.StrEnum):
 
 
 def hours_text(n: int) -> str:
-    """``n`` hours with the right Polish plural form (1 godzinę, 2 godziny, 48 godzin)."""
-    if n == 1:
-        return "1 godzinę"
-    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
-        return f"{n} godziny"
-    return f"{n} godzin"
+    """How long a link is valid, after "przez": 1 godzinę, 2 godziny, 48 godzin (backend/api
+    imports this name)."""
+    return polish.hours(n, accusative=True)
 
 
 def activation(

@@ -9,23 +9,12 @@ from __future__ import annotations
 
 from backend.mail.builders import EmailContent, render
 
-# When and how people reach an adviser; said in every ticket e-mail.
-ADVISER_HOURS = "od poniedziałku do piątku w godz. 8:00–18:00"
-SUPPORT_PHONE = "32 356 22 23"
-SUPPORT_EMAIL = "wsparcie@ingksiegowosc.pl"
-
-
-def _contact() -> dict[str, str]:
-    return {"hours": ADVISER_HOURS, "phone": SUPPORT_PHONE, "support_email": SUPPORT_EMAIL}
-
-
 def ticket_received(*, to_address: str, ticket_number: str) -> EmailContent:
     return render(
         "ticket_received",
         to_address=to_address,
         subject=f"Przyjęliśmy Twoje zgłoszenie nr {ticket_number}",
         ticket_number=ticket_number,
-        **_contact(),
     )
 
 
@@ -36,5 +25,4 @@ def ticket_answered(*, to_address: str, ticket_number: str, answer: str) -> Emai
         subject=f"Odpowiedź na zgłoszenie nr {ticket_number}",
         ticket_number=ticket_number,
         answer=answer,
-        **_contact(),
     )

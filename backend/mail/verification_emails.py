@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backend import polish
 from backend.mail.builders import EmailContent, render
 
 PLATFORM_LABELS = {"android": "Android", "ios": "iOS"}
@@ -20,7 +21,7 @@ def verification_code(*, to_address: str, name: str, code: str, ttl_minutes: int
         subject="Kod weryfikacyjny do czatu – iKsięgowość24",
         name=name,
         code=code,
-        ttl_minutes=ttl_minutes,
+        ttl_text=polish.minutes(ttl_minutes, accusative=True),
     )
 
 

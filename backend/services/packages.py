@@ -34,10 +34,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend import polish
 from backend.deps import Deps
 from backend.errors import Conflict, Forbidden, NotFound
 from backend.mail import package_emails
+from backend.mail.package_emails import PackageFacts
 from backend.models import Membership, Package, PackageCode, Role, Subscription
+from backend.polish import Case, add_years, days, documents, format_date, format_pln
 from backend.repositories import accounts
 from backend.repositories import packages as queries
 from backend.services import audit, outbox
@@ -76,48 +79,13 @@ class ConcurrentChange(Conflict):
     message = "Pakiet został w międzyczasie zmieniony. Sprawdź aktualny stan i spróbuj ponownie."
 
 
-# --- money and Polish wording -----------------------------------------------------------------
+# --- money (the Polish wording is backend/polish.py) ------------------------------------------
 
 
 def gross_grosze(net_grosze: int | Decimal, vat_percent: int) -> int:
     """The one place gross is computed: net × (100 + VAT) / 100, rounded half-up to the grosz."""
     gross = Decimal(net_grosze) * (100 + vat_percent) / 100
     return int(gross.quantize(_GROSZ, rounding=ROUND_HALF_UP))
-
-
-def format_pln(grosze: int) -> str:
-    """29900 -> "299,00 zł"; thousands are grouped with a space ("1 234,56 zł")."""
-    sign = "-" if grosze < 0 else ""
-    zloty, gr = divmod(abs(grosze), 100)
-    return f"{sign}{zloty:,}".replace(",", " ") + f",{gr:02d} zł"
-
-
-def format_date(day: date) -> str:
-    return day.strftime("%d.%m.%Y")
-
-
-def plural(count: int, one: str, few: str, many: str) -> str:
-    """Polish plural form: 1 dokument, 2–4 dokumenty (not 12–14), 5+ dokumentów."""
-    if count == 1:
-        return one
-    if count % 10 in (2, 3, 4) and count % 100 not in (12, 13, 14):
-        return few
-    return many
-
-
-def documents(count: int) -> str:
-    return f"{count} {plural(count, 'dokument', 'dokumenty', 'dokumentów')}"
-
-
-def days(count: int) -> str:
-    return f"{count} {plural(count, 'dzień', 'dni', 'dni')}"
-
-
-def add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February -> 28 February
-        return day.replace(year=day.year + years, day=28)
 
 
 def warsaw_today(now: datetime) -> date:
@@ -218,6 +186,18 @@ class PackageView:
     def price_label(self) -> str:
         price = self.yearly_price
         return f"{price.net} netto rocznie ({price.gross} brutto, w tym {price.vat_percent}% VAT)"
+
+    def facts(self) -> PackageFacts:
+        """What the e-mails say about this package (plain values for backend/mail)."""
+        return PackageFacts(
+            name=self.name,
+            yearly_net=self.yearly_price.net,
+            yearly_gross=self.yearly_price.gross,
+            vat_percent=self.yearly_price.vat_percent,
+            invoicing=self.invoicing_label,
+            document_exchange=self.document_exchange_label,
+            backup=self.backup_label,
+        )
 
 
 @dataclass(frozen=True)
@@ -330,8 +310,8 @@ def downgrade_warnings(current: PackageView, new: PackageView, usage: Usage) -> 
         notices.append(
             Notice(
                 "invoicing_limited",
-                f"W pakiecie {new.name} program do fakturowania jest dostępny tylko przez "
-                f"{days(new_days)}.",
+                f"W {polish.package(new.name, Case.LOCATIVE)} program do fakturowania jest "
+                f"dostępny tylko przez {days(new_days)}.",
             )
         )
     if new.backup_gb < current.backup_gb:
@@ -440,15 +420,20 @@ class PackageService:
                     to_address=account.email,
                     name=account.name,
                     organisation=after.organisation_name,
-                    current=current,
-                    new=new,
-                    cancelled=pending,
+                    current=current.facts(),
+                    new=new.facts(),
+                    cancelled=None if pending is None else pending.facts(),
                     in_trial=before.in_trial,
                     trial_until=before.valid_until,
                     valid_until=after.valid_until,
                     effective_from=effective_from,
-                    payment=payment,
-                    warnings=warnings,
+                    payment=None if payment is None else package_emails.Payment(
+                        net=payment.price.net,
+                        gross=payment.price.gross,
+                        vat_percent=payment.price.vat_percent,
+                        days=payment.days_remaining,
+                    ),
+                    warnings=[warning.message for warning in warnings],
                 ),
                 self._clock,
             )
@@ -566,20 +551,23 @@ def _change_message(
         )
     if change == "upgrade":
         return (
-            f"Pakiet zmieniony z {current.name} na {new.name} od dziś. Okres rozliczeniowy trwa do "
-            f"{format_date(after.valid_until)}. Do zapłaty za pozostałe "
-            f"{days(payment.days_remaining)}: "
+            f"Pakiet zmieniony z {polish.package_name(current.name, Case.GENITIVE)} na {new.name} "
+            "od dziś. Okres rozliczeniowy trwa do "
+            f"{format_date(after.valid_until)}. Do zapłaty za "
+            f"{polish.remaining_days(payment.days_remaining)}: "
             f"{payment.price.net} netto ({payment.price.gross} brutto). "
-            f"Cena pakietu {new.name}: {new.price_label}."
+            f"Cena {polish.package(new.name, Case.GENITIVE)}: {new.price_label}."
         )
     if change == "downgrade_scheduled":
         period = "okresu próbnego" if before.in_trial else "opłaconego okresu"
         return (
             f"Zmiana na pakiet {new.name} zaplanowana. Pakiet {current.name} działa do końca "
             f"{period} ({format_date(after.valid_until)}), a pakiet {new.name} od "
-            f"{format_date(after.pending_from)}. Cena pakietu {new.name}: {new.price_label}."
+            f"{format_date(after.pending_from)}. Cena {polish.package(new.name, Case.GENITIVE)}: "
+            f"{new.price_label}."
         )
     return (
-        f"Zaplanowana zmiana na pakiet {cancelled.name} została anulowana. Zostajesz przy pakiecie "
-        f"{current.name} ({current.price_label}), opłaconym do {format_date(after.valid_until)}."
+        f"Zaplanowana zmiana na pakiet {cancelled.name} została anulowana. Zostajesz przy "
+        f"{polish.package(current.name, Case.LOCATIVE)} ({current.price_label}), opłaconym do "
+        f"{format_date(after.valid_until)}."
     )

@@ -50,7 +50,8 @@ from stdnum.pl import nip as stdnum_nip
 from backend.deps import Deps
 from backend.errors import Conflict, DomainError, RateLimited
 from backend.mail import registration_emails
-from backend.mail.registration_emails import ActivationVariant, hours_text
+from backend.mail.contact import CONTACT_EMAIL as CONTACT
+from backend.mail.registration_emails import ActivationVariant
 from backend.models import (
     Account,
     AccountState,
@@ -62,6 +63,7 @@ from backend.models import (
     Role,
     Subscription,
 )
+from backend.polish import add_years, format_date, hours
 from backend.repositories import accounts, licences
 from backend.services import audit, outbox, rate_limit
 from backend.services.activation import (
@@ -97,7 +99,6 @@ ALL_LICENCES_KEY = "*"
 # Notices to an address that already has an account ("email taken"), per address and hour.
 EMAIL_TAKEN_NOTICES = RateLimit("registration_notice", limit=3, window=timedelta(hours=1))
 
-CONTACT = "kontakt@iksiegowosc24.pl"
 NIP_FORMAT_MESSAGE = "NIP musi składać się z 10 cyfr (myślniki i spacje są dozwolone)."
 NIP_CHECKSUM_MESSAGE = (
     "NIP jest nieprawidłowy – nie zgadza się jego suma kontrolna. "
@@ -171,17 +172,6 @@ def mask_email(email: str) -> str:
     """``anna.nowak@biuro-nowak.pl`` -> ``a***@biuro-nowak.pl``."""
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}"
-
-
-def polish_date(day: date) -> str:
-    return day.strftime("%d.%m.%Y")
-
-
-def add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
 
 
 @dataclass(frozen=True)
@@ -516,7 +506,7 @@ def _unchanged_sentence(subscription: Subscription | None) -> str:
         return "Parametry usługi nie zmieniają się."
     return (
         "Pakiet i data ważności usługi nie zmieniają się, niezależnie od wybranego pakietu: "
-        f"pakiet {subscription.package.name}, ważny do {polish_date(subscription.valid_until)}."
+        f"pakiet {subscription.package.name}, ważny do {format_date(subscription.valid_until)}."
     )
 
 
@@ -547,16 +537,16 @@ def _existing_message(same_address: bool, shown_address: str, queued: bool, unch
 
 
 def _created_message(email: str, terms: PlanTerms, package_name: str) -> str:
-    validity = hours_text(int(ACTIVATION_TTL.total_seconds() // 3600))
+    validity = hours(int(ACTIVATION_TTL.total_seconds() // 3600), accusative=True)
     if terms.after_trial is None:
         plan = (
-            f"pakiet {package_name}, bezpłatny, ważny do {polish_date(terms.valid_until)}; "
+            f"pakiet {package_name}, bezpłatny, ważny do {format_date(terms.valid_until)}; "
             "program do fakturowania i wymianę dokumentów IWD możesz testować do "
-            f"{polish_date(terms.trial_until)}"
+            f"{format_date(terms.trial_until)}"
         )
     else:
         plan = (
-            f"pakiet {package_name} w okresie próbnym do {polish_date(terms.trial_until)}; "
+            f"pakiet {package_name} w okresie próbnym do {format_date(terms.trial_until)}; "
             "jeśli do tego dnia nie zamówisz pakietu, konto przejdzie na bezpłatny pakiet zielony"
         )
     return (

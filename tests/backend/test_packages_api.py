@@ -217,6 +217,8 @@ async def test_upgrade_is_immediate_with_a_pro_rata_charge_email_and_audit(
         "period_end": "2027-08-31",
     }
     assert "231,01 zł netto (284,14 zł brutto)" in result["message"]
+    assert result["message"].startswith("Pakiet zmieniony z zielonego na srebrny od dziś.")
+    assert "Cena pakietu srebrnego: 299,00 zł netto rocznie" in result["message"]
     assert result["subscription"]["package"]["code"] == "silver"
     assert result["subscription"]["valid_until"] == "2027-08-31"
 
@@ -229,8 +231,10 @@ async def test_upgrade_is_immediate_with_a_pro_rata_charge_email_and_audit(
     assert message["Subject"] == "Zmiana pakietu na srebrny – iKsięgowość24"
     text = body_text(message)
     assert "Majama Michał Zając" in text
+    assert "z pakietu zielonego na pakiet srebrny." in text
+    assert "W pakiecie srebrnym:" in text
     assert "Do zapłaty za pozostałe 282 dni: 231,01 zł netto (284,14 zł brutto" in text
-    assert "Nowa cena pakietu srebrny: 299,00 zł netto za rok (367,77 zł brutto)" in text
+    assert "Nowa cena pakietu srebrnego: 299,00 zł netto za rok (367,77 zł brutto)" in text
     assert "299,00 zł netto za rok" in html_text(message)
     await all_mail_delivered(backend, smtp, 1)
 
@@ -399,7 +403,7 @@ async def test_during_a_trial_choosing_the_tried_package_orders_it(http, backend
     assert subscription["pending_downgrade"] is None and subscription["in_trial"] is False
 
     message = (await smtp.wait_for(1))[0]
-    assert message["Subject"] == "Zamówienie pakietu srebrny – iKsięgowość24"
+    assert message["Subject"] == "Zamówienie pakietu srebrnego – iKsięgowość24"
     text = body_text(message)
     assert "Okres próbny trwa do 21.02.2027, a opłacony okres od 22.02.2027 do 21.02.2028" in text
     assert "Do zapłaty: 299,00 zł netto (367,77 zł brutto, w tym 23% VAT) za rok" in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend import roles
-from backend.mail.member_emails import days, hours
+from backend.polish import days, hours
 from backend.models import Role
 
 ROLES = "/api/v1/roles"
@@ -54,7 +54,7 @@ def test_role_scopes_match_their_descriptions():
      (25, "25 dni", "25 godzin")],
 )
 def test_polish_plurals_in_emails(n, day_text, hour_text):
-    assert days(n) == day_text and hours(n) == hour_text
+    assert days(n) == day_text and hours(n, accusative=True) == hour_text
 
 
 async def test_roles_endpoint_serves_the_catalogue(http, backend):
