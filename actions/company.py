@@ -41,6 +41,7 @@ from actions.backend_client import (
 from actions.confirmation import ConfirmedFormValidator
 from actions.idempotency import idempotency_key
 from actions.identity import (
+    GRANT_SLOT,
     IDENTITY_EXPIRED_STATUS,
     VERIFIED_EMAIL_SLOT,
     VERIFIED_NAME_SLOT,
@@ -48,6 +49,17 @@ from actions.identity import (
     grant_of,
     identity_expired_events,
     is_identity_expired,
+)
+from actions.people import (
+    MessageAddresses,
+    classify_addresses,
+    find_members_by_name,
+    fold,
+    looks_like_name,
+    name_from_answer,
+    name_in_request,
+    name_runs,
+    speaks_of_own_login,
 )
 from actions.validators import EMAIL_SLOT, UTTER_INVALID_EMAIL, normalize_email
 
@@ -66,6 +78,7 @@ ROLE_SLOT = "role"
 NEW_EMAIL_SLOT = "new_email"
 CONFIRMATION_SLOT = "confirmation"
 # this area's slots (domain.yml)
+MEMBER_CHECKED_SLOT = "member_checked"
 MEMBER_ID_SLOT = "member_id"
 MEMBER_IS_SELF_SLOT = "member_is_self"
 MEMBER_NAME_SLOT = "member_name"
@@ -79,6 +92,9 @@ ROLES_SUMMARY_SLOT = "roles_summary"
 ROLES_INFO_LABEL_SLOT = "roles_info_label"
 ROLES_INFO_DESCRIPTION_SLOT = "roles_info_description"
 ROLES_INFO_PERMISSIONS_SLOT = "roles_info_permissions"
+LIST_USERS_STATUS_SLOT = "list_users_status"
+MEMBERS_LIST_SLOT = "members_list"
+COMPANY_NAME_SLOT = "company_name"
 
 ADD_USER_STATUS_SLOT = "add_user_status"
 CHANGE_ROLE_STATUS_SLOT = "change_role_status"
@@ -102,6 +118,22 @@ UTTER_OWNER_ROLE = "utter_company_owner_role_not_assignable"
 UTTER_ROLE_NOT_RECOGNISED = "utter_company_role_not_recognised"
 UTTER_INVALID_NAME = "utter_add_user_invalid_name"
 UTTER_SAME_EMAIL = "utter_change_login_email_same"
+UTTER_MEMBER_AMBIGUOUS = "utter_company_member_ambiguous"
+UTTER_MEMBER_NAME_NOT_FOUND = "utter_company_member_name_not_found"
+LIST_USERS_FORM = "list_users_form"
+
+# The intents that start each form (the values in such a message are read by the validator).
+FORM_INTENTS = {
+    ADD_USER_FORM: "add_user",
+    CHANGE_ROLE_FORM: "change_role",
+    REMOVE_USER_FORM: "remove_user",
+    CHANGE_LOGIN_EMAIL_FORM: "change_login_email",
+}
+# "popraw", "ma być", "jednak" - a value corrected at the summary.
+_CORRECTION_CUE = re.compile(
+    r"\b(?:popraw\w*|ma\s+byc|powinn?[oa]?\s+byc|powinien\s+byc|mial[oa]?\s+byc|jednak|"
+    r"zmien\w*|nie\s+\w+\s*,?\s*tylko|chodzi\s+o|nazywa\s+sie|pomylk\w*|blad\w*)\b"
+)
 
 # Questions the rules answer in the middle of a form (the form then asks again).
 QUESTION_INTENTS = ("roles_info", "support_contact", "bot_challenge")
@@ -274,8 +306,54 @@ def user_just_spoke(tracker: Tracker) -> bool:
     return False
 
 
+# Role words (folded stems) for a message the NLU left without a role entity.
+_ROLE_STEMS = (
+    (re.compile(r"\b(?:pracowni\w*)"), "employee"),
+    (re.compile(r"\b(?:magazyn\w+)"), "warehouse"),
+    (re.compile(r"\b(?:ksiegow\w*|zarzad\w*|pelnomocni\w*|czlon\w+\s+zarzadu)"), "management"),
+    (re.compile(r"\b(?:wlasciciel\w*|prezes\w*)"), "owner"),
+)
+
+
+def role_in_text(text: Any) -> Optional[str]:
+    """The role a message names by a role word; with "na <rola>" the one after "na" (the new
+    one), else the last one named."""
+    folded = fold(text)
+    found = []
+    for pattern, code in _ROLE_STEMS:
+        for match in pattern.finditer(folded):
+            found.append((match.start(), code))
+    if not found:
+        return None
+    found.sort()
+    after_na = [code for start, code in found if re.search(r"\bna\s+(?:role\s+)?$", folded[:start])]
+    return after_na[-1] if after_na else found[-1][1]
+
+
+def latest_text(tracker: Tracker) -> str:
+    text = (tracker.latest_message or {}).get("text")
+    return text if isinstance(text, str) else ""
+
+
+def is_correction(text: str) -> bool:
+    return bool(_CORRECTION_CUE.search(fold(text)))
+
+
+def drop_candidate(tracker: Tracker, name: Text) -> None:
+    """Removes the trailing SlotSet candidates for `name` (so rasa_sdk does not validate it)."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "slot":
+            break
+        count += 1
+    if count:
+        head, tail = tracker.events[:-count], tracker.events[-count:]
+        tracker.events[:] = head + [e for e in tail if e.get("name") != name]
+
+
 def _reset_events() -> List[EventType]:
     return [
+        SlotSet(MEMBER_CHECKED_SLOT, None),
         SlotSet(MEMBER_EMAIL_SLOT, None),
         SlotSet(PERSON_NAME_SLOT, None),
         SlotSet(ROLE_SLOT, None),
@@ -292,10 +370,20 @@ def _reset_events() -> List[EventType]:
 
 class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
     """Common part of the company-user forms (identity first, then the form's own slots; "tak"
-    approves exactly the values the confirmation question showed: actions/confirmation.py)."""
+    approves exactly the values the confirmation question showed: actions/confirmation.py).
+
+    Values come from any message: the one that starts the form ("dodaj x@y.pl jako
+    magazyniera", "zmień rolę Łukasza Żółcia na księgowego") and a correction at the summary
+    ("popraw: ma być Ewa Lis"). An address is the visitor's own ("jestem …", "mój mail …": the
+    identity's `email`), the member's, or the new login ("na …") by the words before it. A member
+    may be named instead of an address: found by name in the company's members list once the
+    identity is verified (`member_email` holds the name until then, `member_checked` says
+    whether it was looked up: False while it waits for the grant)."""
 
     # May `member_email` be the verified person's own address ("mój")?
     accepts_own_address = False
+    # May the member be named instead of an address (an existing member)?
+    finds_by_name = True
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -309,7 +397,66 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
             and user_just_spoke(tracker)
         ):
             return [ActionExecutionRejected(self.form_name())]
-        return await super().run(dispatcher, tracker, domain)
+        events: List[EventType] = []
+        if tracker.get_slot("requested_slot") is None:
+            events = self._read_request_addresses(tracker)
+        return events + await super().run(dispatcher, tracker, domain)
+
+    def _read_request_addresses(self, tracker: Tracker) -> List[EventType]:
+        """At activation, whose each address in the message is (by the words before it) is
+        written into the message's `email` entities as their role - "member" / "new" for
+        another person's address, none for the visitor's own - which the identity step reads
+        (actions/identity.py: another person's address is never verified, the visitor's own
+        one is not asked for again), whatever roles the NLU gave."""
+        addresses = classify_addresses(latest_text(tracker))
+        if not addresses.all():
+            return []
+        own = self.own_addresses(tracker, addresses)
+        latest = tracker.latest_message or {}
+        entities = [
+            entity
+            for entity in latest.get("entities") or []
+            if not (isinstance(entity, dict) and entity.get("entity") == EMAIL_SLOT)
+        ]
+        for email in addresses.all():
+            entity: Dict[str, Any] = {"entity": EMAIL_SLOT, "value": email}
+            if email not in own:
+                entity["role"] = "new" if email in addresses.new else "member"
+            entities.append(entity)
+        latest["entities"] = entities
+        events: List[EventType] = []
+        candidate = normalize_email(tracker.slots_to_validate().get(EMAIL_SLOT))
+        if candidate is not None and candidate not in own:
+            drop_candidate(tracker, EMAIL_SLOT)
+            tracker.slots[EMAIL_SLOT] = None
+            events.append(SlotSet(EMAIL_SLOT, None))
+        return events
+
+    def own_addresses(self, tracker: Tracker, addresses: MessageAddresses) -> List[str]:
+        return list(addresses.own)
+
+    def member_from_request(self, tracker: Tracker, addresses: MessageAddresses) -> Optional[str]:
+        """The member named in the message that starts the form: an address, else a name."""
+        found = addresses.member + addresses.current + addresses.new
+        if found:
+            return found[0]
+        if self.finds_by_name:
+            runs = name_runs(latest_text(tracker))
+            if runs:
+                return max(runs, key=lambda run: len(run[0].split()))[0]
+        return None
+
+    def member_from_correction(
+        self, tracker: Tracker, addresses: MessageAddresses
+    ) -> Optional[str]:
+        found = addresses.member + addresses.new + addresses.current
+        if found:
+            return found[0]
+        if self.finds_by_name:
+            runs = name_runs(latest_text(tracker))
+            if runs:
+                return max(runs, key=lambda run: len(run[0].split()))[0]
+        return None
 
     async def required_slots(
         self,
@@ -322,22 +469,52 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
         own = [] if tracker.get_slot(REFUSAL_SLOT) else list(domain_slots)
         return await super().required_slots(own, dispatcher, tracker, domain)
 
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        for event in events:
+            if event.get("event") == "slot":
+                tracker.slots[event["name"]] = event["value"]
+        # A member given before the identity was verified (an address or a name from the first
+        # message) is looked up as soon as the grant is there.
+        pending = tracker.get_slot(MEMBER_EMAIL_SLOT)
+        if (
+            pending is not None
+            and tracker.get_slot(MEMBER_CHECKED_SLOT) is False
+            and not tracker.get_slot(REFUSAL_SLOT)
+            and grant_of(tracker) is not None
+        ):
+            checked = await self.validate_member_email(pending, dispatcher, tracker, domain)
+            tracker.slots.update(checked)
+            events += [SlotSet(name, value) for name, value in checked.items()]
+        return events
+
     # --- extraction ---
 
     async def extract_role(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        """Asked for the role, the user typed something that names none: say so, ask again."""
+        """Asked for the role, the user typed something that names none: say so, ask again.
+        In the message that starts the form a role word the NLU did not mark still counts."""
+        requested = tracker.get_slot("requested_slot")
+        has_entity = any(
+            e.get("entity") == ROLE_SLOT for e in tracker.latest_message.get("entities") or []
+        )
+        if requested is None and not has_entity and tracker.get_slot(ROLE_SLOT) is None:
+            role = role_in_text(latest_text(tracker))
+            return {ROLE_SLOT: role} if role else {}
         if (
-            tracker.get_slot("requested_slot") == ROLE_SLOT
+            requested == ROLE_SLOT
             and tracker.get_slot(ROLE_SLOT) is None
             and user_just_spoke(tracker)
             and latest_intent(tracker)
             not in ("stop", "deny", "goodbye", "human_handoff", *QUESTION_INTENTS)
-            and not any(
-                e.get("entity") == ROLE_SLOT for e in tracker.latest_message.get("entities") or []
-            )
+            and not has_entity
         ):
+            role = role_in_text(latest_text(tracker))
+            if role:
+                return {ROLE_SLOT: role}
             dispatcher.utter_message(response=UTTER_ROLE_NOT_RECOGNISED)
             return {ROLE_SLOT: None}
         return {}
@@ -345,7 +522,15 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
     async def extract_member_email(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        return {}
+        requested = tracker.get_slot("requested_slot")
+        text = latest_text(tracker)
+        if requested is None and tracker.get_slot(MEMBER_EMAIL_SLOT) is None:
+            value = self.member_from_request(tracker, classify_addresses(text))
+        elif requested == CONFIRMATION_SLOT and user_just_spoke(tracker) and is_correction(text):
+            value = self.member_from_correction(tracker, classify_addresses(text))
+        else:
+            return {}
+        return {MEMBER_EMAIL_SLOT: value} if value else {}
 
     async def extract_confirmation(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -363,30 +548,72 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
     ) -> Dict[Text, Any]:
         own_email = normalize_email(tracker.get_slot(VERIFIED_EMAIL_SLOT))
         if self.accepts_own_address and (
-            latest_intent(tracker) == "affirm" or means_own_address(slot_value)
+            (latest_intent(tracker) == "affirm" and tracker.get_slot("requested_slot")
+             == MEMBER_EMAIL_SLOT)
+            or means_own_address(slot_value)
         ):
             return self._own_address(tracker, own_email)
         email = normalize_email(slot_value)
+        grant = grant_of(tracker)
         if email is None:
+            if self.finds_by_name and looks_like_name(slot_value):
+                if grant is None:  # looked up once the identity is verified
+                    return {MEMBER_EMAIL_SLOT: slot_value, MEMBER_CHECKED_SLOT: False}
+                return await self._find_by_name(str(slot_value), dispatcher, tracker)
             return self.reject(dispatcher, MEMBER_EMAIL_SLOT, UTTER_INVALID_EMAIL)
         if self.accepts_own_address and own_email is not None and email == own_email:
             return self._own_address(tracker, own_email)
 
-        grant = grant_of(tracker)
-        if grant is None:  # the identity step comes first; nothing to check against yet
-            return {MEMBER_EMAIL_SLOT: email}
+        if grant is None:  # the identity step comes first; checked once it is verified
+            return {MEMBER_EMAIL_SLOT: email, MEMBER_CHECKED_SLOT: False}
+        members = await self._members(grant)
+        if isinstance(members, dict):
+            return self._refused(email, members["refusal"])
+        member = find_member(members, email)
+        result = self.member_found(email, member, dispatcher, tracker)
+        if result.get(MEMBER_EMAIL_SLOT) is not None:
+            result[MEMBER_CHECKED_SLOT] = True
+        return result
+
+    async def _members(self, grant: str) -> Any:
+        """The company's members, or {"refusal": status} when the list cannot be read."""
         try:
             answer = await get_backend_client().members(grant)
         except BackendUnavailable as exc:
             logger.warning("%s: members list unavailable (%s)", self.form_name(), exc.reason)
-            return self._refused(email, Refusal.UNAVAILABLE)
+            return {"refusal": Refusal.UNAVAILABLE}
         except BackendError as exc:
-            refusal = refusal_of(exc)
             logger.info("%s: members list refused (%s)", self.form_name(), exc.code)
-            return self._refused(email, refusal)
+            return {"refusal": refusal_of(exc)}
         members = answer.get("members") if isinstance(answer, dict) else None
-        member = find_member(members or [], email)
-        return self.member_found(email, member, dispatcher, tracker)
+        return [m for m in members or [] if isinstance(m, dict)]
+
+    async def _find_by_name(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Dict[Text, Any]:
+        """"Tomasz Wrona, nie pamiętam jego maila": the member by name (case and Polish letters
+        do not matter, the whole name or the surname); several -> which one; none -> the
+        address is asked for."""
+        members = await self._members(str(grant_of(tracker)))
+        if isinstance(members, dict):
+            return self._refused(text, members["refusal"])
+        found = find_members_by_name(members, text)
+        if len(found) == 1 and normalize_email(found[0].get("email")):
+            email = normalize_email(found[0].get("email"))
+            result = self.member_found(str(email), found[0], dispatcher, tracker)
+            if result.get(MEMBER_EMAIL_SLOT) is not None:
+                result[MEMBER_CHECKED_SLOT] = True
+            return result
+        if found:
+            listing = "\n".join(f"- {m.get('name')} ({m.get('email')})" for m in found)
+            logger.info("%s: %d members match the name", self.form_name(), len(found))
+            dispatcher.utter_message(response=UTTER_MEMBER_AMBIGUOUS, member_candidates=listing)
+            return {MEMBER_EMAIL_SLOT: None, MEMBER_CHECKED_SLOT: None}
+        runs = name_runs(text)
+        query = max(runs, key=lambda run: len(run[0].split()))[0] if runs else text.strip()
+        logger.info("%s: no member matches the name", self.form_name())
+        dispatcher.utter_message(response=UTTER_MEMBER_NAME_NOT_FOUND, member_query=query)
+        return {MEMBER_EMAIL_SLOT: None, MEMBER_CHECKED_SLOT: None}
 
     def member_found(
         self,
@@ -414,11 +641,14 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
         return {}
 
     def _own_address(self, tracker: Tracker, own_email: Optional[str]) -> Dict[Text, Any]:
+        if own_email is None:  # "mój" before the identity is verified: filled in after it
+            return {MEMBER_EMAIL_SLOT: "mój", MEMBER_IS_SELF_SLOT: True, MEMBER_CHECKED_SLOT: False}
         return {
-            MEMBER_EMAIL_SLOT: own_email or "",
+            MEMBER_EMAIL_SLOT: own_email,
             MEMBER_ID_SLOT: None,
             MEMBER_IS_SELF_SLOT: True,
             MEMBER_NAME_SLOT: tracker.get_slot(VERIFIED_NAME_SLOT),
+            MEMBER_CHECKED_SLOT: True,
         }
 
     @staticmethod
@@ -450,6 +680,28 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
 
 class ValidateAddUserForm(CompanyFormValidator):
     confirmed_slots = (MEMBER_EMAIL_SLOT, PERSON_NAME_SLOT, ROLE_SLOT)
+    finds_by_name = False  # a new person: only an address will do
+
+    async def extract_person_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """The name in the starting message (when written in the nominative) and a corrected
+        name at the summary ("popraw: ma być Ewa Lis"), whatever the NLU marked."""
+        requested = tracker.get_slot("requested_slot")
+        text = latest_text(tracker)
+        if requested is None and tracker.get_slot(PERSON_NAME_SLOT) is None:
+            name = name_in_request(text)
+            return {PERSON_NAME_SLOT: name} if name else {}
+        if (
+            requested == CONFIRMATION_SLOT
+            and user_just_spoke(tracker)
+            and is_correction(text)
+            and not classify_addresses(text).all()
+            and role_in_text(text) is None
+        ):
+            name = name_from_answer(text)
+            return {PERSON_NAME_SLOT: name} if name else {}
+        return {}
 
     def form_name(self) -> Text:
         return ADD_USER_FORM
@@ -473,19 +725,25 @@ class ValidateAddUserForm(CompanyFormValidator):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
-        if latest_intent(tracker) == ADD_USER_INTENT:
-            # "dodaj Annę Zielińską": the name is inflected there; ask for it as it should be
-            # written (it goes into the invitation and the users list).
-            return {PERSON_NAME_SLOT: None}
-        entity = next(
-            (
-                e.get("value")
-                for e in tracker.latest_message.get("entities") or []
-                if e.get("entity") == PERSON_NAME_SLOT and isinstance(e.get("value"), str)
-            ),
-            None,
-        )
-        name = " ".join(str(entity or slot_value or "").split()).strip(" .,;:!")
+        requested = tracker.get_slot("requested_slot")
+        text = latest_text(tracker)
+        if requested is None:
+            # In the request itself: only a name in the nominative ("dodaj Annę Zielińską" is
+            # inflected: asked for as it should be written - it goes into the invitation).
+            name = name_in_request(text)
+            if name is None:
+                return {PERSON_NAME_SLOT: None}
+        elif requested == PERSON_NAME_SLOT:
+            # The whole answer is the name ("Tomasz Wrona", "nazywa się Ewa Lis"), whatever
+            # part of it the NLU marked.
+            name = name_from_answer(text) or (slot_value if isinstance(slot_value, str) else "")
+        else:
+            # A name said while another value was asked for: a correction, or a whole name.
+            runs = [run for run, _ in name_runs(text) if len(run.split()) >= 2]
+            name = name_from_answer(text) if is_correction(text) else (runs[0] if runs else None)
+            if not name:
+                return {PERSON_NAME_SLOT: slot_before_latest_message(tracker, PERSON_NAME_SLOT)}
+        name = " ".join(str(name or "").split()).strip(" .,;:!")
         letters = sum(ch.isalpha() for ch in name)
         if (
             letters < 2
@@ -526,6 +784,44 @@ class ValidateChangeLoginEmailForm(CompanyFormValidator):
 
     def form_name(self) -> Text:
         return CHANGE_LOGIN_EMAIL_FORM
+
+    def own_addresses(self, tracker: Tracker, addresses: MessageAddresses) -> List[str]:
+        # "zmieńcie mi login z jan@… na biuro@…": the current login is the visitor's own
+        own = list(addresses.own)
+        if speaks_of_own_login(latest_text(tracker)) and not addresses.member:
+            own += addresses.current
+        return own
+
+    def member_from_request(self, tracker: Tracker, addresses: MessageAddresses) -> Optional[str]:
+        text = latest_text(tracker)
+        if addresses.member:
+            return addresses.member[0]
+        if addresses.current:
+            return addresses.current[0]
+        if speaks_of_own_login(text) or addresses.own:
+            return "mój"
+        runs = name_runs(text)
+        return max(runs, key=lambda run: len(run[0].split()))[0] if runs else None
+
+    def member_from_correction(
+        self, tracker: Tracker, addresses: MessageAddresses
+    ) -> Optional[str]:
+        return None  # an address at the summary corrects the new one (extract_new_email)
+
+    async def extract_new_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        requested = tracker.get_slot("requested_slot")
+        text = latest_text(tracker)
+        addresses = classify_addresses(text)
+        if requested is None and tracker.get_slot(NEW_EMAIL_SLOT) is None:
+            if addresses.new:
+                return {NEW_EMAIL_SLOT: addresses.new[0]}
+            return {}
+        if requested == CONFIRMATION_SLOT and user_just_spoke(tracker) and is_correction(text):
+            found = addresses.new + addresses.member + addresses.current
+            return {NEW_EMAIL_SLOT: found[0]} if found else {}
+        return {}
 
     def member_checks(self, member: Dict[str, Any]) -> Dict[Text, Any]:
         if member.get("is_you"):
@@ -708,6 +1004,81 @@ class ActionChangeLoginEmail(CompanySubmitAction):
         await get_backend_client().change_member_email(grant, member_id, new_email, key)
         logger.info("login e-mail change requested (new %s)", mask_email(str(new_email)))
         return ChangeLoginEmailStatus.SENT, {}
+
+
+# --- who has access (reading only) -----------------------------------------------------------
+
+
+class ListUsersStatus:
+    LISTED = "listed"
+
+
+LIST_USERS_REFUSALS = (
+    Refusal.NOT_OWNER,
+    Refusal.SEVERAL_COMPANIES,
+    Refusal.NO_COMPANY,
+    Refusal.IDENTITY_EXPIRED,
+    Refusal.UNAVAILABLE,
+    Refusal.FAILED,
+)
+
+
+class ValidateListUsersForm(VerifiedIdentityValidator):
+    """Only the identity: the form's single slot `verification_grant` is filled by it."""
+
+    def form_name(self) -> Text:
+        return LIST_USERS_FORM
+
+
+class ActionListUsers(Action):
+    """"kto ma dostęp do firmy?": the company's members from the backend (owner only), one line
+    each: name, address, role, and the state when not active. Changes nothing."""
+
+    def name(self) -> Text:
+        return "action_list_users"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        grant = grant_of(tracker)
+        if grant is None:
+            return self._outcome(Refusal.IDENTITY_EXPIRED) + identity_expired_events()
+        try:
+            answer = await get_backend_client().members(grant)
+        except BackendUnavailable as exc:
+            logger.warning("list users: backend unavailable (%s)", exc.reason)
+            return self._outcome(Refusal.UNAVAILABLE)
+        except BackendError as exc:
+            status = refusal_of(exc)
+            if status not in LIST_USERS_REFUSALS:
+                status = Refusal.FAILED
+            logger.info("list users: refused (%s)", exc.code)
+            events = self._outcome(status)
+            if status == Refusal.IDENTITY_EXPIRED:
+                events += identity_expired_events()
+            return events
+        members = answer.get("members") if isinstance(answer, dict) else None
+        organisation = answer.get("organisation") if isinstance(answer, dict) else None
+        lines = []
+        for member in members or []:
+            if not isinstance(member, dict):
+                continue
+            line = f"- {member.get('name')} ({member.get('email')}) – {member_role_label(member)}"
+            if member.get("state") not in (None, "active") and member.get("state_label"):
+                line += f", {member.get('state_label')}"
+            lines.append(line)
+        name = organisation.get("name") if isinstance(organisation, dict) else None
+        return self._outcome(ListUsersStatus.LISTED, "\n".join(lines), name)
+
+    @staticmethod
+    def _outcome(
+        status: str, listing: Optional[str] = None, company: Optional[str] = None
+    ) -> List[EventType]:
+        return [
+            SlotSet(LIST_USERS_STATUS_SLOT, status),
+            SlotSet(MEMBERS_LIST_SLOT, listing),
+            SlotSet(COMPANY_NAME_SLOT, company),
+        ]
 
 
 # --- roles -----------------------------------------------------------------------------------

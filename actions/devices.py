@@ -149,6 +149,51 @@ def _slot_events(values: Dict[Text, Any]) -> List[EventType]:
     return [SlotSet(name, value) for name, value in values.items()]
 
 
+OFFER_RESPONSE = "utter_device_one_device_rule"
+_OFFER_ACCEPTED = "_pomocnik_offer_accepted"
+
+
+def _answers_offer(tracker: Tracker) -> bool:
+    """The latest message is a "tak" to the removal offer that followed the paired device."""
+    intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+    if intent != "affirm" or tracker.get_slot(DEVICE_STATUS_SLOT) != DeviceStatus.PAIRED:
+        return False
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return False
+            seen_user = True
+            continue
+        if not seen_user or kind != "action":
+            continue
+        if event.get("name") in ("action_listen", "action_extract_slots"):
+            continue
+        return event.get("name") == OFFER_RESPONSE
+    return False
+
+
+def _reason_before_latest_message(tracker: Tracker) -> str:
+    """The removal reason as it was before the latest message (replace when none)."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_user = True
+            continue
+        if seen_user and event.get("event") == "slot" and event.get("name") == DEVICE_REASON_SLOT:
+            value = event.get("value")
+            if value in REMOVAL_REASONS:
+                return value
+            text = value.casefold() if isinstance(value, str) else ""
+            if any(stem in text for stem in _STOLEN_STEMS):
+                return REASON_STOLEN
+            if any(stem in text for stem in _LOST_STEMS):
+                return REASON_LOST
+            return REASON_REPLACE
+    return REASON_REPLACE
+
+
 # --- is a device paired? -----------------------------------------------------------------------
 
 
@@ -215,7 +260,7 @@ class ValidateRemoveDeviceForm(ConfirmedFormValidator, VerifiedIdentityValidator
         # The backend removes whichever device is paired at that moment: if another phone was
         # paired since the question named one, the "tak" must not remove it unseen.
         grant = grant_of(tracker)
-        if grant is None or is_immediate(tracker):
+        if grant is None:
             return []
         lookup = await self._look_up_device(grant)
         tracker.slots.update(lookup)
@@ -229,8 +274,9 @@ class ValidateRemoveDeviceForm(ConfirmedFormValidator, VerifiedIdentityValidator
         domain: DomainDict,
     ) -> List[Text]:
         own = list(domain_slots)
-        # A lost or stolen phone goes at once; with no device there is nothing to confirm.
-        if is_immediate(tracker) or tracker.get_slot(DEVICE_FOUND_SLOT) is False:
+        # With no device there is nothing to confirm (a lost or stolen phone is confirmed too:
+        # one "tak", then it goes at once).
+        if tracker.get_slot(DEVICE_FOUND_SLOT) is False:
             own = [slot for slot in own if slot != CONFIRMATION_SLOT]
         return await super().required_slots(own, dispatcher, tracker, domain)
 
@@ -243,16 +289,55 @@ class ValidateRemoveDeviceForm(ConfirmedFormValidator, VerifiedIdentityValidator
             # The form is being activated: a look-up left from an earlier run does not count.
             events = [SlotSet(DEVICE_FOUND_SLOT, None)]
             tracker.slots[DEVICE_FOUND_SLOT] = None
+        reason = tracker.get_slot(DEVICE_REASON_SLOT)
+        if isinstance(reason, str) and reason not in REMOVAL_REASONS:
+            # "zgubiłam komórkę" the synonyms did not map: the canonical value (the question's
+            # wording depends on it)
+            events.append(SlotSet(DEVICE_REASON_SLOT, removal_reason(tracker)))
+            tracker.slots[DEVICE_REASON_SLOT] = removal_reason(tracker)
+        if activating:
+            events += await self._accept_offer(tracker)
         return events + await super().run(dispatcher, tracker, domain)
+
+    async def _accept_offer(self, tracker: Tracker) -> List[EventType]:
+        """"Czy chcesz je teraz usunąć?" right after naming the paired device, answered "tak":
+        that is the one confirmation - if the device is still the one named, no second
+        question. Returns the look-up's events; the "tak" becomes the confirmation candidate."""
+        if not _answers_offer(tracker) or grant_of(tracker) is None:
+            return []
+        shown = (tracker.get_slot(DEVICE_NAME_SLOT), tracker.get_slot(DEVICE_PLATFORM_SLOT))
+        lookup = await self._look_up_device(grant_of(tracker))
+        if not lookup:
+            return []
+        tracker.slots.update(lookup)
+        events = _slot_events(lookup)
+        if lookup.get(DEVICE_FOUND_SLOT) and shown == (
+            lookup.get(DEVICE_NAME_SLOT),
+            lookup.get(DEVICE_PLATFORM_SLOT),
+        ):
+            tracker.events.append(SlotSet(CONFIRMATION_SLOT, True))
+            tracker.slots[CONFIRMATION_SLOT] = True
+            setattr(tracker, _OFFER_ACCEPTED, True)  # per request: the action is shared
+        return events
+
+    def _bind_confirmation(self, tracker: Tracker) -> List[EventType]:
+        if getattr(tracker, _OFFER_ACCEPTED, False):
+            return []
+        return super()._bind_confirmation(tracker)
 
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         events = await super().get_validation_events(dispatcher, tracker, domain)
         tracker.add_slots(events)
-        if is_immediate(tracker) and tracker.get_slot(REQUESTED_SLOT) == CONFIRMATION_SLOT:
-            # Asked "Czy na pewno…?", the user said the phone is lost or stolen: no more
-            # question, it goes at once (this SlotSet also keeps Rasa from rejecting the form).
+        if (
+            tracker.get_slot(REQUESTED_SLOT) == CONFIRMATION_SLOT
+            and removal_reason(tracker) != _reason_before_latest_message(tracker)
+            and tracker.get_slot(CONFIRMATION_SLOT) is None
+        ):
+            # Asked "Czy na pewno…?", the user said the phone is lost or stolen: the question
+            # is asked again in those words (this SlotSet also keeps Rasa from rejecting the
+            # form); one "tak" then removes it at once.
             reason_event = SlotSet(DEVICE_REASON_SLOT, removal_reason(tracker))
             tracker.add_slots([reason_event])
             return events + [reason_event]
@@ -260,7 +345,6 @@ class ValidateRemoveDeviceForm(ConfirmedFormValidator, VerifiedIdentityValidator
         grant = grant_of(tracker)
         if (
             grant is None
-            or is_immediate(tracker)
             or tracker.get_slot(CONFIRMATION_SLOT) is not None
             or tracker.get_slot(DEVICE_FOUND_SLOT) is not None
         ):
@@ -297,7 +381,7 @@ class ActionRemoveDevice(Action):
     ) -> List[EventType]:
         reason = removal_reason(tracker)
         immediate = reason in IMMEDIATE_REASONS
-        if not immediate and tracker.get_slot(CONFIRMATION_SLOT) is not True:
+        if tracker.get_slot(CONFIRMATION_SLOT) is not True:
             if tracker.get_slot(DEVICE_FOUND_SLOT) is False:
                 return self._outcome(RemoveDeviceStatus.NO_DEVICE)
             return self._outcome(RemoveDeviceStatus.CANCELLED)

@@ -1,5 +1,6 @@
-"""The mobile-device journeys against the real backend: is a device paired, remove it (with a
-confirmation, or at once for a lost/stolen phone). The device is paired first through the
+"""The mobile-device journeys against the real backend: is a device paired, remove it (always
+after one confirmation; a lost/stolen phone at once after its "tak"; a "tak" to the removal offer
+right after the device was named is that confirmation). The device is paired first through the
 backend's public pairing endpoint, as the ING Office app does."""
 
 from __future__ import annotations
@@ -268,9 +269,11 @@ async def test_form_without_a_device_ends_without_asking(live_backend, grant, do
 
 
 @pytest.mark.parametrize("reason", ["lost", "stolen"])
-async def test_lost_or_stolen_phone_is_removed_at_once(live_backend, grant, domain, reason):
+async def test_lost_or_stolen_phone_is_removed_at_once_after_one_yes(
+    live_backend, grant, domain, reason
+):
     pair_device(live_backend.url, name=f"Telefon {reason}", platform="ios")
-    # the form: identity held, lost/stolen -> no confirmation to ask, the form ends at once
+    # the form: identity held, lost/stolen -> one question naming the device
     tracker = make_tracker(
         slots={"verification_grant": grant, "device_reason": reason, "requested_slot": None},
         events=[
@@ -285,11 +288,28 @@ async def test_lost_or_stolen_phone_is_removed_at_once(live_backend, grant, doma
         latest_action_name="remove_device_form",
     )
     events, messages = await run(ValidateRemoveDeviceForm(), tracker, domain)
-    assert slot_values(events).get("requested_slot", "missing") is None
-    assert "device_found" not in slot_values(events)  # no look-up, no question
+    values = slot_values(events)
+    assert values["requested_slot"] == "confirmation"
+    assert values["device_found"] is True
+    assert values["device_name"] == f"Telefon {reason}"
     assert messages == []
+    asked = {"verification_grant": grant, "device_reason": reason, **values}
 
-    slots = {"verification_grant": grant, "device_reason": reason}
+    # no "tak" yet: nothing is removed
+    events, _ = await run(ActionRemoveDevice(), submitted("remove_device_form", {
+        "verification_grant": grant, "device_reason": reason}))
+    assert slot_values(events)["remove_device_status"] == "cancelled"
+    assert len(devices_of_jan(live_backend)) == 1
+
+    # "tak": the form ends, the phone goes at once
+    tracker = form_turn("remove_device_form", asked, requested="confirmation", text="tak",
+                        intent="affirm", candidates={"confirmation": True})
+    events, _ = await run(ValidateRemoveDeviceForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["confirmation"] is True
+    assert values["requested_slot"] is None
+
+    slots = {"verification_grant": grant, "device_reason": reason, "confirmation": True}
     events, _ = await run(ActionRemoveDevice(), submitted("remove_device_form", slots))
 
     values = slot_values(events)
@@ -300,6 +320,68 @@ async def test_lost_or_stolen_phone_is_removed_at_once(live_backend, grant, doma
     assert devices_of_jan(live_backend) == []
     notice = wait_for_mail(live_backend, JAN, REMOVED_SUBJECT)
     assert f"Telefon {reason}" in notice["text"]
+
+
+def offer_answer(slots: Dict[str, Any], *, intent: str = "affirm", text: str = "tak"):
+    """The tracker at remove_device_form's activation by a "tak" to the one-device rule's
+    "Czy chcesz je teraz usunąć?" right after the device check named the device."""
+    return make_tracker(
+        slots={"requested_slot": None, "device_status": "paired", **slots},
+        events=[
+            {"event": "action", "name": "action_device_status"},
+            slot_event("device_status", "paired"),
+            {"event": "action", "name": "utter_device_paired"},
+            {"event": "bot", "text": "Do Twojego konta jest podłączone urządzenie…"},
+            {"event": "action", "name": "utter_device_one_device_rule"},
+            {"event": "bot", "text": "Czy chcesz je teraz usunąć?"},
+            {"event": "action", "name": "action_listen"},
+            user_event(text, intent),
+            {"event": "action", "name": "remove_device_form"},
+        ],
+        latest_action_name="remove_device_form",
+    )
+
+
+async def test_yes_to_the_removal_offer_is_the_one_confirmation(live_backend, grant, domain):
+    pair_device(live_backend.url, name="Moto G", platform="android")
+    shown = {"verification_grant": grant, "device_name": "Moto G", "device_platform": "Android"}
+
+    events, messages = await run(ValidateRemoveDeviceForm(), offer_answer(shown), domain)
+
+    values = slot_values(events)
+    assert values["confirmation"] is True
+    assert values["requested_slot"] is None  # no second "Czy na pewno…?"
+    assert messages == []
+    events, _ = await run(ActionRemoveDevice(), submitted("remove_device_form", {
+        "verification_grant": grant, "confirmation": True, "device_found": True}))
+    assert slot_values(events)["remove_device_status"] == "removed"
+    assert devices_of_jan(live_backend) == []
+
+
+async def test_yes_to_the_offer_for_another_device_asks_again(live_backend, grant, domain):
+    """Another phone was paired since the check named one: the "tak" does not remove it."""
+    pair_device(live_backend.url, name="iPhone 15", platform="ios")
+    shown = {"verification_grant": grant, "device_name": "Moto G", "device_platform": "Android"}
+
+    events, _ = await run(ValidateRemoveDeviceForm(), offer_answer(shown), domain)
+
+    values = slot_values(events)
+    assert values.get("confirmation") is None
+    assert values["requested_slot"] == "confirmation"
+    assert values["device_name"] == "iPhone 15"
+    assert len(devices_of_jan(live_backend)) == 1
+    # and a plain "usuń urządzenie" is asked once as before
+    tracker = make_tracker(
+        slots={"verification_grant": grant, "requested_slot": None},
+        events=[user_event("usuń urządzenie", "remove_device"),
+                {"event": "action", "name": "remove_device_form"}],
+        latest_action_name="remove_device_form",
+    )
+    events, _ = await run(ValidateRemoveDeviceForm(), tracker, domain)
+    assert slot_values(events)["requested_slot"] == "confirmation"
+    removed, _ = await run(ActionRemoveDevice(), submitted("remove_device_form", {
+        "verification_grant": grant, "confirmation": True}))
+    assert slot_values(removed)["remove_device_status"] == "removed"
 
 
 async def test_identity_through_the_form_then_removal(live_backend, domain, caplog):
@@ -349,7 +431,8 @@ async def test_expired_grant_forgets_the_identity(live_backend):
     assert values["remove_device_status"] == "identity_expired"
     assert values["verification_grant"] is None
 
-    slots = {"verification_grant": "not-a-real-grant", "device_reason": "lost"}
+    slots = {"verification_grant": "not-a-real-grant", "device_reason": "lost",
+             "confirmation": True}
     events, _ = await run(ActionRemoveDevice(), submitted("remove_device_form", slots))
     values = slot_values(events)
     assert values["remove_device_status"] == "identity_expired"
@@ -440,8 +523,9 @@ def test_device_actions_and_statuses_match_the_domain():
         assert values == set(fragment["slots"][slot]["values"]), slot
 
 
-async def test_lost_said_at_the_confirmation_ends_the_form(domain):
-    """"Czy na pewno usunąć…?" - "zgubiłam go": no more question, removed at once."""
+async def test_lost_said_at_the_confirmation_asks_once_more_in_those_words(domain):
+    """"Czy na pewno usunąć…?" - "zgubiłam go": the reason is taken and the question is asked
+    again for a lost phone (one "tak" then removes it at once); nothing is removed yet."""
     tracker = form_turn(
         "remove_device_form",
         {"verification_grant": "g", "device_found": True, "device_name": "Pixel"},
@@ -455,5 +539,6 @@ async def test_lost_said_at_the_confirmation_ends_the_form(domain):
 
     values = slot_values(events)
     assert values["device_reason"] == "lost"
-    assert values["requested_slot"] is None
+    assert values["requested_slot"] == "confirmation"
+    assert values.get("confirmation") is None
     assert messages == []

@@ -57,6 +57,10 @@ INTENT_LABELS = {
     "change_role": "zmiana roli",
     "remove_user": "usunięcie użytkownika",
     "change_login_email": "zmiana e-maila logowania",
+    "device_status": "sprawdzenie urządzenia mobilnego",
+    "device_limit": "limit urządzeń mobilnych",
+    "find_login": "gdzie sprawdzić login",
+    "list_users": "lista użytkowników firmy",
     "nlu_fallback": "niezrozumiane",
 }
 
@@ -72,6 +76,7 @@ FORM_LABELS = {
     "change_role_form": "zmiana roli",
     "remove_user_form": "usunięcie użytkownika",
     "change_login_email_form": "zmiana e-maila logowania",
+    "list_users_form": "lista użytkowników firmy",
 }
 
 # The slots Rasa may show an adviser (rasa_client.VISIBLE_SLOTS).

@@ -1,0 +1,255 @@
+"""Reading people out of free text for the company-user journeys: whose e-mail an address in a
+message is (the visitor's own, the member's, the new login), a person's whole name, and finding
+a member of the company by name.
+
+Text rules only (no NLU entity decides): the same message read by any classifier gives the same
+values. Polish letters, hyphenated surnames and case forms ("Tomasza Wronę") are handled by
+folding (lower case, no diacritics) and a tolerant comparison of word stems.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from actions.validators import normalize_email
+
+# An address-like token (the same characters as actions/validators.py accepts).
+_EMAIL_TOKEN = re.compile(r"[^\s<>()\[\]{},;:\"'„”]+@[^\s<>()\[\]{},;:\"'„”]+")
+
+_UPPER = "A-ZĄĆĘŁŃÓŚŹŻ"
+_LOWER = "a-ząćęłńóśźżäöüéè"
+# A capitalised name word, hyphenated parts included ("Kowalczyk-Nowak", "Żółć").
+_NAME_WORD = rf"[{_UPPER}][{_LOWER}]+(?:-[{_UPPER}][{_LOWER}]+)*"
+_NAME_RUN = re.compile(rf"(?<![\w@.-]){_NAME_WORD}(?:\s+{_NAME_WORD}){{0,3}}(?![\w@-])")
+_WORD = re.compile(rf"[{_UPPER}{_LOWER}]+(?:['’-][{_UPPER}{_LOWER}]+)*", re.IGNORECASE)
+
+# Capitalised words that are not names (sentence starts, products, politeness), folded.
+_NOT_NAMES = frozenset(
+    """
+    dodaj dodac dodajcie dodajmy zapros zaproscie usun usuncie usunac skasuj skasujcie wyrzuc
+    zmien zmiencie zmienic zmiana zmiane prosze prosimy czy chce chcialbym chcialabym chcemy
+    dzien dobry dobrywieczor witam witajcie hej halo czesc szanowni szanowny szanowna panstwo
+    pan pani panie panu pania ing ksiegowosc ksiegowosci office comarch cloud iksiegowosc
+    iksiegowosc24 nie tak ok okej dobrze dzieki dziekuje jak gdzie kto co ten ta to jego jej
+    jest ma mam nasz nasza nasze moj moja moje mojej mojego user uzytkownik uzytkownika
+    uzytkownikowi uzytkownikiem osoba osobe osoby rola role roli nowy nowa nowego nowej
+    pracownik pracownika pracownikowi pracownica pracownice magazynier magazyniera magazynierka
+    ksiegowy ksiegowa ksiegowej ksiegowego ksiegowa zarzad zarzadu pelnomocnik pelnomocnika
+    wlasciciel wlasciciela prezes prezesa popraw poprawcie jednak niech byc ma ona on
+    imie nazwisko nazywa sie login mail maila email adres adresu
+    """.split()
+)
+
+# Words around a name in an answer ("nazywa się …", "to …", "ma być …").
+_NAME_CUES = re.compile(
+    r"^\s*(?:(?:popraw(?:cie)?|zmie[nń](?:cie)?)\b\s*(?:imi[eę](?:\s+i\s+nazwisko)?|nazwisko|dane)?"
+    r"\s*(?:na)?\s*[:,-]?\s*)?"
+    r"(?:(?:nie\s*,?\s*)?(?:ma\s+by[cć]|powinno\s+by[cć]|powinien\s+by[cć]|mia[lł]o\s+by[cć]|"
+    r"jednak|chodzi\s+o|to\s+jest|nazywa\s+si[eę]|ma\s+na\s+imi[eę]|imi[eę]\s+i\s+nazwisko"
+    r"(?:\s+to)?|to)\b\s*[:,-]?\s*)?",
+    re.IGNORECASE,
+)
+
+# Cues before an address (folded text): the visitor's own, the new login.
+_OWN_CUE = re.compile(
+    r"(?:\bjestem\b|\bja\s+to\b|\b(?:moj|moje|mojego|moim|swoj|swojego|swoim)\s+"
+    r"(?:adres\w*|mail\w*|e-?mail\w*|login\w*|konto|konta|koncie)\b"
+    r"|\bloguje\s+sie\b|\bz\s+(?:mojego\s+)?konta\b|\bkonto\s+(?:mam\s+)?na\b)[^@]*$"
+)
+_NEW_CUE = re.compile(
+    r"(?:\bna\s*:?|\bnowy\w*(?:\s+(?:adres\w*|mail\w*|e-?mail\w*|login\w*))?"
+    r"(?:\s+(?:to|bedzie|ma\s+byc))?\s*[:=-]?)\s*$"
+)
+# "zmień mi login", "mój login", "swój adres" - the visitor's own login is the one to change.
+_OWN_LOGIN = re.compile(
+    r"\b(?:mi|moj|moje|mojego|swoj|swojego|moim|swoim|sobie)\b", re.IGNORECASE
+)
+# "z X na Y": X is the current address.
+_FROM_CUE = re.compile(r"\bz\s*:?\s*$")
+
+
+def fold(text: Any) -> str:
+    """Lower case without Polish diacritics ("Żółć" -> "zolc")."""
+    if not isinstance(text, str):
+        return ""
+    text = text.casefold().replace("ł", "l")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+# --- e-mail addresses in a message ------------------------------------------------------------
+
+
+@dataclass
+class MessageAddresses:
+    """The addresses of one message by whose they are."""
+
+    own: List[str] = field(default_factory=list)
+    member: List[str] = field(default_factory=list)
+    new: List[str] = field(default_factory=list)
+    # an address after "z" in "z X na Y" (the current login)
+    current: List[str] = field(default_factory=list)
+
+    def all(self) -> List[str]:
+        return self.own + self.current + self.member + self.new
+
+
+def addresses_in(text: Any) -> List[Tuple[str, int, int]]:
+    """Valid addresses in the text with their offsets, in order."""
+    found: List[Tuple[str, int, int]] = []
+    if not isinstance(text, str):
+        return found
+    for match in _EMAIL_TOKEN.finditer(text):
+        email = normalize_email(match.group(0))
+        if email is not None and email not in (e for e, _, _ in found):
+            found.append((email, match.start(), match.end()))
+    return found
+
+
+def classify_addresses(text: Any) -> MessageAddresses:
+    """Whose each address is, by the words right before it ("jestem x", "na y", "z x na y")."""
+    result = MessageAddresses()
+    previous_end = 0
+    for email, start, end in addresses_in(text):
+        before = fold(text[max(previous_end, start - 60) : start])
+        if _OWN_CUE.search(before):
+            result.own.append(email)
+        elif _NEW_CUE.search(before):
+            result.new.append(email)
+        elif _FROM_CUE.search(before):
+            result.current.append(email)
+        else:
+            result.member.append(email)
+        previous_end = end
+    return result
+
+
+def speaks_of_own_login(text: Any) -> bool:
+    """ "zmień mi login", "mój adres", "swój e-mail"."""
+    return bool(_OWN_LOGIN.search(fold(text)))
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+def _is_name_word(word: str) -> bool:
+    return fold(word) not in _NOT_NAMES
+
+
+def name_runs(text: Any) -> List[Tuple[str, int]]:
+    """Capitalised word runs that can be names ("Tomasz Wrona", "Kowalczyk-Nowak"), with their
+    offsets; leading and trailing non-name words ("Dodaj", "Pani") are dropped."""
+    runs: List[Tuple[str, int]] = []
+    if not isinstance(text, str):
+        return runs
+    for match in _NAME_RUN.finditer(text):
+        words = match.group(0).split()
+        offset = match.start()
+        while words and not _is_name_word(words[0]):
+            offset = text.index(words[1], offset + len(words[0])) if len(words) > 1 else offset
+            words = words[1:]
+        while words and not _is_name_word(words[-1]):
+            words = words[:-1]
+        if words and all(_is_name_word(w) for w in words):
+            runs.append((" ".join(words), offset))
+    return runs
+
+
+def _capitalise(word: str) -> str:
+    return "-".join(part[:1].upper() + part[1:] for part in word.split("-"))
+
+
+def name_from_answer(text: Any) -> Optional[str]:
+    """The whole name a person typed when asked for it ("nazywa się Tomasz Wrona",
+    "ma być Ewa Lis", "tomasz wrona, magazynier"): cue words dropped, cut at a comma, "jako" or
+    an address; words typed all in lower case are capitalised. None if no name is there."""
+    if not isinstance(text, str):
+        return None
+    text = _EMAIL_TOKEN.sub(" ", text)
+    text = _NAME_CUES.sub("", text.strip(), count=1)
+    text = re.split(r"[,;:()\n]|\s+-\s+|\s+(?:jako|z\s+rol[aąę]|rola)\s+", text, maxsplit=1)[0]
+    words = _WORD.findall(text)
+    if not words or len(words) > 5:
+        return None
+    if all(w.islower() for w in words):
+        words = [_capitalise(w) for w in words]
+    return " ".join(words)
+
+
+def name_in_request(text: Any) -> Optional[str]:
+    """A name written in the nominative in a request ("dodaj użytkownika Tomasz Wrona,
+    t.wrona@…"); None when it looks inflected ("dodaj Tomasza Wronę") - then it is asked for."""
+    runs = name_runs(text)
+    if not runs:
+        return None
+    name, offset = max(runs, key=lambda run: len(run[0].split()))
+    words = name.split()
+    if len(words) < 2:
+        return None
+    if any(w[-1:] in "ęą" for w in words):  # "Annę Zielińską", "Tomasza Wronę"
+        return None
+    before = fold(text[:offset]).split()
+    if before and re.match(r"^(dodaj\w*|dodac|zapros\w*|dac|daj)$", before[-1]):
+        # right after the verb the name is in the accusative ("dodaj Piotra Nowaka")
+        if fold(words[0]).endswith("a") or fold(words[-1]).endswith(("a", "ego")):
+            return None
+    return name
+
+
+# --- finding a member by name -----------------------------------------------------------------
+
+
+def _tokens(text: Any) -> List[str]:
+    return [fold(w) for w in _WORD.findall(text or "") if len(w) >= 2]
+
+
+def _same_word(query: str, name: str) -> bool:
+    """Equal, or the same word in another case ("wrone"/"wrona", "tomasza"/"tomasz")."""
+    if query == name:
+        return True
+    if min(len(query), len(name)) < 4:
+        return False
+    common = 0
+    for a, b in zip(query, name):
+        if a != b:
+            break
+        common += 1
+    return common >= max(4, min(len(query), len(name)) - 1) and abs(len(query) - len(name)) <= 3
+
+
+def query_words(text: Any) -> List[str]:
+    """The words of a message that may name a person: the capitalised runs if any, else the
+    words that are not common ones ("tomasz wrona, nie pamietam jego maila" -> tomasz wrona…)."""
+    runs = name_runs(text)
+    if runs:
+        return [t for name, _ in runs for t in _tokens(name)]
+    return [t for t in _tokens(_EMAIL_TOKEN.sub(" ", text or "")) if t not in _NOT_NAMES]
+
+
+def find_members_by_name(
+    members: Iterable[Dict[str, Any]], text: Any
+) -> List[Dict[str, Any]]:
+    """The members whose name the text names best (whole name before surname only); several
+    when it is ambiguous, none when nobody matches."""
+    words = query_words(text)
+    if not words:
+        return []
+    scored: List[Tuple[int, Dict[str, Any]]] = []
+    for member in members:
+        if not isinstance(member, dict) or not isinstance(member.get("name"), str):
+            continue
+        parts = _tokens(member["name"])
+        matched = {i for i, part in enumerate(parts) for w in words if _same_word(w, part)}
+        if matched:
+            scored.append((len(matched), member))
+    if not scored:
+        return []
+    best = max(score for score, _ in scored)
+    return [member for score, member in scored if score == best]
+
+
+def looks_like_name(text: Any) -> bool:
+    return bool(query_words(text))
