@@ -28,7 +28,7 @@ from backend.mail.builders import EmailContent
 from backend.mail.registration_emails import ActivationVariant
 from backend.repositories import packages as package_queries
 from backend.roles import ROLES
-from backend.services.packages import PackageView, Usage, downgrade_warnings, pro_rata
+from backend.services.packages import PackageView, ProRata, Usage, downgrade_warnings, pro_rata
 from tests.support.databases import fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +39,11 @@ SERVICES = ROOT / "backend" / "services"
 # The declension of the catalogue's names, written out here (not computed by backend/polish.py).
 GENITIVE = {"zielony": "zielonego", "srebrny": "srebrnego", "złoty": "złotego"}
 LOCATIVE = {"zielony": "zielonym", "srebrny": "srebrnym", "złoty": "złotym"}
-FOOTER_TEXT = "Pozdrawiamy\nZespół iKsięgowość24\nPomoc: 32 356 22 23, wsparcie@ingksiegowosc.pl (pon.–pt. 8:00–18:00)\n"
+FOOTER_TEXT = (
+    "Pozdrawiamy\nZespół iKsięgowość24\n"
+    "Pomoc: 32 356 22 23, wsparcie@ingksiegowosc.pl (pon.–pt. 8:00–18:00)\n"
+)
+A, B, N = "a@example.pl", "b@example.pl", "n@example.pl"
 FOOTER_HTML = (
     'Pomoc: 32 356 22 23, <a href="mailto:wsparcie@ingksiegowosc.pl">wsparcie@ingksiegowosc.pl</a> '
     "(pon.–pt. 8:00–18:00)</p>"
@@ -91,14 +95,17 @@ def facts(view: PackageView) -> package_emails.PackageFacts:
     return view.facts()
 
 
-def payment_of(pro: object) -> package_emails.Payment:
+def payment_of(pro: ProRata) -> package_emails.Payment:
     return package_emails.Payment(
         net=pro.price.net, gross=pro.price.gross, vat_percent=pro.price.vat_percent,
         days=pro.days_remaining,
     )
 
 
-def package_emails_for(catalogue: list[PackageView]) -> list[tuple[str, PackageView, PackageView, EmailContent]]:
+Rendered = tuple[str, PackageView, PackageView, EmailContent]
+
+
+def package_emails_for(catalogue: list[PackageView]) -> list[Rendered]:
     """Every change the rules allow between two catalogue packages, as its e-mail."""
     rendered = []
     valid_until = date(2027, 6, 30)
@@ -123,7 +130,8 @@ def package_emails_for(catalogue: list[PackageView]) -> list[tuple[str, PackageV
                 email = package_emails.package_change(
                     "upgrade", **common, current=facts(current), new=facts(new), cancelled=None,
                     in_trial=False, trial_until=date(2026, 12, 1), valid_until=valid_until,
-                    effective_from=today, payment=payment_of(pro_rata(current, new, today, valid_until)),
+                    effective_from=today,
+                    payment=payment_of(pro_rata(current, new, today, valid_until)),
                     warnings=[],
                 )
                 rendered.append(("upgrade", current, new, email))
@@ -162,12 +170,16 @@ def test_every_package_change_email_speaks_correct_polish(catalogue):
             assert email.subject == f"Zamówienie pakietu {GENITIVE[new.name]} – iKsięgowość24"
             assert f"Dziękujemy za zamówienie pakietu {GENITIVE[new.name]} dla firmy" in text
             assert f"zamówienie pakietu <strong>{GENITIVE[new.name]}</strong>" in html
-            assert f"W pakiecie {LOCATIVE[new.name]}:" in text and f"W pakiecie {LOCATIVE[new.name]}:" in html
-            assert f"Do zapłaty: {new.yearly_price.net} netto ({new.yearly_price.gross} brutto, w tym 23% VAT) za rok" in text
+            assert f"W pakiecie {LOCATIVE[new.name]}:" in text
+            assert f"W pakiecie {LOCATIVE[new.name]}:" in html
+            price = new.yearly_price
+            due = f"Do zapłaty: {price.net} netto ({price.gross} brutto, w tym 23% VAT) za rok"
+            assert due in text
         elif change == "upgrade":
             assert email.subject == f"Zmiana pakietu na {new.name} – iKsięgowość24"
             assert f"z pakietu {GENITIVE[current.name]} na pakiet {new.name}." in text
-            assert f"Nowa cena pakietu {GENITIVE[new.name]}: {new.yearly_price.net} netto za rok" in text
+            price = new.yearly_price.net
+            assert f"Nowa cena pakietu {GENITIVE[new.name]}: {price} netto za rok" in text
             assert f"Nowa cena pakietu {GENITIVE[new.name]}:" in html
             assert f"W pakiecie {LOCATIVE[new.name]}:" in text
             assert re.search(r"Do zapłaty za (pozostały 1 dzień|pozostałe \d+ dni):", text)
@@ -178,9 +190,11 @@ def test_every_package_change_email_speaks_correct_polish(catalogue):
         else:
             assert email.subject == "Anulowana zmiana pakietu – iKsięgowość24"
             assert f"na pakiet {new.name} została anulowana" in text
-            assert f"Firma zostaje przy pakiecie {LOCATIVE[current.name]}, opłaconym do 30.06.2027." in text
+            stays = f"zostaje przy pakiecie {LOCATIVE[current.name]}, opłaconym do 30.06.2027."
+            assert stays in text
             assert f"przy pakiecie <strong>{LOCATIVE[current.name]}</strong>" in html
-            assert f"Cena pakietu {GENITIVE[current.name]}: {current.yearly_price.net} netto za rok" in text
+            price = current.yearly_price.net
+            assert f"Cena pakietu {GENITIVE[current.name]}: {price} netto za rok" in text
 
 
 def test_the_last_day_of_an_upgrade_is_one_day(catalogue):
@@ -192,7 +206,8 @@ def test_the_last_day_of_an_upgrade_is_one_day(catalogue):
         trial_until=date(2026, 12, 1), valid_until=last_day, effective_from=last_day,
         payment=payment_of(pro_rata(green, silver, last_day, last_day)), warnings=[],
     )
-    assert "Do zapłaty za pozostały 1 dzień: 0,82 zł netto (1,01 zł brutto, w tym 23% VAT)." in email.text_body
+    due = "Do zapłaty za pozostały 1 dzień: 0,82 zł netto (1,01 zł brutto, w tym 23% VAT)."
+    assert due in email.text_body
 
 
 def test_a_downgrade_notice_inflects_the_package_in_the_email(catalogue):
@@ -205,16 +220,21 @@ def test_a_downgrade_notice_inflects_the_package_in_the_email(catalogue):
         effective_from=date(2027, 7, 1),
         payment=None, warnings=[n.message for n in downgrade_warnings(silver, green, usage)],
     )
-    assert "W pakiecie zielonym program do fakturowania jest dostępny tylko przez 90 dni." in email.text_body
+    notice = "W pakiecie zielonym program do fakturowania jest dostępny tylko przez 90 dni."
+    assert notice in email.text_body
     assert "- Pakiet zielony obejmuje wymianę do 10 dokumentów IWD" not in email.text_body
     assert "12 dokumentów IWD" in email.text_body
 
 
-@pytest.mark.parametrize(("ttl", "said"), [(1, "1 minutę"), (2, "2 minuty"), (10, "10 minut"), (60, "60 minut")])
+@pytest.mark.parametrize(
+    ("ttl", "said"), [(1, "1 minutę"), (2, "2 minuty"), (10, "10 minut"), (60, "60 minut")]
+)
 def test_minutes_in_emails(ttl, said):
     for email in (
-        builders.password_reset(to_address="a@example.pl", name="Jan", link="https://x.pl/r?t=1", ttl_minutes=ttl),
-        verification_emails.verification_code(to_address="a@example.pl", name="Jan", code="123456", ttl_minutes=ttl),
+        builders.password_reset(to_address=A, name="Jan", link="https://x.pl/r", ttl_minutes=ttl),
+        verification_emails.verification_code(
+            to_address=A, name="Jan", code="123456", ttl_minutes=ttl
+        ),
     ):
         check_rendered(email)
         assert f"ważny przez {said} i można go użyć tylko raz" in email.text_body
@@ -239,40 +259,49 @@ def test_hours_in_emails(ttl, said):
 def all_other_emails(catalogue: list[PackageView]) -> list[EmailContent]:
     owner, employee = ROLES["owner"], ROLES["employee"]
     emails = [
-        builders.password_reset(to_address="a@example.pl", name="Jan", link="https://x.pl/r", ttl_minutes=60),
+        builders.password_reset(to_address=A, name="Jan", link="https://x.pl/r", ttl_minutes=60),
         builders.password_changed(to_address="a@example.pl", name="Jan"),
-        verification_emails.verification_code(to_address="a@example.pl", name="Jan", code="123456", ttl_minutes=10),
-        verification_emails.device_paired(to_address="a@example.pl", name="Jan", device_name="Pixel", platform="android"),
+        verification_emails.verification_code(
+            to_address=A, name="Jan", code="123456", ttl_minutes=10
+        ),
+        verification_emails.device_paired(
+            to_address=A, name="Jan", device_name="Pixel", platform="android"
+        ),
         support_emails.ticket_received(to_address="a@example.pl", ticket_number="ZG-2026-0001"),
-        support_emails.ticket_answered(to_address="a@example.pl", ticket_number="ZG-2026-0001", answer="Dzień dobry."),
+        support_emails.ticket_answered(
+            to_address=A, ticket_number="ZG-2026-0001", answer="Dzień dobry."
+        ),
         member_emails.invitation(
             to_address="b@example.pl", name="Ewa", inviter_name="Jan", organisation_name="Firma",
             role=employee, link="https://x.pl/i", ttl_days=7,
         ),
         member_emails.member_added(
-            to_address="b@example.pl", name="Ewa", inviter_name="Jan", organisation_name="Firma", role=employee,
+            to_address=B, name="Ewa", inviter_name="Jan", organisation_name="Firma", role=employee,
         ),
         member_emails.role_changed(
-            to_address="b@example.pl", name="Ewa", organisation_name="Firma", old_role=employee, new_role=owner,
+            to_address=B, name="Ewa", organisation_name="Firma", old_role=employee, new_role=owner,
         ),
-        member_emails.member_removed(to_address="b@example.pl", name="Ewa", organisation_name="Firma"),
+        member_emails.member_removed(to_address=B, name="Ewa", organisation_name="Firma"),
         member_emails.email_change_requested(
-            to_address="a@example.pl", name="Jan", new_email="n@example.pl", requested_by_self=True, ttl_hours=24,
+            to_address=A, name="Jan", new_email=N, requested_by_self=True, ttl_hours=24,
         ),
         member_emails.email_change_requested(
-            to_address="a@example.pl", name="Jan", new_email="n@example.pl", requested_by_self=False, ttl_hours=24,
+            to_address=A, name="Jan", new_email=N, requested_by_self=False, ttl_hours=24,
         ),
-        member_emails.email_changed(to_address="a@example.pl", name="Jan", new_email="n@example.pl"),
+        member_emails.email_changed(to_address=A, name="Jan", new_email="n@example.pl"),
         member_emails.email_change_confirm(
-            to_address="n@example.pl", name="Jan", old_email="a@example.pl", link="https://x.pl/c", ttl_hours=24,
+            to_address="n@example.pl", name="Jan", old_email=A, link="https://x.pl/c", ttl_hours=24,
         ),
     ]
     for reason in verification_emails.REMOVAL_REASONS:
         emails.append(verification_emails.device_removed(
-            to_address="a@example.pl", name="Jan", device_name="iPhone", platform="ios", reason=reason,
+            to_address=A, name="Jan", device_name="iPhone", platform="ios", reason=reason,
         ))
     for package, variant in itertools.product(catalogue, ActivationVariant):
-        for link in (("https://x.pl/a?t=1", None) if variant == ActivationVariant.EMAIL_TAKEN else ("https://x.pl/a?t=1",)):
+        links = ("https://x.pl/a?t=1", None) if variant == ActivationVariant.EMAIL_TAKEN else (
+            "https://x.pl/a?t=1",
+        )
+        for link in links:
             emails.append(registration_emails.activation(
                 to_address="a@example.pl", name="Jan", variant=variant, link=link,
                 ttl_hours=48 if link else None, comarch_id="68577", package_name=package.name,
@@ -293,7 +322,10 @@ def test_every_email_extends_the_base_and_is_fully_rendered(catalogue):
             continue
         assert source.startswith(f'{{% extends "base{path.suffix}" %}}\n'), path.name
         # The contacts are stated once, in backend/mail/contact.py.
-        for fact in ("32 356", "ingksiegowosc.pl", "iksiegowosc24.pl", "8:00", "Pozdrawiamy", "<html"):
+        facts_stated_once = (
+            "32 356", "ingksiegowosc.pl", "iksiegowosc24.pl", "8:00", "Pozdrawiamy", "<html"
+        )
+        for fact in facts_stated_once:
             assert fact not in source, (path.name, fact)
 
 
@@ -318,9 +350,11 @@ def _imports_of(path: Path) -> set[str]:
 
 
 def _import_graph() -> dict[str, set[str]]:
-    modules = {_module_name(path): path for path in BACKEND.rglob("*.py") if "migrations" not in path.parts}
+    modules = {
+        _module_name(path): path for path in BACKEND.rglob("*.py") if "migrations" not in path.parts
+    }
     return {
-        name: {imported for imported in _imports_of(path) if imported in modules and imported != name}
+        name: {found for found in _imports_of(path) if found in modules and found != name}
         for name, path in modules.items()
     }
 

@@ -1,4 +1,5 @@
-"""backend/polish.py: the one place the backend spells Polish numbers, package names, money, dates."""
+"""backend/polish.py: the one place the backend spells Polish numbers, package names, money and
+dates."""
 
 from __future__ import annotations
 
