@@ -287,6 +287,7 @@ _PRICE = re.compile(
 # change to the package would cost.
 _MONTHLY = re.compile(r"miesi|\bmc\b|\bmsc\b|\bmies\b|\bmonth")
 _VAT = re.compile(r"\bvat|netto|brutto|podat")
+_GROSS = re.compile(r"\bvat|brutto|podat")
 _CHANGE = re.compile(r"przejs|przejd|przesi|zmian|zmieni|upgrad|podwyz|podnie|doplac")
 # Amounts as people write them: "799", "799 zł", "982,77", "1 299,00 zł".
 _AMOUNT = re.compile(r"(?<![\d,.])(\d{1,3}(?: \d{3})+|\d+)(?:[,.](\d{1,2}))?(?![\d])")
@@ -524,9 +525,14 @@ class ActionPackagesInfo(Action):
                         )
                         return "gross"
         if named:
+            # "a netto?" leads with the net price, anything about VAT / gross with the gross one
+            plain = _plain(text) if isinstance(text, str) else ""
+            paid_response = (
+                "utter_package_price_gross" if _GROSS.search(plain) else "utter_package_price"
+            )
             for package in named:
                 free = _price(package).get("net_grosze") == 0
-                response = "utter_package_price_free" if free else "utter_package_price_gross"
+                response = "utter_package_price_free" if free else paid_response
                 dispatcher.utter_message(response=response, **package_values(package))
             return "gross"
         dispatcher.utter_message(

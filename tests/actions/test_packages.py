@@ -980,3 +980,10 @@ async def test_another_package_at_the_summary_shows_a_new_summary(live_backend, 
         ActionAskChangePackageFormConfirmation(), asking_tracker(grant, "gold")
     )
     assert dispatcher.messages[0]["new_name"] == "złoty"
+
+
+async def test_net_follow_up_leads_with_the_net_price(live_backend):
+    _, dispatcher = await ask_then("ile kosztuje złoty?", ("gold",), "a netto?")
+
+    assert responses(dispatcher) == ["utter_package_price"]
+    assert dispatcher.messages[0]["net"] == "799,00 zł"
