@@ -19,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend import roles
+from backend import polish, roles
 from backend.db import is_valid_id
 from backend.deps import Deps
 from backend.errors import Conflict, DomainError, Forbidden, InvalidToken, NotFound
@@ -490,8 +490,8 @@ class MembersService:
                     f"Wysłaliśmy link potwierdzający na nowy adres {new_email}, a na obecny "
                     f"({account.email}) informację o zmianie. Adres zmieni się dopiero po "
                     f"kliknięciu „Potwierdź zmianę” w linku (ważnym przez "
-                    f"{member_emails.hours(ttl_hours)}); do tego czasu logowanie odbywa się "
-                    "dotychczasowym adresem."
+                    f"{polish.hours(ttl_hours, accusative=True)}); do tego czasu logowanie "
+                    "odbywa się dotychczasowym adresem."
                 ),
             }
         self._deps.mail_queued()
@@ -563,7 +563,7 @@ def _added_message(
         return (
             f"Dodano użytkownika {who} do firmy {organisation.name} z rolą „{role.label}”. "
             f"Na adres {account.email} wysłaliśmy zaproszenie z linkiem do ustawienia hasła, "
-            f"ważnym {member_emails.days(INVITATION_TTL.days)}; do czasu aktywacji konto ma "
+            f"ważnym {polish.days(INVITATION_TTL.days)}; do czasu aktywacji konto ma "
             "status „zaproszony”."
         )
     return (
