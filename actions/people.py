@@ -54,11 +54,15 @@ _NAME_CUES = re.compile(
 )
 
 # Cues before an address (folded text): the visitor's own, the new login.
-_OWN_CUE = re.compile(
+_OWN_PHRASE = (
     r"(?:\bjestem\b|\bja\s+to\b|\b(?:moj|moje|mojego|moim|swoj|swojego|swoim)\s+"
     r"(?:adres\w*|mail\w*|e-?mail\w*|login\w*|konto|konta|koncie)\b"
-    r"|\bloguje\s+sie\b|\bz\s+(?:mojego\s+)?konta\b|\bkonto\s+(?:mam\s+)?na\b)[^@]*$"
+    r"|\bloguje\s+sie(?:\s+(?:jako|na|przez))?\b|\bz\s+(?:mojego\s+)?konta\b"
+    r"|\bkonto\s+(?:mam\s+)?na\b)"
 )
+# right before the address ("mój mail to x", "konto mam na x") / anywhere before it
+_OWN_RIGHT_BEFORE = re.compile(_OWN_PHRASE + r"\s*(?:to|jest|:|-)?\s*(?:to\s*)?:?\s*$")
+_OWN_CUE = re.compile(_OWN_PHRASE + r"[^@,;.!?]*$")  # within the same clause
 _NEW_CUE = re.compile(
     r"(?:\bna\s*:?|\bnowy\w*(?:\s+(?:adres\w*|mail\w*|e-?mail\w*|login\w*))?"
     r"(?:\s+(?:to|bedzie|ma\s+byc))?\s*[:=-]?)\s*$"
@@ -115,12 +119,15 @@ def classify_addresses(text: Any) -> MessageAddresses:
     previous_end = 0
     for email, start, end in addresses_in(text):
         before = fold(text[max(previous_end, start - 60) : start])
-        if _OWN_CUE.search(before):
+        # the nearest cue wins: "mój mail to x" (own), "zmień mój login na x" (new)
+        if _OWN_RIGHT_BEFORE.search(before):
             result.own.append(email)
         elif _NEW_CUE.search(before):
             result.new.append(email)
         elif _FROM_CUE.search(before):
             result.current.append(email)
+        elif _OWN_CUE.search(before):
+            result.own.append(email)
         else:
             result.member.append(email)
         previous_end = end

@@ -21,8 +21,10 @@ from actions.company import (
     ActionCancelCompanyForm,
     ActionChangeLoginEmail,
     ActionChangeRole,
+    ActionListUsers,
     ActionRemoveUser,
     ActionRolesInfo,
+    ValidateListUsersForm,
     ValidateAddUserForm,
     ValidateChangeLoginEmailForm,
     ValidateChangeRoleForm,
@@ -31,7 +33,13 @@ from actions.company import (
 )
 from actions.idempotency import idempotency_key
 from tests.actions.helpers import fresh_requester, make_tracker, slot_event, user_event
-from tests.actions.test_devices import read_code, slot_values, submitted, wait_for_mail
+from tests.actions.test_devices import (
+    CODE_SUBJECT,
+    read_code,
+    slot_values,
+    submitted,
+    wait_for_mail,
+)
 
 JAN = "jan.kowalski@majafirma.pl"
 ANNA = "anna.zielinska@majafirma.pl"  # added by the tests as an employee
@@ -587,6 +595,314 @@ async def test_invited_member_address_cannot_be_changed(live_backend, grant, dom
     assert slot_values(events)["company_refusal"] == "member_not_active"
 
 
+# --- values from the first message, members by name, whole names, reading -------------------
+
+WRONA = "t.wrona@majafirma.pl"
+ZOLC = "lukasz.zolc@majafirma.pl"
+LIS = "ewa.lis@majafirma.pl"
+TOMASZ_LIS = "tomasz.lis@majafirma.pl"
+
+
+def activation(form: str, slots: Dict[str, Any], *, text: str, intent: str,
+               candidates: Optional[Dict[str, Any]] = None,
+               entities: Optional[List[Dict[str, Any]]] = None):
+    """The tracker at a form's activation by `text` (Rasa's prefilled slots as candidates)."""
+    return form_turn(form, slots, requested=None, text=text, intent=intent,
+                     candidates=candidates or {}, entities=entities)
+
+
+@pytest.fixture(scope="module")
+def named_members(live_stack, grant) -> None:
+    """Members with whole names, Polish letters and a shared first name and surname."""
+    client = client_for(live_stack)
+
+    async def add() -> None:
+        for email, name, role in (
+            (WRONA, "Tomasz Wrona", "management"),
+            (ZOLC, "Łukasz Żółć", "employee"),
+            (LIS, "Ewa Lis", "warehouse"),
+            (TOMASZ_LIS, "Tomasz Lis", "employee"),
+        ):
+            await client.add_member(grant, email, name, role, f"named-{email}")
+
+    asyncio.run(add())
+
+
+async def test_add_user_takes_address_and_role_from_the_first_message(live_backend, grant, domain):
+    text = f"dodaj {ZOLC.replace('lukasz', 'Lukasz')} jako magazyniera"
+    # the NLU marked neither the address nor the role: read from the text all the same
+    tracker = activation("add_user_form", {"verification_grant": grant}, text=text,
+                         intent="add_user")
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_email"] == ZOLC
+    assert values["member_checked"] is True  # checked against the members list at once
+    assert values["role"] == "warehouse" and values["role_label"] == "magazynier"
+    assert values["requested_slot"] == "person_name"
+    assert messages == []
+
+
+async def test_another_persons_address_is_never_the_one_verified(live_backend, domain):
+    """Not verified yet: the member's address waits for the grant; the identity step asks for
+    the visitor's own address instead of sending a code to the member."""
+    text = f"dodaj {ZOLC} jako magazyniera"
+    tracker = activation("add_user_form", {}, text=text, intent="add_user",
+                         candidates={"email": ZOLC, "role": "warehouse"},
+                         entities=[{"entity": "email", "value": ZOLC},
+                                   {"entity": "role", "value": "warehouse"}])
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_email"] == ZOLC and values["member_checked"] is False
+    assert values.get("email") is None
+    assert values["requested_slot"] == "email"
+    assert messages == []
+    assert live_backend.mails_to(ZOLC) == []
+    entity = next(e for e in tracker.latest_message["entities"] if e["entity"] == "email")
+    assert entity["role"] == "member"
+
+
+async def test_two_addresses_are_told_apart(live_backend, domain):
+    """"jestem jan@…, dodaj ewa@…": the visitor's own address gets the code, the other is the
+    member's (tagged for actions/identity.py)."""
+    text = f"jestem {JAN}, dodaj {LIS} jako pracownika"
+    tracker = activation("add_user_form", {}, text=text, intent="add_user",
+                         candidates={"role": "employee"})
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    values = slot_values(events)
+    tagged = {e["value"]: e.get("role") for e in tracker.latest_message["entities"]
+              if e["entity"] == "email"}
+    assert tagged == {JAN: None, LIS: "member"}
+    assert values["member_email"] == LIS
+    assert values["requested_slot"] == "verification_code"
+    assert responses(messages) == ["utter_verification_code_sent"]
+    wait_for_mail(live_backend, JAN, CODE_SUBJECT)
+    assert live_backend.mails_to(LIS) == []
+
+
+async def test_whole_names_are_kept(live_backend, grant, domain):
+    form = "add_user_form"
+    slots = {"verification_grant": grant, "member_email": "nowa.osoba@majafirma.pl"}
+    for text, entity, expected in (
+        ("Tomasz Wrona", "Tomasz", "Tomasz Wrona"),
+        ("Ewa Lis", "Ewa", "Ewa Lis"),
+        ("nazywa się Łukasz Żółć", "Łukasz", "Łukasz Żółć"),
+        ("magdalena kaczmarek-nowak", None, "Magdalena Kaczmarek-Nowak"),
+        ("tomasz wrona, magazynier", "tomasz", "Tomasz Wrona"),
+    ):
+        entities = [{"entity": "person_name", "value": entity}] if entity else []
+        tracker = form_turn(form, slots, requested="person_name", text=text, intent="inform",
+                            candidates={"person_name": entity or text}, entities=entities)
+        events, _ = await run(ValidateAddUserForm(), tracker, domain)
+        values = slot_values(events)
+        assert values["person_name"] == expected, text
+        assert values["member_name"] == expected, text
+
+    # in the first message, written in the nominative: taken whole with the address and role
+    text = "dodaj użytkownika Tomasz Wrona (tomasz.wrona2@majafirma.pl) jako księgowego"
+    tracker = activation(form, {"verification_grant": grant}, text=text, intent="add_user",
+                         candidates={"person_name": "Tomasz"},
+                         entities=[{"entity": "person_name", "value": "Tomasz"}])
+    events, _ = await run(ValidateAddUserForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["person_name"] == "Tomasz Wrona"
+    assert values["member_email"] == "tomasz.wrona2@majafirma.pl"
+    assert values["role"] == "management"
+    assert values["requested_slot"] == "confirmation"
+
+
+async def test_a_name_corrected_at_the_summary(live_backend, grant, domain):
+    """"popraw: ma być Ewa Lis" at "Dodać użytkownika Ewa (…)?": the name changes, the summary
+    is shown again (a new fingerprint), nothing is confirmed."""
+    form = "add_user_form"
+    slots = {"verification_grant": grant, "member_email": "ewa.nowa@majafirma.pl",
+             "member_checked": True, "person_name": "Ewa", "role": "employee",
+             "role_label": "pracownik", "confirmation_summary": "shown-before"}
+    tracker = form_turn(form, slots, requested="confirmation", text="popraw: ma być Ewa Lis",
+                        intent="inform", candidates={})
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["person_name"] == "Ewa Lis"
+    assert values["requested_slot"] == "confirmation"
+    assert values["confirmation_summary"] not in (None, "shown-before")
+    assert values.get("confirmation") is None
+    assert messages == []
+
+    # an address corrected the same way
+    tracker = form_turn(form, {**slots, "person_name": "Ewa Lis"}, requested="confirmation",
+                        text="popraw e-mail na ewa.lis2@majafirma.pl", intent="inform",
+                        candidates={})
+    events, _ = await run(ValidateAddUserForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_email"] == "ewa.lis2@majafirma.pl"
+    assert values["requested_slot"] == "confirmation"
+
+
+async def test_member_found_by_name(live_backend, grant, named_members, domain):
+    form = "change_role_form"
+    base = {"verification_grant": grant}
+    # asked for the address, the user gives a name
+    tracker = form_turn(form, base, requested="member_email",
+                        text="Tomasz Wrona, nie pamiętam jego maila", intent="inform",
+                        candidates={"member_email": "Tomasz Wrona, nie pamiętam jego maila"})
+    events, messages = await run(ValidateChangeRoleForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_email"] == WRONA
+    assert values["member_name"] == "Tomasz Wrona"
+    assert values["member_id"] == member_id(live_backend, WRONA)
+    assert values["requested_slot"] == "role"
+    assert messages == []
+
+    # without Polish letters, lower case, surname inflected
+    for text, email in (("lukasz zolc", ZOLC), ("chodzi o Wronę", WRONA)):
+        tracker = form_turn(form, base, requested="member_email", text=text, intent="inform",
+                            candidates={"member_email": text})
+        events, _ = await run(ValidateChangeRoleForm(), tracker, domain)
+        assert slot_values(events)["member_email"] == email, text
+
+    # ambiguous: which one?
+    tracker = form_turn(form, base, requested="member_email", text="Tomasz", intent="inform",
+                        candidates={"member_email": "Tomasz"})
+    events, messages = await run(ValidateChangeRoleForm(), tracker, domain)
+    assert slot_values(events)["member_email"] is None
+    assert responses(messages) == ["utter_company_member_ambiguous"]
+    listing = messages[0]["member_candidates"]
+    assert f"- Tomasz Wrona ({WRONA})" in listing and f"- Tomasz Lis ({TOMASZ_LIS})" in listing
+
+    # nobody: said so, the address is asked for again
+    tracker = form_turn(form, base, requested="member_email", text="Kasia Nowicka",
+                        intent="inform", candidates={"member_email": "Kasia Nowicka"})
+    events, messages = await run(ValidateChangeRoleForm(), tracker, domain)
+    assert slot_values(events)["member_email"] is None
+    assert responses(messages) == ["utter_company_member_name_not_found"]
+    assert messages[0]["member_query"] == "Kasia Nowicka"
+
+
+async def test_change_role_from_the_first_message_by_name(live_backend, grant, named_members,
+                                                          domain):
+    text = "Łukasz Żółć ma mieć rolę księgowego"
+    tracker = activation("change_role_form", {"verification_grant": grant}, text=text,
+                         intent="change_role", candidates={"role": "management"},
+                         entities=[{"entity": "role", "value": "management"}])
+    events, _ = await run(ValidateChangeRoleForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_email"] == ZOLC
+    assert values["member_role_label"] == "pracownik"
+    assert values["role"] == "management"
+    assert values["requested_slot"] == "confirmation"
+
+    # by address, the role after "na" (the NLU gave both role words)
+    text = f"zmień rolę {LIS} z magazyniera na pracownika"
+    tracker = activation("change_role_form", {"verification_grant": grant}, text=text,
+                         intent="change_role")
+    events, _ = await run(ValidateChangeRoleForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_email"] == LIS and values["role"] == "employee"
+
+
+async def test_a_name_before_verification_is_looked_up_after_it(live_backend, grant,
+                                                                named_members, domain):
+    """"usuń Ewę Lis" before the code: kept as the name, looked up once the grant is there."""
+    tracker = activation("remove_user_form", {}, text="usuń użytkownika Ewa Lis",
+                         intent="remove_user")
+    events, _ = await run(ValidateRemoveUserForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_email"] == "Ewa Lis" and values["member_checked"] is False
+    assert values["requested_slot"] == "email"
+
+    # the turn that brought the grant (here: already held) resolves it
+    slots = {"verification_grant": grant, "member_email": "Ewa Lis", "member_checked": False}
+    tracker = form_turn("remove_user_form", slots, requested="verification_code", text="123456",
+                        intent="inform", candidates={})
+    events, _ = await run(ValidateRemoveUserForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_email"] == LIS and values["member_checked"] is True
+    assert values["member_id"] == member_id(live_backend, LIS)
+    assert values["requested_slot"] == "confirmation"
+
+
+async def test_remove_user_from_the_first_message(live_backend, grant, named_members, domain):
+    text = f"skasuj {TOMASZ_LIS} z użytkowników"
+    tracker = activation("remove_user_form", {"verification_grant": grant}, text=text,
+                         intent="remove_user")
+    events, _ = await run(ValidateRemoveUserForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_email"] == TOMASZ_LIS
+    assert values["member_name"] == "Tomasz Lis"
+    assert values["requested_slot"] == "confirmation"  # confirmed once, nothing removed yet
+    assert membership(live_backend, TOMASZ_LIS) == [("employee",)]
+
+
+async def test_own_login_change_from_the_first_message(live_backend, grant, domain):
+    text = f"zmiencie mi login z {JAN} na biuro@majafirma.pl"
+    tracker = activation("change_login_email_form", {}, text=text, intent="change_login_email")
+    events, _ = await run(ValidateChangeLoginEmailForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["new_email"] == "biuro@majafirma.pl"
+    assert values["member_email"] == JAN and values["member_checked"] is False
+    tagged = {e["value"]: e.get("role") for e in tracker.latest_message["entities"]}
+    assert tagged == {JAN: None, "biuro@majafirma.pl": "new"}
+
+    # verified (the same conversation a turn later): it is the visitor's own login
+    slots = {"verification_grant": grant, "verified_email": JAN, "verified_name": "Jan Kowalski",
+             "member_email": JAN, "member_checked": False, "new_email": "biuro@majafirma.pl"}
+    tracker = form_turn("change_login_email_form", slots, requested="verification_code",
+                        text="123456", intent="inform", candidates={})
+    events, _ = await run(ValidateChangeLoginEmailForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_is_self"] is True and values["member_email"] == JAN
+    assert values["requested_slot"] == "confirmation"
+
+    # "zmień mój login na …" with the identity held
+    text = "zmień mój login na jan@nowafirma.pl"
+    base = {"verification_grant": grant, "verified_email": JAN, "verified_name": "Jan Kowalski"}
+    tracker = activation("change_login_email_form", base, text=text,
+                         intent="change_login_email")
+    events, _ = await run(ValidateChangeLoginEmailForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_email"] == JAN and values["member_is_self"] is True
+    assert values["new_email"] == "jan@nowafirma.pl"
+    assert values["requested_slot"] == "confirmation"
+
+
+async def test_list_users_reads_the_members(live_backend, grant, named_members):
+    events, messages = await run(ActionListUsers(), submitted("list_users_form", {
+        "verification_grant": grant}))
+    values = slot_values(events)
+    assert values["list_users_status"] == "listed"
+    assert values["company_name"] == "Majama Michał Zając"
+    lines = values["members_list"].split("\n")
+    assert f"- Jan Kowalski ({JAN}) – właściciel / prezes" in lines
+    assert f"- Łukasz Żółć ({ZOLC}) – pracownik, zaproszony – jeszcze nie aktywował konta" in lines
+    assert messages == []
+    # reading only: nothing changed
+    assert membership(live_backend, ZOLC) == [("employee",)]
+
+
+async def test_list_users_refusals(live_backend, piotr_grant, closed_port_url, use_backend):
+    events, _ = await run(ActionListUsers(), submitted("list_users_form", {
+        "verification_grant": piotr_grant}))
+    assert slot_values(events)["list_users_status"] == "not_owner"
+    assert slot_values(events)["members_list"] is None
+
+    events, _ = await run(ActionListUsers(), submitted("list_users_form", {
+        "verification_grant": "expired"}))
+    values = slot_values(events)
+    assert values["list_users_status"] == "identity_expired"
+    assert values["verification_grant"] is None
+
+    use_backend(closed_port_url, timeout_seconds=1.0)
+    events, _ = await run(ActionListUsers(), submitted("list_users_form", {
+        "verification_grant": "g"}))
+    assert slot_values(events)["list_users_status"] == "unavailable"
+
+
+async def test_list_users_form_needs_only_the_identity(grant, domain):
+    tracker = activation("list_users_form", {"verification_grant": grant},
+                         text="kto ma dostęp do firmy?", intent="list_users")
+    events, _ = await run(ValidateListUsersForm(), tracker, domain)
+    assert slot_values(events)["requested_slot"] is None
+
+
 # --- the rest --------------------------------------------------------------------------------
 
 
@@ -610,7 +926,8 @@ async def test_cancel_resets_the_company_slots():
     events, _ = await run(ActionCancelCompanyForm(), make_tracker(slots={"member_email": ANNA}))
     values = slot_values(events)
     for slot in ("member_email", "person_name", "role", "new_email", "confirmation",
-                 "member_id", "member_is_self", "company_refusal", "email", "verification_code"):
+                 "member_id", "member_is_self", "company_refusal", "email", "verification_code",
+                 "member_checked"):
         assert values[slot] is None
 
 
@@ -671,8 +988,13 @@ def test_company_actions_statuses_and_responses_match_the_domain():
         assert values(own) <= domain_values, slot
         assert domain_values <= values(own) | refusals, slot
     assert values(RolesInfoStatus) == set(fragment["slots"]["roles_info_status"]["values"])
+    assert {module.ListUsersStatus.LISTED, *module.LIST_USERS_REFUSALS} == set(
+        fragment["slots"]["list_users_status"]["values"]
+    )
     for response in (
         module.UTTER_ALREADY_MEMBER, module.UTTER_MEMBER_NOT_FOUND, module.UTTER_OWNER_ROLE,
         module.UTTER_ROLE_NOT_RECOGNISED, module.UTTER_INVALID_NAME, module.UTTER_SAME_EMAIL,
+        module.UTTER_MEMBER_AMBIGUOUS, module.UTTER_MEMBER_NAME_NOT_FOUND,
+        "utter_list_users_listed", "utter_list_users_not_owner", "utter_find_login",
     ):
         assert response in fragment["responses"], response
