@@ -339,6 +339,13 @@ def is_correction(text: str) -> bool:
     return bool(_CORRECTION_CUE.search(fold(text)))
 
 
+def carries_correction(text: str) -> bool:
+    """A correction cue with a value: an address, a role or a name ("nie, ma być Ewa Lis")."""
+    return is_correction(text) and bool(
+        classify_addresses(text).all() or role_in_text(text) or name_runs(text)
+    )
+
+
 def drop_candidate(tracker: Tracker, name: Text) -> None:
     """Removes the trailing SlotSet candidates for `name` (so rasa_sdk does not validate it)."""
     count = 0
@@ -400,6 +407,15 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
         events: List[EventType] = []
         if tracker.get_slot("requested_slot") is None:
             events = self._read_request_addresses(tracker)
+        elif (
+            tracker.get_slot("requested_slot") == CONFIRMATION_SLOT
+            and tracker.slots_to_validate().get(CONFIRMATION_SLOT) is False
+            and carries_correction(latest_text(tracker))
+        ):
+            # "nie, ma być Ewa Lis": not a "no" to the operation but a corrected value - the
+            # summary is shown again with it
+            drop_candidate(tracker, CONFIRMATION_SLOT)
+            tracker.slots[CONFIRMATION_SLOT] = None
         return events + await super().run(dispatcher, tracker, domain)
 
     def _read_request_addresses(self, tracker: Tracker) -> List[EventType]:

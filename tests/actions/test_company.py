@@ -727,6 +727,21 @@ async def test_a_name_corrected_at_the_summary(live_backend, grant, domain):
     assert values.get("confirmation") is None
     assert messages == []
 
+    # "nie, ma być Ewa Lis" read as a "no": still a correction, the operation is not cancelled
+    tracker = form_turn(form, slots, requested="confirmation", text="nie, ma być Ewa Lis",
+                        intent="deny", candidates={"confirmation": False})
+    events, _ = await run(ValidateAddUserForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["person_name"] == "Ewa Lis"
+    assert values["requested_slot"] == "confirmation"
+    assert values.get("confirmation") is None
+    # a plain "nie" stays a "no"
+    tracker = form_turn(form, slots, requested="confirmation", text="nie", intent="deny",
+                        candidates={"confirmation": False})
+    events, _ = await run(ValidateAddUserForm(), tracker, domain)
+    assert slot_values(events)["confirmation"] is False
+    assert slot_values(events)["requested_slot"] is None
+
     # an address corrected the same way
     tracker = form_turn(form, {**slots, "person_name": "Ewa Lis"}, requested="confirmation",
                         text="popraw e-mail na ewa.lis2@majafirma.pl", intent="inform",
