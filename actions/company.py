@@ -136,7 +136,7 @@ _CORRECTION_CUE = re.compile(
 )
 
 # Questions the rules answer in the middle of a form (the form then asks again).
-QUESTION_INTENTS = ("roles_info", "support_contact", "bot_challenge")
+QUESTION_INTENTS = ("roles_info", "support_contact", "bot_challenge", "find_login")
 
 # "mój", "swój", "mój adres", "moj wlasny" - the verified person's own address.
 _OWN_ADDRESS = re.compile(

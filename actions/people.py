@@ -39,7 +39,9 @@ _NOT_NAMES = frozenset(
     pracownik pracownika pracownikowi pracownica pracownice magazynier magazyniera magazynierka
     ksiegowy ksiegowa ksiegowej ksiegowego ksiegowa zarzad zarzadu pelnomocnik pelnomocnika
     wlasciciel wlasciciela prezes prezesa popraw poprawcie jednak niech byc ma ona on
-    imie nazwisko nazywa sie login mail maila email adres adresu
+    imie nazwisko nazywa sie login mail maila email adres adresu mailowego e-mail e-maila
+    dostep dostepu firma firmy firmie konto konta koncie pamietam wiem znam jego jej ich mu
+    kto ktory ktora gdzie kiedy dlaczego czemu ile prosze pomocy pomoc telefon numer
     """.split()
 )
 
@@ -233,7 +235,11 @@ def query_words(text: Any) -> List[str]:
     runs = name_runs(text)
     if runs:
         return [t for name, _ in runs for t in _tokens(name)]
-    return [t for t in _tokens(_EMAIL_TOKEN.sub(" ", text or "")) if t not in _NOT_NAMES]
+    return [
+        t
+        for t in _tokens(_EMAIL_TOKEN.sub(" ", text or ""))
+        if len(t) >= 3 and t not in _NOT_NAMES
+    ]
 
 
 def find_members_by_name(
