@@ -49,11 +49,12 @@ class PasswordResetStatus:
     FAILED = "failed"
 
 
-# A "nie", "nie wiem" or "nie no, chcę dalej" at the address question answers no yes/no
-# question: the form explains why it needs the address and asks again. Only an explicit stop
-# ("anuluj", "stop", "przerwij", "rezygnuję") cancels (data/rules/account.yml).
+# A "nie" or "nie wiem" at the address question answers no yes/no question: the form explains
+# why it needs the address and asks again; a "tak" just gets the question again. Only an
+# explicit stop ("anuluj", "stop", "przerwij", "rezygnuję") cancels (data/rules/account.yml);
+# "nie no, chcę dalej" (`resume`) is answered by rules/dialogue_control.yml.
 HELP_INTENTS = frozenset({"deny", "dont_know"})
-GO_ON_INTENTS = frozenset({"resume", "affirm"})
+GO_ON_INTENTS = frozenset({"affirm"})
 
 
 class KeepAskingForEmail:

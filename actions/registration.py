@@ -141,14 +141,16 @@ INTERRUPTING_INTENTS = frozenset(
         "leave_ticket",
         "done",
         "code_not_received",
+        "resume",
     }
 )
 
 # "nie wiem" / "gdzie to znajdę?" / a bare "nie" while a value is asked for: the form explains
 # where that value comes from and asks again; only an explicit stop cancels the registration.
 HELP_INTENTS = frozenset({"dont_know", "deny"})
-# "nie no, chcę dalej", "tak" while a value (not a yes/no question) is asked for: ask again.
-GO_ON_INTENTS = frozenset({"resume", "affirm"})
+# A "tak" while a value (not a yes/no question) is asked for: ask again. ("nie no, chcę dalej" is
+# `resume`: rules/dialogue_control.yml answers it and the form asks again.)
+GO_ON_INTENTS = frozenset({"affirm"})
 
 
 class RegistrationStatus:

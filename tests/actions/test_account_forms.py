@@ -64,12 +64,24 @@ async def test_no_or_dont_know_explains_and_asks_again(domain, form, text, inten
 
 
 @pytest.mark.parametrize("form", sorted(FORMS))
-async def test_going_on_asks_again_without_a_lecture(domain, form):
-    tracker = address_turn(form, "nie no, chcę dalej", "resume", "nie no, chcę dalej")
+async def test_a_yes_asks_again_without_a_lecture(domain, form):
+    tracker = address_turn(form, "tak", "affirm", "tak")
 
     events, responses = await run(form, tracker, domain)
 
     assert events == [SlotSet("email", None), SlotSet("requested_slot", "email")]
+    assert responses == []
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+async def test_going_on_is_left_to_the_rules(domain, form):
+    # "nie no, chcę dalej" is no answer mapping (not_an_answer): nothing to validate, so Rasa
+    # rejects the form and rules/dialogue_control.yml answers, then the form asks again.
+    tracker = address_turn(form, "nie no, chcę dalej", "resume", None)
+
+    events, responses = await run(form, tracker, domain)
+
+    assert [e for e in events if e.get("name") != "requested_slot"] == []
     assert responses == []
 
 

@@ -999,14 +999,25 @@ async def test_dont_know_with_the_value_after_all_takes_it(domain):
     assert messages == []
 
 
-async def test_going_on_after_a_hesitation_asks_again(domain):
-    tracker = form_turn("nie no, chcę dalej", [("comarch_id", "nie no, chcę dalej")],
-                        requested="comarch_id", before={"package": "green", "email": JAN_EMAIL},
-                        intent="resume")
+async def test_a_yes_at_a_value_asks_again(domain):
+    tracker = form_turn("tak", [("comarch_id", "tak")], requested="comarch_id",
+                        before={"package": "green", "email": JAN_EMAIL}, intent="affirm")
 
     events, messages = await validate_messages(tracker, domain)
 
     assert events == [SlotSet("comarch_id", None), SlotSet("requested_slot", "comarch_id")]
+    assert messages == []
+
+
+async def test_going_on_is_left_to_the_rules(domain):
+    # "nie no, chcę dalej" at the ID: not read as an ID; the rules answer, the form asks again.
+    text = "nie no, chcę dalej"
+    tracker = form_turn(text, [("comarch_id", text)], requested="comarch_id",
+                        before={"package": "green", "email": JAN_EMAIL}, intent="resume")
+
+    events, messages = await validate_messages(tracker, domain)
+
+    assert events == [SlotSet("comarch_id", None), ActionExecutionRejected(FORM)]
     assert messages == []
 
 
