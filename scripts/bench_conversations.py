@@ -194,7 +194,7 @@ TAGS: dict[str, tuple[str, ...]] = {
     "device_status_shown": ("utter_device_not_paired", "utter_device_paired"),
     "device_removed": ("utter_device_removed", "utter_device_removed_lost"),
     "roles_listed": ("utter_roles_info_all", "utter_roles_info_one"),
-    "members_listed": ("utter_*members_list*", "utter_*list_members*", "utter_company_members*"),
+    "members_listed": ("utter_list_users_listed",),
     "user_added": ("utter_add_user_invited", "utter_add_user_added"),
     "role_changed": ("utter_change_role_changed",),
     "user_removed": ("utter_remove_user_removed",),
@@ -205,8 +205,7 @@ TAGS: dict[str, tuple[str, ...]] = {
     "cancelled": ("utter_*_cancelled", "!utter_package_downgrade_cancelled"),
     "kept_form": ("loop:kept",),
     # --- conversation ---
-    "closing": ("utter_goodbye", "utter_you_are_welcome", "utter_ok", "utter_*glad*",
-                "utter_closing*"),
+    "closing": ("utter_goodbye", "utter_you_are_welcome", "utter_ok", "utter_done"),
     "greeting": ("utter_greet",),
     "password_refused": ("utter_password_not_shared",),
     "out_of_scope": ("utter_out_of_scope",),
