@@ -303,6 +303,7 @@ async def test_remove_user_runs_only_for_the_person_shown(live_backend, grant, d
         SlotSet("member_name", "Olek Wrona"),
         SlotSet("member_role_label", "magazynier"),
         SlotSet("member_is_self", False),
+        SlotSet("member_checked", True),
         SlotSet("requested_slot", "confirmation"),
         SlotSet(SUMMARY_SLOT, olek),
     ]
