@@ -453,21 +453,21 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
 
     def member_from_request(self, tracker: Tracker, addresses: MessageAddresses) -> Optional[str]:
         """The member named in the message that starts the form: an address, else a name."""
-        found = addresses.member + addresses.current + addresses.new
-        if found:
-            return found[0]
-        if self.finds_by_name:
-            runs = name_runs(latest_text(tracker))
-            if runs:
-                return max(runs, key=lambda run: len(run[0].split()))[0]
-        return None
+        return self._member_named(
+            tracker, addresses.member + addresses.current + addresses.new
+        )
 
     def member_from_correction(
         self, tracker: Tracker, addresses: MessageAddresses
     ) -> Optional[str]:
-        found = addresses.member + addresses.new + addresses.current
-        if found:
-            return found[0]
+        return self._member_named(
+            tracker, addresses.member + addresses.new + addresses.current
+        )
+
+    def _member_named(self, tracker: Tracker, addresses: List[str]) -> Optional[str]:
+        """The first of `addresses`, else the longest name in the latest message."""
+        if addresses:
+            return addresses[0]
         if self.finds_by_name:
             runs = name_runs(latest_text(tracker))
             if runs:

@@ -31,7 +31,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
-from actions.validators import BaseFormValidator
+from actions.validators import BaseFormValidator, drop_slot_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -47,19 +47,6 @@ def summary_fingerprint(form: Text, values: Mapping[Text, Any]) -> Text:
 
 def _slot_candidates(tracker: Tracker) -> Dict[Text, Any]:
     return tracker.slots_to_validate()
-
-
-def _drop_candidate(tracker: Tracker, name: Text) -> None:
-    """Removes the trailing SlotSet candidates for `name`, so rasa_sdk does not validate it."""
-    count = 0
-    for event in reversed(tracker.events):
-        if event.get("event") != "slot":
-            break
-        count += 1
-    if not count:
-        return
-    head, tail = tracker.events[:-count], tracker.events[-count:]
-    tracker.events[:] = head + [event for event in tail if event.get("name") != name]
 
 
 def _requested_after(events: List[EventType], tracker: Tracker) -> Optional[Text]:
@@ -139,6 +126,6 @@ class ConfirmedFormValidator(BaseFormValidator, ABC):
         else:
             return []
         logger.info("%s: confirmation not accepted (%s)", self.form_name(), reason)
-        _drop_candidate(tracker, CONFIRMATION_SLOT)
+        drop_slot_candidates(tracker, (CONFIRMATION_SLOT,))
         tracker.slots[CONFIRMATION_SLOT] = None
         return [SlotSet(CONFIRMATION_SLOT, None)]

@@ -60,7 +60,13 @@ from actions.backend_client import (
     get_backend_client,
     mask_email,
 )
-from actions.validators import EMAIL_SLOT, UTTER_INVALID_EMAIL, BaseFormValidator, normalize_email
+from actions.validators import (
+    EMAIL_SLOT,
+    UTTER_INVALID_EMAIL,
+    BaseFormValidator,
+    drop_slot_candidates,
+    normalize_email,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -294,7 +300,7 @@ class VerifiedIdentityValidator(BaseFormValidator, ABC):
                     continue
                 if slot in (EMAIL_SLOT, CODE_SLOT) or slot not in candidates:
                     updates[slot] = None
-            _drop_candidates(tracker, (EMAIL_SLOT, CODE_SLOT))
+            drop_slot_candidates(tracker, (EMAIL_SLOT, CODE_SLOT))
         identity = identity_from_metadata(tracker)
         if identity is not None and tracker.get_slot(GRANT_SLOT) != identity.grant:
             updates.update(_identity_events(identity))
@@ -516,20 +522,6 @@ class ActionAskVerificationCode(Action):
         else:
             dispatcher.utter_message(response=UTTER_ASK_CODE_TO, masked_email=mask_email(email))
         return []
-
-
-def _drop_candidates(tracker: Tracker, names: tuple) -> None:
-    """Removes slot candidates (the SlotSet events at the end of the tracker Rasa sends to a
-    form's validator) for `names`, so they are not validated."""
-    count = 0
-    for event in reversed(tracker.events):
-        if event.get("event") != "slot":
-            break
-        count += 1
-    if not count:
-        return
-    head, tail = tracker.events[:-count], tracker.events[-count:]
-    tracker.events[:] = head + [event for event in tail if event.get("name") not in names]
 
 
 def _email_accepted_this_turn(tracker: Tracker) -> bool:
