@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help env run test test-app test-actions test-rasa shell db model lock clean bench-nlu bench bench-conversations agent-add
 
 help: ## list the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
 env: $(APP_ENV)/.lock-sha256 $(RASA_ENV)/.lock-sha256 ## create both Python environments
 
@@ -68,7 +68,7 @@ bench-nlu: $(RASA_ENV)/.lock-sha256 ## 5-fold NLU benchmark: ours vs Rasa's defa
 bench: env model ## the whole stack at 1/10/50 concurrent visitors, gateway vs straight to Rasa (~7 min), writes docs/benchmarks/gateway.md
 	$(APP_PY) scripts/bench.py
 
-bench-conversations: env model ## evaluation conversations through the whole stack (~20 min), writes docs/benchmarks/conversations.md
+bench-conversations: env model ## evaluation conversations through the whole stack (~6 min), writes docs/benchmarks/conversations.md
 	$(APP_PY) scripts/bench_conversations.py
 
 agent-add: $(APP_ENV)/.lock-sha256 ## add an adviser for the console, or reset their password: make agent-add EMAIL=anna@firma.pl NAME=Anna
