@@ -100,17 +100,21 @@ _STOLEN_STEMS = ("ukrad", "skradzi", "kradzie", "kradzio")
 _LOST_STEMS = ("zgubi", "zgin", "zagin", "strac")
 
 
-def removal_reason(tracker: Tracker) -> str:
-    """lost / stolen / replace (the default: the user wants to pair another phone)."""
-    reason = tracker.get_slot(DEVICE_REASON_SLOT)
-    if reason in REMOVAL_REASONS:
-        return reason
-    text = reason.casefold() if isinstance(reason, str) else ""
+def _reason_of(value: object) -> str:
+    """A device_reason value as lost / stolen / replace (the default: another phone)."""
+    if value in REMOVAL_REASONS:
+        return value
+    text = value.casefold() if isinstance(value, str) else ""
     if any(stem in text for stem in _STOLEN_STEMS):
         return REASON_STOLEN
     if any(stem in text for stem in _LOST_STEMS):
         return REASON_LOST
     return REASON_REPLACE
+
+
+def removal_reason(tracker: Tracker) -> str:
+    """lost / stolen / replace (the default: the user wants to pair another phone)."""
+    return _reason_of(tracker.get_slot(DEVICE_REASON_SLOT))
 
 
 def is_immediate(tracker: Tracker) -> bool:
@@ -182,15 +186,7 @@ def _reason_before_latest_message(tracker: Tracker) -> str:
             seen_user = True
             continue
         if seen_user and event.get("event") == "slot" and event.get("name") == DEVICE_REASON_SLOT:
-            value = event.get("value")
-            if value in REMOVAL_REASONS:
-                return value
-            text = value.casefold() if isinstance(value, str) else ""
-            if any(stem in text for stem in _STOLEN_STEMS):
-                return REASON_STOLEN
-            if any(stem in text for stem in _LOST_STEMS):
-                return REASON_LOST
-            return REASON_REPLACE
+            return _reason_of(event.get("value"))
     return REASON_REPLACE
 
 
