@@ -7,7 +7,7 @@ RASA_ENV := .venv/rasa
 APP_PY   := $(APP_ENV)/bin/python
 RASA     := $(RASA_ENV)/bin/rasa
 MODEL    := var/models/pomocnik.tar.gz
-RASA_SOURCES := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml
+RASA_SOURCES := $(shell find data domain -name '*.yml' 2>/dev/null) config.yml
 
 # Quiet, offline-friendly Rasa/TensorFlow.
 export RASA_TELEMETRY_ENABLED := false
@@ -28,11 +28,11 @@ $(APP_ENV)/.lock-sha256: requirements/app.lock scripts/setup-env.sh
 $(RASA_ENV)/.lock-sha256: requirements/rasa.lock scripts/setup-env.sh
 	@scripts/setup-env.sh rasa
 
-model: $(MODEL) ## train the Rasa model if it is missing or older than data/, domain.yml, config.yml
+model: $(MODEL) ## train the Rasa model if it is missing or older than data/, domain/, config.yml
 
 $(MODEL): $(RASA_SOURCES) $(RASA_ENV)/.lock-sha256
 	@echo "==> training the Rasa model (progress below)"
-	$(RASA) train --fixed-model-name pomocnik --out var/models --augmentation 0
+	$(RASA) train --domain domain --fixed-model-name pomocnik --out var/models --augmentation 0
 	@touch $@
 
 db: $(APP_ENV)/.lock-sha256 ## create/migrate the SQLite database under var/ and load the demo data
@@ -59,7 +59,7 @@ test-actions: $(RASA_ENV)/.lock-sha256
 	$(RASA_ENV)/bin/python -m pytest tests/actions
 
 test-rasa: $(MODEL)
-	$(RASA) data validate --fail-on-warnings
+	$(RASA) data validate --domain domain --fail-on-warnings
 	$(RASA) test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors --out var/results
 
 bench-nlu: $(RASA_ENV)/.lock-sha256 ## 5-fold NLU benchmark: ours vs Rasa's default pipeline (~45 min), writes docs/benchmarks/nlu.md

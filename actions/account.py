@@ -40,7 +40,7 @@ PASSWORD_RESET_STATUS_SLOT = "password_reset_status"
 
 
 class PasswordResetStatus:
-    """Values of the categorical slot `password_reset_status` (see domain.yml)."""
+    """Values of the categorical slot `password_reset_status` (see domain/account.yml)."""
 
     SENT = "sent"
     RATE_LIMITED = "rate_limited"

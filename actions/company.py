@@ -77,7 +77,7 @@ PERSON_NAME_SLOT = "person_name"
 ROLE_SLOT = "role"
 NEW_EMAIL_SLOT = "new_email"
 CONFIRMATION_SLOT = "confirmation"
-# this area's slots (domain.yml)
+# this area's slots (domain/company.yml)
 MEMBER_CHECKED_SLOT = "member_checked"
 MEMBER_ID_SLOT = "member_id"
 MEMBER_IS_SELF_SLOT = "member_is_self"

@@ -71,7 +71,7 @@ PLATFORM_NAMES = {"android": "Android", "ios": "iOS"}
 
 
 class DeviceStatus:
-    """Values of the categorical slot `device_status` (domain.yml)."""
+    """Values of the categorical slot `device_status` (domain/devices.yml)."""
 
     NOT_PAIRED = "not_paired"
     PAIRED = "paired"
@@ -81,7 +81,7 @@ class DeviceStatus:
 
 
 class RemoveDeviceStatus:
-    """Values of the categorical slot `remove_device_status` (domain.yml)."""
+    """Values of the categorical slot `remove_device_status` (domain/devices.yml)."""
 
     REMOVED = "removed"
     REMOVED_LOST = "removed_lost"  # lost or stolen: removed at once, change the password

@@ -154,7 +154,7 @@ GO_ON_INTENTS = frozenset({"affirm"})
 
 
 class RegistrationStatus:
-    """Values of the categorical slot `registration_status` (domain.yml)."""
+    """Values of the categorical slot `registration_status` (domain/registration.yml)."""
 
     ACCOUNT_CREATED = "account_created"  # green: free for a year
     ACCOUNT_CREATED_TRIAL = "account_created_trial"  # silver/gold: 90-day trial, then green

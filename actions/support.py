@@ -35,7 +35,7 @@ stays silent (the gateway asks for a rating).
 --------------------------------------------------------------------
 Overrides Rasa's default (which asks "Did you mean 'reset_password'?"). The guessed intent
 is the best-ranked one that is not `nlu_fallback`. If the domain has a response
-`utter_ask_affirmation_<intent>` (domain.yml: "Czy chodzi o reset hasła?" with the
+`utter_ask_affirmation_<intent>` (domain/dialogue_control.yml: "Czy chodzi o reset hasła?" with the
 buttons Tak -> ``/<intent>`` and "Nie, o coś innego" -> ``/out_of_scope``, the denial
 Rasa's loop expects), that response is sent; otherwise (small talk, yes/no, `inform`, a
 typed password...) asking "Czy chodzi o ...?" makes no sense and `utter_ask_rephrase` is

@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.domain_files import load_domain  # noqa: E402
 from backend.models import (  # noqa: E402
     Account,
     AccountState,
@@ -69,7 +70,7 @@ REPORT = ROOT / "docs" / "benchmarks" / "conversations.md"
 RESULTS = ROOT / "var" / "bench-conversations.json"
 PARTIAL_RESULTS = ROOT / "var" / "bench-conversations-partial.json"
 MODEL = ROOT / "var" / "models" / "pomocnik.tar.gz"
-DOMAIN = ROOT / "domain.yml"
+DOMAIN = ROOT / "domain"
 
 TARGET_TURNS = 0.95
 TARGET_JOURNEYS = 0.95
@@ -140,7 +141,7 @@ PLACEHOLDER_CODE = "{code}"
 #   "gateway:offer=ticket" a reply offering a ticket (custom.offer == "ticket");
 #   "intent:<name>"        the turn's intent (nlu_fallback: not understood);
 #   "loop:kept"            the form active before the turn is still active after it.
-# Tags no pattern of which matches a name in domain.yml are listed in the report (the
+# Tags no pattern of which matches a name in the domain are listed in the report (the
 # assistant cannot realise them yet); this table is the one place to adapt when responses are
 # renamed or added.
 FALLBACK_NAMES = (
@@ -408,9 +409,9 @@ def has_diacritics(text: str) -> bool:
     return any(c in POLISH_LETTERS for c in text)
 
 
-def domain_names(domain_path: Path = DOMAIN) -> set[str]:
+def domain_names(domain_dir: Path = DOMAIN) -> set[str]:
     """Every response, action and form name of the domain (the names bot tags can match)."""
-    domain = yaml.safe_load(domain_path.read_text(encoding="utf-8"))
+    domain = load_domain(domain_dir)
     names = set(domain.get("responses") or {}) | set(domain.get("actions") or [])
     names |= set(domain.get("forms") or {})
     return names | {name for name in FALLBACK_NAMES if "*" not in name}
@@ -1118,11 +1119,11 @@ def after_first_failure(results: list[ConversationResult]) -> int:
 
 def model_staleness() -> str:
     """Whether the model is older than its sources (the run uses it as it is)."""
-    sources = [ROOT / "domain.yml", ROOT / "config.yml", *(ROOT / "data").rglob("*.yml")]
+    sources = [ROOT / "config.yml", *(ROOT / "domain").glob("*.yml"), *(ROOT / "data").rglob("*.yml")]
     newer = sorted(str(p.relative_to(ROOT)) for p in sources
                    if p.stat().st_mtime > MODEL.stat().st_mtime)
     if not newer:
-        return "trained from the current `data/`, `domain.yml` and `config.yml`"
+        return "trained from the current `data/`, `domain/` and `config.yml`"
     return (f"older than {', '.join(f'`{n}`' for n in newer[:5])}"
             f"{' …' if len(newer) > 5 else ''} (used as it is, not retrained)")
 
@@ -1258,7 +1259,7 @@ with the backend's models. Conversations without an outcome count for turns only
 |---|---|
 {tag_lines}
 
-Tags that nothing in `domain.yml` realises (no response or action matches; turns expecting
+Tags that nothing in the domain realises (no response or action matches; turns expecting
 them fail): {unrealised_lines}.
 
 ## Format

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
+from bot.domain_files import load_domain
 
 # These tests need the Rasa 3.10 environment. Under the app environment (no rasa_sdk)
 # the directory is skipped instead of failing at import.
@@ -136,9 +137,8 @@ def use_backend():
 
 @pytest.fixture(scope="session")
 def domain() -> Dict[str, Any]:
-    """The real domain.yml as the dict Rasa sends to the action server."""
-    with open(REPO_ROOT / "domain.yml", encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    """The real domain (domain/*.yml merged) as the dict Rasa sends to the action server."""
+    return load_domain()
 
 
 # --- the real backend -------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from tests.actions.test_devices import (
     submitted,
     wait_for_mail,
 )
+from bot.domain_files import load_domain
 
 JAN = "jan.kowalski@majafirma.pl"
 ANNA = "anna.zielinska@majafirma.pl"  # added by the tests as an employee
@@ -961,7 +962,7 @@ def test_idempotency_keys():
 
 
 def test_company_actions_statuses_and_responses_match_the_domain():
-    """actions/company.py and domain.yml agree (names, status values, responses)."""
+    """actions/company.py and the domain agree (names, status values, responses)."""
     import inspect
     from pathlib import Path
 
@@ -979,7 +980,7 @@ def test_company_actions_statuses_and_responses_match_the_domain():
     )
 
     root = Path(__file__).resolve().parents[2]
-    fragment = yaml.safe_load((root / "domain.yml").read_text(encoding="utf-8"))
+    fragment = load_domain()
     names = {
         cls().name()
         for _, cls in inspect.getmembers(module, inspect.isclass)

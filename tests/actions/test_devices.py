@@ -26,6 +26,7 @@ from actions.devices import (
     format_date,
 )
 from tests.actions.helpers import fresh_requester, make_tracker, slot_event, user_event
+from bot.domain_files import load_domain
 
 JAN = "jan.kowalski@majafirma.pl"
 PASSWORD = "Faktura#2026"
@@ -495,7 +496,7 @@ def test_removal_reason_from_unmapped_entity_values(value, reason):
 
 
 def test_device_actions_and_statuses_match_the_domain():
-    """actions/devices.py and domain.yml agree (names, status values, responses)."""
+    """actions/devices.py and the domain agree (names, status values, responses)."""
     import inspect
     from pathlib import Path
 
@@ -506,7 +507,7 @@ def test_device_actions_and_statuses_match_the_domain():
     from actions.devices import DeviceStatus, RemoveDeviceStatus
 
     root = Path(__file__).resolve().parents[2]
-    fragment = yaml.safe_load((root / "domain.yml").read_text(encoding="utf-8"))
+    fragment = load_domain()
     names = {
         cls().name()
         for _, cls in inspect.getmembers(module, inspect.isclass)

@@ -1,4 +1,4 @@
-"""Every response of domain.yml renders through Rasa's interpolator without an error.
+"""Every response of the domain renders through Rasa's interpolator without an error.
 
 Rasa fills every response with the current slot values (``str.format`` after turning ``{name}``
 into ``{0[name]}``). A button payload with entities, ``/inform{"package":"green"}``, looks like a
@@ -30,7 +30,7 @@ PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 def load_domain() -> Domain:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return Domain.load(str(REPO_ROOT / "domain.yml"))
+        return Domain.load(str(REPO_ROOT / "domain"))
 
 
 DOMAIN = load_domain()

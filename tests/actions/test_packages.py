@@ -54,6 +54,7 @@ from tests.actions.test_identity import (
     verify,
     wait_for_mails,
 )
+from bot.domain_files import load_domain
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -183,8 +184,8 @@ def write_db(live_backend, sql: str, *params: Any) -> None:
 
 @pytest.fixture(scope="module")
 def merged_domain() -> Dict[str, Any]:
-    """domain.yml as a dict."""
-    return yaml.safe_load((REPO_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    """The merged domain as a dict."""
+    return load_domain()
 
 
 def test_every_response_the_actions_use_exists(merged_domain):

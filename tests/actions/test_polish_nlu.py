@@ -27,6 +27,7 @@ from rasa.shared.nlu.training_data.message import Message  # noqa: E402
 from rasa.shared.nlu.training_data.training_data import TrainingData  # noqa: E402
 
 from bot.rasa_ext.polish import PolishTokenFolder, fold  # noqa: E402
+from bot.domain_files import load_domain
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -205,7 +206,7 @@ def _matches(name: str, text: str) -> List[str]:
 
 
 def test_regex_names_are_entities_of_the_domain():
-    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    domain = load_domain()
     entities = {e if isinstance(e, str) else next(iter(e)) for e in domain.get("entities", [])}
     assert set(_regexes()) == {"email", "nip", "comarch_id", "pin", "verification_code"}
     assert set(_regexes()) <= entities

@@ -29,18 +29,14 @@ from actions.support import (
     guessed_intent,
 )
 from tests.actions.helpers import make_tracker, user_event
+from bot.domain_files import load_domain
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load(path: Path) -> Dict[str, Any]:
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
-
-
 @pytest.fixture(scope="module")
 def full_domain() -> Dict[str, Any]:
-    return _load(REPO_ROOT / "domain.yml")
+    return load_domain()
 
 
 def fallback_tracker(ranking, intent="nlu_fallback"):

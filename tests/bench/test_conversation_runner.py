@@ -29,6 +29,7 @@ from backend.models import (
     Role,
     Subscription,
 )
+from bot.domain_files import load_domain
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +59,7 @@ def test_every_conversation_file_follows_the_format():
 
 
 def test_the_runners_names_exist_in_the_assistants_domain():
-    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    domain = load_domain()
     assert set(bc.INTENTS) <= set(domain["intents"])
     assert set(bc.SLOTS) <= set(domain["slots"])
 

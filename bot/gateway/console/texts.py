@@ -22,7 +22,7 @@ TEXTS = {
     ),
 }
 
-# Polish names of the assistant's intents (domain.yml), for the adviser's side panel.
+# Polish names of the assistant's intents (domain/), for the adviser's side panel.
 INTENT_LABELS = {
     "greet": "powitanie",
     "goodbye": "pożegnanie",
