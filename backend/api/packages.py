@@ -76,6 +76,10 @@ class PackageOut(_Out):
     position: int
     features: FeaturesOut
     yearly_price: PriceOut
+    monthly_price: PriceOut = Field(
+        description="The yearly price per month (it is paid yearly): net and gross each divided "
+        "by 12, rounded to the grosz."
+    )
     price_label: str
 
     @classmethod
@@ -99,6 +103,7 @@ class PackageOut(_Out):
                 backup=BackupOut(gb=view.backup_gb, label=view.backup_label),
             ),
             yearly_price=_price(price),
+            monthly_price=_price(view.monthly_price),
             price_label=view.price_label,
         )
 
@@ -169,9 +174,20 @@ class SubscriptionOut(_Out):
 
 
 class PaymentOut(PriceOut):
-    days_remaining: int = Field(ge=0)
+    days_remaining: int = Field(ge=0, description="The days the amount pays for.")
     period_days: int = Field(ge=365, le=366)
-    period_end: date
+    period_start: date = Field(description="The first day the amount pays for.")
+    period_end: date = Field(description="The last day the amount pays for.")
+
+    @classmethod
+    def of(cls, payment: service.ProRata) -> PaymentOut:
+        return cls(
+            **_price(payment.price).model_dump(),
+            days_remaining=payment.days_remaining,
+            period_days=payment.period_days,
+            period_start=payment.period_start,
+            period_end=payment.period_end,
+        )
 
 
 class NoticeOut(_Out):
@@ -179,8 +195,42 @@ class NoticeOut(_Out):
     message: str
 
 
+ChangeKind = Literal["order", "upgrade", "downgrade_scheduled", "downgrade_cancelled"]
+
+
+class SubscriptionChangeQuoteOut(_Out):
+    change: ChangeKind
+    current_package: PackageOut
+    new_package: PackageOut
+    cancelled_package: PackageOut | None = Field(
+        description="The scheduled downgrade the change would drop or replace."
+    )
+    in_trial: bool = Field(description="The whole current period is a free trial (nothing paid).")
+    valid_until: date = Field(description="The last day of the current paid (or trial) period.")
+    effective_from: date
+    payment: PaymentOut | None = Field(
+        description="What the change would charge: exactly the change's `payment` if it is made "
+        "today with the subscription as it is now."
+    )
+    warnings: list[NoticeOut]
+
+    @classmethod
+    def of(cls, plan: service.ChangePlan) -> SubscriptionChangeQuoteOut:
+        return cls(
+            change=plan.change,
+            current_package=PackageOut.of(plan.current),
+            new_package=PackageOut.of(plan.new),
+            cancelled_package=None if plan.cancelled is None else PackageOut.of(plan.cancelled),
+            in_trial=plan.before.in_trial,
+            valid_until=plan.before.valid_until,
+            effective_from=plan.effective_from,
+            payment=None if plan.payment is None else PaymentOut.of(plan.payment),
+            warnings=[NoticeOut(code=n.code, message=n.message) for n in plan.warnings],
+        )
+
+
 class SubscriptionChangeOut(_Out):
-    change: Literal["order", "upgrade", "downgrade_scheduled", "downgrade_cancelled"]
+    change: ChangeKind
     message: str
     from_package: PackageCode
     to_package: PackageCode
@@ -241,6 +291,28 @@ async def subscription(request: Request):
     return _dump(SubscriptionOut.of(status), headers={"Cache-Control": "no-store"})
 
 
+@bp.post("/account/subscription/change/quote")
+@require_grant
+@body(SubscriptionChangeRequest)
+@responds(200, SubscriptionChangeQuoteOut)
+@raises(
+    service.NotOwner,
+    service.NoSubscription,
+    service.SamePackage,
+    service.ChangeAlreadyScheduled,
+)
+async def quote_subscription_change(request: Request):
+    """What changing the package would do and charge now (owner only); nothing is changed.
+
+    The same rules decide the quote and the change (an upgrade's pro-rata difference, an order's
+    full year after a trial, a downgrade's start), so the amount the user confirms is the amount
+    `POST /account/subscription/change` then charges, as long as nothing changes in between.
+    """
+    request_body = parse_json(request, SubscriptionChangeRequest)
+    plan = await _service(request).quote(request.ctx.account_id, request_body.package)
+    return _dump(SubscriptionChangeQuoteOut.of(plan), headers={"Cache-Control": "no-store"})
+
+
 @bp.post("/account/subscription/change")
 @require_grant
 @idempotent("subscription_change")
@@ -266,22 +338,13 @@ async def change_subscription(request: Request):
     result = await _service(request).change(
         account_id, request_body.package, actor=f"assistant:account:{account_id}"
     )
-    payment = None
-    if result.payment is not None:
-        paid = result.payment
-        payment = PaymentOut(
-            **_price(paid.price).model_dump(),
-            days_remaining=paid.days_remaining,
-            period_days=paid.period_days,
-            period_end=paid.period_end,
-        )
     out = SubscriptionChangeOut(
         change=result.change,
         message=result.message,
         from_package=PackageCode(result.from_package.code),
         to_package=PackageCode(result.to_package.code),
         effective_from=result.effective_from,
-        payment=payment,
+        payment=None if result.payment is None else PaymentOut.of(result.payment),
         warnings=[NoticeOut(code=n.code, message=n.message) for n in result.warnings],
         subscription=SubscriptionOut.of(result.status),
     )

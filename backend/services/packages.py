@@ -88,6 +88,10 @@ def gross_grosze(net_grosze: int | Decimal, vat_percent: int) -> int:
     return int(gross.quantize(_GROSZ, rounding=ROUND_HALF_UP))
 
 
+def _twelfth(grosze: int) -> int:
+    return int((Decimal(grosze) / 12).quantize(_GROSZ, rounding=ROUND_HALF_UP))
+
+
 def warsaw_today(now: datetime) -> date:
     return now.astimezone(WARSAW).date()
 
@@ -183,6 +187,13 @@ class PackageView:
         return f"{self.backup_gb} GB" if self.backup_gb else "brak"
 
     @property
+    def monthly_price(self) -> Price:
+        """The yearly price per month (it is paid yearly): the net and the gross price each
+        divided by 12, rounded half-up to the grosz."""
+        yearly = self.yearly_price
+        return Price(_twelfth(yearly.net_grosze), yearly.vat_percent, _twelfth(yearly.gross_grosze))
+
+    @property
     def price_label(self) -> str:
         price = self.yearly_price
         return f"{price.net} netto rocznie ({price.gross} brutto, w tym {price.vat_percent}% VAT)"
@@ -243,11 +254,13 @@ class SubscriptionStatus:
 
 @dataclass(frozen=True)
 class ProRata:
-    """What an upgrade costs for the rest of the paid period."""
+    """What a change charges: the price for the days from ``period_start`` to ``period_end``
+    (an upgrade: the rest of the paid period; an order: the paid year after the trial)."""
 
     price: Price
     days_remaining: int
     period_days: int
+    period_start: date
     period_end: date
 
 
@@ -255,6 +268,23 @@ class ProRata:
 class Notice:
     code: str
     message: str
+
+
+@dataclass(frozen=True)
+class ChangePlan:
+    """What choosing a package would do now: decided once (``PackageService._plan``) for both
+    the quote the user confirms and the change that is then made, so they cannot differ."""
+
+    change: str  # "order" | "upgrade" | "downgrade_scheduled" | "downgrade_cancelled"
+    current: PackageView
+    new: PackageView
+    cancelled: PackageView | None  # the scheduled downgrade the change drops or replaces
+    effective_from: date
+    valid_until: date  # the last day of the paid period after the change
+    payment: ProRata | None
+    warnings: list[Notice]
+    before: SubscriptionStatus
+    updates: dict[str, object]  # the subscription's columns the change writes
 
 
 @dataclass(frozen=True)
@@ -279,6 +309,7 @@ def pro_rata(current: PackageView, new: PackageView, today: date, valid_until: d
         price=Price.of_net(net, new.yearly_price.vat_percent),
         days_remaining=days_remaining,
         period_days=period_days,
+        period_start=today,
         period_end=valid_until,
     )
 
@@ -352,60 +383,22 @@ class PackageService:
             loaded = await self._load(session, account_id)
             return await self._status(session, loaded)
 
+    async def quote(self, account_id: int, target: PackageCode) -> ChangePlan:
+        """What ``change`` would do and charge now, without changing anything."""
+        async with self._sessions.begin() as session:
+            loaded = await self._load(session, account_id)
+            return await self._plan(session, loaded, target)
+
     async def change(self, account_id: int, target: PackageCode, *, actor: str) -> ChangeResult:
         async with self._sessions.begin() as session:
             loaded = await self._load(session, account_id)
-            if loaded.membership.role != Role.OWNER:
-                raise NotOwner()
+            plan = await self._plan(session, loaded, target)
             subscription = loaded.subscription
-            current = loaded.packages[PackageCode(subscription.package_code).value]
-            pending_code = subscription.pending_package_code
-            pending = (
-                None if pending_code is None else loaded.packages[PackageCode(pending_code).value]
-            )
-            new = loaded.packages[PackageCode(target).value]
-            before = await self._status(session, loaded)
-
-            payment = None
-            warnings: list[Notice] = []
-            if before.in_trial and new.position >= current.position:
-                # Nothing of a trial period is paid: choosing this package or a higher one orders
-                # it now, for a paid year that follows the trial.
-                change, effective_from = "order", loaded.today
-                paid_until = add_years(subscription.valid_until, 1)
-                period_days = (paid_until - subscription.valid_until).days
-                payment = ProRata(new.yearly_price, period_days, period_days, paid_until)
-                values = {
-                    "package_code": PackageCode(new.code),
-                    "pending_package_code": None,
-                    "valid_until": paid_until,
-                }
-            elif new.code == current.code:
-                if pending is None:
-                    raise SamePackage(
-                        f"Pakiet {current.name} jest już aktywny. Wybierz inny pakiet."
-                    )
-                change, effective_from = "downgrade_cancelled", loaded.today
-                values = {"pending_package_code": None}
-            elif new.position > current.position:
-                change, effective_from = "upgrade", loaded.today
-                payment = pro_rata(current, new, loaded.today, subscription.valid_until)
-                values = {"package_code": PackageCode(new.code), "pending_package_code": None}
-            else:
-                if pending is not None and pending.code == new.code:
-                    raise ChangeAlreadyScheduled(
-                        f"Zmiana na pakiet {new.name} jest już zaplanowana od "
-                        f"{format_date(before.pending_from)}."
-                    )
-                change, effective_from = (
-                    "downgrade_scheduled",
-                    before.valid_until + timedelta(days=1),
-                )
-                values = {"pending_package_code": PackageCode(new.code)}
-                warnings = downgrade_warnings(current, new, before.usage)
-
+            change, current, new = plan.change, plan.current, plan.new
+            pending, before, payment = plan.cancelled, plan.before, plan.payment
+            effective_from, warnings = plan.effective_from, plan.warnings
             if not await queries.update_if_unchanged(
-                session, subscription, self._clock(), **values
+                session, subscription, self._clock(), **plan.updates
             ):
                 raise ConcurrentChange()
             await session.refresh(subscription)
@@ -462,6 +455,71 @@ class PackageService:
             payment=payment,
             status=after,
             warnings=warnings,
+        )
+
+    async def _plan(
+        self, session: AsyncSession, loaded: _Loaded, target: PackageCode
+    ) -> ChangePlan:
+        """The rules of a change (module docstring), applied to the loaded subscription."""
+        if loaded.membership.role != Role.OWNER:
+            raise NotOwner()
+        subscription = loaded.subscription
+        current = loaded.packages[PackageCode(subscription.package_code).value]
+        pending_code = subscription.pending_package_code
+        pending = None if pending_code is None else loaded.packages[PackageCode(pending_code).value]
+        new = loaded.packages[PackageCode(target).value]
+        before = await self._status(session, loaded)
+
+        payment = None
+        warnings: list[Notice] = []
+        valid_until = subscription.valid_until
+        if before.in_trial and new.position >= current.position:
+            # Nothing of a trial period is paid: choosing this package or a higher one orders it
+            # now, for a paid year that follows the trial.
+            change, effective_from = "order", loaded.today
+            valid_until = add_years(subscription.valid_until, 1)
+            period_days = (valid_until - subscription.valid_until).days
+            payment = ProRata(
+                price=new.yearly_price,
+                days_remaining=period_days,
+                period_days=period_days,
+                period_start=subscription.valid_until + timedelta(days=1),
+                period_end=valid_until,
+            )
+            updates: dict[str, object] = {
+                "package_code": PackageCode(new.code),
+                "pending_package_code": None,
+                "valid_until": valid_until,
+            }
+        elif new.code == current.code:
+            if pending is None:
+                raise SamePackage(f"Pakiet {current.name} jest już aktywny. Wybierz inny pakiet.")
+            change, effective_from = "downgrade_cancelled", loaded.today
+            updates = {"pending_package_code": None}
+        elif new.position > current.position:
+            change, effective_from = "upgrade", loaded.today
+            payment = pro_rata(current, new, loaded.today, subscription.valid_until)
+            updates = {"package_code": PackageCode(new.code), "pending_package_code": None}
+        else:
+            if pending is not None and pending.code == new.code:
+                raise ChangeAlreadyScheduled(
+                    f"Zmiana na pakiet {new.name} jest już zaplanowana od "
+                    f"{format_date(before.pending_from)}."
+                )
+            change, effective_from = "downgrade_scheduled", before.valid_until + timedelta(days=1)
+            updates = {"pending_package_code": PackageCode(new.code)}
+            warnings = downgrade_warnings(current, new, before.usage)
+        return ChangePlan(
+            change=change,
+            current=current,
+            new=new,
+            cancelled=pending,
+            effective_from=effective_from,
+            valid_until=valid_until,
+            payment=payment,
+            warnings=warnings,
+            before=before,
+            updates=updates,
         )
 
     async def _load(self, session: AsyncSession, account_id: int) -> _Loaded:

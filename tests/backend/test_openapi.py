@@ -125,6 +125,25 @@ async def test_security_and_error_codes_per_operation(document):
     assert [p["name"] for p in page["parameters"]] == ["token"]
 
 
+async def test_the_change_quote_is_documented_like_the_change(document):
+    quote = document["paths"]["/api/v1/account/subscription/change/quote"]["post"]
+    assert quote["security"] == [{"serviceToken": [], "verificationGrant": []}]
+    assert "parameters" not in quote  # no Idempotency-Key: the quote changes nothing
+    content = quote["requestBody"]["content"]["application/json"]
+    assert content["schema"] == {"$ref": "#/components/schemas/SubscriptionChangeRequest"}
+    responses = quote["responses"]
+    assert responses["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SubscriptionChangeQuoteOut"
+    }
+    assert "`not_owner`" in responses["403"]["description"]
+    assert "`same_package`" in responses["409"]["description"]
+    assert "`change_already_scheduled`" in responses["409"]["description"]
+    assert "`verification_required`" in responses["401"]["description"]
+    schemas = document["components"]["schemas"]
+    assert "period_start" in schemas["PaymentOut"]["properties"]
+    assert "monthly_price" in schemas["PackageOut"]["required"]
+
+
 async def test_the_optional_requester_is_documented_with_the_limits(document):
     schemas = document["components"]["schemas"]
     requester = schemas["RequesterIn"]

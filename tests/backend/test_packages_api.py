@@ -25,10 +25,15 @@ from tests.support.waiting import eventually
 CATALOGUE = "/api/v1/packages"
 STATUS = "/api/v1/account/subscription"
 CHANGE = "/api/v1/account/subscription/change"
+QUOTE = "/api/v1/account/subscription/change/quote"
 
 
 async def change(http, headers, package, **kwargs):
     return await http.post(CHANGE, json={"package": package}, headers=headers, **kwargs)
+
+
+async def quote(http, headers, package):
+    return await http.post(QUOTE, json={"package": package}, headers=headers)
 
 
 async def organisation_id_of(backend, email) -> int:
@@ -112,6 +117,13 @@ async def test_catalogue_is_public_and_matches_the_price_list(http, backend):
     assert [p["net_grosze"] for p in prices] == [0, 29900, 79900]
     assert [p["gross_grosze"] for p in prices] == [0, 36777, 98277]
     assert {p["vat_percent"] for p in prices} == {23}
+    # per month: 79900 / 12 = 6658.33 gr net, 98277 / 12 = 8189.75 gr gross
+    monthly = [p["monthly_price"] for p in packages]
+    assert [(m["net"], m["gross"]) for m in monthly] == [
+        ("0,00 zł", "0,00 zł"),
+        ("24,92 zł", "30,65 zł"),
+        ("66,58 zł", "81,90 zł"),
+    ]
     features = [p["features"] for p in packages]
     assert all(
         f["offer_database"] and f["business_card"] and f["portal_promotion"] for f in features
@@ -214,6 +226,7 @@ async def test_upgrade_is_immediate_with_a_pro_rata_charge_email_and_audit(
         "vat": "53,13 zł",
         "days_remaining": 282,
         "period_days": 365,
+        "period_start": "2026-11-23",
         "period_end": "2027-08-31",
     }
     assert "231,01 zł netto (284,14 zł brutto)" in result["message"]
@@ -396,7 +409,8 @@ async def test_during_a_trial_choosing_the_tried_package_orders_it(http, backend
     assert result["change"] == "order"
     payment = result["payment"]
     assert (payment["net"], payment["gross"]) == ("299,00 zł", "367,77 zł")
-    assert (payment["period_days"], payment["period_end"]) == (365, "2028-02-21")
+    assert (payment["period_start"], payment["period_end"]) == ("2027-02-22", "2028-02-21")
+    assert payment["period_days"] == 365
     subscription = result["subscription"]
     assert subscription["package"]["code"] == "silver"
     assert subscription["valid_until"] == "2028-02-21"
@@ -468,6 +482,120 @@ async def test_bad_choices_are_422(http, backend, grant_for, payload):
     response = await http.post(CHANGE, json=payload, headers=await grant_for(JAN_KOWALSKI.email))
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
+
+
+# --- the quote: what the change would charge, without changing anything ------------------------
+
+
+async def quoted_then_changed(http, backend, headers, package):
+    """Quotes `package`, checks the quote changed nothing, then changes: both answers."""
+    before = (await http.get(STATUS, headers=headers)).json()
+    quoted = await quote(http, headers, package)
+    assert quoted.status_code == 200, quoted.text
+    assert quoted.headers["cache-control"] == "no-store"
+    assert (await http.get(STATUS, headers=headers)).json() == before
+    changed = await change(http, headers, package)
+    assert changed.status_code == 200, changed.text
+    return quoted.json(), changed.json()
+
+
+async def test_the_quote_is_what_the_change_then_charges(http, backend, smtp, grant_for):
+    """Jan: green -> silver (pro rata), -> gold (pro rata again), -> green (scheduled, nothing
+    charged), -> gold (the scheduled downgrade cancelled); Anna, in a trial: silver ordered for
+    the year after it. Each time the quote and the change agree to the grosz and the day."""
+    backend.clock.now = datetime(2027, 1, 15, 11, tzinfo=timezone.utc)
+    jan = await grant_for(JAN_KOWALSKI.email)
+    # 229 days left (15.01.2027–31.08.2027): silver 29900 gr × 229 / 365 = 18759.45 gr, then
+    # gold 50000 gr × 229 / 365 = 31369.86 gr; the downgrade charges nothing.
+    steps = [
+        ("silver", "upgrade", "187,59 zł"),
+        ("gold", "upgrade", "313,70 zł"),
+        ("green", "downgrade_scheduled", None),
+    ]
+    for package, kind, net in steps:
+        quoted, changed = await quoted_then_changed(http, backend, jan, package)
+        assert quoted["change"] == changed["change"] == kind
+        assert quoted["payment"] == changed["payment"]
+        assert (quoted["payment"] or {}).get("net") == net
+        assert quoted["effective_from"] == changed["effective_from"]
+        assert quoted["warnings"] == changed["warnings"]
+        assert quoted["new_package"]["code"] == changed["to_package"] == package
+        assert quoted["current_package"]["code"] == changed["from_package"]
+        assert (quoted["valid_until"], quoted["in_trial"]) == ("2027-08-31", False)
+    assert quoted["effective_from"] == "2027-09-01" and quoted["warnings"]
+
+    quoted, changed = await quoted_then_changed(http, backend, jan, "gold")
+    assert quoted["change"] == changed["change"] == "downgrade_cancelled"
+    assert quoted["cancelled_package"]["code"] == "green"
+    assert quoted["payment"] is changed["payment"] is None
+
+    await start_trial(backend, ANNA_NOWAK.email, PackageCode.SILVER, date(2027, 2, 21))
+    anna = await grant_for(ANNA_NOWAK.email)
+    quoted, changed = await quoted_then_changed(http, backend, anna, "silver")
+    assert quoted["change"] == changed["change"] == "order"
+    assert quoted["payment"] == changed["payment"]
+    assert (quoted["payment"]["net"], quoted["payment"]["gross"]) == ("299,00 zł", "367,77 zł")
+    assert (quoted["payment"]["period_start"], quoted["payment"]["period_end"]) == (
+        "2027-02-22",
+        "2028-02-21",
+    )
+    assert (quoted["valid_until"], quoted["in_trial"]) == ("2027-02-21", True)
+    assert quoted["cancelled_package"]["code"] == "green"
+    assert changed["subscription"]["valid_until"] == "2028-02-21"
+    await all_mail_delivered(backend, smtp, 5)
+
+
+async def test_the_first_upgrade_quote_in_full(http, backend, grant_for):
+    headers = await grant_for(JAN_KOWALSKI.email)
+    response = await quote(http, headers, "silver")
+    assert response.status_code == 200
+    quoted = response.json()
+    assert quoted["payment"] == {
+        "net_grosze": 23101,
+        "gross_grosze": 28414,
+        "vat_grosze": 5313,
+        "vat_percent": 23,
+        "net": "231,01 zł",
+        "gross": "284,14 zł",
+        "vat": "53,13 zł",
+        "days_remaining": 282,
+        "period_days": 365,
+        "period_start": "2026-11-23",
+        "period_end": "2027-08-31",
+    }
+    assert (quoted["current_package"]["name"], quoted["new_package"]["name"]) == (
+        "zielony",
+        "srebrny",
+    )
+    assert quoted["new_package"]["yearly_price"]["net"] == "299,00 zł"
+    assert (quoted["effective_from"], quoted["valid_until"]) == ("2026-11-23", "2027-08-31")
+    assert quoted["cancelled_package"] is None and quoted["warnings"] == []
+    assert await audit_actions(backend) == []
+    assert await outbox_count(backend) == 0
+
+
+async def test_the_quote_refuses_what_the_change_refuses(http, backend, grant_for):
+    jan = await grant_for(JAN_KOWALSKI.email)
+    same = await quote(http, jan, "green")
+    assert (same.status_code, same.json()["error"]["code"]) == (409, "same_package")
+
+    jan_org = await organisation_id_of(backend, JAN_KOWALSKI.email)
+    await add_member(backend, jan_org, "ewa.lis@majafirma.pl", Role.EMPLOYEE)
+    employee = await quote(http, await grant_for("ewa.lis@majafirma.pl"), "gold")
+    assert (employee.status_code, employee.json()["error"]["code"]) == (403, "not_owner")
+
+    anna = await grant_for(ANNA_NOWAK.email)
+    assert (await change(http, anna, "green")).status_code == 200
+    scheduled = await quote(http, anna, "green")
+    assert (scheduled.status_code, scheduled.json()["error"]["code"]) == (
+        409,
+        "change_already_scheduled",
+    )
+
+    for headers in ({}, backend.service_headers()):
+        assert (await quote(http, headers, "gold")).status_code == 401
+    bad = await http.post(QUOTE, json={"package": "platinum"}, headers=jan)
+    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "validation_error")
 
 
 # --- retries and races ----------------------------------------------------------------------------

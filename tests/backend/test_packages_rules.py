@@ -144,3 +144,13 @@ def test_downgrade_warnings_compare_every_limit():
     assert "nie obejmuje kopii bezpieczeństwa" in to_green[2].message
 
     assert downgrade_warnings(silver, silver, Usage(year=2026, used=0, limit=100)) == []
+
+
+def test_the_monthly_price_is_the_yearly_one_divided_by_12_half_up():
+    gold = package("gold", 3, 79900)
+    # 79900 / 12 = 6658.33 gr net; the gross per month is the yearly gross 98277 / 12 = 8189.75
+    # gr (the monthly net plus VAT would be 8189: the yearly price is what is paid)
+    assert (gold.monthly_price.net_grosze, gold.monthly_price.gross_grosze) == (6658, 8190)
+    assert (gold.monthly_price.net, gold.monthly_price.gross) == ("66,58 zł", "81,90 zł")
+    assert package("tiny", 1, 30).monthly_price.net_grosze == 3  # 2.5 gr, half up
+    assert package("free", 0, 0).monthly_price == Price(0, 23, 0)
