@@ -30,6 +30,7 @@ from actions.backend_client import (
     get_backend_client,
     mask_email,
 )
+from actions.tracker import latest_intent
 from actions.validators import EMAIL_SLOT, BaseFormValidator, EmailSlotValidator, normalize_email
 
 logger = logging.getLogger(__name__)
@@ -65,8 +66,7 @@ class KeepAskingForEmail:
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        message = tracker.latest_message or {}
-        intent = (message.get("intent") or {}).get("name")
+        intent = latest_intent(tracker)
         candidates = tracker.slots_to_validate()
         address = normalize_email(candidates.get(EMAIL_SLOT))
         if (

@@ -31,7 +31,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
-from actions.validators import BaseFormValidator, drop_slot_candidates
+from actions.tracker import drop_slot_candidates
+from actions.validators import BaseFormValidator
 
 logger = logging.getLogger(__name__)
 

@@ -60,11 +60,11 @@ from actions.backend_client import (
     get_backend_client,
     mask_email,
 )
+from actions.tracker import drop_slot_candidates, latest_intent
 from actions.validators import (
     EMAIL_SLOT,
     UTTER_INVALID_EMAIL,
     BaseFormValidator,
-    drop_slot_candidates,
     normalize_email,
 )
 
@@ -254,8 +254,7 @@ def visitor_address_in_message(
 def says_code_not_received(tracker: Tracker, text: Any) -> bool:
     """Whether the answer to "Wpisz kod" says that the code did not arrive (or asks for a new
     one) instead of giving it: by the intent, or by the words when the NLU read it otherwise."""
-    intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-    if intent in CODE_NOT_RECEIVED_INTENTS:
+    if latest_intent(tracker) in CODE_NOT_RECEIVED_INTENTS:
         return True
     if not isinstance(text, str):
         return False

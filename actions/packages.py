@@ -48,6 +48,7 @@ from actions.identity import (
     identity_expired_events,
     is_identity_expired,
 )
+from actions.tracker import latest_intent
 from actions.validators import BaseFormValidator
 
 try:
@@ -627,7 +628,7 @@ class ValidateChangePackageForm(ConfirmedFormValidator, VerifiedIdentityValidato
         if tracker.get_slot(REQUESTED_SLOT) is None and tracker.get_slot(BLOCKED_SLOT) is not None:
             tracker.slots[BLOCKED_SLOT] = None
             events.append(SlotSet(BLOCKED_SLOT, None))
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        intent = latest_intent(tracker)
         if (
             tracker.get_slot(REQUESTED_SLOT) == PACKAGE_SLOT
             and intent in PACKAGE_HELP_INTENTS

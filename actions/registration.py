@@ -22,8 +22,6 @@ idempotency key (a fast hash of a 4-digit PIN would be reversible by anyone read
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -44,7 +42,9 @@ from actions.backend_client import (
 )
 from actions.account import KeepAskingForEmail
 from actions.confirmation import ConfirmedFormValidator
+from actions.idempotency import idempotency_key
 from actions.identity import requester_of
+from actions.tracker import latest_intent, slot_before_latest_message
 from actions.validators import (
     EMAIL_SLOT,
     UTTER_INVALID_EMAIL,
@@ -381,55 +381,12 @@ def polish_date(value: Any) -> Optional[str]:
         return None
 
 
-def idempotency_key(sender_id: str, attempt: str, registration: Dict[str, Any]) -> str:
+def registration_idempotency_key(tracker: Tracker, registration: Dict[str, Any]) -> str:
     """One key per confirmed attempt: a retried call of the same action run gets the backend's
-    first answer, a new confirmation (another user message) is a new attempt.
-
-    The PIN is left out on purpose: the key is stored in clear by the backend, and a SHA-256 of
-    four digits plus known values is reversed by trying 10 000 PINs.
-    """
+    first answer, a new confirmation (another user message) is a new attempt. The PIN is left
+    out (actions/idempotency.py says why)."""
     public = {key: value for key, value in registration.items() if key != "pin"}
-    material = json.dumps([sender_id, attempt, public], sort_keys=True, ensure_ascii=False)
-    return "registration-" + hashlib.sha256(material.encode("utf-8")).hexdigest()
-
-
-# --- tracker helpers --------------------------------------------------------------------------
-
-
-def _latest_user_index(events: List[Dict[str, Any]]) -> Optional[int]:
-    for index in range(len(events) - 1, -1, -1):
-        if events[index].get("event") == "user":
-            return index
-    return None
-
-
-def value_before_latest_message(tracker: Tracker, slot: str) -> Any:
-    """The slot's value before the latest user message (what a mapping may have overwritten)."""
-    events = list(tracker.events or [])
-    end = _latest_user_index(events)
-    value: Any = None
-    for event in events[: end if end is not None else len(events)]:
-        kind = event.get("event")
-        if kind in ("restart", "session_started"):
-            value = None
-        elif kind == "slot" and event.get("name") == slot:
-            value = event.get("value")
-    return value
-
-
-def latest_user_event_marker(tracker: Tracker) -> str:
-    """Identifies the user message that confirmed the registration (its timestamp)."""
-    events = list(tracker.events or [])
-    index = _latest_user_index(events)
-    if index is None:
-        return ""
-    event = events[index]
-    return f"{event.get('timestamp', '')}:{index}"
-
-
-def _latest_intent(tracker: Tracker) -> Optional[str]:
-    intent = (tracker.latest_message or {}).get("intent") or {}
-    return intent.get("name") if isinstance(intent, dict) else None
+    return idempotency_key(tracker, "registration", public)
 
 
 def is_bare_entity(tracker: Tracker, entity: str) -> bool:
@@ -470,7 +427,7 @@ class ValidateRegistrationForm(ConfirmedFormValidator):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        intent = _latest_intent(tracker)
+        intent = latest_intent(tracker)
         asked = tracker.get_slot(REQUESTED_SLOT)
         candidates = tracker.slots_to_validate()
         text = (tracker.latest_message or {}).get("text")
@@ -479,7 +436,7 @@ class ValidateRegistrationForm(ConfirmedFormValidator):
             # Nothing in such a message is the value asked for ("nie wiem" is no name, "tak"
             # no ID): whatever a mapping took from it is undone and the question comes again.
             undo = [
-                SlotSet(slot, value_before_latest_message(tracker, slot))
+                SlotSet(slot, slot_before_latest_message(tracker, slot))
                 for slot in tracker.slots_to_validate()
                 if slot not in (REQUESTED_SLOT, asked)
             ]
@@ -491,13 +448,13 @@ class ValidateRegistrationForm(ConfirmedFormValidator):
                 return []
             # Undo what the mappings took from a question and let the rules answer it.
             undo = [
-                SlotSet(slot, value_before_latest_message(tracker, slot))
+                SlotSet(slot, slot_before_latest_message(tracker, slot))
                 for slot in tracker.slots_to_validate()
                 if slot != REQUESTED_SLOT
             ]
             return undo + [ActionExecutionRejected(self.form_name())]
         add_values_from_text(tracker)
-        before = {slot: value_before_latest_message(tracker, slot) for slot in FIELD_SLOTS}
+        before = {slot: slot_before_latest_message(tracker, slot) for slot in FIELD_SLOTS}
         events = await super().run(dispatcher, tracker, domain)
         taken = taken_values(events, before)
         if asked not in (CONFIRMATION_SLOT, CORRECTION_SLOT) and set(taken) - {asked}:
@@ -613,7 +570,7 @@ class ValidateRegistrationForm(ConfirmedFormValidator):
         - A new valid value after "Popraw dane" re-opens the summary.
         """
         requested = tracker.get_slot(REQUESTED_SLOT)
-        previous = {slot: value_before_latest_message(tracker, slot)}
+        previous = {slot: slot_before_latest_message(tracker, slot)}
         text = (tracker.latest_message or {}).get("text")
         stated = values_in_text(text)
         if requested == slot and value == text and set(stated) - {slot}:
@@ -930,7 +887,7 @@ class ActionRegisterAccount(Action):
             logger.warning("registration: not sent, invalid slots %s", sorted(invalid))
             return ask_again_events(RegistrationStatus.INVALID_DATA, invalid)
 
-        key = idempotency_key(tracker.sender_id, latest_user_event_marker(tracker), payload)
+        key = registration_idempotency_key(tracker, payload)
         who = f"ID {payload['comarch_id']}, {mask_email(payload['email'])}"
         try:
             answer = await get_backend_client().register(payload, key, requester_of(tracker))

@@ -58,6 +58,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.tracker import latest_intent
+
 logger = logging.getLogger(__name__)
 
 HANDOFF_REQUESTED_SLOT = "handoff_requested"
@@ -90,7 +92,7 @@ class ActionHandoff(Action):
         tracker: Tracker,
         domain: Dict[Text, Any],
     ) -> List[EventType]:
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        intent = latest_intent(tracker)
         logger.info("handoff requested in conversation %s (%s)", tracker.sender_id, intent)
         if intent == LEAVE_TICKET_INTENT:
             dispatcher.utter_message(response=UTTER_TICKET_REQUESTED)

@@ -54,20 +54,6 @@ def normalize_email(value: Any) -> Optional[str]:
     return result.normalized.lower()
 
 
-def drop_slot_candidates(tracker: Tracker, names: tuple) -> None:
-    """Removes slot candidates (the SlotSet events at the end of the tracker Rasa sends to a
-    form's validator) for `names`, so rasa_sdk does not validate them."""
-    count = 0
-    for event in reversed(tracker.events):
-        if event.get("event") != "slot":
-            break
-        count += 1
-    if not count:
-        return
-    head, tail = tracker.events[:-count], tracker.events[-count:]
-    tracker.events[:] = head + [event for event in tail if event.get("name") not in names]
-
-
 class BaseFormValidator(FormValidationAction, ABC):
     """Base of all `validate_<form>` actions: the name is derived from the form name."""
 

@@ -30,7 +30,6 @@ from actions.registration import (
     RegistrationStatus,
     ValidateRegistrationForm,
     format_nip,
-    idempotency_key,
     next_registration_question,
     nip_checksum_ok,
     parse_comarch_id,
@@ -38,6 +37,7 @@ from actions.registration import (
     parse_person_name,
     parse_pin,
     polish_date,
+    registration_idempotency_key,
     summary_values,
 )
 from tests.actions.helpers import make_tracker, slot_event, user_event
@@ -162,14 +162,22 @@ def test_format_nip_and_polish_date():
 def test_idempotency_key_leaves_the_pin_out_and_changes_per_attempt():
     body = {"email": JAN_EMAIL, **FREE_LICENCE, "full_name": "Jan Nowicki", "package": "green",
             "terms_accepted": True}
-    key = idempotency_key("user-1", "t1", body)
 
-    assert key == idempotency_key("user-1", "t1", dict(body))
-    assert len(key) <= 100 and key.startswith("registration-")
-    assert key == idempotency_key("user-1", "t1", {**body, "pin": "9999"})
-    assert key != idempotency_key("user-1", "t2", body)
-    assert key != idempotency_key("user-2", "t1", body)
-    assert key != idempotency_key("user-1", "t1", {**body, "nip": "9541238769"})
+    def confirmed(sender: str, stamp: float):
+        answer = user_event("tak", "affirm")
+        answer["timestamp"] = stamp
+        return make_tracker(events=[answer], sender_id=sender)
+
+    key = registration_idempotency_key(confirmed("user-1", 1.0), body)
+
+    assert key == registration_idempotency_key(confirmed("user-1", 1.0), dict(body))
+    assert re.fullmatch(r"[0-9a-f]{64}", key)
+    assert key == registration_idempotency_key(confirmed("user-1", 1.0), {**body, "pin": "9999"})
+    assert key != registration_idempotency_key(confirmed("user-1", 2.0), body)
+    assert key != registration_idempotency_key(confirmed("user-2", 1.0), body)
+    assert key != registration_idempotency_key(
+        confirmed("user-1", 1.0), {**body, "nip": "9541238769"}
+    )
 
 
 def test_next_question_order():

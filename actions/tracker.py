@@ -1,0 +1,75 @@
+"""Reading the tracker Rasa sends to the action server, in one place for every area.
+
+- ``latest_intent`` / ``latest_text``: what the latest user message said.
+- ``slot_before_latest_message``: the value a slot had before the latest user message (what a
+  mapping of that message may have overwritten).
+- ``latest_user_marker``: identifies the latest user message (idempotency keys of an operation
+  that message confirmed).
+- ``drop_slot_candidates``: removes slot candidates (the SlotSet events at the end of the
+  tracker Rasa sends to a form's validator), so rasa_sdk does not validate them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Optional, Text
+
+from rasa_sdk import Tracker
+
+# Events after which no slot keeps its value.
+_RESETTING_EVENTS = ("restart", "session_started")
+
+
+def latest_intent(tracker: Tracker) -> Optional[Text]:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    name = intent.get("name") if isinstance(intent, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def latest_text(tracker: Tracker) -> Text:
+    text = (tracker.latest_message or {}).get("text")
+    return text if isinstance(text, str) else ""
+
+
+def latest_user_index(events: List[Dict[Text, Any]]) -> Optional[int]:
+    """The index of the latest user event, None when the user has not spoken."""
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].get("event") == "user":
+            return index
+    return None
+
+
+def slot_before_latest_message(tracker: Tracker, slot: Text) -> Any:
+    """The slot's value before the latest user message (all events when there is none)."""
+    events = list(tracker.events or [])
+    end = latest_user_index(events)
+    value: Any = None
+    for event in events[: len(events) if end is None else end]:
+        kind = event.get("event")
+        if kind in _RESETTING_EVENTS:
+            value = None
+        elif kind == "slot" and event.get("name") == slot:
+            value = event.get("value")
+    return value
+
+
+def latest_user_marker(tracker: Tracker) -> Text:
+    """Identifies the latest user message: its timestamp and position ("" before any)."""
+    events = list(tracker.events or [])
+    index = latest_user_index(events)
+    if index is None:
+        return ""
+    return f"{events[index].get('timestamp', '')}:{index}"
+
+
+def drop_slot_candidates(tracker: Tracker, names: Iterable[Text]) -> None:
+    """Removes the slot candidates for `names` from the end of the tracker's events."""
+    names = frozenset(names)
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "slot":
+            break
+        count += 1
+    if not count:
+        return
+    head, tail = tracker.events[:-count], tracker.events[-count:]
+    tracker.events[:] = head + [event for event in tail if event.get("name") not in names]
