@@ -22,8 +22,8 @@ Actions write no text themselves. Grants are never logged, addresses only masked
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import logging
+from abc import ABC
 import re
 from typing import Any, Dict, Iterable, List, Optional, Text
 
@@ -40,15 +40,15 @@ from actions.backend_client import (
 )
 from actions.confirmation import ConfirmedFormValidator
 from actions.idempotency import idempotency_key
+from actions.forms import CancelForm
+from actions.granted import GrantedOperation, Outcome, refusal_status
 from actions.identity import (
-    GRANT_SLOT,
+    CODE_SLOT,
     IDENTITY_EXPIRED_STATUS,
     VERIFIED_EMAIL_SLOT,
     VERIFIED_NAME_SLOT,
     VerifiedIdentityValidator,
     grant_of,
-    identity_expired_events,
-    is_identity_expired,
 )
 from actions.people import (
     MessageAddresses,
@@ -60,6 +60,12 @@ from actions.people import (
     name_in_request,
     name_runs,
     speaks_of_own_login,
+)
+from actions.tracker import (
+    drop_slot_candidates,
+    latest_intent,
+    latest_text,
+    slot_before_latest_message,
 )
 from actions.validators import EMAIL_SLOT, UTTER_INVALID_EMAIL, normalize_email
 
@@ -95,6 +101,18 @@ ROLES_INFO_PERMISSIONS_SLOT = "roles_info_permissions"
 LIST_USERS_STATUS_SLOT = "list_users_status"
 MEMBERS_LIST_SLOT = "members_list"
 COMPANY_NAME_SLOT = "company_name"
+# What the company forms collect, forgotten after each operation and when a form is stopped.
+COMPANY_FORM_SLOTS = (
+    MEMBER_CHECKED_SLOT,
+    MEMBER_EMAIL_SLOT,
+    PERSON_NAME_SLOT,
+    ROLE_SLOT,
+    NEW_EMAIL_SLOT,
+    CONFIRMATION_SLOT,
+    MEMBER_ID_SLOT,
+    MEMBER_IS_SELF_SLOT,
+    REFUSAL_SLOT,
+)
 
 ADD_USER_STATUS_SLOT = "add_user_status"
 CHANGE_ROLE_STATUS_SLOT = "change_role_status"
@@ -216,14 +234,9 @@ class RolesInfoStatus:
 
 def refusal_of(error: BackendError) -> str:
     """The status value for a backend refusal."""
-    if is_identity_expired(error):
-        return Refusal.IDENTITY_EXPIRED
-    refusal = _BACKEND_REFUSALS.get(error.code)
-    if refusal is not None:
-        return refusal
-    if error.status == 422:
+    if error.status == 422 and error.code not in _BACKEND_REFUSALS:
         return Refusal.INVALID_DATA
-    return Refusal.FAILED
+    return refusal_status(error, _BACKEND_REFUSALS)
 
 
 def role_label(role: Any, catalogue: Optional[Dict[str, Dict[str, Any]]] = None) -> Optional[str]:
@@ -268,25 +281,8 @@ def member_role_label(member: Dict[str, Any]) -> Optional[str]:
     return role_label(member_role_code(member))
 
 
-def latest_intent(tracker: Tracker) -> Optional[str]:
-    intent = (tracker.latest_message or {}).get("intent") or {}
-    return intent.get("name") if isinstance(intent, dict) else None
-
-
 def means_own_address(text: Any) -> bool:
     return isinstance(text, str) and bool(_OWN_ADDRESS.match(text.strip()))
-
-
-def slot_before_latest_message(tracker: Tracker, slot: Text) -> Any:
-    """The value `slot` had before the latest user message (slot events after it ignored)."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            seen_user = True
-            continue
-        if seen_user and event.get("event") == "slot" and event.get("name") == slot:
-            return event.get("value")
-    return None
 
 
 def user_just_spoke(tracker: Tracker) -> bool:
@@ -330,11 +326,6 @@ def role_in_text(text: Any) -> Optional[str]:
     return after_na[-1] if after_na else found[-1][1]
 
 
-def latest_text(tracker: Tracker) -> str:
-    text = (tracker.latest_message or {}).get("text")
-    return text if isinstance(text, str) else ""
-
-
 def is_correction(text: str) -> bool:
     return bool(_CORRECTION_CUE.search(fold(text)))
 
@@ -344,32 +335,6 @@ def carries_correction(text: str) -> bool:
     return is_correction(text) and bool(
         classify_addresses(text).all() or role_in_text(text) or name_runs(text)
     )
-
-
-def drop_candidate(tracker: Tracker, name: Text) -> None:
-    """Removes the trailing SlotSet candidates for `name` (so rasa_sdk does not validate it)."""
-    count = 0
-    for event in reversed(tracker.events):
-        if event.get("event") != "slot":
-            break
-        count += 1
-    if count:
-        head, tail = tracker.events[:-count], tracker.events[-count:]
-        tracker.events[:] = head + [e for e in tail if e.get("name") != name]
-
-
-def _reset_events() -> List[EventType]:
-    return [
-        SlotSet(MEMBER_CHECKED_SLOT, None),
-        SlotSet(MEMBER_EMAIL_SLOT, None),
-        SlotSet(PERSON_NAME_SLOT, None),
-        SlotSet(ROLE_SLOT, None),
-        SlotSet(NEW_EMAIL_SLOT, None),
-        SlotSet(CONFIRMATION_SLOT, None),
-        SlotSet(MEMBER_ID_SLOT, None),
-        SlotSet(MEMBER_IS_SELF_SLOT, None),
-        SlotSet(REFUSAL_SLOT, None),
-    ]
 
 
 # --- validators ------------------------------------------------------------------------------
@@ -414,7 +379,7 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
         ):
             # "nie, ma być Ewa Lis": not a "no" to the operation but a corrected value - the
             # summary is shown again with it
-            drop_candidate(tracker, CONFIRMATION_SLOT)
+            drop_slot_candidates(tracker, (CONFIRMATION_SLOT,))
             tracker.slots[CONFIRMATION_SLOT] = None
         return events + await super().run(dispatcher, tracker, domain)
 
@@ -443,7 +408,7 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
         events: List[EventType] = []
         candidate = normalize_email(tracker.slots_to_validate().get(EMAIL_SLOT))
         if candidate is not None and candidate not in own:
-            drop_candidate(tracker, EMAIL_SLOT)
+            drop_slot_candidates(tracker, (EMAIL_SLOT,))
             tracker.slots[EMAIL_SLOT] = None
             events.append(SlotSet(EMAIL_SLOT, None))
         return events
@@ -864,46 +829,26 @@ class ValidateChangeLoginEmailForm(CompanyFormValidator):
 # --- submit actions --------------------------------------------------------------------------
 
 
-class CompanySubmitAction(Action, ABC):
-    """Common flow: known refusal / no "tak" -> no call; else the backend call; then the status,
-    the reply's values and the form's slots reset."""
+class CompanySubmitAction(GrantedOperation, ABC):
+    """Common flow: a known refusal or no "tak" -> no call; else the backend call; then the
+    status, the reply's values and the form's slots reset."""
 
-    status_slot: Text = ""
+    form_slots = COMPANY_FORM_SLOTS
     cancelled_status: Text = "cancelled"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        shown = self.shown_values(tracker)
+    def settled(self, tracker: Tracker) -> Optional[Text]:
         refusal = tracker.get_slot(REFUSAL_SLOT)
         if refusal:
-            events = self._outcome(refusal, shown)
-            if refusal == Refusal.IDENTITY_EXPIRED:
-                events += identity_expired_events()
-            return events
+            return refusal
         if tracker.get_slot(CONFIRMATION_SLOT) is not True:
-            return self._outcome(self.cancelled_status, shown)
-        grant = grant_of(tracker)
-        if grant is None:
-            return self._outcome(Refusal.IDENTITY_EXPIRED, shown) + identity_expired_events()
-        try:
-            status, extra = await self.perform(grant, tracker)
-        except BackendUnavailable as exc:
-            logger.warning("%s: backend unavailable (%s)", self.name(), exc.reason)
-            return self._outcome(Refusal.UNAVAILABLE, shown)
-        except BackendError as exc:
-            status = refusal_of(exc)
-            log = logger.error if status in (Refusal.FAILED, Refusal.INVALID_DATA) else logger.info
-            log("%s: backend refused %s %s", self.name(), exc.status, exc.code)
-            events = self._outcome(status, shown)
-            if status == Refusal.IDENTITY_EXPIRED:
-                events += identity_expired_events()
-            return events
-        return self._outcome(status, {**shown, **extra})
+            return self.cancelled_status
+        return None
 
-    @abstractmethod
-    async def perform(self, grant: str, tracker: Tracker) -> "tuple[str, Dict[Text, Any]]":
-        """Calls the backend; returns the status and extra values for the reply."""
+    def refusal_of(self, error: BackendError) -> Text:
+        return refusal_of(error)
+
+    def reply_values(self, tracker: Tracker, values: Dict[Text, Any]) -> Dict[Text, Any]:
+        return {**self.shown_values(tracker), **values}
 
     def shown_values(self, tracker: Tracker) -> Dict[Text, Any]:
         """What the reply shows, kept after the form's slots are reset."""
@@ -911,13 +856,6 @@ class CompanySubmitAction(Action, ABC):
             MEMBER_NAME_SLOT: tracker.get_slot(MEMBER_NAME_SLOT),
             MEMBER_ADDRESS_SLOT: tracker.get_slot(MEMBER_EMAIL_SLOT),
         }
-
-    def _outcome(self, status: str, shown: Dict[Text, Any]) -> List[EventType]:
-        return (
-            [SlotSet(self.status_slot, status)]
-            + [SlotSet(name, value) for name, value in shown.items()]
-            + _reset_events()
-        )
 
     @staticmethod
     def member_id(tracker: Tracker) -> Optional[int]:
@@ -943,7 +881,7 @@ class ActionAddUser(CompanySubmitAction):
             else tracker.get_slot(ROLE_LABEL_SLOT),
         }
 
-    async def perform(self, grant: str, tracker: Tracker) -> "tuple[str, Dict[Text, Any]]":
+    async def perform(self, grant: str, tracker: Tracker) -> Outcome:
         email = tracker.get_slot(MEMBER_EMAIL_SLOT)
         name = tracker.get_slot(PERSON_NAME_SLOT)
         role = tracker.get_slot(ROLE_SLOT)
@@ -974,7 +912,7 @@ class ActionChangeRole(CompanySubmitAction):
             or role_label(tracker.get_slot(ROLE_SLOT)),
         }
 
-    async def perform(self, grant: str, tracker: Tracker) -> "tuple[str, Dict[Text, Any]]":
+    async def perform(self, grant: str, tracker: Tracker) -> Outcome:
         member_id = self.member_id(tracker)
         if member_id is None:
             return Refusal.MEMBER_NOT_FOUND, {}
@@ -991,7 +929,7 @@ class ActionRemoveUser(CompanySubmitAction):
     def name(self) -> Text:
         return "action_remove_user"
 
-    async def perform(self, grant: str, tracker: Tracker) -> "tuple[str, Dict[Text, Any]]":
+    async def perform(self, grant: str, tracker: Tracker) -> Outcome:
         member_id = self.member_id(tracker)
         if member_id is None:
             return Refusal.MEMBER_NOT_FOUND, {}
@@ -1011,7 +949,7 @@ class ActionChangeLoginEmail(CompanySubmitAction):
             NEW_ADDRESS_SLOT: tracker.get_slot(NEW_EMAIL_SLOT),
         }
 
-    async def perform(self, grant: str, tracker: Tracker) -> "tuple[str, Dict[Text, Any]]":
+    async def perform(self, grant: str, tracker: Tracker) -> Outcome:
         new_email = tracker.get_slot(NEW_EMAIL_SLOT)
         member_id = None if tracker.get_slot(MEMBER_IS_SELF_SLOT) else self.member_id(tracker)
         if member_id is None and not tracker.get_slot(MEMBER_IS_SELF_SLOT):
@@ -1046,33 +984,22 @@ class ValidateListUsersForm(VerifiedIdentityValidator):
         return LIST_USERS_FORM
 
 
-class ActionListUsers(Action):
+class ActionListUsers(GrantedOperation):
     """"kto ma dostęp do firmy?": the company's members from the backend (owner only), one line
     each: name, address, role, and the state when not active. Changes nothing."""
+
+    status_slot = LIST_USERS_STATUS_SLOT
+    reply_slots = (MEMBERS_LIST_SLOT, COMPANY_NAME_SLOT)
 
     def name(self) -> Text:
         return "action_list_users"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        grant = grant_of(tracker)
-        if grant is None:
-            return self._outcome(Refusal.IDENTITY_EXPIRED) + identity_expired_events()
-        try:
-            answer = await get_backend_client().members(grant)
-        except BackendUnavailable as exc:
-            logger.warning("list users: backend unavailable (%s)", exc.reason)
-            return self._outcome(Refusal.UNAVAILABLE)
-        except BackendError as exc:
-            status = refusal_of(exc)
-            if status not in LIST_USERS_REFUSALS:
-                status = Refusal.FAILED
-            logger.info("list users: refused (%s)", exc.code)
-            events = self._outcome(status)
-            if status == Refusal.IDENTITY_EXPIRED:
-                events += identity_expired_events()
-            return events
+    def refusal_of(self, error: BackendError) -> Text:
+        status = refusal_of(error)
+        return status if status in LIST_USERS_REFUSALS else Refusal.FAILED
+
+    async def perform(self, grant: str, tracker: Tracker) -> Outcome:
+        answer = await get_backend_client().members(grant)
         members = answer.get("members") if isinstance(answer, dict) else None
         organisation = answer.get("organisation") if isinstance(answer, dict) else None
         lines = []
@@ -1084,17 +1011,10 @@ class ActionListUsers(Action):
                 line += f", {member.get('state_label')}"
             lines.append(line)
         name = organisation.get("name") if isinstance(organisation, dict) else None
-        return self._outcome(ListUsersStatus.LISTED, "\n".join(lines), name)
-
-    @staticmethod
-    def _outcome(
-        status: str, listing: Optional[str] = None, company: Optional[str] = None
-    ) -> List[EventType]:
-        return [
-            SlotSet(LIST_USERS_STATUS_SLOT, status),
-            SlotSet(MEMBERS_LIST_SLOT, listing),
-            SlotSet(COMPANY_NAME_SLOT, company),
-        ]
+        return ListUsersStatus.LISTED, {
+            MEMBERS_LIST_SLOT: "\n".join(lines),
+            COMPANY_NAME_SLOT: name,
+        }
 
 
 # --- roles -----------------------------------------------------------------------------------
@@ -1164,13 +1084,8 @@ def _first_sentence(text: Any) -> str:
 # --- leaving a company form --------------------------------------------------------------------
 
 
-class ActionCancelCompanyForm(Action):
-    """After `action_deactivate_loop` (stop / no): forget what the company forms collected."""
+class ActionCancelCompanyForm(CancelForm):
+    forgotten_slots = COMPANY_FORM_SLOTS + (EMAIL_SLOT, CODE_SLOT)
 
     def name(self) -> Text:
         return "action_cancel_company_form"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        return _reset_events() + [SlotSet(EMAIL_SLOT, None), SlotSet("verification_code", None)]

@@ -23,7 +23,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
@@ -31,13 +31,16 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendError, BackendUnavailable, get_backend_client
 from actions.confirmation import ConfirmedFormValidator
+from actions.forms import CancelForm
+from actions.granted import GrantedOperation, Outcome
 from actions.identity import (
+    CODE_SLOT,
     IDENTITY_EXPIRED_STATUS,
     VerifiedIdentityValidator,
     grant_of,
-    identity_expired_events,
-    is_identity_expired,
 )
+from actions.tracker import latest_intent, slot_before_latest_message
+from actions.validators import EMAIL_SLOT
 
 try:  # the zone database ships with Python on Linux; UTC dates are the fallback
     from zoneinfo import ZoneInfo
@@ -59,6 +62,9 @@ DEVICE_SINCE_SLOT = "device_paired_since"
 DEVICE_FOUND_SLOT = "device_found"
 DEVICE_REASON_SLOT = "device_reason"
 CONFIRMATION_SLOT = "confirmation"
+# The removal's values for the reply, and what the removal form collects.
+DEVICE_REPLY_SLOTS = (DEVICE_NAME_SLOT, DEVICE_PLATFORM_SLOT, DEVICE_SINCE_SLOT)
+REMOVAL_FORM_SLOTS = (CONFIRMATION_SLOT, DEVICE_REASON_SLOT, DEVICE_FOUND_SLOT)
 
 REASON_LOST = "lost"
 REASON_STOLEN = "stolen"
@@ -137,7 +143,7 @@ def format_date(value: Any) -> Optional[str]:
 def device_slots(device: Optional[Dict[str, Any]]) -> Dict[Text, Any]:
     """The reply's values of a device from the backend (`for_assistant()`), or all None."""
     if not isinstance(device, dict):
-        return {DEVICE_NAME_SLOT: None, DEVICE_PLATFORM_SLOT: None, DEVICE_SINCE_SLOT: None}
+        return {slot: None for slot in DEVICE_REPLY_SLOTS}
     name = device.get("name") if isinstance(device.get("name"), str) else None
     platform = device.get("platform")
     return {
@@ -159,8 +165,9 @@ _OFFER_ACCEPTED = "_pomocnik_offer_accepted"
 
 def _answers_offer(tracker: Tracker) -> bool:
     """The latest message is a "tak" to the removal offer that followed the paired device."""
-    intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-    if intent != "affirm" or tracker.get_slot(DEVICE_STATUS_SLOT) != DeviceStatus.PAIRED:
+    if latest_intent(tracker) != "affirm":
+        return False
+    if tracker.get_slot(DEVICE_STATUS_SLOT) != DeviceStatus.PAIRED:
         return False
     seen_user = False
     for event in reversed(tracker.events):
@@ -180,14 +187,7 @@ def _answers_offer(tracker: Tracker) -> bool:
 
 def _reason_before_latest_message(tracker: Tracker) -> str:
     """The removal reason as it was before the latest message (replace when none)."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            seen_user = True
-            continue
-        if seen_user and event.get("event") == "slot" and event.get("name") == DEVICE_REASON_SLOT:
-            return _reason_of(event.get("value"))
-    return REASON_REPLACE
+    return _reason_of(slot_before_latest_message(tracker, DEVICE_REASON_SLOT))
 
 
 # --- is a device paired? -----------------------------------------------------------------------
@@ -200,35 +200,19 @@ class ValidateDeviceStatusForm(VerifiedIdentityValidator):
         return DEVICE_STATUS_FORM
 
 
-class ActionDeviceStatus(Action):
+class ActionDeviceStatus(GrantedOperation):
+    status_slot = DEVICE_STATUS_SLOT
+    reply_slots = DEVICE_REPLY_SLOTS
+
     def name(self) -> Text:
         return "action_device_status"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        grant = grant_of(tracker)
-        if grant is None:
-            return self._outcome(DeviceStatus.IDENTITY_EXPIRED) + identity_expired_events()
-        try:
-            answer = await get_backend_client().paired_device(grant)
-        except BackendUnavailable as exc:
-            logger.warning("device status: backend unavailable (%s)", exc.reason)
-            return self._outcome(DeviceStatus.UNAVAILABLE)
-        except BackendError as exc:
-            if is_identity_expired(exc):
-                return self._outcome(DeviceStatus.IDENTITY_EXPIRED) + identity_expired_events()
-            logger.error("device status: backend error %s %s", exc.status, exc.code)
-            return self._outcome(DeviceStatus.FAILED)
-
+    async def perform(self, grant: str, tracker: Tracker) -> Outcome:
+        answer = await get_backend_client().paired_device(grant)
         device = answer.get("device") if isinstance(answer, dict) else None
         if not isinstance(device, dict):
-            return self._outcome(DeviceStatus.NOT_PAIRED)
-        return self._outcome(DeviceStatus.PAIRED, device)
-
-    @staticmethod
-    def _outcome(status: str, device: Optional[Dict[str, Any]] = None) -> List[EventType]:
-        return [SlotSet(DEVICE_STATUS_SLOT, status)] + _slot_events(device_slots(device))
+            return DeviceStatus.NOT_PAIRED, {}
+        return DeviceStatus.PAIRED, device_slots(device)
 
 
 # --- remove the device -------------------------------------------------------------------------
@@ -368,76 +352,38 @@ class ValidateRemoveDeviceForm(ConfirmedFormValidator, VerifiedIdentityValidator
         return {DEVICE_FOUND_SLOT: True, **device_slots(device)}
 
 
-class ActionRemoveDevice(Action):
+class ActionRemoveDevice(GrantedOperation):
+    status_slot = REMOVE_DEVICE_STATUS_SLOT
+    form_slots = REMOVAL_FORM_SLOTS
+    # After a new code a lost or stolen phone is still removed at once.
+    kept_for_next_attempt = (DEVICE_REASON_SLOT,)
+    refusals = {"no_device": RemoveDeviceStatus.NO_DEVICE}
+
     def name(self) -> Text:
         return "action_remove_device"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    def settled(self, tracker: Tracker) -> Optional[Text]:
+        if tracker.get_slot(CONFIRMATION_SLOT) is True:
+            return None
+        if tracker.get_slot(DEVICE_FOUND_SLOT) is False:
+            return RemoveDeviceStatus.NO_DEVICE
+        return RemoveDeviceStatus.CANCELLED
+
+    async def perform(self, grant: str, tracker: Tracker) -> Outcome:
         reason = removal_reason(tracker)
-        immediate = reason in IMMEDIATE_REASONS
-        if tracker.get_slot(CONFIRMATION_SLOT) is not True:
-            if tracker.get_slot(DEVICE_FOUND_SLOT) is False:
-                return self._outcome(RemoveDeviceStatus.NO_DEVICE)
-            return self._outcome(RemoveDeviceStatus.CANCELLED)
-
-        grant = grant_of(tracker)
-        if grant is None:
-            return self._outcome(RemoveDeviceStatus.IDENTITY_EXPIRED) + identity_expired_events()
-        try:
-            answer = await get_backend_client().remove_device(grant, reason)
-        except BackendUnavailable as exc:
-            logger.warning("remove device: backend unavailable (%s)", exc.reason)
-            return self._outcome(RemoveDeviceStatus.UNAVAILABLE)
-        except BackendError as exc:
-            if is_identity_expired(exc):
-                # The form runs again after a new code; a lost/stolen phone stays "at once".
-                return (
-                    self._outcome(RemoveDeviceStatus.IDENTITY_EXPIRED)
-                    + [SlotSet(DEVICE_REASON_SLOT, tracker.get_slot(DEVICE_REASON_SLOT))]
-                    + identity_expired_events()
-                )
-            if exc.code == "no_device" or exc.status == 404:
-                return self._outcome(RemoveDeviceStatus.NO_DEVICE)
-            logger.error("remove device: backend error %s %s", exc.status, exc.code)
-            return self._outcome(RemoveDeviceStatus.FAILED)
-
+        answer = await get_backend_client().remove_device(grant, reason)
         device = answer.get("device") if isinstance(answer, dict) else None
         logger.info("remove device: removed (reason %s)", reason)
+        immediate = reason in IMMEDIATE_REASONS
         status = RemoveDeviceStatus.REMOVED_LOST if immediate else RemoveDeviceStatus.REMOVED
-        return self._outcome(status, device_slots(device))
-
-    @staticmethod
-    def _outcome(status: str, device: Optional[Dict[Text, Any]] = None) -> List[EventType]:
-        """The status, the removed device's values for the reply, and the form's slots reset."""
-        events: List[EventType] = [SlotSet(REMOVE_DEVICE_STATUS_SLOT, status)]
-        if device is not None:
-            events += _slot_events(device)
-        events += [
-            SlotSet(CONFIRMATION_SLOT, None),
-            SlotSet(DEVICE_REASON_SLOT, None),
-            SlotSet(DEVICE_FOUND_SLOT, None),
-        ]
-        return events
+        return status, device_slots(device)
 
 
 # --- leaving a device form -------------------------------------------------------------------
 
 
-class ActionCancelDeviceForm(Action):
-    """After `action_deactivate_loop` (stop / no): forget what the device forms collected."""
+class ActionCancelDeviceForm(CancelForm):
+    forgotten_slots = REMOVAL_FORM_SLOTS + (EMAIL_SLOT, CODE_SLOT)
 
     def name(self) -> Text:
         return "action_cancel_device_form"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        return [
-            SlotSet(CONFIRMATION_SLOT, None),
-            SlotSet(DEVICE_REASON_SLOT, None),
-            SlotSet(DEVICE_FOUND_SLOT, None),
-            SlotSet("email", None),
-            SlotSet("verification_code", None),
-        ]
