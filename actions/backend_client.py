@@ -206,6 +206,14 @@ class BackendClient:
     async def subscription(self, grant: str) -> Dict[str, Any]:
         return await self._request("GET", "/api/v1/account/subscription", grant=grant)
 
+    async def quote_package_change(self, grant: str, package: str) -> Dict[str, Any]:
+        """What `change_package` would do and charge now (nothing changes): `{"change",
+        "current_package", "new_package", "cancelled_package", "in_trial", "valid_until",
+        "effective_from", "payment", "warnings"}`; refuses like the change."""
+        return await self._request(
+            "POST", "/api/v1/account/subscription/change/quote", {"package": package}, grant=grant
+        )
+
     async def change_package(self, grant: str, package: str, idempotency_key: str) -> Dict[str, Any]:
         return await self._request(
             "POST",

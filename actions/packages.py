@@ -8,15 +8,19 @@
 - ``change_package_form`` (identity, ``package``, ``confirmation``): the package question shows
   the current package; the confirmation states what will happen and what it costs (upgrade now,
   the yearly net difference pro rata for the rest of the paid period; downgrade at the end of
-  the period; order during a trial: a full paid year after it), computed like the backend
-  (backend/services/packages.py). When the change cannot be made at all (not the owner, the
-  same package, already scheduled) the form ends without asking and ``action_change_package``
-  reports it. ``action_change_package`` calls the backend and sets ``package_change_status``;
-  the rules (data/rules/packages.yml) answer with the values it put into the ``package_change_*``
-  slots.
+  the period; order during a trial: a full paid year after it) from the backend's quote of the
+  change (``POST /api/v1/account/subscription/change/quote``): the backend is the one place
+  prices are computed, so the amount confirmed is the amount charged. When the change cannot be
+  made at all (not the owner, the same package, already scheduled) the form ends without asking
+  and ``action_change_package`` reports it. ``action_change_package`` (a ``GrantedOperation``)
+  calls the backend and sets ``package_change_status``; the rules (data/rules/packages.yml)
+  answer with the values it put into the ``package_change_*`` slots.
 - ``account_status_form`` (identity only) then ``action_account_status``: package, paid period,
   trial, pending downgrade, IWD documents used against the limit - values in ``account_*`` slots,
   outcome in ``account_status_result``.
+
+Amounts are shown as the backend writes them ("299,00 zł", also per month); the actions compute
+no price and write no text.
 """
 
 from __future__ import annotations
@@ -24,8 +28,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -40,25 +43,14 @@ from actions.backend_client import (
     get_backend_client,
 )
 from actions.confirmation import ConfirmedFormValidator
+from actions.granted import GrantedOperation, Outcome, call_with_grant, refusal_status
 from actions.idempotency import idempotency_key
 from actions.identity import (
     IDENTITY_EXPIRED_STATUS,
     VerifiedIdentityValidator,
-    grant_of,
     identity_expired_events,
-    is_identity_expired,
 )
 from actions.tracker import latest_intent
-from actions.validators import BaseFormValidator
-
-try:
-    from zoneinfo import ZoneInfo
-
-    WARSAW: Any = ZoneInfo("Europe/Warsaw")
-except Exception:  # pragma: no cover - the zone database ships with Python on Linux
-    from datetime import timezone
-
-    WARSAW = timezone.utc
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +140,7 @@ _CHANGE_REFUSALS = {
     "subscription_not_found": PackageChangeStatus.NO_SUBSCRIPTION,
 }
 
-# --- names, dates, money ----------------------------------------------------------------------
+# --- names and dates ----------------------------------------------------------------------
 
 # Any case form of the Polish names (with or without diacritics) and the English codes; the
 # NLU maps them already (entity synonyms), this is the safety net for a raw value.
@@ -183,38 +175,6 @@ def format_date(value: Any) -> Optional[str]:
         return date.fromisoformat(value[:10]).strftime("%d.%m.%Y")
     except ValueError:
         return None
-
-
-def format_pln(grosze: int) -> str:
-    """29900 -> "299,00 zł" (as the backend writes amounts)."""
-    sign = "-" if grosze < 0 else ""
-    zloty, gr = divmod(abs(int(grosze)), 100)
-    return f"{sign}{zloty:,}".replace(",", " ") + f",{gr:02d} zł"
-
-
-def gross_grosze(net_grosze: int, vat_percent: int) -> int:
-    gross = Decimal(net_grosze) * (100 + vat_percent) / 100
-    return int(gross.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
-
-
-def warsaw_today() -> date:
-    return datetime.now(WARSAW).date()
-
-
-def pro_rata_net(difference_grosze: int, today: date, valid_until: date) -> int:
-    """The yearly net difference for the days left, today and valid_until included, as the
-    backend computes it (backend/services/packages.py: pro_rata)."""
-    period_days = (valid_until - add_years(valid_until, -1)).days
-    days_remaining = max(0, (valid_until - today).days + 1)
-    net = Decimal(difference_grosze) * days_remaining / period_days
-    return int(net.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 # --- the price list ---------------------------------------------------------------------------
@@ -334,14 +294,6 @@ def mentioned_amounts(text: Any) -> List[int]:
             grosze += int(fraction.ljust(2, "0"))
         amounts.append(grosze)
     return amounts
-
-
-def monthly_grosze(yearly_grosze: Any) -> Optional[int]:
-    """The yearly amount divided by 12, rounded half up to the grosz."""
-    if not isinstance(yearly_grosze, int) or isinstance(yearly_grosze, bool):
-        return None
-    monthly = Decimal(yearly_grosze) / 12
-    return int(monthly.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def mentioned_packages(tracker: Tracker) -> List[str]:
@@ -487,18 +439,16 @@ class ActionPackagesInfo(Action):
 
     @staticmethod
     def _monthly(dispatcher: CollectingDispatcher, package: Dict[str, Any]) -> None:
-        price = _price(package)
-        net, gross = monthly_grosze(price.get("net_grosze")), monthly_grosze(
-            price.get("gross_grosze")
-        )
-        if not net or gross is None:
-            response = "utter_package_price_free" if net == 0 else "utter_package_price"
+        monthly = package.get("monthly_price")
+        if not isinstance(monthly, dict) or not monthly.get("net_grosze"):
+            free = _price(package).get("net_grosze") == 0
+            response = "utter_package_price_free" if free else "utter_package_price"
             dispatcher.utter_message(response=response, **package_values(package))
             return
         dispatcher.utter_message(
             response="utter_package_price_monthly",
-            monthly_net=format_pln(net),
-            monthly_gross=format_pln(gross),
+            monthly_net=monthly.get("net"),
+            monthly_gross=monthly.get("gross"),
             **package_values(package),
         )
 
@@ -521,7 +471,7 @@ class ActionPackagesInfo(Action):
                             named.append(package)  # the follow-ups are about it
                         dispatcher.utter_message(
                             response=f"utter_package_amount_{kind}",
-                            amount=format_pln(amount),
+                            amount=price.get(kind),
                             **package_values(package),
                         )
                         return "gross"
@@ -696,37 +646,34 @@ async def _show_comparison(dispatcher: CollectingDispatcher) -> None:
     ActionPackagesInfo._overview(dispatcher, packages, question=False)
 
 
-async def _load_for_change(
+def _change_refusal(error: BackendError) -> str:
+    return refusal_status(error, _CHANGE_REFUSALS)
+
+
+async def _subscription_for_change(
     tracker: Tracker,
-) -> Tuple[Optional[str], Optional[Dict[str, Any]], List[Dict[str, Any]], List[EventType]]:
-    """(refusal, subscription, price list, events) for the ask actions of the form."""
-    grant = grant_of(tracker)
-    if not grant:
-        return PackageChangeStatus.IDENTITY_EXPIRED, None, [], identity_expired_events()
-    client = get_backend_client()
-    try:
-        subscription = await client.subscription(grant)
-        packages = catalogue_packages(await client.packages())
-    except BackendUnavailable as exc:
-        logger.warning("change package: backend unavailable (%s)", exc.reason)
-        return PackageChangeStatus.UNAVAILABLE, None, [], []
-    except BackendError as exc:
-        if is_identity_expired(exc):
-            return PackageChangeStatus.IDENTITY_EXPIRED, None, [], identity_expired_events()
-        refusal = _CHANGE_REFUSALS.get(exc.code, PackageChangeStatus.FAILED)
-        if refusal == PackageChangeStatus.FAILED:
-            logger.error("change package: backend error %s %s", exc.status, exc.code)
-        return refusal, None, [], []
+) -> Tuple[Optional[str], Dict[str, Any], List[Dict[str, Any]]]:
+    """(refusal, subscription, price list) for the package question."""
+
+    async def load(grant: str) -> Tuple[Any, List[Dict[str, Any]]]:
+        client = get_backend_client()
+        return await client.subscription(grant), catalogue_packages(await client.packages())
+
+    refusal, loaded = await call_with_grant(tracker, "change package", load, _change_refusal)
+    if refusal is not None:
+        return refusal, {}, []
+    subscription, packages = loaded
     if not packages or not isinstance(subscription, dict):
-        return PackageChangeStatus.FAILED, None, [], []
+        return PackageChangeStatus.FAILED, {}, []
     if subscription.get("can_change") is not True:
-        return PackageChangeStatus.NOT_OWNER, subscription, packages, []
-    return None, subscription, packages, []
+        return PackageChangeStatus.NOT_OWNER, subscription, packages
+    return None, subscription, packages
 
 
-def _end_form(refusal: str, events: List[EventType]) -> List[EventType]:
+def _end_form(refusal: str) -> List[EventType]:
     """Ends the form without a question; action_change_package reports `refusal`."""
-    return events + [SlotSet(BLOCKED_SLOT, refusal), SlotSet(REQUESTED_SLOT, None)]
+    forget = identity_expired_events() if refusal == PackageChangeStatus.IDENTITY_EXPIRED else []
+    return forget + [SlotSet(BLOCKED_SLOT, refusal), SlotSet(REQUESTED_SLOT, None)]
 
 
 def _code_of(package: Any) -> Optional[str]:
@@ -745,9 +692,9 @@ class ActionAskChangePackageFormPackage(Action):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[EventType]:
-        refusal, subscription, packages, events = await _load_for_change(tracker)
+        refusal, subscription, packages = await _subscription_for_change(tracker)
         if refusal is not None:
-            return _end_form(refusal, events)
+            return _end_form(refusal)
         current = subscription.get("package") or {}
         pending = subscription.get("pending_downgrade") or {}
         pending_package = pending.get("package") if isinstance(pending, dict) else None
@@ -774,9 +721,51 @@ class ActionAskChangePackageFormPackage(Action):
         return []
 
 
+def confirmation_question(quote: Any) -> Tuple[Optional[str], Dict[str, Any]]:
+    """The confirmation question for the backend's quote of the change, and its values (the
+    amounts are the quote's: what the change will charge); (None, {}) for an unusable quote."""
+    if not isinstance(quote, dict):
+        return None, {}
+    current, new = quote.get("current_package") or {}, quote.get("new_package") or {}
+    payment = quote.get("payment") or {}
+    change = quote.get("change")
+    values: Dict[str, Any] = {
+        "current_name": current.get("name"),
+        "new_name": new.get("name"),
+        "valid_until": format_date(quote.get("valid_until")),
+        "price_net": _price(new).get("net"),
+        "price_gross": _price(new).get("gross"),
+    }
+    charged = {"amount_net": payment.get("net"), "amount_gross": payment.get("gross")}
+    if change in ("order", "upgrade") and None in charged.values():
+        return None, {}
+    if change == "order":
+        values.update(
+            charged,
+            paid_from=format_date(payment.get("period_start")),
+            paid_until=format_date(payment.get("period_end")),
+        )
+        return "utter_ask_change_package_form_confirmation_order", values
+    if change == "upgrade":
+        return "utter_ask_change_package_form_confirmation_upgrade", {**values, **charged}
+    if change == "downgrade_cancelled":
+        values["pending_name"] = (quote.get("cancelled_package") or {}).get("name")
+        return "utter_ask_change_package_form_confirmation_keep", values
+    if change == "downgrade_scheduled":
+        values.update(
+            effective_from=format_date(quote.get("effective_from")),
+            new_invoicing=_feature(new, "invoicing").get("label"),
+            new_documents=_feature(new, "document_exchange").get("label"),
+            new_backup=_feature(new, "backup").get("label"),
+        )
+        trial = "_trial" if quote.get("in_trial") else ""
+        return f"utter_ask_change_package_form_confirmation_downgrade{trial}", values
+    return None, {}
+
+
 class ActionAskChangePackageFormConfirmation(Action):
-    """States what the change will do and cost, then asks "tak / nie"; ends the form at once
-    when the change cannot be made."""
+    """States what the change will do and cost (the backend's quote), then asks "tak / nie";
+    ends the form at once when the change cannot be made."""
 
     def name(self) -> Text:
         return "action_ask_change_package_form_confirmation"
@@ -787,133 +776,55 @@ class ActionAskChangePackageFormConfirmation(Action):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[EventType]:
-        refusal, subscription, packages, events = await _load_for_change(tracker)
+        package = package_code(tracker.get_slot(PACKAGE_SLOT))
+        if package is None:
+            return _end_form(PackageChangeStatus.FAILED)
+        refusal, quote = await call_with_grant(
+            tracker,
+            self.name(),
+            lambda grant: get_backend_client().quote_package_change(grant, package),
+            _change_refusal,
+        )
         if refusal is not None:
-            return _end_form(refusal, events)
-        by_code = _by_code(packages)
-        target = by_code.get(package_code(tracker.get_slot(PACKAGE_SLOT)) or "")
-        current = by_code.get(_code_of(subscription.get("package")) or "")
-        if target is None or current is None:
-            return _end_form(PackageChangeStatus.FAILED, [])
-        pending = subscription.get("pending_downgrade")
-        pending_code = _code_of(pending.get("package")) if isinstance(pending, dict) else None
-
-        valid_until_iso = subscription.get("valid_until")
-        valid_until = date.fromisoformat(valid_until_iso)
-        values: Dict[str, Any] = {
-            "current_name": current.get("name"),
-            "new_name": target.get("name"),
-            "valid_until": format_date(valid_until_iso),
-            "price_net": _price(target).get("net"),
-            "price_gross": _price(target).get("gross"),
-        }
-        vat = _price(target).get("vat_percent") or 0
-        position = lambda p: p.get("position") or 0  # noqa: E731
-
-        if subscription.get("in_trial") and position(target) >= position(current):
-            net = _price(target).get("net_grosze") or 0
-            response = "utter_ask_change_package_form_confirmation_order"
-            values.update(
-                paid_from=format_date((valid_until + timedelta(days=1)).isoformat()),
-                paid_until=format_date(add_years(valid_until, 1).isoformat()),
-                amount_net=format_pln(net),
-                amount_gross=format_pln(gross_grosze(net, vat)),
-            )
-        elif target["code"] == current["code"]:
-            if pending_code is None:
-                return _end_form(PackageChangeStatus.SAME_PACKAGE, [])
-            response = "utter_ask_change_package_form_confirmation_keep"
-            values["pending_name"] = by_code.get(pending_code, {}).get("name")
-        elif position(target) > position(current):
-            difference = (_price(target).get("net_grosze") or 0) - (
-                _price(current).get("net_grosze") or 0
-            )
-            net = pro_rata_net(difference, warsaw_today(), valid_until)
-            response = "utter_ask_change_package_form_confirmation_upgrade"
-            values.update(
-                amount_net=format_pln(net), amount_gross=format_pln(gross_grosze(net, vat))
-            )
-        else:
-            if pending_code == target["code"]:
-                return _end_form(PackageChangeStatus.ALREADY_SCHEDULED, [])
-            response = (
-                "utter_ask_change_package_form_confirmation_downgrade_trial"
-                if subscription.get("in_trial")
-                else "utter_ask_change_package_form_confirmation_downgrade"
-            )
-            values.update(
-                effective_from=format_date((valid_until + timedelta(days=1)).isoformat()),
-                new_invoicing=_feature(target, "invoicing").get("label"),
-                new_documents=_feature(target, "document_exchange").get("label"),
-                new_backup=_feature(target, "backup").get("label"),
-            )
+            return _end_form(refusal)
+        response, values = confirmation_question(quote)
+        if response is None:
+            logger.error("change package: unusable quote")
+            return _end_form(PackageChangeStatus.FAILED)
         dispatcher.utter_message(response=response, **values)
         return []
 
 
-class ActionChangePackage(Action):
+class ActionChangePackage(GrantedOperation):
+    status_slot = PACKAGE_CHANGE_STATUS_SLOT
+    reply_slots = CHANGE_VALUE_SLOTS
+    form_slots = (PACKAGE_SLOT, CONFIRMATION_SLOT, BLOCKED_SLOT)
+    refusals = _CHANGE_REFUSALS
+
     def name(self) -> Text:
         return "action_change_package"
 
-    async def run(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> List[EventType]:
-        package = package_code(tracker.get_slot(PACKAGE_SLOT))
+    def settled(self, tracker: Tracker) -> Optional[Text]:
         blocked = tracker.get_slot(BLOCKED_SLOT)
-        confirmed = tracker.get_slot(CONFIRMATION_SLOT)
-        values: Dict[str, Any] = {}
-        extra: List[EventType] = []
-
         if blocked:
-            status = blocked
-        elif confirmed is False:
-            status = PackageChangeStatus.CANCELLED
-        elif confirmed is not True or package is None:
+            return blocked
+        confirmed = tracker.get_slot(CONFIRMATION_SLOT)
+        if confirmed is False:
+            return PackageChangeStatus.CANCELLED
+        if confirmed is not True or package_code(tracker.get_slot(PACKAGE_SLOT)) is None:
             logger.error("change package: the form ended without a confirmed package")
-            status = PackageChangeStatus.FAILED
-        else:
-            status, values, extra = await self._change(tracker, package)
-        if status == PackageChangeStatus.IDENTITY_EXPIRED:
-            extra = identity_expired_events()
-        events: List[EventType] = [SlotSet(PACKAGE_CHANGE_STATUS_SLOT, status)]
-        events += [SlotSet(slot, values.get(slot)) for slot in CHANGE_VALUE_SLOTS]
-        events += [
-            SlotSet(PACKAGE_SLOT, None),
-            SlotSet(CONFIRMATION_SLOT, None),
-            SlotSet(BLOCKED_SLOT, None),
-        ]
-        return events + extra
+            return PackageChangeStatus.FAILED
+        return None
 
-    async def _change(
-        self, tracker: Tracker, package: str
-    ) -> Tuple[str, Dict[str, Any], List[EventType]]:
-        grant = grant_of(tracker)
-        if not grant:
-            return PackageChangeStatus.IDENTITY_EXPIRED, {}, []
+    async def perform(self, grant: str, tracker: Tracker) -> Outcome:
+        package = package_code(tracker.get_slot(PACKAGE_SLOT))
         key = idempotency_key(tracker, "change_package", package)
-        try:
-            result = await get_backend_client().change_package(grant, package, key)
-        except BackendUnavailable as exc:
-            logger.warning("change package: backend unavailable (%s)", exc.reason)
-            return PackageChangeStatus.UNAVAILABLE, {}, []
-        except BackendError as exc:
-            if is_identity_expired(exc):
-                return PackageChangeStatus.IDENTITY_EXPIRED, {}, []
-            status = _CHANGE_REFUSALS.get(exc.code)
-            if status is None:
-                logger.error("change package: backend error %s %s", exc.status, exc.code)
-                return PackageChangeStatus.FAILED, {}, []
-            logger.info("change package refused: %s", exc.code)
-            return status, {}, []
-
+        result = await get_backend_client().change_package(grant, package, key)
         change = result.get("change") if isinstance(result, dict) else None
         status = _CHANGE_OUTCOMES.get(change)
         if status is None:
             logger.error("change package: unexpected answer %r", change)
-            return PackageChangeStatus.FAILED, {}, []
+            return PackageChangeStatus.FAILED, {}
         logger.info("package change done: %s", change)
         subscription = result.get("subscription") or {}
         payment = result.get("payment") or {}
@@ -921,7 +832,7 @@ class ActionChangePackage(Action):
             w.get("message") for w in result.get("warnings") or [] if isinstance(w, dict)
         ]
         names = await _package_names(subscription)
-        values = {
+        return status, {
             CHANGE_TO_SLOT: names.get(result.get("to_package")),
             CHANGE_FROM_SLOT: names.get(result.get("from_package")),
             CHANGE_DATE_SLOT: format_date(result.get("effective_from")),
@@ -931,7 +842,6 @@ class ActionChangePackage(Action):
             # complete sentences from the backend, one per line ("" when there are none)
             CHANGE_WARNINGS_SLOT: "\n".join(f"- {w}" for w in warnings if isinstance(w, str)),
         }
-        return status, values, []
 
 
 async def _package_names(subscription: Dict[str, Any]) -> Dict[str, str]:
@@ -959,41 +869,19 @@ class ValidateAccountStatusForm(VerifiedIdentityValidator):
         return ACCOUNT_STATUS_FORM
 
 
-class ActionAccountStatus(Action):
+class ActionAccountStatus(GrantedOperation):
+    status_slot = ACCOUNT_STATUS_SLOT
+    reply_slots = ACCOUNT_VALUE_SLOTS
+    refusals = {"subscription_not_found": AccountStatusResult.NO_SUBSCRIPTION}
+
     def name(self) -> Text:
         return "action_account_status"
 
-    async def run(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> List[EventType]:
-        grant = grant_of(tracker)
-        if not grant:
-            return (
-                self._outcome(AccountStatusResult.IDENTITY_EXPIRED, {})
-                + identity_expired_events()
-            )
-        try:
-            subscription = await get_backend_client().subscription(grant)
-        except BackendUnavailable as exc:
-            logger.warning("account status: backend unavailable (%s)", exc.reason)
-            return self._outcome(AccountStatusResult.UNAVAILABLE, {})
-        except BackendError as exc:
-            if is_identity_expired(exc):
-                return (
-                    self._outcome(AccountStatusResult.IDENTITY_EXPIRED, {})
-                    + identity_expired_events()
-                )
-            if exc.code == "subscription_not_found":
-                return self._outcome(AccountStatusResult.NO_SUBSCRIPTION, {})
-            logger.error("account status: backend error %s %s", exc.status, exc.code)
-            return self._outcome(AccountStatusResult.FAILED, {})
+    async def perform(self, grant: str, tracker: Tracker) -> Outcome:
+        subscription = await get_backend_client().subscription(grant)
         if not isinstance(subscription, dict) or not isinstance(subscription.get("package"), dict):
             logger.error("account status: unexpected answer")
-            return self._outcome(AccountStatusResult.FAILED, {})
-
+            return AccountStatusResult.FAILED, {}
         usage = subscription.get("document_exchange") or {}
         pending = subscription.get("pending_downgrade") or {}
         limit = usage.get("limit")
@@ -1010,18 +898,10 @@ class ActionAccountStatus(Action):
             "account_iwd_unlimited": limit is None,
         }
         if subscription.get("in_trial") and pending:
-            result = AccountStatusResult.TRIAL
-        elif pending:
-            result = AccountStatusResult.PENDING_DOWNGRADE
-        else:
-            result = AccountStatusResult.ACTIVE
-        return self._outcome(result, values)
-
-    @staticmethod
-    def _outcome(result: str, values: Dict[str, Any]) -> List[EventType]:
-        return [SlotSet(ACCOUNT_STATUS_SLOT, result)] + [
-            SlotSet(slot, values.get(slot)) for slot in ACCOUNT_VALUE_SLOTS
-        ]
+            return AccountStatusResult.TRIAL, values
+        if pending:
+            return AccountStatusResult.PENDING_DOWNGRADE, values
+        return AccountStatusResult.ACTIVE, values
 
 
 def _text(value: Any) -> Optional[str]:

@@ -15,6 +15,7 @@ import urllib.request
 from contextlib import closing
 from pathlib import Path
 from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -38,8 +39,8 @@ from actions.packages import (
     ActionPackagesInfo,
     PackageChangeStatus,
     ValidateChangePackageForm,
+    confirmation_question,
     mentioned_amounts,
-    monthly_grosze,
     package_code,
     price_aspects,
     question_topics,
@@ -276,11 +277,6 @@ def test_price_aspects(text, aspects):
 )
 def test_mentioned_amounts(text, amounts):
     assert mentioned_amounts(text) == amounts
-
-
-def test_monthly_is_the_yearly_amount_divided_by_12():
-    assert (monthly_grosze(79900), monthly_grosze(98277), monthly_grosze(0)) == (6658, 8190, 0)
-    assert monthly_grosze(None) is None
 
 
 # --- price-list answers ---------------------------------------------------------------------------
@@ -579,19 +575,27 @@ async def test_upgrade_confirmed_with_the_amount_then_changed(live_backend, doma
     )
     assert (preview["price_net"], preview["price_gross"]) == ("299,00 zł", "367,77 zł")
 
+    assert preview["amount_net"].endswith(" zł") and preview["amount_gross"].endswith(" zł")
+
     tracker = form_done_tracker(grant=grant, package="silver", confirmation=True)
     events, dispatcher = await run(ActionChangePackage(), tracker)
 
     assert dispatcher.messages == []  # the rules answer
-    values = values_of(events)
-    assert values["package_change_status"] == "changed"
-    assert (values["package_change_to"], values["package_change_from"]) == ("srebrny", "zielony")
-    assert values["package_change_valid_until"] == "31.08.2027"
-    # what the user was told is what the backend charged
-    assert (values["package_change_net"], values["package_change_gross"]) == (
-        preview["amount_net"], preview["amount_gross"],
-    )
-    assert values["package"] is None and values["confirmation"] is None
+    today = datetime.now(ZoneInfo("Europe/Warsaw")).strftime("%d.%m.%Y")
+    assert events == [
+        SlotSet("package_change_status", "changed"),
+        SlotSet("package_change_to", "srebrny"),
+        SlotSet("package_change_from", "zielony"),
+        SlotSet("package_change_date", today),
+        SlotSet("package_change_valid_until", "31.08.2027"),
+        # what the user was told is what the backend charged
+        SlotSet("package_change_net", preview["amount_net"]),
+        SlotSet("package_change_gross", preview["amount_gross"]),
+        SlotSet("package_change_warnings", ""),
+        SlotSet("package", None),
+        SlotSet("confirmation", None),
+        SlotSet("package_change_blocked", None),
+    ]
     assert subscription_row(live_backend, JAN)[0] == "silver"
     mails = wait_for_mails(live_backend, JAN, "Zmiana pakietu na srebrny")
     assert len(mails) == 1 and preview["amount_net"] in mails[0]["text"]
@@ -601,6 +605,29 @@ async def test_upgrade_confirmed_with_the_amount_then_changed(live_backend, doma
     events, _ = await run(ActionChangePackage(), tracker)
     assert values_of(events)["package_change_status"] == "changed"
     assert subscription_row(live_backend, JAN)[0] == "silver"
+
+
+async def test_an_unusable_quote_ends_the_form(fake_backend, use_backend):
+    """The confirmation shows only the backend's amounts: without them, no question."""
+    fake_backend.reply(200, {"change": "upgrade", "current_package": {"name": "zielony"},
+                             "new_package": {"name": "złoty"}, "payment": None})
+    use_backend(fake_backend.url)
+
+    events, dispatcher = await run(
+        ActionAskChangePackageFormConfirmation(), asking_tracker("grant", "złotego")
+    )
+
+    assert dispatcher.messages == []
+    assert events == [
+        SlotSet("package_change_blocked", "failed"),
+        SlotSet("requested_slot", None),
+    ]
+    [request] = fake_backend.requests
+    assert (request.method, request.path, request.json) == (
+        "POST", "/api/v1/account/subscription/change/quote", {"package": "gold"},
+    )
+    assert request.headers["X-Verification-Grant"] == "grant"
+    assert confirmation_question({"change": "something_else"}) == (None, {})
 
 
 async def test_the_same_package_is_refused_before_the_confirmation(live_backend, domain):
