@@ -1,7 +1,25 @@
 """Custom actions of the Pomocnik assistant (rasa-sdk 3.6), one module per conversation area.
 
-    account.py         password reset form validation + backend call
-    validators.py      shared slot validators, BaseFormValidator
+Areas (each: its forms' validators, the actions that call the backend, the status values the
+rules in data/rules/<area>.yml branch on):
+
+    account.py         password reset
+    registration.py    registration with a Comarch licence, resending the activation link
+    identity.py        verifying the chat user with an e-mailed code (the grant)
+    packages.py        price-list answers, changing the package, the account's status
+    devices.py         the paired mobile device: status and removal
+    company.py         company users: roles, add, change role, remove, change a login e-mail
+    support.py         handoff to a consultant, the Polish fallback
+
+Shared:
+
+    granted.py         GrantedOperation: every operation on the verified account
+    forms.py           CancelForm: leaving a form the same way in every area
+    confirmation.py    a "tak" approves exactly the summary it answers
+    validators.py      BaseFormValidator, the e-mail slot check
+    people.py          whose address / which person a message names (company users)
+    tracker.py         reading the tracker (latest intent and text, earlier slot values)
+    idempotency.py     idempotency keys of confirmed operations
     backend_client.py  the only HTTP client of the account backend
     config.py          settings from the environment
 

@@ -6,17 +6,18 @@ The user proves control of the account's mailbox: the backend e-mails a 6-digit 
 *verification grant* (`check_verification_code`). Sensitive backend calls carry the grant;
 the backend authorises from the grant's account only.
 
-Interface for the journeys (see /tmp/contract.md):
+Interface for the journeys (the operations that need it: docs/backend.md):
 
 - ``VerifiedIdentityValidator`` - abstract base of every sensitive form's validator. The domain
   lists ``email`` and ``verification_code`` first in every sensitive form; ``required_slots``
-  keeps them only while the conversation holds no grant. ``validate_email`` asks the backend to
-  send a code (the same answer whether or not the account exists) and utters
-  ``utter_verification_code_sent`` - or, when a limit refused the request (nothing was sent),
-  ``utter_verification_code_limited`` with the minutes to wait (a code from an earlier message
-  can still be typed; a consultant is offered); ``validate_verification_code`` checks the code;
-  on success it sets ``verification_grant``, ``verified_name``, ``verified_email``, clears
-  ``email`` and ``verification_code`` and utters ``utter_identity_verified``; a wrong code asks again (tries
+  keeps them only while the conversation holds no grant. ``validate_email`` (the shared syntax
+  check of actions/validators.py) then asks the backend to send a code (the same answer
+  whether or not the account exists) and utters ``utter_verification_code_sent`` - or, when a
+  limit refused the request (nothing was sent), ``utter_verification_code_limited`` with the
+  minutes to wait (a code from an earlier message can still be typed; a consultant is
+  offered); ``validate_verification_code`` checks the code; on success it sets
+  ``verification_grant``, ``verified_name``, ``verified_email``, clears ``email`` and
+  ``verification_code`` and utters ``utter_identity_verified``; a wrong code asks again (tries
   left when the backend says), a dead/expired code starts over at ``email``; an address typed
   instead of the code sends a new code there. At activation, values left from earlier runs
   (the form's own slots not named in the triggering message, any address or code) are cleared.
@@ -26,7 +27,8 @@ Interface for the journeys (see /tmp/contract.md):
 - ``grant_of(tracker)`` - the grant to send with a sensitive call (metadata first, then the slot).
 - ``identity_expired_events()`` - what a sensitive action returns (together with its status slot
   set to ``identity_expired``) when the backend answers 401 ``verification_required``;
-  ``is_identity_expired(error)`` recognises that answer.
+  ``is_identity_expired(error)`` recognises that answer. The operations themselves subclass
+  ``GrantedOperation`` (actions/granted.py), which does both.
 - ``requester_of(tracker)`` - who asks, sent with the requests the backend limits (codes,
   registration, activation resend): ``{"conversation": sender id, "network": from the latest
   message's metadata ``pomocnik_client.network``, omitted when absent}``.
@@ -65,6 +67,7 @@ from actions.validators import (
     EMAIL_SLOT,
     UTTER_INVALID_EMAIL,
     BaseFormValidator,
+    EmailSlotValidator,
     normalize_email,
 )
 
@@ -273,7 +276,7 @@ def _identity_events(identity: Identity) -> Dict[Text, Any]:
     }
 
 
-class VerifiedIdentityValidator(BaseFormValidator, ABC):
+class VerifiedIdentityValidator(EmailSlotValidator, BaseFormValidator, ABC):
     """Base of the validator of every form that needs a verified identity.
 
     Subclasses name the form (``form_name``) and add ``validate_<slot>`` for their own slots.
@@ -372,16 +375,9 @@ class VerifiedIdentityValidator(BaseFormValidator, ABC):
 
     # --- validation --------------------------------------------------------------------
 
-    async def validate_email(
-        self,
-        slot_value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
+    async def email_accepted(
+        self, email: Text, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        email = normalize_email(slot_value)
-        if email is None:
-            return self.reject(dispatcher, EMAIL_SLOT, UTTER_INVALID_EMAIL)
         return await self._send_code(email, dispatcher, tracker)
 
     async def validate_verification_code(

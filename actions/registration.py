@@ -42,6 +42,7 @@ from actions.backend_client import (
 )
 from actions.account import KeepAskingForEmail
 from actions.confirmation import ConfirmedFormValidator
+from actions.forms import CancelForm
 from actions.idempotency import idempotency_key
 from actions.identity import requester_of
 from actions.tracker import latest_intent, slot_before_latest_message
@@ -920,16 +921,13 @@ class ActionRegisterAccount(Action):
         return final_events(status)
 
 
-class ActionResetRegistration(Action):
+class ActionResetRegistration(CancelForm):
     """Forgets every value of the registration form (stop / goodbye in the middle of it)."""
+
+    forgotten_slots = FORM_SLOTS
 
     def name(self) -> Text:
         return "action_reset_registration"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        return clear_form_events()
 
 
 # --- resending the activation link ------------------------------------------------------------

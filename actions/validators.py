@@ -17,7 +17,7 @@ import re
 from abc import ABC, abstractmethod
 from typing import Any, Dict, Optional, Text
 
-from email_validator import EmailNotValidError, validate_email
+import email_validator
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
@@ -48,8 +48,8 @@ def normalize_email(value: Any) -> Optional[str]:
         return None
     text = candidates[0].rstrip(_TRAILING_PUNCTUATION)
     try:
-        result = validate_email(text, check_deliverability=False)
-    except EmailNotValidError:
+        result = email_validator.validate_email(text, check_deliverability=False)
+    except email_validator.EmailNotValidError:
         return None
     return result.normalized.lower()
 
@@ -72,9 +72,11 @@ class BaseFormValidator(FormValidationAction, ABC):
 
 
 class EmailSlotValidator:
-    """Mixin: validates the shared `email` slot (syntax, normalised to lower case)."""
+    """Mixin: validates the shared `email` slot (syntax, normalised to lower case). A subclass
+    that does more with an accepted address (the identity step sends a code there) overrides
+    `email_accepted`."""
 
-    def validate_email(
+    async def validate_email(
         self,
         slot_value: Any,
         dispatcher: CollectingDispatcher,
@@ -84,4 +86,9 @@ class EmailSlotValidator:
         email = normalize_email(slot_value)
         if email is None:
             return BaseFormValidator.reject(dispatcher, EMAIL_SLOT, UTTER_INVALID_EMAIL)
+        return await self.email_accepted(email, dispatcher, tracker)
+
+    async def email_accepted(
+        self, email: Text, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Dict[Text, Any]:
         return {EMAIL_SLOT: email}

@@ -25,6 +25,7 @@ from actions.devices import (
     ValidateRemoveDeviceForm,
     format_date,
 )
+from actions.identity import identity_expired_events
 from tests.actions.helpers import fresh_requester, make_tracker, slot_event, user_event
 from bot.domain_files import load_domain
 
@@ -543,3 +544,43 @@ async def test_lost_said_at_the_confirmation_asks_once_more_in_those_words(domai
     assert values["requested_slot"] == "confirmation"
     assert values.get("confirmation") is None
     assert messages == []
+
+
+async def test_every_outcome_of_a_granted_operation(fake_backend, use_backend):
+    """The shape every GrantedOperation shares (actions/granted.py), exact events: a mapped
+    refusal, one it has no value for, an expired grant (the identity forgotten, a lost phone
+    still removed at once after the new code), no grant at all (no call)."""
+    use_backend(fake_backend.url)
+    slots = {"verification_grant": "g", "confirmation": True, "device_reason": "lost"}
+    form_reset = [
+        SlotSet("confirmation", None),
+        SlotSet("device_reason", None),
+        SlotSet("device_found", None),
+    ]
+
+    fake_backend.reply_error(404, "no_device", "Brak urządzenia.")
+    events, _ = await run(ActionRemoveDevice(), submitted("remove_device_form", slots))
+    assert events == [SlotSet("remove_device_status", "no_device")] + form_reset
+
+    fake_backend.reply_error(409, "something_new", "Coś nowego.")
+    events, _ = await run(ActionRemoveDevice(), submitted("remove_device_form", slots))
+    assert events == [SlotSet("remove_device_status", "failed")] + form_reset
+
+    fake_backend.reply_error(401, "verification_required", "Potwierdź tożsamość.")
+    events, _ = await run(ActionRemoveDevice(), submitted("remove_device_form", slots))
+    assert events == (
+        [SlotSet("remove_device_status", "identity_expired")]
+        + form_reset
+        + [SlotSet("device_reason", "lost")]
+        + identity_expired_events()
+    )
+    assert [r.json for r in fake_backend.requests] == [{"reason": "lost"}] * 3
+
+    events, _ = await run(ActionDeviceStatus(), submitted("device_status_form", {}))
+    assert events == [
+        SlotSet("device_status", "identity_expired"),
+        SlotSet("device_name", None),
+        SlotSet("device_platform", None),
+        SlotSet("device_paired_since", None),
+    ] + identity_expired_events()
+    assert len(fake_backend.requests) == 3  # no grant, no call
