@@ -214,7 +214,9 @@ class BackendClient:
             "POST", "/api/v1/account/subscription/change/quote", {"package": package}, grant=grant
         )
 
-    async def change_package(self, grant: str, package: str, idempotency_key: str) -> Dict[str, Any]:
+    async def change_package(
+        self, grant: str, package: str, idempotency_key: str
+    ) -> Dict[str, Any]:
         return await self._request(
             "POST",
             "/api/v1/account/subscription/change",

@@ -41,10 +41,9 @@ from actions.backend_client import (
 from actions.confirmation import ConfirmedFormValidator
 from actions.idempotency import idempotency_key
 from actions.forms import CancelForm
-from actions.granted import GrantedOperation, Outcome, refusal_status
+from actions.granted import GrantedOperation, GrantedOutcome, Outcome, refusal_status
 from actions.identity import (
     CODE_SLOT,
-    IDENTITY_EXPIRED_STATUS,
     VERIFIED_EMAIL_SLOT,
     VERIFIED_NAME_SLOT,
     VerifiedIdentityValidator,
@@ -164,7 +163,7 @@ _OWN_ADDRESS = re.compile(
 )
 
 
-class Refusal:
+class Refusal(GrantedOutcome):
     """What the backend (or the validator, knowing it in advance) refuses; status slot values."""
 
     NOT_OWNER = "not_owner"
@@ -179,9 +178,6 @@ class Refusal:
     SEVERAL_COMPANIES = "several_companies"
     NO_COMPANY = "no_company"
     INVALID_DATA = "invalid_data"
-    IDENTITY_EXPIRED = IDENTITY_EXPIRED_STATUS
-    UNAVAILABLE = "unavailable"
-    FAILED = "failed"
 
 
 # backend error code -> status value

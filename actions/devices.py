@@ -32,10 +32,9 @@ from rasa_sdk.types import DomainDict
 from actions.backend_client import BackendError, BackendUnavailable, get_backend_client
 from actions.confirmation import ConfirmedFormValidator
 from actions.forms import CancelForm
-from actions.granted import GrantedOperation, Outcome
+from actions.granted import GrantedOperation, GrantedOutcome, Outcome
 from actions.identity import (
     CODE_SLOT,
-    IDENTITY_EXPIRED_STATUS,
     VerifiedIdentityValidator,
     grant_of,
 )
@@ -76,26 +75,20 @@ IMMEDIATE_REASONS = (REASON_LOST, REASON_STOLEN)
 PLATFORM_NAMES = {"android": "Android", "ios": "iOS"}
 
 
-class DeviceStatus:
+class DeviceStatus(GrantedOutcome):
     """Values of the categorical slot `device_status` (domain/devices.yml)."""
 
     NOT_PAIRED = "not_paired"
     PAIRED = "paired"
-    IDENTITY_EXPIRED = IDENTITY_EXPIRED_STATUS
-    UNAVAILABLE = "unavailable"
-    FAILED = "failed"
 
 
-class RemoveDeviceStatus:
+class RemoveDeviceStatus(GrantedOutcome):
     """Values of the categorical slot `remove_device_status` (domain/devices.yml)."""
 
     REMOVED = "removed"
     REMOVED_LOST = "removed_lost"  # lost or stolen: removed at once, change the password
     NO_DEVICE = "no_device"
     CANCELLED = "cancelled"
-    IDENTITY_EXPIRED = IDENTITY_EXPIRED_STATUS
-    UNAVAILABLE = "unavailable"
-    FAILED = "failed"
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ backend's error codes to the outcome slot's values (``refusals``); and implement
 which calls the backend and returns the outcome with the reply's values. ``settled`` decides an
 outcome without a call (the user said "nie", a refusal the validator already knows).
 
-Every outcome slot shares three values, handled here once:
+Every outcome slot shares three values (``GrantedOutcome``), handled here once:
 
 - ``identity_expired``: no grant, or the backend no longer accepts it (401
   ``verification_required``); the verified identity is forgotten too, so the next sensitive
@@ -27,7 +27,18 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text, Tuple
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    FrozenSet,
+    List,
+    Mapping,
+    Optional,
+    Text,
+    Tuple,
+)
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -44,9 +55,21 @@ from actions.identity import (
 
 logger = logging.getLogger(__name__)
 
-IDENTITY_EXPIRED = IDENTITY_EXPIRED_STATUS
-UNAVAILABLE = "unavailable"
-FAILED = "failed"
+
+class GrantedOutcome:
+    """The values every granted operation's outcome slot has; an area's status class
+    subclasses it and adds its own."""
+
+    IDENTITY_EXPIRED = IDENTITY_EXPIRED_STATUS
+    UNAVAILABLE = "unavailable"
+    FAILED = "failed"
+
+    @classmethod
+    def values(cls) -> FrozenSet[Text]:
+        """Every value of the slot (inherited ones included), for checks against the domain."""
+        public = (getattr(cls, name) for name in dir(cls) if not name.startswith("_"))
+        return frozenset(value for value in public if isinstance(value, str))
+
 
 # What `perform` returns: the outcome slot's value and the reply's values.
 Outcome = Tuple[Text, Dict[Text, Any]]
@@ -55,8 +78,8 @@ Outcome = Tuple[Text, Dict[Text, Any]]
 def refusal_status(error: BackendError, refusals: Mapping[Text, Text]) -> Text:
     """The outcome value for a backend refusal: an expired grant, a mapped code, else failed."""
     if is_identity_expired(error):
-        return IDENTITY_EXPIRED
-    return refusals.get(error.code, FAILED)
+        return GrantedOutcome.IDENTITY_EXPIRED
+    return refusals.get(error.code, GrantedOutcome.FAILED)
 
 
 async def call_with_grant(
@@ -69,16 +92,16 @@ async def call_with_grant(
     grant, the backend is unavailable or it refused."""
     grant = grant_of(tracker)
     if grant is None:
-        return IDENTITY_EXPIRED, None
+        return GrantedOutcome.IDENTITY_EXPIRED, None
     try:
         return None, await call(grant)
     except BackendUnavailable as exc:
         logger.warning("%s: backend unavailable (%s)", operation, exc.reason)
-        return UNAVAILABLE, None
+        return GrantedOutcome.UNAVAILABLE, None
     except BackendError as exc:
         status = refusal_of(exc)
         # A refusal the action has no answer for, or data the validators let through, is a bug.
-        unexpected = status == FAILED or exc.status == 422
+        unexpected = status == GrantedOutcome.FAILED or exc.status == 422
         (logger.error if unexpected else logger.info)(
             "%s: backend refused %s %s -> %s", operation, exc.status, exc.code, status
         )
@@ -133,7 +156,7 @@ class GrantedOperation(Action, ABC):
         shown = self.reply_values(tracker, values)
         events += [SlotSet(name, value) for name, value in shown.items()]
         events += [SlotSet(slot, None) for slot in self.form_slots]
-        if status == IDENTITY_EXPIRED:
+        if status == GrantedOutcome.IDENTITY_EXPIRED:
             events += [SlotSet(slot, tracker.get_slot(slot)) for slot in self.kept_for_next_attempt]
             events += identity_expired_events()
         return events

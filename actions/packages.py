@@ -43,10 +43,15 @@ from actions.backend_client import (
     get_backend_client,
 )
 from actions.confirmation import ConfirmedFormValidator
-from actions.granted import GrantedOperation, Outcome, call_with_grant, refusal_status
+from actions.granted import (
+    GrantedOperation,
+    GrantedOutcome,
+    Outcome,
+    call_with_grant,
+    refusal_status,
+)
 from actions.idempotency import idempotency_key
 from actions.identity import (
-    IDENTITY_EXPIRED_STATUS,
     VerifiedIdentityValidator,
     identity_expired_events,
 )
@@ -98,7 +103,7 @@ ACCOUNT_VALUE_SLOTS = (
 )
 
 
-class PackageChangeStatus:
+class PackageChangeStatus(GrantedOutcome):
     """Values of the categorical slot `package_change_status`."""
 
     CHANGED = "changed"  # upgrade, effective today
@@ -110,21 +115,15 @@ class PackageChangeStatus:
     ALREADY_SCHEDULED = "already_scheduled"
     NOT_OWNER = "not_owner"
     NO_SUBSCRIPTION = "no_subscription"
-    IDENTITY_EXPIRED = IDENTITY_EXPIRED_STATUS
-    UNAVAILABLE = "unavailable"
-    FAILED = "failed"
 
 
-class AccountStatusResult:
+class AccountStatusResult(GrantedOutcome):
     """Values of the categorical slot `account_status_result`."""
 
     ACTIVE = "active"
     TRIAL = "trial"
     PENDING_DOWNGRADE = "pending_downgrade"
     NO_SUBSCRIPTION = "no_subscription"
-    IDENTITY_EXPIRED = IDENTITY_EXPIRED_STATUS
-    UNAVAILABLE = "unavailable"
-    FAILED = "failed"
 
 
 _CHANGE_OUTCOMES = {

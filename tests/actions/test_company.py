@@ -993,7 +993,7 @@ def test_company_actions_statuses_and_responses_match_the_domain():
     def values(cls):
         return {v for k, v in vars(cls).items() if not k.startswith("_")}
 
-    refusals = values(Refusal)
+    refusals = Refusal.values()
     for slot, own in (
         ("add_user_status", AddUserStatus),
         ("change_role_status", ChangeRoleStatus),

@@ -27,6 +27,22 @@ STATUS = "/api/v1/account/subscription"
 CHANGE = "/api/v1/account/subscription/change"
 QUOTE = "/api/v1/account/subscription/change/quote"
 
+# Jan's green -> silver on the test clock's day, 23.11.2026: 29900 gr × 282 days
+# (23.11.2026–31.08.2027) / 365 = 23100.82 gr; × 1.23 = 28414.23 gr.
+FIRST_UPGRADE_PAYMENT = {
+    "net_grosze": 23101,
+    "gross_grosze": 28414,
+    "vat_grosze": 5313,
+    "vat_percent": 23,
+    "net": "231,01 zł",
+    "gross": "284,14 zł",
+    "vat": "53,13 zł",
+    "days_remaining": 282,
+    "period_days": 365,
+    "period_start": "2026-11-23",
+    "period_end": "2027-08-31",
+}
+
 
 async def change(http, headers, package, **kwargs):
     return await http.post(CHANGE, json={"package": package}, headers=headers, **kwargs)
@@ -215,20 +231,7 @@ async def test_upgrade_is_immediate_with_a_pro_rata_charge_email_and_audit(
         "silver",
     )
     assert result["effective_from"] == "2026-11-23"
-    # 29900 gr × 282 days (23.11.2026–31.08.2027) / 365 = 23100.82 gr; × 1.23 = 28414.23 gr.
-    assert result["payment"] == {
-        "net_grosze": 23101,
-        "gross_grosze": 28414,
-        "vat_grosze": 5313,
-        "vat_percent": 23,
-        "net": "231,01 zł",
-        "gross": "284,14 zł",
-        "vat": "53,13 zł",
-        "days_remaining": 282,
-        "period_days": 365,
-        "period_start": "2026-11-23",
-        "period_end": "2027-08-31",
-    }
+    assert result["payment"] == FIRST_UPGRADE_PAYMENT
     assert "231,01 zł netto (284,14 zł brutto)" in result["message"]
     assert result["message"].startswith("Pakiet zmieniony z zielonego na srebrny od dziś.")
     assert "Cena pakietu srebrnego: 299,00 zł netto rocznie" in result["message"]
@@ -550,19 +553,7 @@ async def test_the_first_upgrade_quote_in_full(http, backend, grant_for):
     response = await quote(http, headers, "silver")
     assert response.status_code == 200
     quoted = response.json()
-    assert quoted["payment"] == {
-        "net_grosze": 23101,
-        "gross_grosze": 28414,
-        "vat_grosze": 5313,
-        "vat_percent": 23,
-        "net": "231,01 zł",
-        "gross": "284,14 zł",
-        "vat": "53,13 zł",
-        "days_remaining": 282,
-        "period_days": 365,
-        "period_start": "2026-11-23",
-        "period_end": "2027-08-31",
-    }
+    assert quoted["payment"] == FIRST_UPGRADE_PAYMENT
     assert (quoted["current_package"]["name"], quoted["new_package"]["name"]) == (
         "zielony",
         "srebrny",
