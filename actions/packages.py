@@ -3,8 +3,8 @@
 - ``action_packages_info`` answers from the live price list (``GET /api/v1/packages``): one
   package (a column - price, invoicing, IWD documents, backup - or all of it), two compared, the
   trial, or an overview with buttons. The packages come from the entities of the latest message
-  (the ``package`` slot is not filled by a ``packages_info`` message, see domain/packages.yml). Prices and
-  limits are never written in the domain: they are template variables.
+  (the ``package`` slot is not filled by a ``packages_info`` message, see domain/packages.yml).
+  Prices and limits are never written in the domain: they are template variables.
 - ``change_package_form`` (identity, ``package``, ``confirmation``): the package question shows
   the current package; the confirmation states what will happen and what it costs (upgrade now,
   the yearly net difference pro rata for the rest of the paid period; downgrade at the end of

@@ -1,4 +1,4 @@
-"""The action server and domain.yml must agree on action, slot and response names."""
+"""The action server and the domain (domain/*.yml) must agree on action, slot and response names."""
 
 from __future__ import annotations
 
