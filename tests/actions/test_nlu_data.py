@@ -178,7 +178,6 @@ def test_closed_values_resolve_to_known_codes(training_data):
 def test_synonyms_map_to_known_codes(training_data):
     known = set().union(*CLOSED_VALUES.values())
     # Every synonym in data/nlu targets a closed value; a typo there would silently invent one.
-    stray = {
-        surface: code for surface, code in training_data.entity_synonyms.items() if code not in known
-    }
+    synonyms = training_data.entity_synonyms
+    stray = {surface: code for surface, code in synonyms.items() if code not in known}
     assert not stray, f"synonyms mapping to unknown values: {stray}"
