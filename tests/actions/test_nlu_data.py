@@ -22,7 +22,9 @@ import pytest
 
 rasa = pytest.importorskip("rasa")
 
+import yaml  # noqa: E402
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer  # noqa: E402
+from rasa.shared.nlu.training_data.entities_parser import replace_entities  # noqa: E402
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader  # noqa: E402
 from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
 from rasa.shared.nlu.training_data.message import Message  # noqa: E402
@@ -56,28 +58,43 @@ def featurised_form(text: str) -> Form:
     return tuple(token.text for token in message.get("text_tokens"))
 
 
-def examples_by_form(data: TrainingData) -> Dict[Form, List[Tuple[str, str]]]:
-    grouped: Dict[Form, List[Tuple[str, str]]] = defaultdict(list)
-    for message in data.intent_examples:
-        grouped[featurised_form(message.get("text"))].append(
-            (message.get("intent"), message.get("text"))
-        )
+Example = Tuple[str, str]  # (intent, text without annotations)
+
+
+def examples_in_yaml(text: str) -> List[Example]:
+    """Every example of an NLU YAML document as written, repeats included (Rasa's loader
+    silently drops exact repeats, so the files are read directly)."""
+    found: List[Example] = []
+    for item in (yaml.safe_load(text) or {}).get("nlu") or []:
+        if "intent" not in item:
+            continue
+        for line in str(item.get("examples") or "").splitlines():
+            line = line.strip()
+            if line.startswith("-"):
+                found.append((item["intent"], replace_entities(line[1:].strip())))
+    return found
+
+
+def examples_by_form(examples: List[Example]) -> Dict[Form, List[Example]]:
+    grouped: Dict[Form, List[Example]] = defaultdict(list)
+    for intent, text in examples:
+        grouped[featurised_form(text)].append((intent, text))
     return grouped
 
 
-def cross_intent_clashes(data: TrainingData) -> Dict[str, List[str]]:
+def cross_intent_clashes(examples: List[Example]) -> Dict[str, List[str]]:
     return {
-        " ".join(form): sorted({f"{intent}: {text}" for intent, text in examples})
-        for form, examples in examples_by_form(data).items()
-        if len({intent for intent, _ in examples}) > 1
+        " ".join(form): sorted({f"{intent}: {text}" for intent, text in group})
+        for form, group in examples_by_form(examples).items()
+        if len({intent for intent, _ in group}) > 1
     }
 
 
-def repeated_examples(data: TrainingData) -> Dict[str, List[str]]:
+def repeated_examples(examples: List[Example]) -> Dict[str, List[str]]:
     return {
-        " ".join(form): [f"{intent}: {text}" for intent, text in examples]
-        for form, examples in examples_by_form(data).items()
-        if len(examples) > len({intent for intent, _ in examples})
+        " ".join(form): [f"{intent}: {text}" for intent, text in group]
+        for form, group in examples_by_form(examples).items()
+        if len(group) > len({intent for intent, _ in group})
     }
 
 
@@ -123,6 +140,15 @@ def training_data() -> TrainingData:
     return load_data(str(NLU_DIR), language="pl")
 
 
+@pytest.fixture(scope="module")
+def written_examples() -> List[Example]:
+    return [
+        example
+        for path in sorted(NLU_DIR.glob("*.yml"))
+        for example in examples_in_yaml(path.read_text(encoding="utf-8"))
+    ]
+
+
 def test_featurised_form_folds_case_diacritics_and_punctuation():
     assert featurised_form("Zmień pakiet?") == featurised_form("zmien  PAKIET")
     assert featurised_form("Dziękuję, to wszystko.") == ("dziekuje", "to", "wszystko")
@@ -130,14 +156,15 @@ def test_featurised_form_folds_case_diacritics_and_punctuation():
 
 
 def test_the_checks_find_what_is_planted():
-    planted = RasaYAMLReader().reads(
-        """
+    document = """
 version: "3.1"
 nlu:
   - intent: change_package
     examples: |
       - Zmień pakiet
       - zmien pakiet?
+      - chcę przejść na [złoty]{"entity": "package", "value": "gold"}
+      - chcę przejść na [złoty]{"entity": "package", "value": "gold"}
   - intent: inform
     examples: |
       - zmien PAKIET
@@ -145,9 +172,10 @@ nlu:
       - [a@b.pl]{"entity": "email", "role": "boss"}
       - [Samsung](device)
 """
-    )
-    assert list(cross_intent_clashes(planted)) == ["zmien pakiet"]
-    assert list(repeated_examples(planted)) == ["zmien pakiet"]
+    written = examples_in_yaml(document)
+    assert list(cross_intent_clashes(written)) == ["zmien pakiet"]
+    assert list(repeated_examples(written)) == ["zmien pakiet", "chce przejsc na zloty"]
+    planted = RasaYAMLReader().reads(document)
     assert [e for _, e, _ in undeclared_annotations(planted, declared_entities())] == [
         "email",
         "device",
@@ -155,13 +183,13 @@ nlu:
     assert unknown_closed_values(planted) == [("platynowy", "package", "platinum")]
 
 
-def test_no_example_is_in_two_intents(training_data):
-    clashes = cross_intent_clashes(training_data)
+def test_no_example_is_in_two_intents(written_examples):
+    clashes = cross_intent_clashes(written_examples)
     assert not clashes, f"the same example in several intents: {clashes}"
 
 
-def test_no_intent_repeats_an_example(training_data):
-    repeats = repeated_examples(training_data)
+def test_no_intent_repeats_an_example(written_examples):
+    repeats = repeated_examples(written_examples)
     assert not repeats, f"examples repeated within an intent: {repeats}"
 
 
