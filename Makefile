@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help env run test test-app test-actions test-rasa shell db model lock clean bench-nlu bench bench-conversations agent-add
+.PHONY: help env run test test-app test-actions test-rasa shell db model lock clean bench-nlu bench bench-conversations agent-add nlu-inbox-export
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -71,9 +71,12 @@ bench: env model ## the whole stack at 1/10/50 concurrent visitors, gateway vs s
 bench-conversations: env model ## evaluation conversations through the whole stack (~6 min), writes docs/benchmarks/conversations.md
 	$(APP_PY) scripts/bench_conversations.py
 
-agent-add: $(APP_ENV)/.lock-sha256 ## add an adviser for the console, or reset their password: make agent-add EMAIL=anna@firma.pl NAME=Anna
-	@test -n "$(EMAIL)" -a -n "$(NAME)" || { echo "usage: make agent-add EMAIL=anna@firma.pl NAME=Anna"; exit 2; }
-	@$(APP_PY) -m bot.gateway.cli agent-add --email "$(EMAIL)" --name "$(NAME)"
+agent-add: $(APP_ENV)/.lock-sha256 ## add an adviser for the console, or reset their password: make agent-add EMAIL=anna@firma.pl NAME=Anna [EDITOR=1]
+	@test -n "$(EMAIL)" -a -n "$(NAME)" || { echo "usage: make agent-add EMAIL=anna@firma.pl NAME=Anna [EDITOR=1|0]"; exit 2; }
+	@$(APP_PY) -m bot.gateway.cli agent-add --email "$(EMAIL)" --name "$(NAME)" $(if $(EDITOR),$(if $(filter 1,$(EDITOR)),--editor,--no-editor))
+
+nlu-inbox-export: $(APP_ENV)/.lock-sha256 ## write the NLU inbox's labelled messages to data/nlu/inbox/<date>.yml (review, then commit)
+	@$(APP_PY) -m bot.gateway.cli nlu-inbox-export
 
 lock: ## re-resolve requirements/*.in into the lock files (needs the package registry)
 	scripts/lock.sh app

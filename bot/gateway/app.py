@@ -23,6 +23,7 @@ from bot.gateway.desk import Desk
 from bot.gateway.errors import MAX_BODY_BYTES, register_error_handlers
 from bot.gateway.fanout import FanOut, create_fanout
 from bot.gateway.hours import BusinessHours, running_clock
+from bot.gateway.inbox import NluInbox
 from bot.gateway.limits import Limit, RateLimiter
 from bot.gateway.pages import register_page_routes
 from bot.gateway.rasa_client import RasaClient
@@ -122,7 +123,9 @@ def create_app(
     ctx.fanout = fanout or create_fanout(settings.redis_url)
     ctx.limiter = RateLimiter(ctx.sessions, clock)
     ctx.transcript = Transcript(ctx.sessions, clock)
-    ctx.desk = Desk(ctx.sessions, ctx.transcript, ctx.fanout, ctx.hours, ctx.rasa, clock)
+    ctx.inbox = NluInbox(ctx.sessions, clock, settings.nlu_inbox_confidence)
+    ctx.desk = Desk(ctx.sessions, ctx.transcript, ctx.fanout, ctx.hours, ctx.rasa, clock,
+                    ctx.inbox)
     ctx.tickets = TicketService(
         ctx.sessions, ctx.transcript, ctx.desk, ctx.rasa, ctx.backend, clock
     )
@@ -132,6 +135,7 @@ def create_app(
         rasa=ctx.rasa,
         fanout=ctx.fanout,
         desk=ctx.desk,
+        inbox=ctx.inbox,
         session_limit=Limit(SESSION_SCOPE, settings.session_messages_per_minute),
         address_limit=Limit(ADDRESS_SCOPE, settings.address_messages_per_minute),
     )

@@ -20,10 +20,12 @@ from bot.gateway.conversations import log_prefix, room_for
 from bot.gateway.desk import Desk, asks_for_handoff, message_event
 from bot.gateway.errors import MAX_TEXT_LENGTH, MESSAGES, rate_limit_message
 from bot.gateway.fanout import FanOut
+from bot.gateway.inbox import NluInbox
 from bot.gateway.limits import Limit, RateLimiter
 from bot.gateway.models import Delivery, Handling
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.gateway.transcript import Accepted, StoredMessage, Transcript
+from bot.gateway.understanding import turn_metadata
 
 logger = logging.getLogger("pomocnik.gateway")
 
@@ -80,6 +82,7 @@ class ChatService:
     rasa: RasaClient
     fanout: FanOut
     desk: Desk
+    inbox: NluInbox
     session_limit: Limit
     address_limit: Limit
     _tasks: set[asyncio.Task] = field(default_factory=set)
@@ -155,8 +158,10 @@ class ChatService:
             return []
         if handling is Handling.CLOSED:
             await self.desk.reopen_if_closed(conversation_id)
+        # The turn marker lets the gateway find this message's events in Rasa's tracker.
+        metadata = {**(metadata or {}), **turn_metadata(message.id)}
         try:
-            replies = await self.rasa.send_message(session_id, text.strip(), metadata or {})
+            replies = await self.rasa.send_message(session_id, text.strip(), metadata)
         except RasaUnavailable as exc:
             logger.warning("rasa unavailable conv=%s reason=%s", log_prefix(session_id), exc)
             failed = await self.transcript.mark_failed(message.id)
@@ -167,21 +172,25 @@ class ChatService:
             await self._announce_message(session_id, conversation_id, reply)
         answered = await self.transcript.get(message.id)
         await self._announce_status(session_id, answered)
-        if asks_for_handoff(replies):
+        handoff = asks_for_handoff(replies)
+        if handoff:
             # The desk's notice (queued, or nobody now: the next opening, phone and a ticket)
             # is part of the answer on every channel: the socket gets it from the fan-out,
             # the JSON API from this list.
             notice = await self.desk.request_handoff(session_id, conversation_id)
             if notice is not None:
                 stored = [*stored, notice]
-        self._in_background(self._record_intent(session_id, message.id), session_id, "intent")
+        self._in_background(self._record_turn(session_id, message.id, handoff), session_id,
+                            "turn")
         return stored
 
-    async def _record_intent(self, session_id: str, message_id: int) -> None:
-        """What the assistant understood, for the advisers and the statistics (best effort)."""
-        insight = await self.rasa.insight(session_id)
-        if insight and insight.get("intent"):
-            await self.transcript.record_intent(message_id, insight["intent"])
+    async def _record_turn(self, session_id: str, message_id: int, handoff: bool) -> None:
+        """What the assistant understood and did, for the advisers, the statistics, the
+        conversation review and the NLU inbox (best effort: without Rasa's API, nothing)."""
+        turn = await self.rasa.turn(session_id, message_id)
+        if turn is not None:
+            await self.transcript.record_turn(message_id, turn)
+            await self.inbox.consider_turn(message_id, turn, handoff)
 
     def relay_in_background(
         self,

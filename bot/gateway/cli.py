@@ -4,11 +4,16 @@
     python -m bot.gateway.cli revision -m "message"   # autogenerate a new migration
     python -m bot.gateway.cli check                   # exit 1 unless the schema is current
     python -m bot.gateway.cli agent-add --email anna@firma.pl --name Anna  # make agent-add
+    python -m bot.gateway.cli agent-add --email anna@firma.pl --name Anna --editor
     python -m bot.gateway.cli agent-list
     python -m bot.gateway.cli agent-disable --email anna@firma.pl
+    python -m bot.gateway.cli nlu-inbox-export        # make nlu-inbox-export
 
 ``agent-add`` reads the password from ``AGENT_PASSWORD`` if set, else asks twice; for an
-existing address it sets the new password, unlocks and re-enables the adviser.
+existing address it sets the new password, unlocks and re-enables the adviser. ``--editor``
+lets them label the NLU inbox, ``--no-editor`` takes that away; without either an existing
+adviser keeps what they had. ``nlu-inbox-export`` writes the labelled inbox messages to
+``data/nlu/inbox/<date>.yml`` (``bot.gateway.nlu_export``).
 
 The database is ``GATEWAY_DATABASE_URL`` (SQLite ``var/gateway.db`` by default).
 """
@@ -20,7 +25,9 @@ import asyncio
 import getpass
 import os
 import sys
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from alembic import command
 from alembic.config import Config
@@ -29,7 +36,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 from bot.gateway.db import VERSION_TABLE, create_engine, create_sessionmaker, utcnow
-from bot.gateway.settings import Settings, SettingsError
+from bot.gateway.domain import DEFAULT_DOMAIN, DomainError, load_domain
+from bot.gateway.settings import PROJECT_ROOT, Settings, SettingsError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -82,9 +90,19 @@ def main(argv: list[str] | None = None) -> int:
     add = sub.add_parser("agent-add", help="add an adviser, or reset their password and unlock")
     add.add_argument("--email", required=True)
     add.add_argument("--name", required=True, help="the first name visitors see")
+    add.add_argument("--editor", action=argparse.BooleanOptionalAction, default=None,
+                     help="may label the NLU inbox (default: unchanged; new advisers: no)")
     sub.add_parser("agent-list", help="list the advisers")
     disable = sub.add_parser("agent-disable", help="stop an adviser signing in")
     disable.add_argument("--email", required=True)
+    export = sub.add_parser("nlu-inbox-export",
+                            help="write the labelled NLU inbox messages as Rasa training data")
+    export.add_argument("--data", type=Path, default=PROJECT_ROOT / "data",
+                        help="the training data to deduplicate against (default: data)")
+    export.add_argument("--out", type=Path, default=PROJECT_ROOT / "data" / "nlu" / "inbox",
+                        help="where <date>.yml goes (default: data/nlu/inbox)")
+    export.add_argument("--domain", type=Path, default=DEFAULT_DOMAIN,
+                        help="domain.yml or a domain/ directory (default: domain.yml)")
     args = parser.parse_args(argv)
 
     try:
@@ -115,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         if is_sqlite(settings.database_url):
             migrate(settings.database_url)  # `make agent-add` may come before `make run`
         return asyncio.run(agent_command(settings, args))
+    elif args.command == "nlu-inbox-export":
+        if is_sqlite(settings.database_url):
+            migrate(settings.database_url)
+        return asyncio.run(export_command(settings, args))
     elif args.command == "revision":
         ensure_sqlite_directory(settings.database_url)
         command.revision(
@@ -132,14 +154,15 @@ async def agent_command(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.command == "agent-add":
             created = await agents.add_or_reset(
-                sessions, args.email, args.name, read_password(), utcnow()
+                sessions, args.email, args.name, read_password(), utcnow(), editor=args.editor
             )
             print(f"gateway: adviser {'added' if created else 'updated and unlocked'}")
         elif args.command == "agent-list":
             for row in await agents.list_agents(sessions):
                 state = "disabled" if row.disabled_at else (
                     "locked" if row.locked_until and row.locked_until > utcnow() else "active")
-                print(f"{row.email}\t{row.display_name}\t{state}\t"
+                role = "editor" if row.editor else "adviser"
+                print(f"{row.email}\t{row.display_name}\t{state}\t{role}\t"
                       f"last login: {row.last_login_at or 'never'}")
         elif not await agents.disable(sessions, args.email, utcnow()):
             print("gateway: no adviser with that e-mail", file=sys.stderr)
@@ -152,6 +175,34 @@ async def agent_command(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await engine.dispose()
     return 0
+
+
+async def export_command(settings: Settings, args: argparse.Namespace) -> int:
+    """nlu-inbox-export on a migrated database."""
+    from bot.gateway.nlu_export import export_inbox
+
+    try:
+        domain = load_domain(args.domain)
+    except DomainError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    engine = create_engine(settings.database_url)
+    try:
+        report = await export_inbox(create_sessionmaker(engine), args.data, args.out, domain,
+                                    warsaw_today(), utcnow)
+    finally:
+        await engine.dispose()
+    where = f" to {report.path}" if report.path else ""
+    print(f"gateway: {report.written} new example(s) written{where}; "
+          f"{report.duplicates} already in the training data; {report.refused} refused "
+          f"(a secret or a masked value); {report.kept} left to relabel (no longer in the domain)")
+    for conflict in report.conflicts:
+        print(f"gateway: conflict, not written: {conflict}")
+    return 0
+
+
+def warsaw_today() -> date:
+    return datetime.now(ZoneInfo("Europe/Warsaw")).date()
 
 
 def read_password() -> str:

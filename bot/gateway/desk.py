@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +29,9 @@ from bot.gateway.hours import BusinessHours
 from bot.gateway.models import AgentSession, Author, Conversation, Handling, Message
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.gateway.transcript import StoredMessage, Transcript
+
+if TYPE_CHECKING:  # the inbox's errors are the desk's: it imports this module
+    from bot.gateway.inbox import NluInbox
 
 logger = logging.getLogger("pomocnik.gateway")
 
@@ -101,6 +104,7 @@ class Desk:
     hours: BusinessHours
     rasa: RasaClient
     clock: Callable[[], datetime]
+    inbox: NluInbox
 
     # ------------------------------------------------------------------ visitor side
 
@@ -229,6 +233,7 @@ class Desk:
             )
         if result.rowcount != 1:
             raise DeskError(409, "already_rated")
+        await self.inbox.note_low_rating(conversation_id, score)
         await self.notice(session_id, conversation_id, "Dziękujemy za ocenę!",
                           {"rating": {"score": score}})
 

@@ -1,5 +1,6 @@
-"""The gateway's tables: conversations and their transcript, the advisers' desk (agents, their
-sessions, tickets) and shared rate-limit counters."""
+"""The gateway's tables: conversations and their transcript, what the assistant did with each
+visitor message (turns), the advisers' desk (agents, their sessions, tickets), the NLU inbox and
+shared rate-limit counters."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.gateway.db import Base, utcnow
@@ -42,6 +43,17 @@ class Handling(enum.StrEnum):
     QUEUED = "queued"  # waiting for an adviser; the assistant still answers meanwhile
     AGENT = "agent"  # an adviser holds the conversation; the assistant stays silent
     CLOSED = "closed"  # an adviser ended it; the next visitor message goes to the assistant
+
+
+class InboxStatus(enum.StrEnum):
+    """Where a message in the NLU inbox stands."""
+
+    WAITING = "waiting"  # nobody has looked at it yet
+    LABELLED = "labelled"  # an editor chose its intent (and entities); the next export takes it
+    SKIPPED = "skipped"  # "pomiń": not a training example
+    EXPORTED = "exported"  # written to data/nlu/inbox/<date>.yml
+    DUPLICATE = "duplicate"  # the export found the same text in the training data already
+    REFUSED = "refused"  # the export found a secret or a masked value in it: never written
 
 
 class TicketStatus(enum.StrEnum):
@@ -117,6 +129,56 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Turn(Base):
+    """What the assistant did with one visitor message, read from Rasa's tracker after the
+    answer (``bot.gateway.understanding``). The intent it acted on is ``Message.intent``."""
+
+    __tablename__ = "turns"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    # The classifier's best intent other than the fallback, and its confidence (for a fallback:
+    # the guess that was not confident enough).
+    predicted_intent: Mapped[str | None] = mapped_column(String(64))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    # The actions the assistant ran after the message, in order (``action_listen`` left out).
+    actions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Journeys (forms) in this turn: [{"form": "reset_password_form", "outcome": "started" |
+    # "completed" | "cancelled"}], the form still open after it, and whether one was cancelled.
+    journeys: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    active_form: Mapped[str | None] = mapped_column(String(64))
+    journey_cancelled: Mapped[bool] = mapped_column(default=False)
+
+
+class InboxItem(Base):
+    """A visitor message worth a second look for the training data (the NLU inbox)."""
+
+    __tablename__ = "inbox_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    # Why it is here: "fallback", "low_confidence", "handoff", "low_rating".
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[InboxStatus] = mapped_column(
+        _enum(InboxStatus), default=InboxStatus.WAITING, index=True
+    )
+    # The editor's answer: the intent and the entities [{"start", "end", "entity"}] in the text.
+    intent: Mapped[str | None] = mapped_column(String(64))
+    entities: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    exported_at: Mapped[datetime | None]
+    # The file it was written to, or why the export did not write it.
+    export_note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Agent(Base):
     """A support adviser who signs in to the console (created with ``make agent-add``)."""
 
@@ -131,6 +193,8 @@ class Agent(Base):
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
+    # May label the NLU inbox (``make agent-add … EDITOR=1``).
+    editor: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from bot.gateway.messages import normalise_bot_messages
+from bot.gateway.understanding import TurnRecord, turn_of
 
 READY_CHECK_TIMEOUT_SECONDS = 3.0
 # Slots an adviser may see. An allowlist: the PIN, the codes and the grant are never shown.
@@ -78,17 +79,8 @@ class RasaClient:
     async def insight(self, sender: str) -> dict[str, Any] | None:
         """What the assistant knows of a conversation: its latest intent, the active form and
         the visible slots. None when Rasa's HTTP API is not enabled or not reachable."""
-        if not self._api_token:
-            return None
-        try:
-            response = await self._client.get(
-                f"/conversations/{sender}/tracker",
-                params={"include_events": "NONE", "token": self._api_token},
-            )
-            tracker = response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
-            return None
-        if not isinstance(tracker, dict):
+        tracker = await self._tracker(sender, "NONE")
+        if tracker is None:
             return None
         latest = tracker.get("latest_message") or {}
         intent = (latest.get("intent") or {}).get("name")
@@ -98,6 +90,26 @@ class RasaClient:
             "active_form": (tracker.get("active_loop") or {}).get("name"),
             "slots": {k: slots[k] for k in VISIBLE_SLOTS if slots.get(k) not in (None, "", [])},
         }
+
+    async def turn(self, sender: str, message_id: int) -> TurnRecord | None:
+        """What the assistant did with the visitor message ``message_id`` (its intent,
+        confidence, actions and journeys). None when Rasa's HTTP API is not enabled, not
+        reachable, or the message is not in the tracker."""
+        tracker = await self._tracker(sender, "AFTER_RESTART")
+        return turn_of(tracker, message_id) if tracker is not None else None
+
+    async def _tracker(self, sender: str, events: str) -> dict[str, Any] | None:
+        if not self._api_token:
+            return None
+        try:
+            response = await self._client.get(
+                f"/conversations/{sender}/tracker",
+                params={"include_events": events, "token": self._api_token},
+            )
+            tracker = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+        return tracker if isinstance(tracker, dict) else None
 
     async def is_ready(self) -> bool:
         try:

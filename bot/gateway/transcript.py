@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway.db import utcnow
 from bot.gateway.messages import asks_for_secret
-from bot.gateway.models import Author, Conversation, Delivery, Message
+from bot.gateway.models import Author, Conversation, Delivery, Message, Turn
+from bot.gateway.understanding import TurnRecord
 from bot.redaction import redact
 
 # What a masked value looks like everywhere it is shown or stored (never its length).
@@ -219,11 +220,22 @@ class Transcript:
             await session.flush()
             return StoredMessage.of(row)
 
-    async def record_intent(self, visitor_message_id: int, intent: str) -> None:
+    async def record_turn(self, visitor_message_id: int, turn: TurnRecord) -> None:
+        """What the assistant understood and did with a visitor message (a relay retried
+        after a timeout records its latest turn)."""
         async with self.sessions.begin() as session:
-            await session.execute(
-                update(Message).where(Message.id == visitor_message_id).values(intent=intent[:64])
-            )
+            message = await session.get_one(Message, visitor_message_id)
+            message.intent = turn.intent
+            await session.merge(Turn(
+                message_id=visitor_message_id,
+                conversation_id=message.conversation_id,
+                predicted_intent=turn.predicted_intent,
+                confidence=turn.confidence,
+                actions=turn.actions,
+                journeys=turn.journeys,
+                active_form=turn.active_form,
+                journey_cancelled=turn.journey_cancelled,
+            ))
 
     async def conversation_id(self, session_id: str) -> int:
         """The conversation's row id (created if the visitor has not written yet)."""

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.gateway import Settings, create_app
 from bot.gateway.cli import migrate
+from tests.support.rasa_tracker import sender_of, tracker_with_events
 
 TEST_SECRET = "test-gateway-secret-0123456789-abcdefghijklmnop"
 DEFAULT_REPLY = [
@@ -79,6 +80,10 @@ class StubRasa:
             "slots": {"email": "jan.kowalski@majafirma.pl", "pin": "1234", "package": None},
         }
     )
+    # What the stub "understood" of particular texts, and the events after them (see
+    # tests.support.rasa_tracker); others get the tracker's latest_message and no actions.
+    understood: dict[str, Any] = field(default_factory=dict)
+    turn_events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     delay_seconds: float = 0.0
     requests: list[RecordedRequest] = field(default_factory=list)
     port: int = 0
@@ -134,7 +139,10 @@ class StubRasa:
         if request.path == "/":
             status, payload = self.root_status, b"Hello from Rasa: 3.6.21"
         elif request.method == "GET" and request.path.startswith("/conversations/"):
-            status, payload = 200, self.tracker
+            sender = sender_of(request.path)
+            sent = [r.json() for r in self.webhook_requests if r.json().get("sender") == sender]
+            status, payload = 200, tracker_with_events(self.tracker, sent, self.understood,
+                                                       self.turn_events)
         elif request.json().get("message") in self.replies_by_message:
             status, payload = 200, self.replies_by_message[request.json()["message"]]
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -62,7 +63,9 @@ async def test_message_is_relayed_to_rasa_and_reply_normalised(client, stub_rasa
     assert forwarded.json() == {
         "sender": conversation_id,
         "message": "Nie pamiętam hasła do Panelu Biura",
-        "metadata": {"pomocnik_client": {"network": "127.0.0.0/24"}},
+        # The turn marker: the gateway finds this message's events in Rasa's tracker by it.
+        "metadata": {"pomocnik_client": {"network": "127.0.0.0/24"},
+                     "pomocnik_turn": {"message": ANY}},
     }
 
 

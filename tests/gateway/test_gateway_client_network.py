@@ -5,6 +5,7 @@ limits hold under a burst (each hit is one atomic upsert)."""
 from __future__ import annotations
 
 import asyncio
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -40,7 +41,7 @@ async def test_behind_a_trusted_proxy_rasa_gets_the_forwarded_network(
 
     assert response.status_code == 200
     [sent] = stub_rasa.webhook_requests
-    assert sent.json()["metadata"] == {"pomocnik_client": {"network": network}}
+    assert sent.json()["metadata"] == {"pomocnik_client": {"network": network}, "pomocnik_turn": {"message": ANY}}
 
 
 async def test_without_a_trusted_proxy_a_forwarded_header_is_ignored(
@@ -52,7 +53,7 @@ async def test_without_a_trusted_proxy_a_forwarded_header_is_ignored(
             await say(http, "Dzień dobry", {"X-Forwarded-For": "203.0.113.77"})
 
     assert stub_rasa.webhook_requests[0].json()["metadata"] == {
-        "pomocnik_client": {"network": "127.0.0.0/24"}
+        "pomocnik_client": {"network": "127.0.0.0/24"}, "pomocnik_turn": {"message": ANY}
     }
 
 
@@ -73,7 +74,7 @@ async def test_the_socket_sends_the_network_of_the_forwarded_address(
 
     assert ack["ok"] is True
     assert stub_rasa.webhook_requests[0].json()["metadata"] == {
-        "pomocnik_client": {"network": "198.51.100.0/24"}
+        "pomocnik_client": {"network": "198.51.100.0/24"}, "pomocnik_turn": {"message": ANY}
     }
 
 

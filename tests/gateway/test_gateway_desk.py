@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import itertools
 from datetime import datetime, timedelta, timezone
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -462,6 +463,7 @@ async def test_a_signed_in_visitor_reaches_rasa_with_the_verified_account(desk, 
             "email": "jan.kowalski@majafirma.pl",
         },
         "pomocnik_client": {"network": "127.0.0.0/24"},
+        "pomocnik_turn": {"message": ANY},
     }
     row = await desk.conversation_row(session_id)
     assert (row.account_name, row.account_organisation) == ("Jan Kowalski", "Majama Michał Zając")
@@ -477,5 +479,5 @@ async def test_an_unknown_session_token_gives_no_identity_and_no_metadata(desk, 
 
     assert identity == {"verified": False}
     assert desk.rasa.webhook_requests[-1].json()["metadata"] == {
-        "pomocnik_client": {"network": "127.0.0.0/24"}
+        "pomocnik_client": {"network": "127.0.0.0/24"}, "pomocnik_turn": {"message": ANY}
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -59,8 +60,9 @@ async def test_stock_client_holds_a_conversation(visitors, stub_rasa):
         ]},
     ]
     # Rasa sees the gateway only: sender = the conversation id, metadata only what the
-    # gateway knows (the client's network, for the assistant's per-requester limits).
-    client = {"pomocnik_client": {"network": "127.0.0.0/24"}}
+    # gateway knows (the client's network, for the assistant's per-requester limits; the turn
+    # marker by which it finds the message's events in the tracker).
+    client = {"pomocnik_client": {"network": "127.0.0.0/24"}, "pomocnik_turn": {"message": ANY}}
     assert [r.json() for r in stub_rasa.webhook_requests] == [
         {"sender": session_id, "message": "Cześć", "metadata": client},
         {"sender": session_id, "message": "/haslo", "metadata": client},
@@ -78,7 +80,7 @@ async def test_a_visitor_cannot_inject_metadata(visitors, stub_rasa):
     await visitor.wait_for("bot_uttered")
 
     assert stub_rasa.webhook_requests[0].json()["metadata"] == {
-        "pomocnik_client": {"network": "127.0.0.0/24"}
+        "pomocnik_client": {"network": "127.0.0.0/24"}, "pomocnik_turn": {"message": ANY}
     }
 
 

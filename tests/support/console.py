@@ -16,6 +16,7 @@ import httpx
 from bot.gateway.console import agents
 from bot.gateway.db import create_engine, create_sessionmaker
 from tests.support.clock import FakeClock
+from tests.support.rasa_tracker import sender_of, tracker_with_events
 
 PASSWORD = "Konsultant#2026-bezpieczne"
 ANNA = ("anna.nowicka@ingksiegowosc.pl", "Anna")
@@ -171,13 +172,23 @@ class HttpStub:
             writer.close()
 
 
-def rasa_with_tracker(replies: dict[str, Any], tracker: dict[str, Any]) -> HttpStub:
-    """Rasa's REST channel (replies by message text) and its tracker API."""
+def rasa_with_tracker(
+    replies: dict[str, Any],
+    tracker: dict[str, Any],
+    understood: dict[str, Any] | None = None,
+    turn_events: dict[str, list[dict[str, Any]]] | None = None,
+) -> HttpStub:
+    """Rasa's REST channel (replies by message text) and its tracker API, with an event for
+    every message received (``tests.support.rasa_tracker``)."""
+    received: list[dict[str, Any]] = []
 
     def respond(request: StubRequest) -> tuple[int, Any]:
         if request.path.startswith("/conversations/"):
-            return 200, tracker
+            sender = sender_of(request.path)
+            sent = [body for body in received if body.get("sender") == sender]
+            return 200, tracker_with_events(tracker, sent, understood, turn_events)
         if request.path == "/webhooks/rest/webhook":
+            received.append(request.json())
             return 200, replies.get(request.json()["message"], [])
         return 200, "Hello from Rasa"
 

@@ -33,6 +33,7 @@ class AgentRow:
     locked_until: datetime | None
     last_login_at: datetime | None
     disabled_at: datetime | None
+    editor: bool
 
 
 def clean_email(raw: str) -> str:
@@ -63,9 +64,13 @@ async def add_or_reset(
     password: str,
     now: datetime,
     passwords: Passwords | None = None,
+    *,
+    editor: bool | None = None,
 ) -> bool:
     """Create the adviser, or (an existing address) set the name and a new password, unlock
-    and re-enable them and end their sessions. Returns True when the adviser is new."""
+    and re-enable them and end their sessions. ``editor`` grants (True) or takes away (False)
+    the NLU inbox; None keeps what an existing adviser had. Returns True when the adviser is
+    new."""
     email, name = clean_email(email), clean_name(name)
     check_password(password)
     password_hash = await (passwords or Passwords()).hash(password)
@@ -74,8 +79,10 @@ async def add_or_reset(
         await lockout.clear(session, email)
         if agent is None:
             session.add(Agent(email=email, display_name=name, password_hash=password_hash,
-                              failed_logins=0, created_at=now))
+                              failed_logins=0, editor=bool(editor), created_at=now))
             return True
+        if editor is not None:
+            agent.editor = editor
         agent.display_name = name
         agent.password_hash = password_hash
         agent.failed_logins = 0
@@ -88,7 +95,8 @@ async def add_or_reset(
 async def list_agents(sessions: async_sessionmaker[AsyncSession]) -> list[AgentRow]:
     async with sessions() as session:
         agents = (await session.scalars(select(Agent).order_by(Agent.email))).all()
-    return [AgentRow(a.email, a.display_name, a.locked_until, a.last_login_at, a.disabled_at)
+    return [AgentRow(a.email, a.display_name, a.locked_until, a.last_login_at, a.disabled_at,
+                     a.editor)
             for a in agents]
 
 

@@ -109,6 +109,7 @@ class SignedIn:
     email: str
     csrf_token: str
     expires_at: datetime
+    editor: bool  # may label the NLU inbox
 
     def csrf_ok(self, supplied: object) -> bool:
         return isinstance(supplied, str) and hmac.compare_digest(
@@ -191,6 +192,7 @@ class ConsoleAuth:
             email=agent.email,
             csrf_token=agent_session.csrf_token,
             expires_at=agent_session.expires_at,
+            editor=agent.editor,
         )
 
     async def logout(self, raw_token: str | None) -> None:
@@ -266,7 +268,7 @@ class ConsoleAuth:
             session.add(row)
             await session.flush()
         signed_in = SignedIn(row.id, AgentRef(agent.id, agent.display_name), agent.email,
-                             row.csrf_token, row.expires_at)
+                             row.csrf_token, row.expires_at, agent.editor)
         return Issued(raw, signed_in)
 
 
