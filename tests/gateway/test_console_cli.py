@@ -1,5 +1,5 @@
 """The operator's commands for advisers, run as real processes: ``agent-add`` (what
-``make agent-add`` calls), ``agent-list``, ``agent-disable``."""
+``make agent-add`` calls, with ``EDITOR=1`` → ``--editor``), ``agent-list``, ``agent-disable``."""
 
 from __future__ import annotations
 
@@ -110,3 +110,18 @@ async def test_list_and_disable(database_url):
     assert "anna.nowicka@ingksiegowosc.pl\tAnna\tdisabled" in listed.stdout
     unknown = run_cli(database_url, "agent-disable", "--email", "nikt@ingksiegowosc.pl")
     assert unknown.returncode == 1
+
+
+async def test_the_editor_permission_is_granted_kept_and_taken_away(database_url):
+    email = "anna.nowicka@ingksiegowosc.pl"
+    run_cli(database_url, "agent-add", "--email", email, "--name", "Anna", "--editor")
+    [granted] = await agents_in(database_url)
+    run_cli(database_url, "agent-add", "--email", email, "--name", "Anna")  # a password reset
+    [kept] = await agents_in(database_url)
+    listed = run_cli(database_url, "agent-list")
+    run_cli(database_url, "agent-add", "--email", email, "--name", "Anna", "--no-editor")
+    [taken] = await agents_in(database_url)
+
+    assert (granted.editor, kept.editor, taken.editor) == (True, True, False)
+    assert f"{email}\tAnna\tactive\teditor" in listed.stdout
+    assert run_cli(database_url, "agent-list").stdout.count("\tadviser\t") == 1

@@ -31,11 +31,14 @@ LOGIN_FAILED = "Nieprawidłowy e-mail lub hasło."
 LOCKED = "Zbyt wiele nieudanych prób. Spróbuj ponownie za 15 minut."
 
 
-async def add_agent(database_url: str, email: str, name: str, password: str = PASSWORD) -> None:
-    """What ``make agent-add`` does (the operator's command, in-process)."""
+async def add_agent(
+    database_url: str, email: str, name: str, password: str = PASSWORD, *, editor: bool = False
+) -> None:
+    """What ``make agent-add`` does (the operator's command, in-process); ``editor``: EDITOR=1."""
     engine = create_engine(database_url)
     try:
-        await agents.add_or_reset(create_sessionmaker(engine), email, name, password, FakeClock()())
+        await agents.add_or_reset(create_sessionmaker(engine), email, name, password, FakeClock()(),
+                                  editor=editor)
     finally:
         await engine.dispose()
 

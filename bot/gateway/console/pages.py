@@ -173,6 +173,7 @@ async def stats(request: Request) -> HTTPResponse:
         ratings=await repository.ratings(start, end),
         intents=[(intent_label(name), name, count) for name, count in intents],
         fallbacks=await repository.top_fallbacks(start, end),
+        inbox_waiting=await request.app.ctx.inbox.count(),
     )
 
 

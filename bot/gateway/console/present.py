@@ -6,8 +6,17 @@ from datetime import datetime
 from typing import Any
 
 from bot.gateway.console.queries import ConversationCard, Held
-from bot.gateway.console.texts import HANDLING_LABELS, SLOT_LABELS, form_label, intent_label
+from bot.gateway.console.texts import (
+    HANDLING_LABELS,
+    INBOX_REASON_LABELS,
+    INBOX_STATUS_LABELS,
+    SLOT_LABELS,
+    entity_label,
+    form_label,
+    intent_label,
+)
 from bot.gateway.desk import QueueEntry
+from bot.gateway.inbox import InboxEntry
 from bot.gateway.transcript import StoredMessage
 
 
@@ -90,4 +99,34 @@ def _insight(insight: dict[str, Any] | None) -> dict[str, Any] | None:
         "form_label": form_label(form) if (form := insight.get("active_form")) else None,
         "slots": slots,
         "slot_labels": {name: SLOT_LABELS.get(name, name) for name in slots},
+    }
+
+
+def inbox_item(entry: InboxEntry) -> dict[str, Any]:
+    """An NLU inbox message: what the assistant made of it and the editor's answer."""
+    return {
+        "id": entry.id,
+        "status": entry.status.value,
+        "status_label": INBOX_STATUS_LABELS[entry.status.value],
+        "text": entry.text,
+        "reasons": [{"code": reason, "label": INBOX_REASON_LABELS.get(reason, reason)}
+                    for reason in entry.reasons],
+        "conversation_id": entry.conversation_id,
+        "at": iso(entry.at),
+        "intent": {"name": entry.intent, "label": intent_label(entry.intent)},
+        "predicted": {
+            "name": entry.predicted_intent,
+            "label": intent_label(entry.predicted_intent),
+            "confidence": entry.confidence,
+        },
+        "label": {
+            "intent": entry.label,
+            "intent_label": intent_label(entry.label),
+            "entities": [
+                {**span, "label": entity_label(span["entity"]),
+                 "value": entry.text[span["start"]:span["end"]]}
+                for span in entry.entities
+            ],
+        } if entry.label else None,
+        "export_note": entry.export_note,
     }

@@ -20,6 +20,22 @@ TEXTS = {
     "reply_too_long": (
         f"Odpowiedź jest za długa. Maksymalna długość to {MAX_REPLY_LENGTH} znaków."
     ),
+    "editor_required": (
+        "Skrzynka NLU jest dostępna tylko dla konsultantów z uprawnieniem redaktora. "
+        "Poproś administratora o jego nadanie."
+    ),
+    "domain_unavailable": (
+        "Nie udało się wczytać listy intencji asystenta (domain.yml), więc skrzynka NLU jest "
+        "niedostępna. Powiadom administratora."
+    ),
+    "inbox_item_not_found": "Nie ma takiej wiadomości w skrzynce NLU.",
+    "review_conversation_not_found": "Nie ma takiej rozmowy.",
+    "inbox_item_exported": "Ta wiadomość jest już wyeksportowana – nie można jej zmienić.",
+    "inbox_intent_unknown": "Wybierz intencję z listy.",
+    "inbox_entities_invalid": (
+        "Zaznaczone fragmenty są nieprawidłowe: każdy musi obejmować całe słowa "
+        "i nie mogą na siebie nachodzić."
+    ),
 }
 
 # Polish names of the assistant's intents (domain/), for the adviser's side panel.
@@ -61,8 +77,52 @@ INTENT_LABELS = {
     "device_limit": "limit urządzeń mobilnych",
     "find_login": "gdzie sprawdzić login",
     "list_users": "lista użytkowników firmy",
+    "dont_know": "nie wiem / gdzie to znaleźć",
+    "handoff_returned": "powrót od konsultanta",
     "nlu_fallback": "niezrozumiane",
 }
+
+# The assistant's entities (domain.yml), for marking them in the NLU inbox.
+ENTITY_LABELS = {
+    "email": "adres e-mail",
+    "comarch_id": "ID Comarch",
+    "pin": "PIN",
+    "nip": "NIP",
+    "person_name": "imię i nazwisko",
+    "package": "pakiet",
+    "role": "rola",
+    "verification_code": "kod weryfikacyjny",
+    "device_reason": "powód zmiany urządzenia",
+    "correction": "poprawiana wartość",
+}
+
+# Why a message is in the NLU inbox (bot.gateway.inbox).
+INBOX_REASON_LABELS = {
+    "fallback": "niezrozumiana",
+    "low_confidence": "niska pewność",
+    "handoff": "potem prośba o konsultanta",
+    "low_rating": "nisko oceniona rozmowa",
+}
+
+INBOX_STATUS_LABELS = {
+    "waiting": "czekają",
+    "labelled": "oznaczone",
+    "skipped": "pominięte",
+    "exported": "wyeksportowane",
+    "duplicate": "już w danych",
+    "refused": "odrzucone (dane poufne)",
+}
+
+# How a conversation went, for the conversation review (console.review).
+OUTCOME_LABELS = {
+    "fallback": "niezrozumiana wiadomość",
+    "handoff": "prośba o konsultanta",
+    "low_rating": "niska ocena",
+    "not_completed": "niedokończona ścieżka",
+    "ticket": "zgłoszenie",
+}
+
+JOURNEY_LABELS = {"started": "rozpoczęta", "completed": "zakończona", "cancelled": "przerwana"}
 
 FORM_LABELS = {
     "reset_password_form": "reset hasła",
@@ -131,6 +191,10 @@ def intent_label(intent: str | None) -> str:
     if not intent:
         return "—"
     return INTENT_LABELS.get(intent, intent.replace("_", " "))
+
+
+def entity_label(entity: str) -> str:
+    return ENTITY_LABELS.get(entity, entity.replace("_", " "))
 
 
 def form_label(form: str | None) -> str:

@@ -17,6 +17,7 @@ from sanic.response import HTTPResponse, html, redirect
 from bot.gateway.console.auth import COOKIE, CSRF_FIELD, CSRF_HEADER, ConsoleAuth, SignedIn
 from bot.gateway.console.texts import AUTHOR_LABELS, SLOT_LABELS, plural, text_of
 from bot.gateway.desk import DeskError
+from bot.gateway.domain import Domain
 from bot.gateway.errors import error_response
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -33,6 +34,9 @@ class Console:
 
     auth: ConsoleAuth
     templates: Environment
+    # The assistant's intents and entities (read from domain.yml at start); None when the
+    # file could not be read: the NLU inbox then says so.
+    domain: Domain | None
 
 
 def template_environment() -> Environment:
@@ -130,6 +134,23 @@ def agent_page(handler):
         if changes and not agent.csrf_ok(form_value(request, CSRF_FIELD)):
             return render(request, "console/error.html", status=403,
                           message=text_of("csrf_failed"))
+        try:
+            return await handler(request, *args, **kwargs)
+        except DeskError as error:
+            return render(request, "console/error.html", status=error.status,
+                          message=text_of(error.code))
+
+    return guarded
+
+
+def editors_only(handler):
+    """Inside ``agent_api`` / ``agent_page``: an adviser without the editor permission gets
+    403 ``editor_required``."""
+
+    @functools.wraps(handler)
+    async def guarded(request: Request, *args, **kwargs) -> HTTPResponse:
+        if not request.ctx.agent.editor:
+            raise DeskError(403, "editor_required")
         return await handler(request, *args, **kwargs)
 
     return guarded
