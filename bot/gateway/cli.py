@@ -35,8 +35,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
+from bot.domain_files import DOMAIN_DIR
 from bot.gateway.db import VERSION_TABLE, create_engine, create_sessionmaker, utcnow
-from bot.gateway.domain import DEFAULT_DOMAIN, DomainError, load_domain
+from bot.gateway.domain import DomainError, load_domain
 from bot.gateway.settings import PROJECT_ROOT, Settings, SettingsError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -101,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the training data to deduplicate against (default: data)")
     export.add_argument("--out", type=Path, default=PROJECT_ROOT / "data" / "nlu" / "inbox",
                         help="where <date>.yml goes (default: data/nlu/inbox)")
-    export.add_argument("--domain", type=Path, default=DEFAULT_DOMAIN,
-                        help="domain.yml or a domain/ directory (default: domain.yml)")
+    export.add_argument("--domain", type=Path, default=DOMAIN_DIR,
+                        help="the directory of domain files (default: domain/)")
     args = parser.parse_args(argv)
 
     try:

@@ -1,5 +1,5 @@
-"""The assistant's intents and entities, read from its Rasa domain files (``domain.yml``, or
-every ``*.yml`` under a ``domain/`` directory), for the NLU inbox and its export."""
+"""The assistant's intents and entities, from its Rasa domain (``domain/*.yml``, merged by
+``bot.domain_files`` as Rasa merges them), for the NLU inbox and its export."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from bot.gateway.settings import PROJECT_ROOT
+from bot.domain_files import DOMAIN_DIR
+from bot.domain_files import load_domain as merged_domain
 
-DEFAULT_DOMAIN = PROJECT_ROOT / "domain.yml"
 # In the domain but never typed by a visitor, so never a label: the gateway sends
 # handoff_returned itself; a message that shared a password is stored masked.
 NOT_LABELS = frozenset({"handoff_returned", "share_password"})
@@ -32,28 +32,22 @@ class Domain:
         return tuple(intent for intent in self.intents if intent not in NOT_LABELS)
 
 
-def load_domain(path: Path = DEFAULT_DOMAIN) -> Domain:
-    """One file, or a directory of files whose lists are joined (as Rasa does)."""
-    files = sorted(path.rglob("*.yml")) + sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
-    intents: list[str] = []
-    entities: list[str] = []
-    for file in files:
-        try:
-            content = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise DomainError(f"cannot read the domain {file}: {exc}") from None
-        if not isinstance(content, dict):
-            raise DomainError(f"the domain {file} is not a mapping")
-        _extend(intents, content.get("intents"))
-        _extend(entities, content.get("entities"))
+def load_domain(directory: Path = DOMAIN_DIR) -> Domain:
+    try:
+        content = merged_domain(directory)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise DomainError(f"cannot read the domain {directory}: {exc}") from None
+    intents = _names(content.get("intents"))
     if not intents:
-        raise DomainError(f"no intents in the domain {path}")
-    return Domain(tuple(intents), tuple(entities))
+        raise DomainError(f"no intents in the domain {directory}")
+    return Domain(intents, _names(content.get("entities")))
 
 
-def _extend(names: list[str], items: Any) -> None:
+def _names(items: Any) -> tuple[str, ...]:
     """Domain lists hold names, or one-key mappings of a name to its options."""
+    names: list[str] = []
     for item in items or []:
         name = next(iter(item), None) if isinstance(item, dict) else item
         if isinstance(name, str) and name not in names:
             names.append(name)
+    return tuple(names)

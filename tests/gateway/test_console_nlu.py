@@ -12,10 +12,12 @@ import json
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from bot.gateway.console.texts import ENTITY_LABELS, INTENT_LABELS
 from bot.gateway.db import create_engine, create_sessionmaker
-from bot.gateway.models import Conversation
+from bot.gateway.domain import load_domain
+from bot.gateway.models import Author, Conversation, Message
 from tests.support.clock import FakeClock
 from tests.support.console import (
     ANNA,
@@ -119,6 +121,15 @@ async def chat(http: httpx.AsyncClient, *lines: str) -> Visitor:
     return visitor
 
 
+def test_every_intent_and_entity_an_editor_chooses_has_a_polish_label():
+    domain = load_domain()
+
+    assert "reset_password" in domain.labels and "out_of_scope" in domain.labels
+    assert "handoff_returned" not in domain.labels  # the gateway's own, never typed
+    assert [i for i in domain.labels if i not in INTENT_LABELS] == []
+    assert [e for e in domain.entities if e not in ENTITY_LABELS] == []
+
+
 # ---------------------------------------------------------------- what reaches the inbox
 
 
@@ -137,10 +148,13 @@ async def test_misunderstood_messages_reach_the_inbox_with_the_guess(visitor_htt
     assert by_text[PACKAGE]["predicted"]["confidence"] == 0.55
 
 
-async def test_the_question_before_a_handoff_and_a_low_rated_conversation(visitor_http, anna):
+async def test_the_question_before_a_handoff_and_a_low_rated_conversation(
+    visitor_http, anna, database_url
+):
     visitor = await chat(visitor_http, BEFORE_HANDOFF, HANDOFF_TEXT)
     handed = await wait_for_inbox(anna, 1)
     rated = await chat(visitor_http, RESET)
+    await understood(database_url, rated)  # as a visitor would, rate after the answer
     rating = await visitor_http.post(
         f"/api/v1/conversations/{rated.session_id}/rating", json={"score": 1})
 
@@ -259,12 +273,12 @@ async def test_without_a_session_or_csrf_token(gateway, anna, assert_error):
 # ---------------------------------------------------------------- secrets
 
 
-async def test_a_planted_password_or_pin_never_shows(visitor_http, anna):
+async def test_a_planted_password_or_pin_never_shows(visitor_http, anna, database_url):
     visitor = await chat(visitor_http, PASSWORD_LINE, PIN_LINE, EURO)
-    await wait_for_inbox(anna, 1)
+    await understood(database_url, visitor)
+    rated = await visitor_http.post(f"/api/v1/conversations/{visitor.session_id}/rating",
+                                    json={"score": 1})  # a low rating sends the rest, too
     conversation_id = (await wait_for_inbox(anna, 1))[0]["conversation_id"]
-    await visitor_http.post(f"/api/v1/conversations/{visitor.session_id}/rating",
-                            json={"score": 1})
 
     shown = [
         (await anna.http.get(f"/agent/nlu?status={status}")).text
@@ -278,6 +292,7 @@ async def test_a_planted_password_or_pin_never_shows(visitor_http, anna):
     everything = "\n".join(shown)
     for secret in ("Zima2026!xq", "4821"):
         assert secret not in everything
+    assert rated.status_code == 201
     assert [i["text"] for i in (await inbox(anna, "all"))["items"]] == [EURO]
     assert "[hasło usunięte]" in shown[3] and "PIN •••• nie przechodzi" in shown[3]
 
@@ -328,6 +343,25 @@ async def test_review_lists_conversations_by_outcome_and_shows_each_turn(
     assert "pewność 31% dla „pakiety”" in lost_page
     missing = await piotr.http.get("/agent/review/999999")
     assert missing.status_code == 404 and "Nie ma takiej rozmowy" in missing.text
+
+
+async def understood(database_url: str, visitor: Visitor) -> None:
+    """Wait until the gateway has recorded what the assistant understood of every message."""
+    engine = create_engine(database_url)
+
+    async def recorded() -> bool:
+        async with create_sessionmaker(engine)() as session:
+            pending = await session.scalar(
+                select(func.count(Message.id))
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Conversation.session_id == visitor.session_id,
+                       Message.author == Author.VISITOR, Message.intent.is_(None)))
+        return pending == 0
+
+    try:
+        await eventually(recorded)
+    finally:
+        await engine.dispose()
 
 
 async def conversation_number(database_url: str, visitor: Visitor) -> int:

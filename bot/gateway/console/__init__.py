@@ -97,7 +97,7 @@ def register_console(app: Sanic) -> None:
 
 
 def _domain() -> Domain | None:
-    """The intents and entities an NLU inbox editor chooses from (domain.yml, read once)."""
+    """The intents and entities an NLU inbox editor chooses from (domain/, read once)."""
     try:
         return load_domain()
     except DomainError as exc:

@@ -25,7 +25,7 @@ TEXTS = {
         "Poproś administratora o jego nadanie."
     ),
     "domain_unavailable": (
-        "Nie udało się wczytać listy intencji asystenta (domain.yml), więc skrzynka NLU jest "
+        "Nie udało się wczytać listy intencji asystenta (domain/), więc skrzynka NLU jest "
         "niedostępna. Powiadom administratora."
     ),
     "inbox_item_not_found": "Nie ma takiej wiadomości w skrzynce NLU.",
@@ -82,7 +82,7 @@ INTENT_LABELS = {
     "nlu_fallback": "niezrozumiane",
 }
 
-# The assistant's entities (domain.yml), for marking them in the NLU inbox.
+# The assistant's entities (domain/), for marking them in the NLU inbox.
 ENTITY_LABELS = {
     "email": "adres e-mail",
     "comarch_id": "ID Comarch",

@@ -34,7 +34,7 @@ class Console:
 
     auth: ConsoleAuth
     templates: Environment
-    # The assistant's intents and entities (read from domain.yml at start); None when the
+    # The assistant's intents and entities (read from domain/ at start); None when the
     # file could not be read: the NLU inbox then says so.
     domain: Domain | None
 
