@@ -3,13 +3,18 @@
     .venv/app/bin/python scripts/screenshots.py [--out docs/img]
 
 Starts its own gateway (``python -m bot.gateway``) on a throw-away SQLite database with a
-stub Rasa (canned replies and a tracker), adds an adviser with the operator's command, seeds
-two weeks of statistics, then drives Debian's Chromium (scripts/ensure-chromium.sh) with
-Playwright: signs in, lets two visitors ask for a person, takes one conversation, replies
-with the keyboard and saves
+stub Rasa (canned replies and a tracker with what it "understood" of each message), adds an
+adviser with the NLU inbox permission (``agent-add --editor``), seeds two weeks of statistics,
+then drives Debian's Chromium (scripts/ensure-chromium.sh) with Playwright: signs in, lets
+visitors ask for a person and write things the assistant did not understand, takes one
+conversation, replies with the keyboard and saves
 
 - ``console-desk.png``  – the desk with the queue, the conversation and the visitor's details;
-- ``console-stats.png`` – the statistics page.
+- ``console-stats.png`` – the statistics page;
+- ``console-nlu.png`` – the NLU inbox: a message, the assistant's guess, an entity marked and
+  the intent list narrowed by typing;
+- ``console-review.png``, ``console-review-conversation.png`` – the conversation review: the
+  list by outcome, and one conversation turn by turn.
 
 Nothing else runs (no Rasa, no backend); it also serves as a by-hand check of console.js.
 """
@@ -37,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from bot.gateway.db import create_engine, create_sessionmaker  # noqa: E402
 from bot.gateway.models import Author, Conversation, Message, Ticket  # noqa: E402
 from tests.support.console import HANDOFF_REPLY, HANDOFF_TEXT, rasa_with_tracker  # noqa: E402
+from tests.support.rasa_tracker import parse_data  # noqa: E402
 
 EMAIL, NAME, PASSWORD = "anna.nowicka@ingksiegowosc.pl", "Anna", "Konsultant#2026-zrzuty"
 # A Monday morning in Warsaw, so advisers are "at work" whatever the real time is.
@@ -56,6 +62,43 @@ REPLIES = {
     "Chcę zmienić pakiet na złoty, a system mi nie pozwala": [
         {"text": "Pomogę zmienić pakiet. Najpierw potwierdźmy Twoją tożsamość."},
     ],
+}
+# Visitors who were not understood (or not well): the NLU inbox and the review.
+UNSURE = {
+    "czy mogę wystawić fakturę w euro": [{"text": "Nie jestem pewien, o co chodzi. Czy chodzi o pakiety?",
+                                          "buttons": [{"title": "Tak", "payload": "/packages_info"},
+                                                      {"title": "Nie", "payload": "/out_of_scope"}]}],
+    "a ten zielony to ile kosztuje": [{"text": "Pakiet zielony kosztuje 49 zł netto miesięcznie."}],
+    "gdzie jest KSeF w panelu": [{"text": "Zaloguj się do Panelu Biura i wybierz „Ustawienia”."}],
+    "nie mogę wysłać JPK, wyskakuje błąd 403": [{"text": "Przepraszam, nie zrozumiałem."}],
+}
+REPLIES.update(UNSURE)
+UNDERSTOOD = {
+    "czy mogę wystawić fakturę w euro": parse_data("packages_info", 0.31, ("change_package", 0.22)),
+    "a ten zielony to ile kosztuje": parse_data("packages_info", 0.58, ("change_package", 0.3)),
+    "gdzie jest KSeF w panelu": parse_data("login_help", 0.64, ("find_login", 0.2)),
+    "nie mogę wysłać JPK, wyskakuje błąd 403": parse_data("login_help", 0.22),
+    "Dzień dobry, nie mogę się zalogować": parse_data("login_help", 0.96),
+    "Tak, ale nie dostałem maila aktywacyjnego": parse_data("resend_activation", 0.91),
+    HANDOFF_TEXT: parse_data("human_handoff", 0.99),
+    "Chcę zmienić pakiet na złoty, a system mi nie pozwala": parse_data("change_package", 0.93),
+}
+TURN_EVENTS = {
+    "Dzień dobry, nie mogę się zalogować": [{"event": "action", "name": "utter_ask_cloud_login"}],
+    "Tak, ale nie dostałem maila aktywacyjnego": [
+        {"event": "action", "name": "resend_activation_form"},
+        {"event": "active_loop", "name": "resend_activation_form"},
+        {"event": "slot", "name": "requested_slot", "value": "email"}],
+    HANDOFF_TEXT: [{"event": "action", "name": "action_handoff"}],
+    "czy mogę wystawić fakturę w euro": [
+        {"event": "action", "name": "action_two_stage_fallback"},
+        {"event": "active_loop", "name": "action_two_stage_fallback"}],
+    "nie mogę wysłać JPK, wyskakuje błąd 403": [
+        {"event": "action", "name": "action_two_stage_fallback"},
+        {"event": "active_loop", "name": "action_two_stage_fallback"}],
+    "Chcę zmienić pakiet na złoty, a system mi nie pozwala": [
+        {"event": "action", "name": "change_package_form"},
+        {"event": "active_loop", "name": "change_package_form"}],
 }
 TRACKER = {
     "latest_message": {"intent": {"name": "human_handoff"}},
@@ -150,7 +193,38 @@ async def shoot(url: str, out: Path) -> None:
         await page.screenshot(path=str(out / "console-desk.png"))
         await page.goto(f"{url}/agent/stats")
         await page.screenshot(path=str(out / "console-stats.png"), full_page=True)
+        await shoot_inbox_and_review(page, url, out)
         await browser.close()
+
+
+async def shoot_inbox_and_review(page, url: str, out: Path) -> None:
+    """Visitors the assistant did not understand, then the inbox and the review."""
+    unsure = list(UNSURE)
+    await visitor_asks_for_a_person(url, unsure[:2])
+    await visitor_asks_for_a_person(url, unsure[2:])
+    await page.goto(f"{url}/agent/nlu")
+    card = page.locator(".nlu-card", has_text="zielony")
+    for _ in range(50):  # the gateway reads each turn from the tracker just after answering
+        if await card.count():
+            break
+        await asyncio.sleep(0.1)
+        await page.reload()
+    await card.click()
+    text = await page.locator("#nlu-text").input_value()
+    start = text.index("zielony")
+    await page.locator("#nlu-text").evaluate(
+        f"(area) => {{ area.focus(); area.setSelectionRange({start}, {start + 7}); }}")
+    await page.locator("#entity-type").select_option("package")
+    await page.locator("#mark-entity").click()
+    await page.locator("#intent-filter").type("pak")
+    await page.screenshot(path=str(out / "console-nlu.png"))
+    await page.keyboard.press("Enter")  # saved: the inbox moves on to the next message
+    await page.wait_for_selector(".nlu-card.done")
+    await page.goto(f"{url}/agent/review")
+    await page.screenshot(path=str(out / "console-review.png"))
+    await page.goto(f"{url}/agent/review?outcome=not_completed")
+    await page.locator("#review-list tbody a").first.click()  # the desk's visitor
+    await page.screenshot(path=str(out / "console-review-conversation.png"), full_page=True)
 
 
 async def main() -> int:
@@ -161,13 +235,13 @@ async def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite+aiosqlite:///{tmp}/gateway.db"
         port = free_port()
-        async with rasa_with_tracker(REPLIES, TRACKER) as rasa:
+        async with rasa_with_tracker(REPLIES, TRACKER, UNDERSTOOD, TURN_EVENTS) as rasa:
             env = {**os.environ, "POMOCNIK_ENV": "development", "GATEWAY_PORT": str(port),
                    "GATEWAY_DATABASE_URL": database_url, "RASA_URL": rasa.url,
                    "RASA_API_TOKEN": "screenshots", "AGENT_PASSWORD": PASSWORD,
                    "GATEWAY_HOURS_CLOCK_START": HOURS_CLOCK_START.isoformat()}
             subprocess.run([sys.executable, "-m", "bot.gateway.cli", "agent-add", "--email", EMAIL,
-                            "--name", NAME], env=env, cwd=ROOT, check=True)
+                            "--name", NAME, "--editor"], env=env, cwd=ROOT, check=True)
             gateway = subprocess.Popen([sys.executable, "-m", "bot.gateway"], env=env, cwd=ROOT,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
@@ -178,7 +252,8 @@ async def main() -> int:
             finally:
                 gateway.terminate()
                 gateway.wait(timeout=10)
-    print(f"screenshots: {args.out / 'console-desk.png'}, {args.out / 'console-stats.png'}")
+    print(f"screenshots: console-desk.png, console-stats.png, console-nlu.png, console-review.png, "
+          f"console-review-conversation.png in {args.out}")
     return 0
 
 

@@ -9,7 +9,7 @@ from bot.gateway.console.queries import ConversationCard, Held
 from bot.gateway.console.texts import (
     HANDLING_LABELS,
     INBOX_REASON_LABELS,
-    INBOX_STATUS_LABELS,
+    INBOX_STATE_LABELS,
     SLOT_LABELS,
     entity_label,
     form_label,
@@ -107,7 +107,7 @@ def inbox_item(entry: InboxEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
         "status": entry.status.value,
-        "status_label": INBOX_STATUS_LABELS[entry.status.value],
+        "status_label": INBOX_STATE_LABELS[entry.status.value],
         "text": entry.text,
         "reasons": [{"code": reason, "label": INBOX_REASON_LABELS.get(reason, reason)}
                     for reason in entry.reasons],

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway.console.texts import (
     HANDLING_LABELS,
-    INBOX_STATUS_LABELS,
+    INBOX_STATE_LABELS,
     JOURNEY_LABELS,
     OUTCOME_LABELS,
     form_label,
@@ -197,11 +197,18 @@ async def conversation(request: Request, conversation_id: int) -> HTTPResponse:
         turns=await repository.turns(conversation_id),
         outcomes=OUTCOME_LABELS,
         handling=HANDLING_LABELS,
-        journeys=JOURNEY_LABELS,
-        inbox_statuses=INBOX_STATUS_LABELS,
+        inbox_states=INBOX_STATE_LABELS,
         intent_label=intent_label,
-        form_label=form_label,
+        journey_steps=journey_steps,
     )
+
+
+def journey_steps(turn: Turn) -> list[str]:
+    """"reset hasła: rozpoczęta", …, and the journey still open if it did not start here."""
+    steps = [f"{form_label(j['form'])}: {JOURNEY_LABELS[j['outcome']]}" for j in turn.journeys]
+    if turn.active_form and turn.active_form not in {j["form"] for j in turn.journeys}:
+        steps.append(f"w toku: {form_label(turn.active_form)}")
+    return steps
 
 
 def _page(raw: str) -> int:

@@ -104,6 +104,16 @@ INBOX_REASON_LABELS = {
     "low_rating": "nisko oceniona rozmowa",
 }
 
+# One message's state (the labels above name the lists).
+INBOX_STATE_LABELS = {
+    "waiting": "czeka na oznaczenie",
+    "labelled": "oznaczona",
+    "skipped": "pominięta",
+    "exported": "wyeksportowana",
+    "duplicate": "już jest w danych treningowych",
+    "refused": "odrzucona (dane poufne)",
+}
+
 INBOX_STATUS_LABELS = {
     "waiting": "czekają",
     "labelled": "oznaczone",
