@@ -241,7 +241,7 @@ class NluInbox:
         async with self.sessions.begin() as session:
             item, _ = await self._open_item(session, item_id)
             item.status = InboxStatus.WAITING
-            item.intent, item.entities = None, []
+            item.intent, item.entities, item.export_note = None, [], None
             item.decided_by_id = item.decided_at = None
 
     async def _open_item(self, session: AsyncSession, item_id: int) -> tuple[InboxItem, str]:
@@ -270,6 +270,7 @@ class NluInbox:
         item.status = status
         item.intent = intent
         item.entities = entities
+        item.export_note = None  # a note of an earlier export no longer applies
         item.decided_by_id = editor.id
         item.decided_at = self.clock()
 
