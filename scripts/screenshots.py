@@ -217,7 +217,8 @@ async def shoot_inbox_and_review(page, url: str, out: Path) -> None:
     await page.locator("#entity-type").select_option("package")
     await page.locator("#mark-entity").click()
     await page.locator("#intent-filter").type("pak")
-    await page.screenshot(path=str(out / "console-nlu.png"))
+    await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(path=str(out / "console-nlu.png"), full_page=True)
     await page.keyboard.press("Enter")  # saved: the inbox moves on to the next message
     await page.wait_for_selector(".nlu-card.done")
     await page.goto(f"{url}/agent/review")
