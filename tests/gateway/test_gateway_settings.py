@@ -113,6 +113,9 @@ def test_development_accepts_the_default_secret():
         ("GATEWAY_SESSION_MESSAGES_PER_MINUTE", "0", "must be at least 1"),
         ("GATEWAY_ADDRESS_MESSAGES_PER_MINUTE", "many", "must be a number"),
         ("GATEWAY_ALLOWED_ORIGINS", "www.example.pl", "GATEWAY_ALLOWED_ORIGINS must list origins"),
+        ("GATEWAY_NLU_INBOX_CONFIDENCE", "1.5", "must be between 0 and 1"),
+        ("GATEWAY_NLU_INBOX_CONFIDENCE", "nan", "must be between 0 and 1"),
+        ("GATEWAY_NLU_INBOX_CONFIDENCE", "dużo", "must be a number"),
     ],
 )
 def test_invalid_values_are_reported(name, value, message):
