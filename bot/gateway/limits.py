@@ -17,6 +17,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.gateway import metrics
 from bot.gateway.db import utcnow
 from bot.gateway.models import RateLimitCounter
 
@@ -53,6 +54,7 @@ class RateLimiter:
         for limit, key in checks:
             hits = await self._increment(limit.scope, _hash(key), window)
             if hits > limit.per_minute:
+                metrics.refused(limit.scope)
                 remaining = (window + WINDOW - now).total_seconds()
                 return Exceeded(limit.scope, max(1, math.ceil(remaining)))
         return None
