@@ -66,9 +66,13 @@ class RateLimit:
     scope: str
     limit: int
     window: timedelta
-    # False for a limit that only marks that something happened once per window (an alarm):
-    # reaching it turns nobody away, so it is not counted as a refusal in the metrics.
+    # False for a limit that turns nobody away (an alarm's threshold, or its once-per-window
+    # mark): reaching it is not counted as a refusal in the metrics.
     refuses: bool = True
+
+    def __post_init__(self) -> None:
+        if self.refuses:  # exported at 0 from the start: the first refusal shows as an increase
+            metrics.RATE_LIMIT_REFUSALS.labels(self.scope)
 
     async def acquire(self, session: AsyncSession, key: str, clock: Clock) -> Acquired:
         """Count one hit for ``key`` or raise ``LimitReached``; see ``acquire``."""

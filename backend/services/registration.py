@@ -93,7 +93,9 @@ NETWORK_LICENCE_ATTEMPTS = RateLimit(
     "licence_attempt_network", limit=FAILURES_PER_NETWORK, window=timedelta(hours=1)
 )
 # Failures across every network: never refuses anything, only raises the alarm below.
-ALL_LICENCE_FAILURES = RateLimit("licence_failure_all", limit=FAILURES_ALARM, window=LOCK_TIME)
+ALL_LICENCE_FAILURES = RateLimit(
+    "licence_failure_all", limit=FAILURES_ALARM, window=LOCK_TIME, refuses=False
+)
 # One hit = the alarm was raised; at most one per hour.
 LICENCE_FAILURES_ALARM = RateLimit(
     "licence_failure_alarm", limit=1, window=LOCK_TIME, refuses=False

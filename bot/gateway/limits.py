@@ -31,6 +31,9 @@ class Limit:
     scope: str
     per_minute: int
 
+    def __post_init__(self) -> None:
+        metrics.refusal_scope(self.scope)
+
 
 @dataclass(frozen=True)
 class Exceeded:

@@ -101,6 +101,13 @@ def turn_finished(outcome: str, started: float) -> None:
         TURN_SECONDS.observe(time.perf_counter() - started)
 
 
+def refusal_scope(scope: str) -> str:
+    """Declare a limit's scope: exported at 0 from the start, so its first refusal already
+    shows as an increase (dashboards and alerts see it). Returns the scope."""
+    RATE_LIMIT_REFUSALS.labels(scope)
+    return scope
+
+
 def refused(scope: str) -> None:
     RATE_LIMIT_REFUSALS.labels(scope).inc()
 

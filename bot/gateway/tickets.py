@@ -61,9 +61,9 @@ PER_REQUESTER = TicketLimit(5, timedelta(hours=1))
 PER_CONTACT = TicketLimit(3, timedelta(hours=24))
 # The limit behind each refusal, as counted in metrics.RATE_LIMIT_REFUSALS.
 _REFUSAL_SCOPES = {
-    "too_many_tickets": "tickets_per_conversation",
-    "too_many_tickets_from_address": "tickets_per_address",
-    "too_many_tickets_for_contact": "tickets_per_contact",
+    "too_many_tickets": metrics.refusal_scope("tickets_per_conversation"),
+    "too_many_tickets_from_address": metrics.refusal_scope("tickets_per_address"),
+    "too_many_tickets_for_contact": metrics.refusal_scope("tickets_per_contact"),
 }
 # pg_advisory_xact_lock key serialising ticket creation on PostgreSQL ("pomocnik tickets").
 _TICKETS_LOCK_KEY = 0x706F6D6F_7469636B

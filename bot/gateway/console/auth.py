@@ -57,7 +57,7 @@ MAX_EMAIL_LENGTH = 320
 MAX_TOKEN_LENGTH = 128
 LOGINS_PER_ADDRESS = Limit("agent_login_address", 20)
 # Sign-ins refused because the address is locked, as counted in the metrics.
-LOCKED_SCOPE = "agent_login_locked"
+LOCKED_SCOPE = metrics.refusal_scope("agent_login_locked")
 # A new session is not "at the desk" until its desk page sends the first heartbeat.
 NEVER_SEEN = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
