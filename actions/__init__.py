@@ -22,8 +22,10 @@ Shared:
     idempotency.py     idempotency keys of confirmed operations
     backend_client.py  the only HTTP client of the account backend
     config.py          settings from the environment
+    server.py          the entry point: rasa-sdk's app with metrics (python -m actions.server)
+    metrics.py         Prometheus metrics of the actions run
 
-`rasa run actions` imports this package; the settings are checked here so a bad
+The action server imports this package; the settings are checked here so a bad
 configuration (e.g. the development token outside development) stops the action server
 at start-up instead of failing on the first user.
 """

@@ -6,6 +6,9 @@ Variables:
     BACKEND_TIMEOUT_SECONDS  total timeout of one backend request (default 10)
     POMOCNIK_ENV             deployment environment (default "development"); any other value
                              refuses the well-known development token
+    ACTIONS_METRICS_HOST     address of the Prometheus metrics listener (default 127.0.0.1)
+    ACTIONS_METRICS_PORT     its port (default 9402; 0 turns the metrics off), never the
+                             action server's own port (docs/operations.md)
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Mapping, Optional
 DEFAULT_BACKEND_URL = "http://127.0.0.1:8100"
 DEV_BACKEND_SERVICE_TOKEN = "dev-backend-service-token-change-me"
 DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_METRICS_HOST = "127.0.0.1"
+DEFAULT_METRICS_PORT = 9402
 DEVELOPMENT = "development"
 
 
@@ -30,6 +35,8 @@ class Settings:
     backend_service_token: str
     backend_timeout_seconds: float
     environment: str
+    metrics_host: str = DEFAULT_METRICS_HOST
+    metrics_port: int = DEFAULT_METRICS_PORT
 
 
 def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
@@ -60,9 +67,20 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
     if not 0 < timeout <= 120:
         raise ConfigError(f"BACKEND_TIMEOUT_SECONDS must be in (0, 120], got {timeout}")
 
+    metrics_host = (env.get("ACTIONS_METRICS_HOST") or "").strip() or DEFAULT_METRICS_HOST
+    raw_port = (env.get("ACTIONS_METRICS_PORT") or "").strip()
+    try:
+        metrics_port = int(raw_port) if raw_port else DEFAULT_METRICS_PORT
+    except ValueError as exc:
+        raise ConfigError(f"ACTIONS_METRICS_PORT is not a number: {raw_port!r}") from exc
+    if not 0 <= metrics_port <= 65535:
+        raise ConfigError(f"ACTIONS_METRICS_PORT must be between 0 and 65535, got {metrics_port}")
+
     return Settings(
         backend_url=backend_url,
         backend_service_token=token,
         backend_timeout_seconds=timeout,
         environment=environment,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
     )

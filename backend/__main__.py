@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from backend import metrics
 from backend.app import create_app
 from backend.settings import Settings, SettingsError
 
@@ -16,6 +17,8 @@ def main() -> None:
     except SettingsError as error:
         sys.exit(f"backend: configuration error: {error}")
     app = create_app(settings)
+    if settings.metrics_port:
+        metrics.serve(app, settings.metrics_host, settings.metrics_port)
     app.run(
         host=settings.host,
         port=settings.port,

@@ -9,6 +9,7 @@ import time
 from sanic import Request, Sanic
 from sanic.config import Config
 
+from backend import metrics
 from backend.api import (
     auth,
     devices,
@@ -114,7 +115,11 @@ def create_app(
         if not settings.is_development:
             response.headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
         # Paths only: query strings carry one-time tokens and must not reach the logs.
-        elapsed_ms = (time.perf_counter() - getattr(request.ctx, "started", time.perf_counter())) * 1000
-        log.info("%s %s %s %.1fms", request.method, request.path, response.status, elapsed_ms)
+        elapsed = time.perf_counter() - getattr(request.ctx, "started", time.perf_counter())
+        log.info("%s %s %s %.1fms", request.method, request.path, response.status, elapsed * 1000)
+        # Route templates, never paths: a path can carry an id.
+        metrics.request_finished(
+            request.method, request.route.path if request.route else None, response.status, elapsed
+        )
 
     return app

@@ -32,6 +32,10 @@ class Settings:
     environment: str = "development"
     host: str = "127.0.0.1"
     port: int = 8100
+    # Prometheus metrics on a port of their own, never the public one (docs/operations.md);
+    # port 0 turns them off.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9401
     public_url: str = "http://localhost:8100"
     database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'backend.db'}"
     service_token: str = DEV_SERVICE_TOKEN
@@ -52,6 +56,8 @@ class Settings:
             environment=env("POMOCNIK_ENV", cls.environment),
             host=env("BACKEND_HOST", cls.host),
             port=_int("BACKEND_PORT", cls.port),
+            metrics_host=env("BACKEND_METRICS_HOST", "").strip() or cls.metrics_host,
+            metrics_port=_int("BACKEND_METRICS_PORT", cls.metrics_port),
             public_url=env("BACKEND_PUBLIC_URL", cls.public_url).rstrip("/"),
             database_url=env("BACKEND_DATABASE_URL", cls.database_url),
             service_token=env("BACKEND_SERVICE_TOKEN", cls.service_token),
@@ -68,7 +74,14 @@ class Settings:
         return self.environment == "development"
 
     def check(self) -> None:
-        """Outside development, refuse the secrets that ship in this repository."""
+        """Refuse unusable ports anywhere, and outside development the secrets that ship in
+        this repository."""
+        if not 0 <= self.metrics_port <= 65535:
+            raise SettingsError(
+                f"BACKEND_METRICS_PORT must be between 0 and 65535, got {self.metrics_port}"
+            )
+        if self.metrics_port and self.metrics_port == self.port:
+            raise SettingsError("BACKEND_METRICS_PORT must differ from BACKEND_PORT")
         if self.is_development:
             return
         if self.service_token == DEV_SERVICE_TOKEN or len(self.service_token) < MIN_SECRET_LENGTH:

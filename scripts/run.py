@@ -148,9 +148,14 @@ class Monitor(threading.Thread):
             )
         gateway = _port("GATEWAY_PORT", 8000)
         mailbox = _port("MAILSINK_WEB_PORT", 8025)
+        metrics = ", ".join(
+            f"http://127.0.0.1:{_port(f'{name.upper()}_METRICS_PORT', default)}/metrics ({name})"
+            for name, default in (("gateway", 9400), ("backend", 9401), ("actions", 9402))
+        )
         lines += [
             f"==> Chat:    http://localhost:{gateway}/",
             f"==> Mailbox: http://localhost:{mailbox}/",
+            f"==> Metrics (loopback only, docs/operations.md): {metrics}",
             "==> Press Ctrl-C to stop every service.",
         ]
         print("\n".join(lines), flush=True)

@@ -26,6 +26,7 @@ import aiosmtplib
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from backend import metrics
 from backend.models import OutboxMessage
 from backend.services.clock import Clock
 
@@ -218,9 +219,11 @@ class OutboxSender:
                     attempts=OutboxMessage.attempts + 1,
                 )
             )
+        metrics.OUTBOX_DELIVERIES.labels("sent").inc()
         log.info("outbox message %s delivered", message_id)
 
     async def _record_failure(self, message_id: int, error: BaseException) -> None:
+        metrics.OUTBOX_DELIVERIES.labels("failed").inc()
         async with self._sessions.begin() as session:
             message = await session.get(OutboxMessage, message_id)
             if message is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from backend import metrics
 from backend.deps import Deps
 from backend.errors import InvalidCredentials, PasswordPolicyViolation, RateLimited
 from backend.mail import builders
@@ -127,13 +128,15 @@ class AuthService:
         # past the limit while the hashes are checked; a success forgets the address's failures.
         async with self._sessions.begin() as session:
             try:
-                await LOGIN_FAILURES.acquire(session, email, self._clock)
+                attempt = await LOGIN_FAILURES.acquire(session, email, self._clock)
             except LimitReached as refused:
                 raise RateLimited(refused.retry_after, LOGIN_LOCKED_TEMPLATE) from None
             account = await accounts.get_by_email(session, email)
         # Unknown accounts are verified against a dummy hash so both answers take as long.
         valid = await self._hasher.verify(account.password_hash if account else None, password)
         if not valid or account is None or account.state != AccountState.ACTIVE:
+            if attempt.hits[0] >= LOGIN_FAILURES.limit:  # the last try failed: locked from now
+                metrics.LOCKOUTS.labels("login").inc()
             raise InvalidCredentials()  # the attempt stays counted as a failure
         # Hash before the write transaction so the database lock is not held during argon2.
         rehashed = (

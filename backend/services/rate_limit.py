@@ -29,6 +29,7 @@ from datetime import timedelta
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend import metrics
 from backend.models import RateLimitHit
 from backend.repositories import rate_limits
 from backend.security.tokens import digest
@@ -48,9 +49,11 @@ class LimitReached(Exception):
 
 @dataclass(frozen=True)
 class Acquired:
-    """The hits one ``acquire`` recorded."""
+    """The hits one ``acquire`` recorded, and per claim the key's hits in its window with this
+    one (``hits[i] == limit`` of claim i: the next attempt will be refused)."""
 
     hit_ids: tuple[int, ...]
+    hits: tuple[int, ...] = ()
 
     async def release(self, session: AsyncSession) -> None:
         """Uncount exactly these hits (an attempt that turned out fine)."""
@@ -63,6 +66,13 @@ class RateLimit:
     scope: str
     limit: int
     window: timedelta
+    # False for a limit that turns nobody away (an alarm's threshold, or its once-per-window
+    # mark): reaching it is not counted as a refusal in the metrics.
+    refuses: bool = True
+
+    def __post_init__(self) -> None:
+        if self.refuses:  # exported at 0 from the start: the first refusal shows as an increase
+            metrics.RATE_LIMIT_REFUSALS.labels(self.scope)
 
     async def acquire(self, session: AsyncSession, key: str, clock: Clock) -> Acquired:
         """Count one hit for ``key`` or raise ``LimitReached``; see ``acquire``."""
@@ -89,18 +99,22 @@ async def acquire(
     entries = [(limit, key_hash(key)) for limit, key in (*checks, *claims)]
     await _serialise(session, {(limit.scope, hashed) for limit, hashed in entries})
     now = clock()
+    counts = []
     for limit, hashed in entries:
         count, oldest = await rate_limits.hits_since(session, limit.scope, hashed, now - limit.window)
         if count >= limit.limit and oldest is not None:
+            if limit.refuses:
+                metrics.RATE_LIMIT_REFUSALS.labels(limit.scope).inc()
             retry_after = max(1, math.ceil((oldest + limit.window - now).total_seconds()))
             raise LimitReached(limit, retry_after)
+        counts.append(count)
     rows = [
         RateLimitHit(scope=limit.scope, key_hash=hashed, created_at=now)
         for limit, hashed in entries[len(checks):]
     ]
     session.add_all(rows)
     await session.flush()
-    return Acquired(tuple(row.id for row in rows))
+    return Acquired(tuple(row.id for row in rows), tuple(n + 1 for n in counts[len(checks):]))
 
 
 async def count(session: AsyncSession, limit: RateLimit, key: str, clock: Clock) -> int:

@@ -47,6 +47,7 @@ from stdnum.exceptions import InvalidChecksum
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.pl import nip as stdnum_nip
 
+from backend import metrics
 from backend.deps import Deps
 from backend.errors import Conflict, DomainError, RateLimited
 from backend.mail import registration_emails
@@ -92,9 +93,13 @@ NETWORK_LICENCE_ATTEMPTS = RateLimit(
     "licence_attempt_network", limit=FAILURES_PER_NETWORK, window=timedelta(hours=1)
 )
 # Failures across every network: never refuses anything, only raises the alarm below.
-ALL_LICENCE_FAILURES = RateLimit("licence_failure_all", limit=FAILURES_ALARM, window=LOCK_TIME)
+ALL_LICENCE_FAILURES = RateLimit(
+    "licence_failure_all", limit=FAILURES_ALARM, window=LOCK_TIME, refuses=False
+)
 # One hit = the alarm was raised; at most one per hour.
-LICENCE_FAILURES_ALARM = RateLimit("licence_failure_alarm", limit=1, window=LOCK_TIME)
+LICENCE_FAILURES_ALARM = RateLimit(
+    "licence_failure_alarm", limit=1, window=LOCK_TIME, refuses=False
+)
 ALL_LICENCES_KEY = "*"
 # Notices to an address that already has an account ("email taken"), per address and hour.
 EMAIL_TAKEN_NOTICES = RateLimit("registration_notice", limit=3, window=timedelta(hours=1))
@@ -297,6 +302,7 @@ class RegistrationService:
 
     async def _fail(self, comarch_id: str, actor: str) -> None:
         """The attempt stays counted; the 5th failure locks the ID. Always raises."""
+        locked_now = False
         async with self._sessions.begin() as session:
             failures = await rate_limit.count(session, LICENCE_ATTEMPTS, comarch_id, self._clock)
             # Which of ID, PIN and NIP was wrong is not recorded anywhere.
@@ -310,6 +316,7 @@ class RegistrationService:
                 except LimitReached:
                     pass  # a concurrent failure locked it already
                 else:
+                    locked_now = True
                     audit.record(
                         session, self._clock, actor=actor, action="licence_locked",
                         account_id=None, comarch_id=comarch_id,
@@ -317,6 +324,9 @@ class RegistrationService:
                     )
                 await LICENCE_ATTEMPTS.clear(session, comarch_id)
             await self._count_for_alarm(session, actor)
+        metrics.LICENCE_FAILURES.inc()
+        if locked_now:
+            metrics.LOCKOUTS.labels("licence").inc()
         attempts_left = max(0, FAILURES_PER_LICENCE - failures)
         message = MISMATCH_MESSAGE + (
             f" Liczba pozostałych prób: {attempts_left}." if attempts_left else

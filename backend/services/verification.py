@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend import metrics
 from backend.deps import Deps
 from backend.errors import DomainError, RateLimited, ValidationFailed
 from backend.mail import verification_emails
@@ -103,6 +104,12 @@ class Verified:
     email: str
 
 
+def _check_outcome(outcome: Verified | DomainError) -> str:
+    if isinstance(outcome, Verified):
+        return "accepted"
+    return "wrong" if isinstance(outcome, InvalidCode) else "expired"
+
+
 def _new_code() -> str:
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
@@ -130,7 +137,13 @@ class VerificationService:
 
         Raises ``CodesLimited`` when one of the limits is reached (for any address alike).
         """
-        if await self._issue_code(accounts.normalise_email(email), requester):
+        try:
+            sent = await self._issue_code(accounts.normalise_email(email), requester)
+        except CodesLimited:
+            metrics.VERIFICATION_CODES.labels("refused").inc()
+            raise
+        metrics.VERIFICATION_CODES.labels("sent" if sent else "no_account").inc()
+        if sent:
             self._deps.mail_queued()
 
     async def _issue_code(self, email: str, requester: Requester) -> bool:
@@ -194,10 +207,15 @@ class VerificationService:
             return True
 
     async def check_code(self, email: str, code: str) -> Verified:
-        code = normalise_code(code)
+        try:
+            code = normalise_code(code)
+        except CodeFormat:
+            metrics.VERIFICATION_CHECKS.labels("malformed").inc()
+            raise
         # Decide inside the transaction, raise after it: a wrong try must be committed.
         async with self._sessions.begin() as session:
             outcome = await self._check(session, email, code)
+        metrics.VERIFICATION_CHECKS.labels(_check_outcome(outcome)).inc()
         if isinstance(outcome, DomainError):
             raise outcome
         return outcome

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from bot.gateway import exposition
 from bot.gateway.app import create_app
 from bot.gateway.settings import Settings, SettingsError
 
@@ -17,6 +18,8 @@ def main() -> int:
         return 2
     configure_logging()
     app = create_app(settings)
+    if settings.metrics_port:
+        exposition.serve(app, settings.metrics_host, settings.metrics_port)
     print(f"gateway: http://{settings.host}:{settings.port}", flush=True)
     app.run(
         host=settings.host,

@@ -12,6 +12,7 @@ from datetime import datetime
 from sanic import Request, Sanic
 from sanic.response import BaseHTTPResponse
 
+from bot.gateway import metrics
 from bot.gateway.api import register_api_routes
 from bot.gateway.backend_client import BackendClient
 from bot.gateway.chat import ADDRESS_SCOPE, SESSION_SCOPE, ChatService
@@ -223,6 +224,10 @@ def _log_request(request: Request, response: BaseHTTPResponse) -> None:
     # Never log bodies (they may hold PINs or codes) nor full conversation ids.
     started = getattr(request.ctx, "started", None)
     elapsed_ms = (time.perf_counter() - started) * 1000 if started else 0.0
+    metrics.request_finished(
+        request.method, request.route.path if request.route else None, response.status,
+        elapsed_ms / 1000,
+    )
     route = request.route.path if request.route else request.path[:40]
     conversation = (request.match_info or {}).get("conversation_id")
     conversation = str(conversation) if conversation is not None else None

@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.gateway import metrics
 from bot.gateway.conversations import log_prefix, room_for
 from bot.gateway.desk import Desk, asks_for_handoff, message_event
 from bot.gateway.errors import MAX_TEXT_LENGTH, MESSAGES, rate_limit_message
@@ -150,12 +152,32 @@ class ChatService:
         network: ``clients.client_metadata``), never what the visitor sent.
         While an adviser holds the conversation the message goes to them, not to Rasa.
         """
+        started = time.perf_counter()
+        try:
+            stored, outcome = await self._relay(session_id, submitted, text, metadata)
+        except RasaUnavailable:
+            metrics.turn_finished("assistant_unavailable", started)
+            raise
+        except Exception:
+            metrics.turn_finished("error", started)
+            raise
+        metrics.turn_finished(outcome, started)
+        return stored
+
+    async def _relay(
+        self,
+        session_id: str,
+        submitted: Submitted,
+        text: str,
+        metadata: dict[str, Any] | None,
+    ) -> tuple[list[StoredMessage], str]:
+        """``relay``'s work; also says how the turn ended (``metrics.TURN_OUTCOMES``)."""
         message = submitted.message
         conversation_id = submitted.accepted.conversation_id
         handling = await self.desk.handling(conversation_id)
         if handling is Handling.AGENT:
             await self._announce_status(session_id, await self.transcript.mark_answered(message.id))
-            return []
+            return [], "adviser"
         if handling is Handling.CLOSED:
             await self.desk.reopen_if_closed(conversation_id)
         # The turn marker lets the gateway find this message's events in Rasa's tracker.
@@ -182,13 +204,16 @@ class ChatService:
                 stored = [*stored, notice]
         self._in_background(self._record_turn(session_id, message.id, handoff), session_id,
                             "turn")
-        return stored
+        return stored, "answered"
 
     async def _record_turn(self, session_id: str, message_id: int, handoff: bool) -> None:
         """What the assistant understood and did, for the advisers, the statistics, the
-        conversation review and the NLU inbox (best effort: without Rasa's API, nothing)."""
+        conversation review, the NLU inbox and the metrics (best effort: without Rasa's API,
+        nothing)."""
         turn = await self.rasa.turn(session_id, message_id)
         if turn is not None:
+            if turn.fallback:
+                metrics.FALLBACKS.inc()
             await self.transcript.record_turn(message_id, turn)
             await self.inbox.consider_turn(message_id, turn, handoff)
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.gateway import metrics
 from bot.gateway.conversations import log_prefix, room_for
 from bot.gateway.fanout import FanOut
 from bot.gateway.hours import BusinessHours
@@ -134,16 +135,20 @@ class Desk:
             conversation.handoffs_requested += 1
             handling = conversation.handling
         if handling is Handling.AGENT:
+            metrics.HANDOFFS.labels("with_adviser").inc()
             return None
         if handling is Handling.QUEUED:
+            metrics.HANDOFFS.labels("already_queued").inc()
             position = await self._position(conversation_id)
             return await self.notice(
                 session_id, conversation_id, _queued_text(position, again=True),
                 {"handoff": {"state": "queued", "position": position}},
             )
         if not self.hours.is_open():
+            metrics.HANDOFFS.labels("after_hours").inc()
             return await self._unavailable(session_id, conversation_id, after_hours=True)
         if not await self.agents_available():
+            metrics.HANDOFFS.labels("no_adviser").inc()
             return await self._unavailable(session_id, conversation_id, after_hours=False)
         async with self.sessions.begin() as session:
             await session.execute(
@@ -155,6 +160,7 @@ class Desk:
         notice = await self.notice(session_id, conversation_id, _queued_text(position),
                                    {"handoff": {"state": "queued", "position": position}})
         logger.info("handoff queued conv=%s position=%s", log_prefix(session_id), position)
+        metrics.HANDOFFS.labels("queued").inc()
         await self._desk_changed()
         return notice
 
@@ -233,6 +239,7 @@ class Desk:
             )
         if result.rowcount != 1:
             raise DeskError(409, "already_rated")
+        metrics.RATINGS.labels(str(score)).inc()
         await self.inbox.note_low_rating(conversation_id, score)
         await self.notice(session_id, conversation_id, "Dziękujemy za ocenę!",
                           {"rating": {"score": score}})
@@ -289,6 +296,7 @@ class Desk:
             await self._session_id(conversation_id)  # 404 for an unknown conversation
             held = await self.handling(conversation_id) is Handling.AGENT
             raise DeskError(409, "conversation_already_taken" if held else "not_in_queue")
+        metrics.HANDOFFS_TAKEN.inc()
         session_id = await self._session_id(conversation_id)
         await self.notice(
             session_id,

@@ -17,6 +17,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.gateway import metrics
 from bot.gateway.db import utcnow
 from bot.gateway.models import RateLimitCounter
 
@@ -29,6 +30,9 @@ KEEP = timedelta(minutes=10)
 class Limit:
     scope: str
     per_minute: int
+
+    def __post_init__(self) -> None:
+        metrics.refusal_scope(self.scope)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class RateLimiter:
         for limit, key in checks:
             hits = await self._increment(limit.scope, _hash(key), window)
             if hits > limit.per_minute:
+                metrics.refused(limit.scope)
                 remaining = (window + WINDOW - now).total_seconds()
                 return Exceeded(limit.scope, max(1, math.ceil(remaining)))
         return None

@@ -26,6 +26,10 @@ class SettingsError(ValueError):
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
+    # Prometheus metrics on a port of their own, never the public one (docs/operations.md);
+    # port 0 turns them off.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9400
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 15.0
     secret: str = DEV_SECRET
@@ -61,6 +65,14 @@ class Settings:
         # Validate here so settings built directly (tests, scripts) are checked too.
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"GATEWAY_PORT must be between 0 and 65535, got {self.port}")
+        if not 0 <= self.metrics_port <= 65535:
+            raise SettingsError(
+                f"GATEWAY_METRICS_PORT must be between 0 and 65535, got {self.metrics_port}"
+            )
+        if self.metrics_port and self.metrics_port == self.port:
+            raise SettingsError("GATEWAY_METRICS_PORT must differ from GATEWAY_PORT")
+        if not self.metrics_host.strip():
+            raise SettingsError("GATEWAY_METRICS_HOST must not be empty")
         if self.rasa_timeout_seconds <= 0:
             raise SettingsError("RASA_TIMEOUT_SECONDS must be greater than 0")
         if not self.rasa_url.startswith(("http://", "https://")):
@@ -130,6 +142,9 @@ class Settings:
         return cls(
             host=env.get("GATEWAY_HOST", defaults["host"].default),
             port=_parse(env, "GATEWAY_PORT", int, defaults["port"].default),
+            metrics_host=env.get("GATEWAY_METRICS_HOST", "").strip()
+            or defaults["metrics_host"].default,
+            metrics_port=_parse(env, "GATEWAY_METRICS_PORT", int, defaults["metrics_port"].default),
             rasa_url=env.get("RASA_URL", defaults["rasa_url"].default),
             rasa_timeout_seconds=_parse(
                 env, "RASA_TIMEOUT_SECONDS", float, defaults["rasa_timeout_seconds"].default

@@ -32,6 +32,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.gateway import metrics
 from bot.gateway.backend_client import BackendClient, BackendRefused, BackendUnavailable
 from bot.gateway.clients import requester_hash
 from bot.gateway.conversations import log_prefix
@@ -58,6 +59,12 @@ class TicketLimit:
 # number gets at most 3 tickets a day, whoever sends them.
 PER_REQUESTER = TicketLimit(5, timedelta(hours=1))
 PER_CONTACT = TicketLimit(3, timedelta(hours=24))
+# The limit behind each refusal, as counted in metrics.RATE_LIMIT_REFUSALS.
+_REFUSAL_SCOPES = {
+    "too_many_tickets": metrics.refusal_scope("tickets_per_conversation"),
+    "too_many_tickets_from_address": metrics.refusal_scope("tickets_per_address"),
+    "too_many_tickets_for_contact": metrics.refusal_scope("tickets_per_contact"),
+}
 # pg_advisory_xact_lock key serialising ticket creation on PostgreSQL ("pomocnik tickets").
 _TICKETS_LOCK_KEY = 0x706F6D6F_7469636B
 # Polish numbers: 9 digits, optionally +48 / 0048 in front; spaces and dashes allowed.
@@ -134,13 +141,13 @@ class TicketService:
         # A refusal costs no transcript copy and no call to Rasa; the check that counts is the
         # one repeated below, in the transaction that records the ticket.
         async with self.sessions() as session:
-            await self._check_allowed(session, conversation_id, requester, request, self.clock())
+            await self._check_counted(session, conversation_id, requester, request, self.clock())
         history = await self.transcript.messages_of(conversation_id)
         context = await self._context(session_id, conversation_id)
         async with self.sessions.begin() as session:
             await self._serialise(session)
             now = self.clock()
-            await self._check_allowed(session, conversation_id, requester, request, now)
+            await self._check_counted(session, conversation_id, requester, request, now)
             ticket = Ticket(
                 conversation_id=conversation_id,
                 contact_email=request.email,
@@ -154,6 +161,7 @@ class TicketService:
             session.add(ticket)
             await session.flush()
             session.expunge(ticket)
+        metrics.TICKETS.labels("created").inc()
         mailed = await self._mail(ticket, "ticket_received")
         await self.desk.notice(
             session_id,
@@ -174,6 +182,22 @@ class TicketService:
             await session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _TICKETS_LOCK_KEY}
             )
+
+    async def _check_counted(
+        self,
+        session: AsyncSession,
+        conversation_id: int,
+        requester: str,
+        request: TicketRequest,
+        now: datetime,
+    ) -> None:
+        """``_check_allowed``, counting a refusal by a limit in the metrics."""
+        try:
+            await self._check_allowed(session, conversation_id, requester, request, now)
+        except DeskError as refused:
+            if refused.code in _REFUSAL_SCOPES:
+                metrics.refused(_REFUSAL_SCOPES[refused.code])
+            raise
 
     async def _check_allowed(
         self,
@@ -247,6 +271,7 @@ class TicketService:
             row.answered_at = self.clock()
             await session.flush()
             session.expunge(row)
+        metrics.TICKETS.labels("answered").inc()
         return row
 
     async def close(self, ticket_id: int, agent: AgentRef) -> Ticket:
@@ -259,6 +284,7 @@ class TicketService:
             await session.flush()
             session.expunge(row)
         logger.info("ticket closed ticket=%s agent=%s", row.number, agent.id)
+        metrics.TICKETS.labels("closed").inc()
         return row
 
     async def _context(self, session_id: str, conversation_id: int) -> dict[str, Any]:

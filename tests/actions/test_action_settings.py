@@ -58,3 +58,12 @@ def test_default_token_refused_outside_development(environment):
 def test_bad_values_are_refused(environ):
     with pytest.raises(ConfigError):
         load_settings(environ)
+
+
+def test_metrics_listener_defaults_to_loopback_and_checks_its_port():
+    settings = load_settings({"ACTIONS_METRICS_PORT": "19402"})
+    assert (settings.metrics_host, settings.metrics_port) == ("127.0.0.1", 19402)
+    assert load_settings({}).metrics_port == 9402
+    for bad in ("metrics", "70000"):
+        with pytest.raises(ConfigError, match="ACTIONS_METRICS_PORT"):
+            load_settings({"ACTIONS_METRICS_PORT": bad})

@@ -27,6 +27,21 @@ def test_bad_port_is_a_clear_error(monkeypatch):
         Settings.from_env()
 
 
+def test_metrics_port_is_checked(monkeypatch):
+    monkeypatch.delenv("BACKEND_METRICS_HOST", raising=False)
+    monkeypatch.delenv("BACKEND_METRICS_PORT", raising=False)
+    monkeypatch.setenv("BACKEND_PORT", "8100")
+    assert (Settings.from_env().metrics_host, Settings.from_env().metrics_port) == (
+        "127.0.0.1", 9401,
+    )
+    monkeypatch.setenv("BACKEND_METRICS_PORT", "8100")
+    with pytest.raises(SettingsError, match="BACKEND_METRICS_PORT must differ from BACKEND_PORT"):
+        Settings.from_env()
+    monkeypatch.setenv("BACKEND_METRICS_PORT", "99999")
+    with pytest.raises(SettingsError, match="BACKEND_METRICS_PORT must be between"):
+        Settings.from_env()
+
+
 async def test_default_hash_is_argon2id_with_owasp_minimum_cost():
     settings = Settings()
     hasher = SecretHasher(settings.argon2_memory_kib, settings.argon2_time_cost)

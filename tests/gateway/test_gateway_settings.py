@@ -116,6 +116,8 @@ def test_development_accepts_the_default_secret():
         ("GATEWAY_NLU_INBOX_CONFIDENCE", "1.5", "must be between 0 and 1"),
         ("GATEWAY_NLU_INBOX_CONFIDENCE", "nan", "must be between 0 and 1"),
         ("GATEWAY_NLU_INBOX_CONFIDENCE", "dużo", "must be a number"),
+        ("GATEWAY_METRICS_PORT", "-1", "GATEWAY_METRICS_PORT must be between"),
+        ("GATEWAY_METRICS_PORT", "8000", "GATEWAY_METRICS_PORT must differ from GATEWAY_PORT"),
     ],
 )
 def test_invalid_values_are_reported(name, value, message):

@@ -20,6 +20,8 @@ from pathlib import Path
 
 
 ALL_SERVICES = ("mailsink", "backend", "actions", "rasa", "gateway")
+# Services with Prometheus metrics, each on a loopback port of its own ("<service>_metrics").
+METRICS_SERVICES = ("gateway", "backend", "actions")
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_PY = str(ROOT / ".venv" / "app" / "bin" / "python")
@@ -44,6 +46,9 @@ class Stack:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    def metrics_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[f'{service}_metrics']}/metrics"
+
     def log(self, service: str) -> str:
         return (self.workdir / f"{service}.log").read_text(errors="replace")
 
@@ -53,7 +58,10 @@ class Stack:
 
 def _env(stack: Stack) -> dict[str, str]:
     p = stack.ports
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKEND_", "GATEWAY_", "MAILSINK_"))}
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith(("BACKEND_", "GATEWAY_", "MAILSINK_", "ACTIONS_"))
+    }
     env.update(
         POMOCNIK_ENV="development",
         RASA_TELEMETRY_ENABLED="false",
@@ -69,6 +77,9 @@ def _env(stack: Stack) -> dict[str, str]:
         BACKEND_URL=stack.url("backend"),
         SMTP_PORT=str(p["smtp"]),
         GATEWAY_PORT=str(p["gateway"]),
+        GATEWAY_METRICS_PORT=str(p["gateway_metrics"]),
+        BACKEND_METRICS_PORT=str(p["backend_metrics"]),
+        ACTIONS_METRICS_PORT=str(p["actions_metrics"]),
         GATEWAY_DATABASE_URL=f"sqlite+aiosqlite:///{stack.workdir / 'gateway.db'}",
         RASA_URL=stack.url("rasa"),
         RASA_API_TOKEN=stack.service_token,
@@ -92,7 +103,7 @@ def _commands(stack: Stack) -> dict[str, tuple[list[str], str]]:
         "mailsink": ([APP_PY, "-m", "mailsink"], "/health"),
         "backend": ([APP_PY, "-m", "backend"], "/health"),
         "actions": (
-            [RASA_PY, "-m", "rasa_sdk", "--actions", "actions", "--port", str(stack.ports["actions"])],
+            [RASA_PY, "-m", "actions.server", "--port", str(stack.ports["actions"])],
             "/health",
         ),
         "rasa": (
@@ -117,7 +128,7 @@ def start_stack(
     """
     if "rasa" in services and not MODEL.exists():
         raise RuntimeError(f"{MODEL} is missing: run `make model` first")
-    names = ["smtp", *ALL_SERVICES]
+    names = ["smtp", *ALL_SERVICES, *(f"{name}_metrics" for name in METRICS_SERVICES)]
     stack = Stack(workdir, {name: free_port() for name in names}, secrets.token_urlsafe(32))
     env = {**_env(stack), **(extra_env or {})}
     for step in ("migrate", "seed"):

@@ -36,6 +36,7 @@ from sanic.response import BaseHTTPResponse
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.gateway import metrics
 from bot.gateway.console import lockout
 from bot.gateway.console.texts import text_of
 from bot.gateway.desk import AgentRef
@@ -55,6 +56,8 @@ MAX_PASSWORD_LENGTH = 1024
 MAX_EMAIL_LENGTH = 320
 MAX_TOKEN_LENGTH = 128
 LOGINS_PER_ADDRESS = Limit("agent_login_address", 20)
+# Sign-ins refused because the address is locked, as counted in the metrics.
+LOCKED_SCOPE = metrics.refusal_scope("agent_login_locked")
 # A new session is not "at the desk" until its desk page sends the first heartbeat.
 NEVER_SEEN = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -155,6 +158,7 @@ class ConsoleAuth:
             if await self._agent_locked(session, email, now) or (
                 await lockout.begin_attempt(session, email, now) is not None
             ):
+                metrics.refused(LOCKED_SCOPE)
                 raise LoginRefused(429, "agent_locked")
             agent = await session.scalar(select(Agent).where(Agent.email == email))
         usable = agent is not None and agent.disabled_at is None
@@ -233,6 +237,7 @@ class ConsoleAuth:
                 .values(failed_logins=failures, locked_until=now + lockout.LOCK if locked else None)
             )
         if locked:
+            metrics.AGENT_LOCKOUTS.inc()
             return LoginRefused(429, "agent_locked")
         return LoginRefused(401, "agent_login_failed")
 

@@ -12,8 +12,8 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway.models import Author, Conversation, Message, Ticket
+from bot.gateway.understanding import FALLBACK_INTENT
 
-FALLBACK_INTENT = "nlu_fallback"
 TOP = 10
 
 
