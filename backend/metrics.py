@@ -15,14 +15,11 @@ it) while the scrape thread waits.
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
-from prometheus_client import start_http_server
+from prometheus_client import Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sanic import Sanic
@@ -30,17 +27,15 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.models import OutboxMessage
+from common import metrics_exposition as exposition
 from backend.services.clock import Clock
 
-log = logging.getLogger("backend.metrics")
 
 # Counters only: the *_created series would double what Prometheus stores for nothing.
 disable_created_metrics()
 
 REQUEST_BUCKETS = (0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
-# A scrape waits at most this long for the database; then the outbox gauges are left out.
-STATE_TIMEOUT_SECONDS = 5.0
 
 HTTP_REQUESTS = Counter(
     "pomocnik_backend_http_requests",
@@ -147,7 +142,7 @@ class OutboxCollector(Collector):
         return iter(_outbox_families())
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        state = _wait_on_loop(read_outbox_state(self._sessions), self._loop)
+        state = exposition.wait_on_loop(read_outbox_state(self._sessions), self._loop, "outbox")
         if state is None:
             return
         pending, failed, oldest = _outbox_families()
@@ -177,45 +172,8 @@ def _outbox_families() -> tuple[GaugeMetricFamily, ...]:
     )
 
 
-def _wait_on_loop(coroutine: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop) -> Any:
-    """Run ``coroutine`` on ``loop`` from the scrape thread and wait; None if that fails."""
-    if _inside_event_loop():
-        coroutine.close()  # waiting here would block the very loop the query needs
-        log.warning("metrics: outbox not read (scraped from inside the event loop)")
-        return None
-    future = asyncio.run_coroutine_threadsafe(coroutine, loop)
-    try:
-        return future.result(timeout=STATE_TIMEOUT_SECONDS)
-    except Exception as exc:  # a slow database must not fail the whole scrape
-        future.cancel()
-        log.warning("metrics: outbox not read: %s", type(exc).__name__)
-        return None
-
-
-def _inside_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 def serve(app: Sanic, host: str, port: int) -> None:
-    """Serve this process's metrics at ``http://host:port/metrics`` while ``app`` runs."""
-
-    async def start(app: Sanic) -> None:
-        app.ctx.metrics_collector = OutboxCollector(
-            app.ctx.sessions, app.ctx.clock, asyncio.get_running_loop()
-        )
-        REGISTRY.register(app.ctx.metrics_collector)
-        app.ctx.metrics_server, _ = start_http_server(port, addr=host)
-        log.info("metrics on http://%s:%s/metrics", host, port)
-
-    async def stop(app: Sanic) -> None:
-        app.ctx.metrics_server.shutdown()
-        app.ctx.metrics_server.server_close()
-        REGISTRY.unregister(app.ctx.metrics_collector)
-
-    app.register_listener(start, "after_server_start")
-    app.register_listener(stop, "before_server_stop")
-
+    """Serve the backend's metrics at ``http://host:port/metrics`` while ``app`` runs."""
+    exposition.serve(
+        app, host, port, lambda app, loop: OutboxCollector(app.ctx.sessions, app.ctx.clock, loop)
+    )

@@ -12,13 +12,10 @@ app's event loop (the engine belongs to it) while that thread waits.
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from prometheus_client import REGISTRY, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sanic import Sanic
@@ -27,11 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway.desk import PRESENCE_WINDOW
 from bot.gateway.models import AgentSession, Conversation, Handling, Ticket, TicketStatus
-
-logger = logging.getLogger("pomocnik.gateway")
-
-# A scrape waits at most this long for the database; then the desk gauges are left out.
-STATE_TIMEOUT_SECONDS = 5.0
+from common import metrics_exposition
 
 
 @dataclass(frozen=True)
@@ -87,7 +80,7 @@ class DeskStateCollector(Collector):
         return iter(_families())
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        state = wait_on_loop(self._read(), self._loop, "desk state")
+        state = metrics_exposition.wait_on_loop(self._read(), self._loop, "desk state")
         if state is None:
             return
         queued, oldest, tickets, present = _families()
@@ -118,48 +111,13 @@ def _families() -> tuple[GaugeMetricFamily, ...]:
     )
 
 
-def wait_on_loop(
-    coroutine: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop, what: str
-) -> Any:
-    """Run ``coroutine`` on ``loop`` from the scrape thread and wait; None if that fails."""
-    if _inside_event_loop():
-        coroutine.close()  # waiting here would block the very loop the query needs
-        logger.warning("metrics: %s not read (scraped from inside the event loop)", what)
-        return None
-    future = asyncio.run_coroutine_threadsafe(coroutine, loop)
-    try:
-        return future.result(timeout=STATE_TIMEOUT_SECONDS)
-    except Exception as exc:  # a slow database must not fail the whole scrape
-        future.cancel()
-        logger.warning("metrics: %s not read: %s", what, type(exc).__name__)
-        return None
-
-
-def _inside_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 def serve(app: Sanic, host: str, port: int) -> None:
-    """Serve this process's metrics at ``http://host:port/metrics`` while ``app`` runs."""
-
-    async def start(app: Sanic) -> None:
-        app.ctx.metrics_collector = DeskStateCollector(
-            lambda: read_desk_state(app.ctx.sessions, app.ctx.clock()),
-            app.ctx.clock,
-            asyncio.get_running_loop(),
-        )
-        REGISTRY.register(app.ctx.metrics_collector)
-        app.ctx.metrics_server, _ = start_http_server(port, addr=host)
-        logger.info("metrics on http://%s:%s/metrics", host, port)
-
-    async def stop(app: Sanic) -> None:
-        app.ctx.metrics_server.shutdown()
-        app.ctx.metrics_server.server_close()
-        REGISTRY.unregister(app.ctx.metrics_collector)
-
-    app.register_listener(start, "after_server_start")
-    app.register_listener(stop, "before_server_stop")
+    """Serve the gateway's metrics at ``http://host:port/metrics`` while ``app`` runs."""
+    metrics_exposition.serve(
+        app,
+        host,
+        port,
+        lambda app, loop: DeskStateCollector(
+            lambda: read_desk_state(app.ctx.sessions, app.ctx.clock()), app.ctx.clock, loop
+        ),
+    )
