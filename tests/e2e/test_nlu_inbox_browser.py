@@ -18,6 +18,7 @@ import pytest
 
 from bot.gateway.nlu_export import fold, training_examples
 from tests.support.stack import APP_PY, ROOT
+from tests.support.widget import tell
 
 pytestmark = pytest.mark.e2e
 
@@ -58,11 +59,8 @@ async def test_an_editor_turns_a_misunderstood_message_into_a_training_example(
     widget = await visitor_context.new_page()
     await widget.goto(gateway + "/")
     await widget.locator(".pomocnik-launcher").click()
-    chat_input = widget.locator("#pomocnik-input")
-    for count, line in enumerate([PASSWORD_LINE, *UNKNOWN], start=1):
-        await chat_input.fill(line)
-        await chat_input.press("Enter")
-        await widget.locator(".pomocnik-message--bot").nth(count - 1).wait_for(timeout=TIMEOUT)
+    for line in [PASSWORD_LINE, *UNKNOWN]:
+        await tell(widget, line)
 
     context = await browser.new_context(viewport={"width": 1440, "height": 900})
     page = await context.new_page()
