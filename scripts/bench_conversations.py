@@ -112,6 +112,11 @@ INTENTS = (
     "forgot_comarch_id", "packages_info", "change_package", "account_status", "pair_phone",
     "remove_device", "roles_info", "add_user", "change_role", "remove_user", "change_login_email",
 )
+# Intents the domain split off after the conversations were written, each a refinement of the
+# intent the writer knew: a turn expecting the key is also met by one of these. `done` is
+# thanks that also close the topic ("ok dzięki, to wszystko"); the turn's `bot` expectations
+# (`closing`) still decide whether the answer was right.
+REFINED_INTENTS: dict[str, tuple[str, ...]] = {"thanks": ("done",)}
 SLOTS = (
     "email", "verification_code", "package", "role", "comarch_id", "pin", "nip", "person_name",
     "member_email", "new_email", "device_reason", "terms_accepted",
@@ -514,7 +519,7 @@ def evaluate_turn(expect: Expect, obs: Observation, code: str | None = None) -> 
     if obs.error:
         return [f"no answer: {obs.error}"]
     failures = []
-    if expect.intent and obs.intent != expect.intent:
+    if expect.intent and obs.intent not in (expect.intent, *REFINED_INTENTS.get(expect.intent, ())):
         failures.append(f"intent {obs.intent} (expected {expect.intent})")
     for name, value in expect.slots.items():
         if code is not None:

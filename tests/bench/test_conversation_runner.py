@@ -413,3 +413,15 @@ def test_failed_turns_after_an_earlier_failure_are_counted():
     assert bc.failure_kind("slot email=None (expected 'a@b.pl')") == "slot email"
     assert bc.failure_kind("intent inform (expected add_user)") == "wrong intent"
     assert bc.failure_kind("missing asks_email") == "missing asks_email"
+
+
+def test_a_refined_intent_meets_the_intent_it_was_split_from_and_no_other():
+    thanks = bc.Expect("thanks", {}, ("closing",), ())
+    closed = bc.Observation(intent="done", names=["utter_done"])
+    assert bc.evaluate_turn(thanks, closed) == []
+    goodbye = bc.Expect("goodbye", {}, ("closing",), ())
+    assert bc.evaluate_turn(goodbye, closed) == ["intent done (expected goodbye)"]
+    # the bot expectation still decides: `done` answered with a question is a failure
+    asked = bc.Observation(intent="done", names=["utter_you_are_welcome_question"])
+    assert bc.evaluate_turn(thanks, asked) == ["missing closing"]
+    assert set(bc.REFINED_INTENTS) <= set(bc.INTENTS)
