@@ -69,14 +69,16 @@ TERMS_SLOT = "terms_accepted"
 CONFIRMATION_SLOT = "confirmation"
 CORRECTION_SLOT = "correction"
 
-# The values the user types, in the order the form asks for them.
+# The values the user types, in the order the form asks for them: who registers first (the
+# address, then the licence's ID, PIN and NIP, as on the licence letter), the package last -
+# people start with what they have at hand and many hesitate over the package.
 FIELD_SLOTS: Tuple[str, ...] = (
-    PACKAGE_SLOT,
     EMAIL_SLOT,
     COMARCH_ID_SLOT,
     PIN_SLOT,
     NIP_SLOT,
     PERSON_NAME_SLOT,
+    PACKAGE_SLOT,
 )
 FORM_SLOTS: Tuple[str, ...] = FIELD_SLOTS + (TERMS_SLOT, CONFIRMATION_SLOT, CORRECTION_SLOT)
 

@@ -182,9 +182,12 @@ def test_idempotency_key_leaves_the_pin_out_and_changes_per_attempt():
 
 def test_next_question_order():
     slots: Dict[str, Any] = {}
-    assert next_registration_question(slots) == "package"
-    slots.update(package="green", email=JAN_EMAIL, comarch_id="68577", pin="4821",
-                 nip="5260250274", person_name="Jan Nowicki")
+    # who registers first, the package last
+    for slot, value in [("email", JAN_EMAIL), ("comarch_id", "68577"), ("pin", "4821"),
+                        ("nip", "5260250274"), ("person_name", "Jan Nowicki"),
+                        ("package", "green")]:
+        assert next_registration_question(slots) == slot
+        slots[slot] = value
     assert next_registration_question(slots) == "terms_accepted"
     slots["terms_accepted"] = True
     assert next_registration_question(slots) == "confirmation"
@@ -398,7 +401,7 @@ async def test_stale_confirmation_never_skips_the_summary(domain):
 
     events, _ = await validate(tracker, domain)
 
-    assert events == [SlotSet("confirmation", None), SlotSet("requested_slot", "package")]
+    assert events == [SlotSet("confirmation", None), SlotSet("requested_slot", "email")]
 
 
 async def test_question_mid_form_is_left_to_the_rules(domain):
@@ -841,7 +844,7 @@ async def test_values_in_the_message_that_starts_the_form_are_taken(domain):
     assert events == [
         SlotSet("comarch_id", "68577"),
         SlotSet("pin", "4821"),
-        SlotSet("requested_slot", "package"),
+        SlotSet("requested_slot", "email"),
     ]
     [message] = messages
     assert message["response"] == "utter_registration_values_taken"
@@ -866,8 +869,8 @@ async def test_every_value_of_a_long_first_message_is_taken(domain):
     }
     [message] = messages
     assert rendered(message, domain) == (
-        "Zapisałem: pakiet srebrny, e-mail jan.nowicki@biuro-nowicki.pl, ID Comarch 68577, "
-        "NIP 526-025-02-74, imię i nazwisko Jan Nowicki, PIN (nie pokażę go)."
+        "Zapisałem: e-mail jan.nowicki@biuro-nowicki.pl, ID Comarch 68577, "
+        "NIP 526-025-02-74, imię i nazwisko Jan Nowicki, pakiet srebrny, PIN (nie pokażę go)."
     )
 
 
@@ -877,7 +880,7 @@ async def test_start_without_values_takes_nothing_and_says_nothing(domain):
 
     events, messages = await validate_messages(tracker, domain)
 
-    assert events == [SlotSet("requested_slot", "package")]
+    assert events == [SlotSet("requested_slot", "email")]
     assert messages == []
 
 

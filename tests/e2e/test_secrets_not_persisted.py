@@ -84,12 +84,12 @@ def everything_stored(stack) -> str:
 
 async def test_registration_pin_is_not_persisted(stack, conversation, mailbox):
     await conversation("chcę zarejestrować licencję Comarch")
-    await conversation('/inform{"package":"green"}')
     await conversation(NEW_OWNER)
     await conversation("68577")
     await conversation(PIN)
     await conversation("5260250274")
     await conversation("Jan Nowicki")
+    await conversation('/inform{"package":"green"}')
     await conversation("/affirm")  # terms accepted
     summary = await conversation("/affirm")  # the summary is confirmed: send
     assert PIN not in summary

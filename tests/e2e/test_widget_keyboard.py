@@ -51,16 +51,7 @@ async def test_buttons_and_the_masked_pin(stack, browser):
     chat_input = page.locator("#pomocnik-input")
     await chat_input.fill("chce zarejestrowac licencje comarch")
     await chat_input.press("Enter")
-
-    # The assistant's buttons: clicking one sends its payload and shows its title.
-    green = page.get_by_role("button", name="Zielony")
-    await green.wait_for(timeout=REPLY_TIMEOUT)
-    group = page.get_by_role("group", name="Szybkie odpowiedzi").last
-    assert await group.get_by_role("button").count() == 4
-    await green.click()
-    await page.locator(".pomocnik-message--user", has_text="Zielony").wait_for()
     await bot_says(page, "e-mail")
-    assert await green.is_disabled()  # spent once answered
 
     await chat_input.fill("anna.testowa@example.pl")
     await chat_input.press("Enter")
@@ -84,6 +75,21 @@ async def test_buttons_and_the_masked_pin(stack, browser):
     # Back to the normal field for the next answer.
     await chat_input.wait_for()
     assert await chat_input.evaluate("el => el === document.activeElement")
+    await chat_input.fill("5260250274")
+    await chat_input.press("Enter")
+    await bot_says(page, "imię i nazwisko")
+    await chat_input.fill("Anna Testowa")
+    await chat_input.press("Enter")
+
+    # The assistant's buttons: clicking one sends its payload and shows its title.
+    green = page.get_by_role("button", name="Zielony")
+    await green.wait_for(timeout=REPLY_TIMEOUT)
+    group = page.get_by_role("group", name="Szybkie odpowiedzi").last
+    assert await group.get_by_role("button").count() == 4
+    await green.click()
+    await page.locator(".pomocnik-message--user", has_text="Zielony").wait_for()
+    await bot_says(page, "regulamin")
+    assert await green.is_disabled()  # spent once answered
     await page.close()
 
 
