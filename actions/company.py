@@ -58,6 +58,7 @@ from actions.people import (
     name_from_answer,
     name_in_request,
     name_runs,
+    speaks_of_another_person,
     speaks_of_own_login,
 )
 from actions.tracker import (
@@ -778,7 +779,11 @@ class ValidateChangeLoginEmailForm(CompanyFormValidator):
         if speaks_of_own_login(text) or addresses.own:
             return "mój"
         runs = name_runs(text)
-        return max(runs, key=lambda run: len(run[0].split()))[0] if runs else None
+        if runs:
+            return max(runs, key=lambda run: len(run[0].split()))[0]
+        # "chcę zmienić maila do logowania": nobody else is named, so it is the visitor's own
+        # login (someone else's would be named, as in "zmień login pracownika Tomasza")
+        return None if speaks_of_another_person(text) else "mój"
 
     def member_from_correction(
         self, tracker: Tracker, addresses: MessageAddresses

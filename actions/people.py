@@ -73,6 +73,13 @@ _NEW_CUE = re.compile(
 _OWN_LOGIN = re.compile(
     r"\b(?:mi|moj|moje|mojego|swoj|swojego|moim|swoim|sobie)\b", re.IGNORECASE
 )
+# Words that bring another person into a request ("zmień login pracownika", "jej adres").
+_OTHER_PERSON = re.compile(
+    r"\b(?:uzytkownik\w*|pracownik\w*|pracownic\w*|ksiegow(?:a|ej|e|ego|emu|y|ym|ych|i)"
+    r"|kogos|komus|jego|jej|ich|osob\w*|wspolnik\w*|kolez\w*|kolega|kolegi|szef\w*"
+    r"|pani|pana|panu)\b",
+    re.IGNORECASE,
+)
 # "z X na Y": X is the current address.
 _FROM_CUE = re.compile(r"\bz\s*:?\s*$")
 
@@ -139,6 +146,11 @@ def classify_addresses(text: Any) -> MessageAddresses:
 def speaks_of_own_login(text: Any) -> bool:
     """ "zmień mi login", "mój adres", "swój e-mail"."""
     return bool(_OWN_LOGIN.search(fold(text)))
+
+
+def speaks_of_another_person(text: Any) -> bool:
+    """ "zmień login pracownika", "jej adres", "login naszej księgowej"."""
+    return bool(_OTHER_PERSON.search(fold(text)))
 
 
 # --- names ------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from actions.company import (
     means_own_address,
 )
 from actions.idempotency import idempotency_key
+from actions.people import classify_addresses
 from tests.actions.helpers import fresh_requester, make_tracker, slot_event, user_event
 from tests.actions.test_devices import (
     CODE_SUBJECT,
@@ -1014,3 +1015,18 @@ def test_company_actions_statuses_and_responses_match_the_domain():
         "utter_list_users_listed", "utter_list_users_not_owner", "utter_find_login",
     ):
         assert response in fragment["responses"], response
+
+
+def test_a_login_change_that_names_nobody_else_is_the_visitors_own():
+    form = ValidateChangeLoginEmailForm()
+    for text in ("chcę zmienić maila do logowania", "jak zmienic login w ing ksiegowosc",
+                 "Zmiana adresu e-mail do logowania"):
+        tracker = activation("change_login_email_form", {}, text=text, intent="change_login_email")
+        assert form.member_from_request(tracker, classify_addresses(text)) == "mój", text
+    for text in ("zmień login pracownika", "chcę zmienić jej adres do logowania",
+                 "zmiana loginu naszej księgowej"):
+        tracker = activation("change_login_email_form", {}, text=text, intent="change_login_email")
+        assert form.member_from_request(tracker, classify_addresses(text)) is None, text
+    text = "zmień login Tomasza Wrony"
+    tracker = activation("change_login_email_form", {}, text=text, intent="change_login_email")
+    assert form.member_from_request(tracker, classify_addresses(text)) == "Tomasza Wrony"
