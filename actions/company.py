@@ -23,9 +23,9 @@ Actions write no text themselves. Grants are never logged, addresses only masked
 from __future__ import annotations
 
 import logging
-from abc import ABC
+from abc import ABC, abstractmethod
 import re
-from typing import Any, Dict, Iterable, List, Optional, Text
+from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
@@ -138,6 +138,7 @@ UTTER_INVALID_NAME = "utter_add_user_invalid_name"
 UTTER_SAME_EMAIL = "utter_change_login_email_same"
 UTTER_MEMBER_AMBIGUOUS = "utter_company_member_ambiguous"
 UTTER_MEMBER_NAME_NOT_FOUND = "utter_company_member_name_not_found"
+UTTER_MEMBERS_TO_CHOOSE_FROM = "utter_company_members_to_choose_from"
 LIST_USERS_FORM = "list_users_form"
 
 # The intents that start each form (the values in such a message are read by the validator).
@@ -1001,21 +1002,75 @@ class ActionListUsers(GrantedOperation):
 
     async def perform(self, grant: str, tracker: Tracker) -> Outcome:
         answer = await get_backend_client().members(grant)
-        members = answer.get("members") if isinstance(answer, dict) else None
-        organisation = answer.get("organisation") if isinstance(answer, dict) else None
-        lines = []
-        for member in members or []:
-            if not isinstance(member, dict):
-                continue
-            line = f"- {member.get('name')} ({member.get('email')}) – {member_role_label(member)}"
-            if member.get("state") not in (None, "active") and member.get("state_label"):
-                line += f", {member.get('state_label')}"
-            lines.append(line)
-        name = organisation.get("name") if isinstance(organisation, dict) else None
+        members_list, company_name = members_listing(answer)
         return ListUsersStatus.LISTED, {
-            MEMBERS_LIST_SLOT: "\n".join(lines),
-            COMPANY_NAME_SLOT: name,
+            MEMBERS_LIST_SLOT: members_list,
+            COMPANY_NAME_SLOT: company_name,
         }
+
+
+def members_listing(answer: Any) -> Tuple[str, Optional[str]]:
+    """The backend's members answer as lines (name, address, role, and the state when not
+    active) and the company's name."""
+    members = answer.get("members") if isinstance(answer, dict) else None
+    organisation = answer.get("organisation") if isinstance(answer, dict) else None
+    lines = []
+    for member in members or []:
+        if not isinstance(member, dict):
+            continue
+        line = f"- {member.get('name')} ({member.get('email')}) – {member_role_label(member)}"
+        if member.get("state") not in (None, "active") and member.get("state_label"):
+            line += f", {member.get('state_label')}"
+        lines.append(line)
+    name = organisation.get("name") if isinstance(organisation, dict) else None
+    return "\n".join(lines), name
+
+
+class AskWhichMember(Action, ABC):
+    """The question "which user?" of a form that acts on an existing member: with a verified
+    identity it first shows who is in the company (as "kto ma dostęp?" does), so nobody has to
+    remember an address; without one, or when the list cannot be read, just the question."""
+
+    @property
+    @abstractmethod
+    def form(self) -> Text:
+        """The form whose question this is (a class attribute in each subclass)."""
+
+    def name(self) -> Text:
+        return f"action_ask_{self.form}_{MEMBER_EMAIL_SLOT}"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        grant = grant_of(tracker)
+        if grant is not None:
+            try:
+                members_list, company_name = members_listing(
+                    await get_backend_client().members(grant)
+                )
+            except (BackendError, BackendUnavailable) as exc:  # the question still stands
+                logger.info("%s: members list not shown (%s)", self.form, type(exc).__name__)
+                members_list, company_name = "", None
+            if members_list:
+                dispatcher.utter_message(
+                    response=UTTER_MEMBERS_TO_CHOOSE_FROM,
+                    members_list=members_list,
+                    company_name=company_name or "",
+                )
+        dispatcher.utter_message(response=f"utter_ask_{self.form}_{MEMBER_EMAIL_SLOT}")
+        return []
+
+
+class ActionAskChangeRoleMember(AskWhichMember):
+    form = CHANGE_ROLE_FORM
+
+
+class ActionAskRemoveUserMember(AskWhichMember):
+    form = REMOVE_USER_FORM
+
+
+class ActionAskChangeLoginEmailMember(AskWhichMember):
+    form = CHANGE_LOGIN_EMAIL_FORM
 
 
 # --- roles -----------------------------------------------------------------------------------

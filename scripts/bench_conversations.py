@@ -200,7 +200,7 @@ TAGS: dict[str, tuple[str, ...]] = {
     "device_status_shown": ("utter_device_not_paired", "utter_device_paired"),
     "device_removed": ("utter_device_removed", "utter_device_removed_lost"),
     "roles_listed": ("utter_roles_info_all", "utter_roles_info_one"),
-    "members_listed": ("utter_list_users_listed",),
+    "members_listed": ("utter_list_users_listed", "utter_company_members_to_choose_from"),
     "user_added": ("utter_add_user_invited", "utter_add_user_added"),
     "role_changed": ("utter_change_role_changed",),
     "user_removed": ("utter_remove_user_removed",),

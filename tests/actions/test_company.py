@@ -21,6 +21,9 @@ from actions.company import (
     ActionCancelCompanyForm,
     ActionChangeLoginEmail,
     ActionChangeRole,
+    ActionAskChangeLoginEmailMember,
+    ActionAskChangeRoleMember,
+    ActionAskRemoveUserMember,
     ActionListUsers,
     ActionRemoveUser,
     ActionRolesInfo,
@@ -1030,3 +1033,34 @@ def test_a_login_change_that_names_nobody_else_is_the_visitors_own():
     text = "zmień login Tomasza Wrony"
     tracker = activation("change_login_email_form", {}, text=text, intent="change_login_email")
     assert form.member_from_request(tracker, classify_addresses(text)) == "Tomasza Wrony"
+
+
+async def test_which_member_question_lists_the_company_first(
+    live_backend, grant, piotr_grant, named_members, closed_port_url, use_backend, domain
+):
+    asks = (ActionAskChangeRoleMember(), ActionAskRemoveUserMember(),
+            ActionAskChangeLoginEmailMember())
+    for action in asks:
+        assert action.name() in domain["actions"]
+        tracker = form_turn(action.form, {"verification_grant": grant}, requested="member_email",
+                            text="123456", intent="inform", candidates={})
+        events, messages = await run(action, tracker, domain)
+        assert events == []
+        assert responses(messages) == ["utter_company_members_to_choose_from",
+                                       f"utter_ask_{action.form}_member_email"]
+        assert messages[0]["company_name"] == "Majama Michał Zając"
+        assert f"- Jan Kowalski ({JAN}) – właściciel / prezes" in messages[0]["members_list"]
+        assert f"- Łukasz Żółć ({ZOLC})" in messages[0]["members_list"]
+
+    action = ActionAskChangeRoleMember()
+    # not the owner (the backend refuses the list), no identity, backend down: the question only
+    for slots in ({"verification_grant": piotr_grant}, {}):
+        tracker = form_turn(action.form, slots, requested="member_email", text="zmień rolę",
+                            intent="change_role", candidates={})
+        _, messages = await run(action, tracker, domain)
+        assert responses(messages) == ["utter_ask_change_role_form_member_email"]
+    use_backend(closed_port_url, timeout_seconds=1.0)
+    tracker = form_turn(action.form, {"verification_grant": grant}, requested="member_email",
+                        text="123456", intent="inform", candidates={})
+    _, messages = await run(action, tracker, domain)
+    assert responses(messages) == ["utter_ask_change_role_form_member_email"]
