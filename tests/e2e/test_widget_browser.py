@@ -9,7 +9,10 @@ from tests.support.widget import tell
 
 pytestmark = pytest.mark.e2e
 
-JAN = "jan.kowalski@majafirma.pl"
+# Anna's account (demo data), not Jan's: the suite's stack is shared, and the other tests ask
+# for Jan's reset link up to the backend's limit of 5 an hour, after which a request is
+# answered the same way but nothing is sent (so the address's owner is not flooded).
+ANNA = "anna.nowak@biuro-nowak.pl"
 PASSWORD = "Srebrny#Pakiet9"
 
 
@@ -29,10 +32,10 @@ async def test_reset_in_the_widget_then_on_the_mailed_page(stack, browser, mailb
     assert await chat_input.evaluate("el => el === document.activeElement")
 
     assert "e-mail" in " ".join(await tell(page, "nie pamietam hasla"))
-    assert "link" in " ".join(await tell(page, JAN))
+    assert "link" in " ".join(await tell(page, ANNA))
 
     async def reset_mail():
-        messages = (await mailbox.get("/api/messages", params={"to": JAN})).json()["messages"]
+        messages = (await mailbox.get("/api/messages", params={"to": ANNA})).json()["messages"]
         return [m for m in messages if m["subject"].startswith("Ustawienie nowego hasła")]
 
     mail = (await eventually(reset_mail, timeout=20))[0]
@@ -50,7 +53,7 @@ async def test_reset_in_the_widget_then_on_the_mailed_page(stack, browser, mailb
     await page.get_by_role("heading", name="Hasło zostało zmienione").wait_for()
 
     response = await page.request.post(
-        stack.url("backend") + "/api/v1/auth/login", data={"email": JAN, "password": PASSWORD}
+        stack.url("backend") + "/api/v1/auth/login", data={"email": ANNA, "password": PASSWORD}
     )
     assert response.status == 200
 
