@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import os
 import sys
 import time
@@ -38,6 +39,10 @@ class FetchError(Exception):
     """The model could not be fetched or is not the one named."""
 
 
+class Truncated(OSError):
+    """The connection ended before the length the store announced."""
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -50,12 +55,16 @@ def _download(url: str, target: Path, authorization: str | None) -> str:
     request = urllib.request.Request(url)
     if authorization:
         request.add_header("Authorization", authorization)
-    digest = hashlib.sha256()
+    digest, received = hashlib.sha256(), 0
     with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        announced = response.headers.get("Content-Length")
         with target.open("wb") as handle:
             for chunk in iter(lambda: response.read(CHUNK), b""):
                 digest.update(chunk)
                 handle.write(chunk)
+                received += len(chunk)
+    if announced is not None and received != int(announced):
+        raise Truncated(f"got {received} of {announced} bytes")
     return digest.hexdigest()
 
 
@@ -84,10 +93,10 @@ def fetch(
             partial.unlink(missing_ok=True)
             if error.code < 500 or attempt == attempts:
                 raise FetchError(f"model store answered HTTP {error.code}") from None
-        except (urllib.error.URLError, OSError) as error:
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
             partial.unlink(missing_ok=True)
             if attempt == attempts:
-                raise FetchError(f"model store unreachable: {error}") from None
+                raise FetchError(f"download failed: {error}") from None
         else:
             if got != sha256:
                 partial.unlink(missing_ok=True)
