@@ -146,6 +146,10 @@ SITE_VALUES = {
         "MODEL_URL": "https://models.example/pomocnik-0123.tar.gz",
         "MODEL_SHA256": "0" * 64,
     },
+    "pomocnik-model-candidate": {
+        "MODEL_URL": "https://models.example/pomocnik-4567.tar.gz",
+        "MODEL_SHA256": "1" * 64,
+    },
 }
 
 
@@ -271,7 +275,8 @@ def test_docs_create_every_secret_and_site_value():
                 wanted[ref["name"]].add(ref["key"])
     assert wanted[SECRET] and all(wanted.values())
     for name, keys in wanted.items():
-        command = docs.split(f"create {'secret generic' if name == SECRET else 'configmap'} {name}", 1)
+        kind = "secret generic" if name == SECRET else "configmap"
+        command = re.split(rf"create {kind} {re.escape(name)}\s", docs, maxsplit=1)
         assert len(command) == 2, f"docs/deployment.md has no command creating {name}"
         block = command[1].split("```", 1)[0]
         for key in keys:
