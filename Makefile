@@ -72,7 +72,7 @@ bench-conversations: env model ## evaluation conversations through the whole sta
 	$(APP_PY) scripts/bench_conversations.py
 
 .PHONY: profile-turn
-profile-turn: env model ## where one turn's time goes (NLU, policies, tracker store, actions, gateway) and TF threads (~5 min), writes docs/benchmarks/turn_profile.md
+profile-turn: env model ## where one turn's time goes (NLU, policies, tracker store, actions, gateway) and TF threads (~10 min), writes docs/benchmarks/turn_profile.md
 	$(RASA_ENV)/bin/python scripts/profile_turn.py
 
 agent-add: $(APP_ENV)/.lock-sha256 ## add an adviser for the console, or reset their password: make agent-add EMAIL=anna@firma.pl NAME=Anna [EDITOR=1]

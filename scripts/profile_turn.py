@@ -1,9 +1,9 @@
 """make profile-turn: where the time of one turn goes, and what TensorFlow's thread settings change.
 
-    .venv/rasa/bin/python scripts/profile_turn.py [--visitors 3] [--rounds 2] [--quick]
+    .venv/rasa/bin/python scripts/profile_turn.py [--visitors 2] [--rounds 2] [--quick]
 
-Runs in Rasa's environment (Rasa is profiled in this process's children) and takes about five
-minutes on 2 cores:
+Runs in Rasa's environment (Rasa is profiled in this process's children) and takes about ten
+minutes on 2 cores (most of it loading the model in each child):
 
 1. starts all five services as real processes (tests/support/stack.py, the shipped settings:
    SQLite, the real tracker store, the model var/models/pomocnik.tar.gz);
@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections import defaultdict
@@ -64,6 +65,7 @@ COMPONENTS = (
     ("nlu", "NLU (parse_message)"),
     ("policies", "policies (action prediction, all steps)"),
     ("action_http", "action server round trip (HTTP)"),
+    ("action_check", "check of the action server's answer (jsonschema)"),
     ("save", "tracker save (protect + encrypt + write)"),
 )
 
@@ -131,7 +133,7 @@ def get(url: str, headers: dict | None = None, timeout: float = 60) -> bytes:
 def http_hops(stack: Stack, visitors: list[int]) -> dict:
     pids = {name: stack.processes[name].pid for name in SERVICES}
     rasa, gateway = stack.url("rasa"), stack.url("gateway")
-    auth = {"Authorization": f"Bearer {stack.service_token}"}
+    token = urllib.parse.quote(stack.service_token)
     result: dict = {"direct_ms": [], "gateway_ms": [], "tracker_get_ms": [], "cpu": {}}
 
     # Straight to Rasa's REST channel; after each turn, the gateway's tracker read on its own.
@@ -147,7 +149,8 @@ def http_hops(stack: Stack, visitors: list[int]) -> dict:
                 raise RuntimeError(f"Rasa gave no reply to {text!r}")
             rasa_cpu = cpu_seconds(pids["rasa"])
             started = time.perf_counter()
-            get(f"{rasa}/conversations/{sender}/tracker?include_events=AFTER_RESTART", auth)
+            # As the gateway reads it (bot/gateway/rasa_client.py): Rasa's token parameter.
+            get(f"{rasa}/conversations/{sender}/tracker?include_events=AFTER_RESTART&token={token}")
             result["tracker_get_ms"].append((time.perf_counter() - started) * 1000)
             tracker_cpu += cpu_seconds(pids["rasa"]) - rasa_cpu
     turns = sum(len(visitor_turns(v)) for v in visitors)
@@ -190,7 +193,7 @@ def child(args: argparse.Namespace) -> None:
 
     setup_tf_environment()  # what `rasa run` does first: applies TF_*_PARALLELISM_THREADS
 
-    from rasa.core.actions.action import RemoteAction  # noqa: F401  (imported for its module)
+    from rasa.core.actions.action import RemoteAction
     from rasa.core.agent import load_agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
     from rasa.core.processor import MessageProcessor
@@ -231,6 +234,7 @@ def child(args: argparse.Namespace) -> None:
     timed(RedactingSQLTrackerStore, "_decrypt", "decrypt")
     timed(RedactingSQLTrackerStore, "save", "save")
     timed(EndpointConfig, "request", "action_http")
+    timed(RemoteAction, "_validate_action_result", "action_check")
 
     async def run() -> dict:
         load_started = time.perf_counter()
@@ -507,7 +511,8 @@ phone pairing, registration stopped before anything is sent) as one conversation
    (NLU), `MessageProcessor._predict_next_with_tracker` (policies, once per predicted action),
    the tracker store's `retrieve` (with `_decrypt` inside it) and `save`, `EndpointConfig.request`
    (the HTTP round trip to the action server, which includes the action's own work and its
-   calls to the backend) and the lock store's lock. Medians over {n_turns} turns
+   calls to the backend), `RemoteAction._validate_action_result` (Rasa's jsonschema check of
+   the action server's answer) and the lock store's lock. Medians over {n_turns} turns
    ({len(defaults)} runs with TensorFlow's thread settings unset). One run then repeated the turns under
    cProfile (its times are inflated by the profiler; read the proportions).
 3. **TensorFlow threads**: the in-process run with Rasa's `TF_INTRA_OP_PARALLELISM_THREADS` /
@@ -563,7 +568,7 @@ the session):
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--visitors", type=int, default=3, help="conversations of 17 turns")
+    parser.add_argument("--visitors", type=int, default=2, help="conversations of 17 turns")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over the TF settings")
     parser.add_argument("--quick", action="store_true", help="1 visitor, 1 round; write nothing")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
