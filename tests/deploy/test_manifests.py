@@ -78,6 +78,10 @@ def containers(workload: dict, init: bool = True) -> list[dict]:
     return [*(spec.get("initContainers", []) if init else []), *spec["containers"]]
 
 
+def container_params() -> list:
+    return [pytest.param(where, container, id=where) for where, container in all_containers()]
+
+
 def all_containers() -> list[tuple[str, dict]]:
     found = []
     for kind in WORKLOADS:
@@ -225,7 +229,7 @@ def test_everything_is_in_the_namespace():
 # ------------------------------------------------------------------------------- containers
 
 
-@pytest.mark.parametrize("where, container", all_containers(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("where, container", container_params())
 def test_container_has_resources_and_pinned_image(where, container):
     requests = container.get("resources", {}).get("requests", {})
     limits = container.get("resources", {}).get("limits", {})
@@ -247,7 +251,7 @@ def test_long_running_container_has_probes(name):
             assert "httpGet" in container.get(probe, {}), f"{name}/{container['name']}: {probe}"
 
 
-@pytest.mark.parametrize("where, container", all_containers(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("where, container", container_params())
 def test_secrets_come_from_the_secret(where, container):
     for variable in container.get("env", []):
         source = variable.get("valueFrom", {})
@@ -408,9 +412,11 @@ def test_actions_ports_and_probes_match_its_code(rasa_side):
 def service_url_ok(url: str) -> None:
     """A URL one service uses for another names a Service and the port its pods listen on."""
     parts = urlsplit(url)
+    assert parts.hostname in objects("Service"), f"{url}: no Service {parts.hostname!r}"
     service = objects("Service")[parts.hostname]
-    (port,) = [p for p in service["spec"]["ports"] if p["port"] == parts.port]
-    target = port["targetPort"]
+    ports = [p for p in service["spec"]["ports"] if p["port"] == parts.port]
+    assert len(ports) == 1, f"{url}: Service {parts.hostname!r} has no port {parts.port}"
+    target = ports[0]["targetPort"]
     assert named_port(main_container(parts.hostname), target) == parts.port
 
 
