@@ -99,6 +99,13 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(value) for value in fields[11:15]) / TICKS
 
 
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine spent busy (all cores, from /proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / TICKS
+
+
 def memory_kib(pid: int) -> dict[str, int]:
     values = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -337,6 +344,7 @@ def in_process(stack: Stack, workdir: Path, visitors: list[int], setting: tuple,
     turns = len(result["turns"]) * (2 if cprofile else 1) + len(visitor_turns(99))
     result["label"] = label
     result["seconds"] = time.monotonic() - started
+    result["cpu_mean_ms"] = statistics.mean(t["cpu"]["total"] for t in result["turns"]) * 1000
     result["actions_cpu_ms"] = (cpu_seconds(stack.processes["actions"].pid) - actions_cpu) / turns * 1000
     result["backend_cpu_ms"] = (cpu_seconds(stack.processes["backend"].pid) - backend_cpu) / turns * 1000
     return result
@@ -404,6 +412,15 @@ def tf_table(runs: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def runs_table(runs: list[dict]) -> str:
+    rows = ["| run (in order) | TF_INTRA / TF_INTER threads | CPU ms per turn (mean) | "
+            "wall ms per turn (median) |", "|---:|---|---:|---:|"]
+    for number, run in enumerate(runs, start=1):
+        rows.append(f"| {number} | {run['label']} | {ms(run['cpu_mean_ms'])} | "
+                    f"{ms(median([t['wall']['total'] * 1000 for t in run['turns']]))} |")
+    return "\n".join(rows)
+
+
 def tf_means(runs: list[dict]) -> dict[str, float]:
     by_label: dict[str, list[float]] = defaultdict(list)
     for run in runs:
@@ -465,7 +482,8 @@ def commit() -> str:
         return "unknown"
 
 
-def report(hops: dict, runs: list[dict], memory: dict, startup: float, visitors: int) -> str:
+def report(hops: dict, runs: list[dict], memory: dict, startup: float, visitors: int,
+           load: dict) -> str:
     default = next(run for run in runs if run["label"] == TF_SETTINGS[0][0] and run["profile"])
     defaults = [run for run in runs if run["label"] == TF_SETTINGS[0][0]]
     merged = {"turns": [t for run in defaults for t in run["turns"]]}
@@ -521,7 +539,9 @@ phone pairing, registration stopped before anything is sent) as one conversation
    and the backend's are not in it).
 
 The machine has 2 shared cores and other jobs ran on it: wall times move with that load,
-the CPU times much less.
+the CPU times much less. During this run the machine was busy {load['busy']:.2f} cores on
+average, {load['other']:.2f} of them with other jobs (everything but this stack and the
+script's children); with other jobs present, compare the CPU columns, not the wall ones.
 
 ## One turn over HTTP (one visitor, no queue)
 
@@ -548,6 +568,10 @@ the session):
 ## TensorFlow thread settings
 
 {tf_table(runs)}
+
+Each run on its own (a setting that is better only on average over unequal runs is not better):
+
+{runs_table(runs)}
 
 {verdict}
 
@@ -598,6 +622,9 @@ def main() -> None:
         startup = time.monotonic() - started
         try:
             print(f"==> stack healthy after {startup:.0f} s; HTTP hops", flush=True)
+            busy_before, wall_before = busy_cpu_seconds(), time.monotonic()
+            ours_before = sum(cpu_seconds(p.pid) for p in stack.processes.values())
+            ours_before += cpu_seconds(os.getpid())
             hops = http_hops(stack, visitors)
             runs = []
             for round_number in range(args.rounds):
@@ -606,9 +633,14 @@ def main() -> None:
                     cprofile = round_number == 0 and setting is TF_SETTINGS[0]
                     runs.append(in_process(stack, workdir, visitors, setting, cprofile))
             memory = {name: memory_kib(stack.processes[name].pid) for name in SERVICES}
+            ours = sum(cpu_seconds(p.pid) for p in stack.processes.values())
+            ours += cpu_seconds(os.getpid()) - ours_before  # children reaped: counted here
+            elapsed = time.monotonic() - wall_before
+            busy = busy_cpu_seconds() - busy_before
+            load = {"busy": busy / elapsed, "other": max(0.0, busy - ours) / elapsed}
         finally:
             stop_stack(stack)
-    text = report(hops, runs, memory, startup, len(visitors))
+    text = report(hops, runs, memory, startup, len(visitors), load)
     if args.quick:
         print(text)
         return
