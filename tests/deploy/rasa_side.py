@@ -60,6 +60,15 @@ def rasa_side(spec: dict) -> dict:
         handle.write(spec["endpoints"])
     endpoints = AvailableEndpoints.read_endpoints(handle.name)
     os.unlink(handle.name)
+    # What `rasa run` does with the container's TF_*_PARALLELISM_THREADS at start.
+    import tensorflow as tf
+    from rasa.utils.tensorflow.environment import setup_tf_environment
+
+    setup_tf_environment()
+    threads = {
+        "intra": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter": tf.config.threading.get_inter_op_parallelism_threads(),
+    }
     return {
         "command": args.func.__module__ + "." + args.func.__name__,
         "port": args.port,
@@ -76,6 +85,7 @@ def rasa_side(spec: dict) -> dict:
         "lock_store_url": endpoints.lock_store.url,
         "lock_store_port": str(endpoints.lock_store.kwargs.get("port")),
         "lock_store_password": endpoints.lock_store.kwargs.get("password"),
+        "tf_threads": threads,
     }
 
 

@@ -396,6 +396,11 @@ def test_rasa_ports_probes_and_endpoints_match_its_code(rasa_side, secret_values
     assert side["lock_store_url"] == SITE_VALUES["pomocnik-site"]["REDIS_HOST"]
     assert side["lock_store_port"] == SITE_VALUES["pomocnik-site"]["REDIS_PORT"]
     assert side["lock_store_password"] == secret_values["REDIS_PASSWORD"]
+    # TensorFlow's pools as Rasa set them from the container's variables (a misspelt name would
+    # be ignored silently: unset, TensorFlow sizes them from the node's cores).
+    env = {v["name"]: v.get("value") for v in container["env"]}
+    assert side["tf_threads"] == {"intra": int(env["TF_INTRA_OP_PARALLELISM_THREADS"]),
+                                  "inter": int(env["TF_INTER_OP_PARALLELISM_THREADS"])}
 
 
 def test_actions_ports_and_probes_match_its_code(rasa_side):
