@@ -579,7 +579,9 @@ def test_migration_job_brings_the_schema_the_deployment_waits_for(job, deploymen
 @pytest.mark.parametrize("image, environment", sorted(IMAGES.items()))
 def test_dockerfile_builds_from_the_lock_with_the_envs_python(image, environment):
     dockerfile = (DEPLOY / "docker" / f"{image.removeprefix('pomocnik-')}.Dockerfile").read_text()
-    (base,) = re.findall(r"^FROM (\S+)", dockerfile, flags=re.M)
+    bases = set(re.findall(r"^FROM (\S+)", dockerfile, flags=re.M))
+    assert len(bases) == 1, f"{image}: build and runtime stages on one base, got {bases}"
+    (base,) = bases
     name, tag = base.split(":")
     assert name == "python" and tag != "latest"
     cfg = (ROOT / environment / "pyvenv.cfg").read_text()
