@@ -111,6 +111,11 @@ def load_and_classify(model: Path) -> list[tuple[str, str, float]]:
     """Loads the model with Rasa and classifies SAMPLES: (text, intent, confidence) each."""
     import asyncio
 
+    # The model names the project's own components (bot.rasa_ext.polish): the repository root
+    # must be importable, as it is for `rasa run` started there (the image sets PYTHONPATH).
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
     from rasa.core.agent import Agent
 
     async def run() -> list[tuple[str, str, float]]:
