@@ -71,6 +71,10 @@ bench: env model ## the whole stack at 1/10/50 concurrent visitors, gateway vs s
 bench-conversations: env model ## evaluation conversations through the whole stack (~6 min), writes docs/benchmarks/conversations.md
 	$(APP_PY) scripts/bench_conversations.py
 
+.PHONY: profile-turn
+profile-turn: env model ## where one turn's time goes (NLU, policies, tracker store, actions, gateway) and TF threads (~10 min), writes docs/benchmarks/turn_profile.md
+	$(RASA_ENV)/bin/python scripts/profile_turn.py
+
 agent-add: $(APP_ENV)/.lock-sha256 ## add an adviser for the console, or reset their password: make agent-add EMAIL=anna@firma.pl NAME=Anna [EDITOR=1]
 	@test -n "$(EMAIL)" -a -n "$(NAME)" || { echo "usage: make agent-add EMAIL=anna@firma.pl NAME=Anna [EDITOR=1|0]"; exit 2; }
 	@$(APP_PY) -m bot.gateway.cli agent-add --email "$(EMAIL)" --name "$(NAME)" $(if $(EDITOR),$(if $(filter 1,$(EDITOR)),--editor,--no-editor))
