@@ -15,7 +15,7 @@ from backend.settings import Settings
 from tests.support.clock import FakeClock
 from tests.support.databases import fresh_database
 from tests.support.smtp import SmtpSink
-from tests.support.stack import free_port
+from harness.stack import free_port
 
 SERVICE_TOKEN = "test-service-token-0123456789abcdef"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,6 +10,7 @@ import httpx
 import pytest
 
 from bot.gateway.pages import DEMO_EMAIL, DEMO_PASSWORD
+from harness.http_stub import HttpStub, StubRequest
 
 SCRIPT_TAG = '<script src="/widget/widget.js" defer data-title="Pomocnik"></script>'
 
@@ -177,57 +176,35 @@ JAN_TOKEN = "jan-session-token-0123456789"
 class StubBackend:
     """Stands in for the backend's public login (POST /api/v1/auth/login)."""
 
-    port: int = 0
     logins: list[dict] = field(default_factory=list)
     name: str = "Jan Kowalski"
+    http: HttpStub = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = HttpStub(self.respond)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.http.url
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _serve(self, reader, writer) -> None:
-        try:
-            await reader.readline()
-            headers = {}
-            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                key, value = line.decode("latin-1").split(":", 1)
-                headers[key.strip().lower()] = value.strip()
-            body = json.loads(await reader.readexactly(int(headers.get("content-length", "0"))))
-            self.logins.append(body)
-            if body["email"] == "zablokowany@firma.pl":
-                status, reply = 429, {"error": {"code": "too_many_login_attempts"}}
-            elif (body["email"], body["password"]) == (DEMO_EMAIL, DEMO_PASSWORD):
-                status, reply = 200, {
-                    "account": {"id": 1, "email": DEMO_EMAIL, "name": self.name},
-                    "session": {"token": JAN_TOKEN, "expires_at": "2026-11-22T08:00:00Z"},
-                }
-            else:
-                status, reply = 401, {"error": {"code": "invalid_credentials"}}
-            payload = json.dumps(reply).encode()
-            writer.write(
-                f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
-                + payload
-            )
-            await writer.drain()
-        finally:
-            writer.close()
+    def respond(self, request: StubRequest) -> tuple[int, dict]:
+        body = request.json()
+        self.logins.append(body)
+        if body["email"] == "zablokowany@firma.pl":
+            return 429, {"error": {"code": "too_many_login_attempts"}}
+        if (body["email"], body["password"]) == (DEMO_EMAIL, DEMO_PASSWORD):
+            return 200, {
+                "account": {"id": 1, "email": DEMO_EMAIL, "name": self.name},
+                "session": {"token": JAN_TOKEN, "expires_at": "2026-11-22T08:00:00Z"},
+            }
+        return 401, {"error": {"code": "invalid_credentials"}}
 
 
 @pytest.fixture
 async def backend() -> AsyncIterator[StubBackend]:
     stub = StubBackend()
-    await stub.start()
-    yield stub
-    await stub.stop()
+    async with stub.http:
+        yield stub
 
 
 @pytest.fixture

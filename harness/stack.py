@@ -23,7 +23,7 @@ ALL_SERVICES = ("mailsink", "backend", "actions", "rasa", "gateway")
 # Services with Prometheus metrics, each on a loopback port of its own ("<service>_metrics").
 METRICS_SERVICES = ("gateway", "backend", "actions")
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 APP_PY = str(ROOT / ".venv" / "app" / "bin" / "python")
 RASA_PY = str(ROOT / ".venv" / "rasa" / "bin" / "python")
 RASA = str(ROOT / ".venv" / "rasa" / "bin" / "rasa")
@@ -172,7 +172,7 @@ def stop_stack(stack: Stack) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-if __name__ == "__main__":  # manual use: python -m tests.support.stack
+if __name__ == "__main__":  # manual use: python -m harness.stack
     import tempfile
 
     stack = start_stack(Path(tempfile.mkdtemp()))
