@@ -17,24 +17,22 @@ class SettingsError(RuntimeError):
     """The environment holds a value the backend cannot start with."""
 
 
-def _int(name: str, default: int) -> int:
+def _number(name: str, default, parse=int, what: str = "an integer"):
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+        raise SettingsError(f"{name} must be {what}, got {raw!r}") from None
+
+
+def _int(name: str, default: int) -> int:
+    return _number(name, default)
 
 
 def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    return _number(name, default, float, "a number")
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,41 @@ class HttpStub:
             writer.close()
 
 
+@dataclass
+class StubService:
+    """Base of a stand-in with state of its own: a subclass (a dataclass) writes ``respond``
+    and is served by an ``HttpStub``; ``async with`` or ``start()`` / ``stop()``."""
+
+    http: HttpStub = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.http = HttpStub(self.respond)
+
+    def respond(self, request: StubRequest) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return self.http.url
+
+    @property
+    def requests(self) -> list[StubRequest]:
+        return self.http.requests
+
+    async def start(self) -> None:
+        await self.http.start()
+
+    async def stop(self) -> None:
+        await self.http.stop()
+
+    async def __aenter__(self):
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+
 async def _read_request(reader: asyncio.StreamReader) -> StubRequest | None:
     request_line = await reader.readline()
     if not request_line:

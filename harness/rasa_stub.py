@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.http_stub import HttpStub, StubRequest
+from harness.http_stub import StubRequest, StubService
 
 # A visitor asking for a person, and the assistant's answer with the handoff payload.
 HANDOFF_TEXT = "Chcę rozmawiać z konsultantem"
@@ -60,7 +60,7 @@ def sender_of(path: str) -> str:
 
 
 @dataclass
-class StubRasa:
+class StubRasa(StubService):
     """Stands in for Rasa's REST channel and the tracker of its HTTP API; tests set the reply
     before calling. ``async with StubRasa(...) as rasa`` or ``start()`` / ``stop()``."""
 
@@ -75,18 +75,6 @@ class StubRasa:
     # the tracker's latest_message and no actions.
     understood: dict[str, Any] = field(default_factory=dict)
     turn_events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    http: HttpStub = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.http = HttpStub(self.respond)
-
-    @property
-    def url(self) -> str:
-        return self.http.url
-
-    @property
-    def requests(self) -> list[StubRequest]:
-        return self.http.requests
 
     @property
     def webhook_requests(self) -> list[StubRequest]:
@@ -99,19 +87,6 @@ class StubRasa:
     @delay_seconds.setter
     def delay_seconds(self, seconds: float) -> None:
         self.http.delay_seconds = seconds
-
-    async def start(self) -> None:
-        await self.http.start()
-
-    async def stop(self) -> None:
-        await self.http.stop()
-
-    async def __aenter__(self) -> StubRasa:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.stop()
 
     def respond(self, request: StubRequest) -> tuple[int, Any]:
         if request.path == "/":

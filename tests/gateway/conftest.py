@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
 import socket
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,13 +21,11 @@ import httpx
 import pytest
 import socketio
 from sanic import Sanic
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.gateway import Settings, create_app
 from bot.gateway.cli import migrate
 from harness.rasa_stub import StubRasa
+from tests.support.databases import fresh_database as fresh_backend_or_gateway_database
 
 TEST_SECRET = "test-gateway-secret-0123456789-abcdefghijklmnop"
 DEFAULT_REPLY = [
@@ -107,25 +103,13 @@ def gateway_settings(rasa_url: str, database_url: str, **overrides) -> Settings:
     return Settings(**{**values, **overrides})
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(directory: Path) -> AsyncIterator[str]:
-    server_url = os.environ.get("TEST_DATABASE_URL")
-    if not server_url:
-        # SQLite is migrated by the gateway itself when it starts.
-        yield f"sqlite+aiosqlite:///{directory / 'gateway.db'}"
-        return
-    name = f"pomocnik_gw_test_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(migrate, url)
-        yield url
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+def fresh_database(directory: Path):
+    """A fresh gateway database (tests/support/databases.py): SQLite is migrated by the gateway
+    itself when it starts."""
+    return fresh_backend_or_gateway_database(
+        directory, migrate=migrate, sqlite_file="gateway.db", migrate_sqlite=False,
+        prefix="pomocnik_gw_test",
+    )
 
 
 @pytest.fixture

@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.http_stub import HttpStub, StubRequest
+from harness.http_stub import StubRequest, StubService
 
 SERVICE_TOKEN = "stub-backend-service-token-0123456789abcdef"
 JAN_SESSION = "jan-platform-session-token-0123456789abcdefghijklmnopqrstuv"
 
 
 @dataclass
-class StubBackend:
+class StubBackend(StubService):
     """Answers like backend/api/auth.py and backend/api/support.py do."""
 
     sessions: dict[str, dict[str, Any]] = field(
@@ -57,5 +57,5 @@ class StubBackend:
 @contextlib.asynccontextmanager
 async def serving(stub: StubBackend) -> AsyncIterator[str]:
     """Serve the stub on a free loopback port in this event loop; yields its base URL."""
-    async with HttpStub(stub.respond) as http:
-        yield http.url
+    async with stub:
+        yield stub.url

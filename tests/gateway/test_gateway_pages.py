@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bot.gateway.pages import DEMO_EMAIL, DEMO_PASSWORD
-from harness.http_stub import HttpStub, StubRequest
+from harness.http_stub import StubRequest, StubService
 
 SCRIPT_TAG = '<script src="/widget/widget.js" defer data-title="Pomocnik"></script>'
 
@@ -173,19 +173,11 @@ JAN_TOKEN = "jan-session-token-0123456789"
 
 
 @dataclass
-class StubBackend:
+class StubBackend(StubService):
     """Stands in for the backend's public login (POST /api/v1/auth/login)."""
 
     logins: list[dict] = field(default_factory=list)
     name: str = "Jan Kowalski"
-    http: HttpStub = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.http = HttpStub(self.respond)
-
-    @property
-    def url(self) -> str:
-        return self.http.url
 
     def respond(self, request: StubRequest) -> tuple[int, dict]:
         body = request.json()
@@ -202,8 +194,7 @@ class StubBackend:
 
 @pytest.fixture
 async def backend() -> AsyncIterator[StubBackend]:
-    stub = StubBackend()
-    async with stub.http:
+    async with StubBackend() as stub:
         yield stub
 
 
