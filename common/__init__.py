@@ -7,5 +7,6 @@ metrics are served (``metrics_exposition``). Nothing in this package imports ``b
 
 Two modules are standard library only and Python 3.10-compatible, so the custom actions
 (``.venv/rasa``) import them too: ``polish`` (plural forms, money, dates) and ``contacts`` (the
-support phone, addresses and hours). See docs/architecture.md ("Shared code").
+support phone, addresses and hours); ``third_party_warnings`` silences the deprecation
+warnings of Rasa's dependencies in the Rasa processes. See docs/architecture.md ("Shared code").
 """
