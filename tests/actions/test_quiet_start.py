@@ -73,3 +73,24 @@ def test_our_own_deprecations_still_show():
                        "matplotlib.fontconfig_pattern"):
             warnings.warn_explicit(f"old in {module}", DeprecationWarning, "y.py", 1, module=module)
     assert sorted(str(w.filename) for w in shown) == ["x.py"] * 4
+
+
+def test_pyparsing_deprecations_stay_silent_after_rasa_sets_up_its_filters(monkeypatch):
+    """Rasa puts "once" for every UserWarning in front when a command starts; pyparsing's
+    deprecations are UserWarnings too, so bot.rasa_cli puts the silencing filters back."""
+    import rasa.utils.common as rasa_common
+    from matplotlib import fontconfig_pattern
+
+    from bot import rasa_cli
+
+    monkeypatch.setattr(rasa_common, "_filter_warnings", rasa_common._filter_warnings)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        rasa_cli.install()
+        # what rasa.utils.common.configure_logging_and_warnings calls when a command starts
+        rasa_common._filter_warnings(log_level=20, warn_only_once=True)
+        fontconfig_pattern.parse_fontconfig_pattern("Serif:italic")
+        fontconfig_pattern.parse_fontconfig_pattern("Sans:bold")
+        warnings.warn_explicit("ours, after Rasa's set-up", DeprecationWarning, "z.py", 1,
+                               module="actions.packages")
+    assert [str(w.message) for w in shown] == ["ours, after Rasa's set-up"]
