@@ -26,7 +26,6 @@ METRICS_SERVICES = ("gateway", "backend", "actions")
 ROOT = Path(__file__).resolve().parents[1]
 APP_PY = str(ROOT / ".venv" / "app" / "bin" / "python")
 RASA_PY = str(ROOT / ".venv" / "rasa" / "bin" / "python")
-RASA = str(ROOT / ".venv" / "rasa" / "bin" / "rasa")
 MODEL = ROOT / "var" / "models" / "pomocnik.tar.gz"
 
 
@@ -107,7 +106,7 @@ def _commands(stack: Stack) -> dict[str, tuple[list[str], str]]:
             "/health",
         ),
         "rasa": (
-            [RASA, "run", "--model", str(MODEL), "--interface", "127.0.0.1",
+            [RASA_PY, "-m", "bot.rasa_cli", "run", "--model", str(MODEL), "--interface", "127.0.0.1",
              "--port", str(stack.ports["rasa"]), "--credentials", str(ROOT / "credentials.yml"),
              "--endpoints", str(endpoints), "--enable-api", f"--auth-token={stack.service_token}"],
             "/",
