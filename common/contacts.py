@@ -42,11 +42,12 @@ class Contacts:
     @property
     def hours_short(self) -> str:
         """The advisers' hours in a footer: "pon.–pt. 8:00–18:00"."""
-        return f"{_SHORT_DAYS[self.first_workday]}–{_SHORT_DAYS[self.last_workday]} {self.hours_range}"
+        days = f"{_SHORT_DAYS[self.first_workday]}–{_SHORT_DAYS[self.last_workday]}"
+        return f"{days} {self.hours_range}"
 
     @property
     def hours_sentence(self) -> str:
-        """The same hours as a sentence says them: "od poniedziałku do piątku w godz. 8:00–18:00"."""
+        """The hours as a sentence says them: "od poniedziałku do piątku w godz. 8:00–18:00"."""
         return (
             f"od {_FROM_DAYS[self.first_workday]} do {_TO_DAYS[self.last_workday]} "
             f"w godz. {self.hours_range}"

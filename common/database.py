@@ -28,7 +28,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -191,7 +196,8 @@ def run_migrations(context: Any, metadata: MetaData, version_table: str) -> None
             await engine.dispose()
 
     if context.is_offline_mode():
-        context.configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True, **options)
+        url = config.get_main_option("sqlalchemy.url")
+        context.configure(url=url, literal_binds=True, **options)
         with context.begin_transaction():
             context.run_migrations()
     elif config.attributes.get("connection") is not None:

@@ -37,4 +37,6 @@ def silence(packages: tuple[str, ...] = THIRD_PARTY) -> None:
     except ImportError:
         pass
     for package in packages:
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=module_pattern(package))
+        warnings.filterwarnings(
+            "ignore", category=DeprecationWarning, module=module_pattern(package)
+        )

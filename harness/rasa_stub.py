@@ -1,9 +1,10 @@
 """Rasa's REST channel and tracker API as an HTTP stub (``StubRasa``).
 
 The webhook answers by the message's text (``replies_by_message``, anything else gets
-``reply_body`` with ``reply_status``); ``GET /`` answers ``root_status``. Like the real server, every message the stub received becomes a ``user`` event carrying the
-message's metadata (the gateway finds its turn by ``pomocnik_turn``), followed by the events
-of what the assistant did. What the stub "understood" of a text is ``parse_data`` (Rasa's
+``reply_body`` with ``reply_status``); ``GET /`` answers ``root_status``. Like the real server's
+tracker, every message the stub received becomes a ``user`` event carrying the message's
+metadata (the gateway finds its turn by ``pomocnik_turn``), followed by the events of what the
+assistant did. What the stub "understood" of a text is ``parse_data`` (Rasa's
 shape: ``intent``, ``intent_ranking``); the default is the tracker's ``latest_message``.
 """
 
