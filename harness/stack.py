@@ -107,7 +107,8 @@ def _commands(stack: Stack) -> dict[str, tuple[list[str], str]]:
         ),
         "rasa": (
             [RASA_PY, "-m", "bot.rasa_cli", "run", "--model", str(MODEL),
-             "--interface", "127.0.0.1", "--port", str(stack.ports["rasa"]), "--credentials", str(ROOT / "credentials.yml"),
+             "--interface", "127.0.0.1", "--port", str(stack.ports["rasa"]),
+             "--credentials", str(ROOT / "credentials.yml"),
              "--endpoints", str(endpoints), "--enable-api", f"--auth-token={stack.service_token}"],
             "/",
         ),

@@ -78,7 +78,8 @@ def test_no_source_but_the_configuration_writes_the_contacts():
             if path == configuration:
                 continue
             for text in _string_constants(path):
-                found += [(str(path.relative_to(ROOT)), value) for value in written if value in text]
+                where = str(path.relative_to(ROOT))
+                found += [(where, value) for value in written if value in text]
     assert found == []
     # and the configuration is where the check looks for it
     assert written & set(_string_constants(configuration)) == {

@@ -59,7 +59,9 @@ def test_rasa_through_bot_rasa_cli_prints_no_deprecation_warnings():
     assert "Rasa Version" in rasa_cli
     assert DEPRECATION.findall(rasa_cli) == []
     # the same command without the filters does print one (so the check can fail)
-    plain = _cli_output("-c", "import sys; from rasa.__main__ import main; sys.argv[0] = 'rasa'; main()")
+    plain = _cli_output(
+        "-c", "import sys; from rasa.__main__ import main; sys.argv[0] = 'rasa'; main()"
+    )
     assert "Rasa Version" in plain and DEPRECATION.findall(plain)
 
 

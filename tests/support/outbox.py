@@ -18,7 +18,9 @@ async def mail_settled(sessions, timeout: float = 30.0) -> None:
     async def all_sent() -> bool:
         async with sessions() as session:
             pending = await session.scalar(
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.sent_at.is_(None))
             )
         return pending == 0
 
