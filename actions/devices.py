@@ -20,7 +20,6 @@ replies show are slots too. Grants are never logged.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -40,13 +39,7 @@ from actions.identity import (
 )
 from actions.tracker import latest_intent, slot_before_latest_message
 from actions.validators import EMAIL_SLOT
-
-try:  # the zone database ships with Python on Linux; UTC dates are the fallback
-    from zoneinfo import ZoneInfo
-
-    LOCAL_ZONE: Any = ZoneInfo("Europe/Warsaw")
-except Exception:  # pragma: no cover
-    LOCAL_ZONE = timezone.utc
+from common.polish import format_iso_date
 
 logger = logging.getLogger(__name__)
 
@@ -120,19 +113,6 @@ def is_immediate(tracker: Tracker) -> bool:
     return removal_reason(tracker) in IMMEDIATE_REASONS
 
 
-def format_date(value: Any) -> Optional[str]:
-    """An ISO timestamp from the backend as a Polish calendar date (dd.mm.rrrr, Warsaw time)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:  # the backend stores UTC
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(LOCAL_ZONE).strftime("%d.%m.%Y")
-
-
 def device_slots(device: Optional[Dict[str, Any]]) -> Dict[Text, Any]:
     """The reply's values of a device from the backend (`for_assistant()`), or all None."""
     if not isinstance(device, dict):
@@ -144,7 +124,7 @@ def device_slots(device: Optional[Dict[str, Any]]) -> Dict[Text, Any]:
         DEVICE_PLATFORM_SLOT: PLATFORM_NAMES.get(platform, platform)
         if isinstance(platform, str)
         else None,
-        DEVICE_SINCE_SLOT: format_date(device.get("created_at")),
+        DEVICE_SINCE_SLOT: format_iso_date(device.get("created_at")),
     }
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from datetime import date
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -56,6 +55,7 @@ from actions.identity import (
     identity_expired_events,
 )
 from actions.tracker import latest_intent
+from common.polish import format_iso_date
 
 logger = logging.getLogger(__name__)
 
@@ -164,16 +164,6 @@ def package_code(value: Any) -> Optional[str]:
         if stem in text:
             return code
     return None
-
-
-def format_date(value: Any) -> Optional[str]:
-    """"2027-08-31" -> "31.08.2027"."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value[:10]).strftime("%d.%m.%Y")
-    except ValueError:
-        return None
 
 
 # --- the price list ---------------------------------------------------------------------------
@@ -699,14 +689,14 @@ class ActionAskChangePackageFormPackage(Action):
         pending_package = pending.get("package") if isinstance(pending, dict) else None
         values = {
             "current_name": current.get("name"),
-            "valid_until": format_date(subscription.get("valid_until")),
+            "valid_until": format_iso_date(subscription.get("valid_until")),
         }
         if pending_package:
             # the current package stays on the buttons: choosing it cancels the downgrade
             dispatcher.utter_message(
                 response="utter_ask_change_package_form_package_pending",
                 pending_name=pending_package.get("name"),
-                pending_from=format_date(pending.get("effective_from")),
+                pending_from=format_iso_date(pending.get("effective_from")),
                 buttons=package_buttons(packages, "inform"),
                 **values,
             )
@@ -731,7 +721,7 @@ def confirmation_question(quote: Any) -> Tuple[Optional[str], Dict[str, Any]]:
     values: Dict[str, Any] = {
         "current_name": current.get("name"),
         "new_name": new.get("name"),
-        "valid_until": format_date(quote.get("valid_until")),
+        "valid_until": format_iso_date(quote.get("valid_until")),
         "price_net": _price(new).get("net"),
         "price_gross": _price(new).get("gross"),
     }
@@ -741,8 +731,8 @@ def confirmation_question(quote: Any) -> Tuple[Optional[str], Dict[str, Any]]:
     if change == "order":
         values.update(
             charged,
-            paid_from=format_date(payment.get("period_start")),
-            paid_until=format_date(payment.get("period_end")),
+            paid_from=format_iso_date(payment.get("period_start")),
+            paid_until=format_iso_date(payment.get("period_end")),
         )
         return "utter_ask_change_package_form_confirmation_order", values
     if change == "upgrade":
@@ -752,7 +742,7 @@ def confirmation_question(quote: Any) -> Tuple[Optional[str], Dict[str, Any]]:
         return "utter_ask_change_package_form_confirmation_keep", values
     if change == "downgrade_scheduled":
         values.update(
-            effective_from=format_date(quote.get("effective_from")),
+            effective_from=format_iso_date(quote.get("effective_from")),
             new_invoicing=_feature(new, "invoicing").get("label"),
             new_documents=_feature(new, "document_exchange").get("label"),
             new_backup=_feature(new, "backup").get("label"),
@@ -834,8 +824,8 @@ class ActionChangePackage(GrantedOperation):
         return status, {
             CHANGE_TO_SLOT: names.get(result.get("to_package")),
             CHANGE_FROM_SLOT: names.get(result.get("from_package")),
-            CHANGE_DATE_SLOT: format_date(result.get("effective_from")),
-            CHANGE_VALID_UNTIL_SLOT: format_date(subscription.get("valid_until")),
+            CHANGE_DATE_SLOT: format_iso_date(result.get("effective_from")),
+            CHANGE_VALID_UNTIL_SLOT: format_iso_date(subscription.get("valid_until")),
             CHANGE_NET_SLOT: payment.get("net"),
             CHANGE_GROSS_SLOT: payment.get("gross"),
             # complete sentences from the backend, one per line ("" when there are none)
@@ -887,9 +877,9 @@ class ActionAccountStatus(GrantedOperation):
         values = {
             "account_organisation": (subscription.get("organisation") or {}).get("name"),
             "account_package": subscription["package"].get("name"),
-            "account_valid_until": format_date(subscription.get("valid_until")),
+            "account_valid_until": format_iso_date(subscription.get("valid_until")),
             "account_pending_package": (pending.get("package") or {}).get("name"),
-            "account_pending_from": format_date(pending.get("effective_from")),
+            "account_pending_from": format_iso_date(pending.get("effective_from")),
             "account_iwd_year": _text(usage.get("year")),
             "account_iwd_used": _text(usage.get("used")),
             "account_iwd_limit": _text(limit),

@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Callable, Dict, Iterable, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -53,6 +52,7 @@ from actions.validators import (
     EmailSlotValidator,
     normalize_email,
 )
+from common.polish import format_iso_date
 
 logger = logging.getLogger(__name__)
 
@@ -372,16 +372,6 @@ def whole_name(text: str, start: int, end: int) -> str:
             break
         start = match.start()
     return text[start:end]
-
-
-def polish_date(value: Any) -> Optional[str]:
-    """`2027-06-30` -> `30.06.2027`; None for anything that is not an ISO date."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value).strftime("%d.%m.%Y")
-    except ValueError:
-        return None
 
 
 def registration_idempotency_key(tracker: Tracker, registration: Dict[str, Any]) -> str:
@@ -823,8 +813,8 @@ def answer_slots(answer: Dict[str, Any]) -> Dict[str, Optional[str]]:
     return {
         ACTIVATION_EMAIL_SLOT: email.get("to") if isinstance(email.get("to"), str) else None,
         PACKAGE_NAME_SLOT: name if isinstance(name, str) else PACKAGE_NAMES.get(code),
-        VALID_UNTIL_SLOT: polish_date(answer.get("valid_until")),
-        TRIAL_UNTIL_SLOT: polish_date(answer.get("trial_until")),
+        VALID_UNTIL_SLOT: format_iso_date(answer.get("valid_until")),
+        TRIAL_UNTIL_SLOT: format_iso_date(answer.get("trial_until")),
     }
 
 

@@ -19,14 +19,19 @@ import os
 import sys
 from typing import List, Optional
 
-from rasa_sdk import utils
-from rasa_sdk.constants import APPLICATION_ROOT_LOGGER_NAME
-from rasa_sdk.endpoint import create_app, create_argument_parser, create_ssl_context
-from rasa_sdk.executor import ActionExecutor
-from rasa_sdk.plugin import plugin_manager
+from common import third_party_warnings
 
-from actions import metrics
-from actions.config import ConfigError, load_settings
+# Before rasa-sdk's app and sanic-cors are imported (common/third_party_warnings.py).
+third_party_warnings.silence()
+
+from rasa_sdk import utils  # noqa: E402
+from rasa_sdk.constants import APPLICATION_ROOT_LOGGER_NAME  # noqa: E402
+from rasa_sdk.endpoint import create_app, create_argument_parser, create_ssl_context  # noqa: E402
+from rasa_sdk.executor import ActionExecutor  # noqa: E402
+from rasa_sdk.plugin import plugin_manager  # noqa: E402
+
+from actions import metrics  # noqa: E402
+from actions.config import ConfigError, load_settings  # noqa: E402
 
 ACTIONS_PACKAGE = "actions"
 DEFAULT_HOST = "127.0.0.1"

@@ -27,6 +27,7 @@ from backend.db import create_engine, create_sessionmaker
 from backend.deps import Deps
 from backend.mail.sender import OutboxSender
 from backend.security.hashing import SecretHasher
+from backend.services import rate_limit
 from backend.services.auth import AuthService
 from backend.services.clock import Clock, system_clock
 from backend.settings import Settings
@@ -98,9 +99,14 @@ def create_app(
             if run_sender
             else None
         )
+        app.ctx.purge_task = asyncio.get_running_loop().create_task(
+            rate_limit.purge_forever(app.ctx.sessions, clock, settings.rate_limit_purge_seconds)
+        )
 
     @app.after_server_stop
     async def close_resources(app: Sanic) -> None:
+        app.ctx.purge_task.cancel()
+        await asyncio.gather(app.ctx.purge_task, return_exceptions=True)
         if app.ctx.sender_task is not None:
             await app.ctx.sender.stop(app.ctx.sender_task)
         await app.ctx.engine.dispose()

@@ -18,27 +18,17 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 from backend.settings import Settings
+from common import database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    return config
-
-
-def ensure_sqlite_directory(database_url: str) -> None:
-    if database_url.startswith("sqlite") and ":///" in database_url:
-        path = database_url.split(":///", 1)[1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return database.alembic_config(MIGRATIONS, database_url)
 
 
 def migrate(database_url: str) -> None:
-    ensure_sqlite_directory(database_url)
-    command.upgrade(alembic_config(database_url), "head")
+    database.migrate(MIGRATIONS, database_url)
 
 
 def head_revision() -> str:
@@ -87,7 +77,7 @@ def main() -> None:
 
         asyncio.run(load_demo_data(settings))
     elif args.command == "revision":
-        ensure_sqlite_directory(settings.database_url)
+        database.ensure_sqlite_directory(settings.database_url)
         command.revision(
             alembic_config(settings.database_url), message=args.message, autogenerate=True
         )

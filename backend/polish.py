@@ -2,48 +2,26 @@
 
 Every message and e-mail the backend writes takes its numbers, package names, amounts and dates
 from here, so "1 godzinę / 2 godziny / 5 godzin", "pakietu srebrnego", "299,00 zł" and
-"31.08.2027" are spelled one way everywhere.
+"31.08.2027" are spelled one way everywhere. The rules every process shares (plural forms,
+money, dates, add_years) are in common/polish.py; this module adds what only the backend says
+(package names by case, the nouns its e-mails count).
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from datetime import date
 
-# --- plural forms -----------------------------------------------------------------------------
+from common import polish as common_polish
+from common.polish import Noun, add_years, format_date, format_pln, plural
 
+__all__ = [
+    "Case", "Noun", "add_years", "adjective", "days", "documents", "format_date", "format_pln",
+    "hours", "minutes", "package", "package_name", "plural", "remaining_days",
+]
 
-def plural(count: int, one: str, few: str, many: str) -> str:
-    """The form of a word that goes with ``count``: 1 → one, 2–4, 22–24… → few (but not 12–14),
-    everything else (0, 5–21, 25…) → many."""
-    if count == 1:
-        return one
-    if count % 10 in (2, 3, 4) and count % 100 not in (12, 13, 14):
-        return few
-    return many
+# --- plural forms (the shared rules in common/polish.py) -----------------------------------------
 
-
-@dataclass(frozen=True)
-class Noun:
-    """A countable noun: the singular in the nominative and the accusative (they differ for
-    feminine nouns: "minuta" / "przez minutę"), and the two plural forms after a number."""
-
-    one: str
-    one_accusative: str
-    few: str
-    many: str
-
-    def count(self, n: int, *, accusative: bool = False) -> str:
-        """``n`` with the noun: "5 minut"; ``accusative`` for durations after "przez", "za"
-        or "ważny": "przez 1 minutę"."""
-        one = self.one_accusative if accusative else self.one
-        return f"{n} {plural(n, one, self.few, self.many)}"
-
-
-MINUTE = Noun("minuta", "minutę", "minuty", "minut")
-HOUR = Noun("godzina", "godzinę", "godziny", "godzin")
-DAY = Noun("dzień", "dzień", "dni", "dni")
+MINUTE, HOUR, DAY = common_polish.MINUTE, common_polish.HOUR, common_polish.DAY
 DOCUMENT = Noun("dokument", "dokument", "dokumenty", "dokumentów")
 
 
@@ -118,26 +96,3 @@ def package_name(name: str, case: Case) -> str:
 def package(name: str, case: Case) -> str:
     """The phrase "pakiet <name>" in ``case``: "pakietu srebrnego", "pakiecie srebrnym"."""
     return f"{_PACKAGE_NOUN[case]} {adjective(name, case)}"
-
-
-# --- money and dates --------------------------------------------------------------------------
-
-
-def format_pln(grosze: int) -> str:
-    """29900 → "299,00 zł"; thousands are grouped with a space ("1 234,56 zł")."""
-    sign = "-" if grosze < 0 else ""
-    zloty, gr = divmod(abs(grosze), 100)
-    return f"{sign}{zloty:,}".replace(",", " ") + f",{gr:02d} zł"
-
-
-def format_date(day: date) -> str:
-    """31 August 2027 → "31.08.2027"."""
-    return day.strftime("%d.%m.%Y")
-
-
-def add_years(day: date, years: int) -> date:
-    """The same day ``years`` later (or earlier); 29 February becomes 28 February."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)

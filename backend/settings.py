@@ -17,14 +17,22 @@ class SettingsError(RuntimeError):
     """The environment holds a value the backend cannot start with."""
 
 
-def _int(name: str, default: int) -> int:
+def _number(name: str, default, parse=int, what: str = "an integer"):
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+        raise SettingsError(f"{name} must be {what}, got {raw!r}") from None
+
+
+def _int(name: str, default: int) -> int:
+    return _number(name, default)
+
+
+def _float(name: str, default: float) -> float:
+    return _number(name, default, float, "a number")
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,8 @@ class Settings:
     mail_from: str = "iKsięgowość24 <no-reply@iksiegowosc24.pl>"
     reset_token_ttl_minutes: int = 60
     outbox_poll_seconds: float = 2.0
+    # How often expired rate-limit hits are deleted (services/rate_limit.purge_forever).
+    rate_limit_purge_seconds: float = 600.0
     # Argon2id cost; the defaults are OWASP's minimum for argon2id (19 MiB, t=2, p=1).
     argon2_memory_kib: int = 19456
     argon2_time_cost: int = 2
@@ -65,6 +75,9 @@ class Settings:
             smtp_host=env("SMTP_HOST", cls.smtp_host),
             smtp_port=_int("SMTP_PORT", cls.smtp_port),
             mail_from=env("MAIL_FROM", cls.mail_from),
+            rate_limit_purge_seconds=_float(
+                "BACKEND_RATE_LIMIT_PURGE_SECONDS", cls.rate_limit_purge_seconds
+            ),
         )
         settings.check()
         return settings
@@ -82,6 +95,11 @@ class Settings:
             )
         if self.metrics_port and self.metrics_port == self.port:
             raise SettingsError("BACKEND_METRICS_PORT must differ from BACKEND_PORT")
+        if not self.rate_limit_purge_seconds > 0:
+            raise SettingsError(
+                "BACKEND_RATE_LIMIT_PURGE_SECONDS must be a positive number of seconds, got "
+                f"{self.rate_limit_purge_seconds}"
+            )
         if self.is_development:
             return
         if self.service_token == DEV_SERVICE_TOKEN or len(self.service_token) < MIN_SECRET_LENGTH:

@@ -10,7 +10,7 @@ imports from the backend, the gateway or Rasa.
   "hasła", "hsało", "password", "pass", …) followed by "to" / ":" / "=" the next word whatever it
   is, otherwise the next password-shaped word; a word right after an e-mail address that mixes
   letters with digits or special characters ("x@y.pl Zima2026!"); any password-shaped word
-  (8+ characters with a digit or one of ``#$%^&*@~|\<>=``, at least three of upper case / lower
+  (8+ characters with a digit or one of ``#$%^&*@~|\\<>=``, at least three of upper case / lower
   case / digits / special characters - sentence punctuation and separators do not count - and
   not an e-mail, a URL, a date or a product name); a message that is a single word of 8+
   lower-case letters and digits ("kotek123"). Each such word becomes ``"[hasło usunięte]"``; the rest of the message stays readable.

@@ -1,6 +1,6 @@
 """make bench: the whole stack under concurrent visitors, through the gateway vs straight to Rasa.
 
-Starts all five services (tests/support/stack.py) in a temporary directory, then for each
+Starts all five services (harness/stack.py) in a temporary directory, then for each
 concurrency level runs simulated visitors, each holding one conversation in which it goes
 through the four journeys back-to-back (a new visitor takes its place when it is done), twice
 with the same turns:
@@ -42,7 +42,7 @@ import socketio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.stack import Stack, start_stack, stop_stack  # noqa: E402
+from harness.stack import Stack, start_stack, stop_stack  # noqa: E402
 
 REPORT = ROOT / "docs" / "benchmarks" / "gateway.md"
 TURN_TIMEOUT = 30.0
@@ -599,7 +599,7 @@ def write_report(results: list[RunResult], args: argparse.Namespace, analysis: s
 
 ## Method
 
-All five services run as real processes (`tests/support/stack.py`: fresh seeded backend
+All five services run as real processes (`harness/stack.py`: fresh seeded backend
 database, the real tracker store, the model `var/models/pomocnik.tar.gz`), with the gateway's
 per-session and per-address message limits raised to 100 000/min (every simulated visitor comes
 from 127.0.0.1); everything else is as shipped (SQLite databases, one process per service).

@@ -2,7 +2,7 @@
 
 Reads the evaluation conversations in ``bench/conversations/*.yml`` (format:
 docs/benchmarks/conversations.md, section "Format"), starts all five services once
-(tests/support/stack.py) and, for each conversation:
+(harness/stack.py) and, for each conversation:
 
 1. resets the backend database to the demo data (every row of every table except Alembic's is
    deleted and the rows of the freshly seeded database are put back, see `BackendDb.reset`),
@@ -874,7 +874,7 @@ class ConversationResult:
 
 class Runner:
     def __init__(self, stack: Any, key: str) -> None:
-        from tests.support.stack import RASA_PY
+        from harness.stack import RASA_PY
 
         self.stack = stack
         self.db = BackendDb(stack.workdir / "backend.db")
@@ -1221,7 +1221,7 @@ turn's executed actions and uttered responses, in order.
 
 ## Method
 
-All five services run as real processes (`tests/support/stack.py`: a temporary directory, the
+All five services run as real processes (`harness/stack.py`: a temporary directory, the
 real tracker store, the model above) with the gateway's per-session and per-address message
 limits raised to 100 000/min and its business-hours clock started at {CLOCK_START}
 (Wednesday 10:00 in Warsaw; `GATEWAY_HOURS_CLOCK_START`); no adviser is signed in, so a
@@ -1329,7 +1329,7 @@ def select(conversations: list[Conversation], args: argparse.Namespace) -> list[
 
 
 def main(argv: list[str] | None = None) -> None:
-    from tests.support.stack import start_stack, stop_stack
+    from harness.stack import start_stack, stop_stack
 
     args = parse_args(argv)
     everything = load_conversations(args.dir)

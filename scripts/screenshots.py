@@ -41,8 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.gateway.db import create_engine, create_sessionmaker  # noqa: E402
 from bot.gateway.models import Author, Conversation, Message, Ticket  # noqa: E402
-from tests.support.console import HANDOFF_REPLY, HANDOFF_TEXT, rasa_with_tracker  # noqa: E402
-from tests.support.rasa_tracker import parse_data  # noqa: E402
+from harness.rasa_stub import HANDOFF_REPLY, HANDOFF_TEXT, StubRasa, parse_data  # noqa: E402
 
 EMAIL, NAME, PASSWORD = "anna.nowicka@ingksiegowosc.pl", "Anna", "Konsultant#2026-zrzuty"
 # A Monday morning in Warsaw, so advisers are "at work" whatever the real time is.
@@ -236,7 +235,8 @@ async def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite+aiosqlite:///{tmp}/gateway.db"
         port = free_port()
-        async with rasa_with_tracker(REPLIES, TRACKER, UNDERSTOOD, TURN_EVENTS) as rasa:
+        async with StubRasa(replies_by_message=REPLIES, tracker=TRACKER, understood=UNDERSTOOD,
+                            turn_events=TURN_EVENTS) as rasa:
             env = {**os.environ, "POMOCNIK_ENV": "development", "GATEWAY_PORT": str(port),
                    "GATEWAY_DATABASE_URL": database_url, "RASA_URL": rasa.url,
                    "RASA_API_TOKEN": "screenshots", "AGENT_PASSWORD": PASSWORD,

@@ -1,21 +1,22 @@
-"""How customers reach us: the support contacts every e-mail ends with, stated once.
+"""How customers reach us, as the backend's e-mails and messages say it.
 
-The e-mail templates get them as the ``contact`` global (templates/email/base.*); the backend's
-messages import the constants."""
+The facts live in one configuration, common/contacts.py (the gateway and the assistant's
+responses say the same); the e-mail templates get them as the ``contact`` global
+(templates/email/base.*), the backend's messages import the constants."""
 
 from __future__ import annotations
 
 from types import MappingProxyType
 
-# Technical support of the guides ("Pomoc" in every e-mail's footer).
-SUPPORT_PHONE = "32 356 22 23"
-SUPPORT_EMAIL = "wsparcie@ingksiegowosc.pl"
-# Short form of the advisers' hours, in the footer.
-SUPPORT_HOURS = "pon.–pt. 8:00–18:00"
+from common.contacts import CONTACTS
+
+SUPPORT_PHONE = CONTACTS.phone
+SUPPORT_EMAIL = CONTACTS.support_email
+# Short form of the advisers' hours, in the footer: "pon.–pt. 8:00–18:00".
+SUPPORT_HOURS = CONTACTS.hours_short
 # The same hours as a sentence says them ("Nasi doradcy pracują …").
-ADVISER_HOURS = "od poniedziałku do piątku w godz. 8:00–18:00"
-# Where to write about an account, a licence or a package that someone else changed.
-CONTACT_EMAIL = "kontakt@iksiegowosc24.pl"
+ADVISER_HOURS = CONTACTS.hours_sentence
+CONTACT_EMAIL = CONTACTS.contact_email
 
 TEMPLATE_GLOBAL = MappingProxyType(
     {

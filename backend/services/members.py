@@ -24,6 +24,7 @@ from backend.db import is_valid_id
 from backend.deps import Deps
 from backend.errors import Conflict, DomainError, Forbidden, InvalidToken, NotFound
 from backend.mail import member_emails
+from backend.mail.contact import SUPPORT_PHONE
 from backend.models import Account, AccountState, Membership, Organisation, Role, TokenPurpose
 from backend.repositories import accounts
 from backend.repositories import members as member_queries
@@ -79,7 +80,7 @@ class LastOwner(Conflict):
     message = (
         "Nie można usunąć właściciela firmy ani odebrać mu roli „właściciel / prezes” – "
         "firma musi mieć zawsze właściciela. Przekazanie firmy innej osobie nie jest możliwe "
-        "przez asystenta; w tej sprawie zadzwoń do nas: 32 356 22 23."
+        f"przez asystenta; w tej sprawie zadzwoń do nas: {SUPPORT_PHONE}."
     )
 
 

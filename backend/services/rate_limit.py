@@ -20,14 +20,16 @@ Keys (addresses, licence IDs, networks, conversations) are stored only as their 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend import metrics
 from backend.models import RateLimitHit
@@ -36,6 +38,12 @@ from backend.security.tokens import digest
 from backend.services.clock import Clock
 
 Claim = tuple["RateLimit", str]
+
+logger = logging.getLogger("pomocnik.backend")
+
+# The window of every limit defined, by scope: a hit older than the longest one is read by no
+# count any more, and the periodic purge deletes it.
+_WINDOWS: dict[str, timedelta] = {}
 
 
 class LimitReached(Exception):
@@ -71,6 +79,7 @@ class RateLimit:
     refuses: bool = True
 
     def __post_init__(self) -> None:
+        _WINDOWS[self.scope] = max(self.window, _WINDOWS.get(self.scope, self.window))
         if self.refuses:  # exported at 0 from the start: the first refusal shows as an increase
             metrics.RATE_LIMIT_REFUSALS.labels(self.scope)
 
@@ -187,5 +196,35 @@ class Requester:
         )
 
 
-async def purge_expired(session: AsyncSession, older_than: timedelta, clock: Clock) -> None:
-    await session.execute(delete(RateLimitHit).where(RateLimitHit.created_at < clock() - older_than))
+def longest_window() -> timedelta:
+    """The longest window of any limit defined (what the purge must keep)."""
+    return max(_WINDOWS.values())
+
+
+async def purge_expired(
+    session: AsyncSession, clock: Clock, older_than: timedelta | None = None
+) -> int:
+    """Delete the hits older than ``older_than`` (default: the longest window of any limit),
+    which no count reads any more; returns how many went."""
+    if older_than is None and not _WINDOWS:
+        return 0  # no limit defined: nothing can be known to be expired
+    cutoff = clock() - (older_than or longest_window())
+    result = await session.execute(delete(RateLimitHit).where(RateLimitHit.created_at < cutoff))
+    return result.rowcount or 0
+
+
+async def purge_forever(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, interval_seconds: float
+) -> None:
+    """Purge expired hits now and then every ``interval_seconds`` until cancelled, so the table
+    holds only what the windows can still count. Every replica may run it: the delete is
+    idempotent. A failed round is logged and retried at the next interval."""
+    while True:
+        try:
+            async with sessions() as session, session.begin():
+                purged = await purge_expired(session, clock)
+            if purged:
+                logger.info("rate limits: purged %d expired hits", purged)
+        except Exception:
+            logger.exception("rate limits: purging expired hits failed")
+        await asyncio.sleep(interval_seconds)

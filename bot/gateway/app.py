@@ -144,7 +144,7 @@ def create_app(
 
     register_error_handlers(app)
     register_api_routes(app)
-    register_page_routes(app)
+    register_page_routes(app, demo_sign_in=settings.is_development)
     register_console(app)
     app.ctx.socket.attach(app)
     _register_lifecycle(app)

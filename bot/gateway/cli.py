@@ -31,54 +31,34 @@ from zoneinfo import ZoneInfo
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 from bot.domain_files import DOMAIN_DIR
 from bot.gateway.db import VERSION_TABLE, create_engine, create_sessionmaker, utcnow
 from bot.gateway.domain import DomainError, load_domain
 from bot.gateway.settings import PROJECT_ROOT, Settings, SettingsError
+from common import database
+from common.database import is_sqlite
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    return config
-
-
-def is_sqlite(database_url: str) -> bool:
-    return make_url(database_url).get_backend_name() == "sqlite"
-
-
-def ensure_sqlite_directory(database_url: str) -> None:
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    return database.alembic_config(MIGRATIONS, database_url)
 
 
 def migrate(database_url: str) -> None:
     """Upgrade to the newest schema; safe to run again and from several processes."""
-    ensure_sqlite_directory(database_url)
-    command.upgrade(alembic_config(database_url), "head")
+    database.migrate(MIGRATIONS, database_url)
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return database.head_revision(MIGRATIONS)
 
 
 async def current_revision(engine) -> str | None:
     """The schema version of the database behind an async engine (None when empty)."""
-
-    def read(connection) -> str | None:
-        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-        return context.get_current_revision()
-
-    async with engine.connect() as connection:
-        return await connection.run_sync(read)
+    return await database.current_revision(engine, VERSION_TABLE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             migrate(settings.database_url)
         return asyncio.run(export_command(settings, args))
     elif args.command == "revision":
-        ensure_sqlite_directory(settings.database_url)
+        database.ensure_sqlite_directory(settings.database_url)
         command.revision(
             alembic_config(settings.database_url), message=args.message, autogenerate=True
         )

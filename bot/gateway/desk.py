@@ -30,6 +30,7 @@ from bot.gateway.hours import BusinessHours
 from bot.gateway.models import AgentSession, Author, Conversation, Handling, Message
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.gateway.transcript import StoredMessage, Transcript
+from common.contacts import CONTACTS
 
 if TYPE_CHECKING:  # the inbox's errors are the desk's: it imports this module
     from bot.gateway.inbox import NluInbox
@@ -39,8 +40,8 @@ logger = logging.getLogger("pomocnik.gateway")
 PRESENCE_WINDOW = timedelta(seconds=90)
 MAX_COMMENT = 1000
 DESK_ROOM = "desk"  # every console listens here for queue changes
-SUPPORT_PHONE = "32 356 22 23"
-SUPPORT_EMAIL = "wsparcie@ingksiegowosc.pl"
+SUPPORT_PHONE = CONTACTS.phone
+SUPPORT_EMAIL = CONTACTS.support_email
 # Sent to Rasa when an adviser lets go, so the assistant knows what happened.
 RETURN_INTENT = "/handoff_returned"
 CONTACT_LINES = (
@@ -197,7 +198,7 @@ class Desk:
         if after_hours:
             when = self.hours.next_opening_text()
             text = (
-                "Konsultanci pracują od poniedziałku do piątku w godz. 8:00–18:00 (poza "
+                f"Konsultanci pracują {CONTACTS.hours_sentence} (poza "
                 f"świętami). Teraz ich nie ma – będą dostępni {when}.\n{CONTACT_LINES}"
             )
         else:

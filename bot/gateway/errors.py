@@ -13,6 +13,9 @@ from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse, json
 
+from common.contacts import CONTACTS
+from common.polish import HOUR, MINUTE, SECOND
+
 MAX_TEXT_LENGTH = 1000
 MAX_BODY_BYTES = 16 * 1024
 
@@ -69,7 +72,7 @@ MESSAGES = {
     # {wait} is filled in with e.g. "40 minut" or "3 godziny" (see wait_pl).
     "too_many_tickets": (
         "Z tej rozmowy wysłano już {limit} zgłoszenia – więcej nie przyjmiemy. Jeśli chcesz "
-        "coś dodać, zadzwoń pod numer 32 356 22 23 albo napisz na wsparcie@ingksiegowosc.pl."
+        f"coś dodać, zadzwoń pod numer {CONTACTS.phone} albo napisz na {CONTACTS.support_email}."
     ),
     "too_many_tickets_from_address": (
         "Z Twojej sieci wysłano w ciągu ostatniej godziny zbyt wiele zgłoszeń. "
@@ -124,17 +127,9 @@ def error_response(
     return json(body, status=status, headers=headers)
 
 
-def _plural_pl(count: int, one: str, few: str, many: str) -> str:
-    if count == 1:
-        return f"1 {one}"
-    if count % 10 in (2, 3, 4) and count % 100 not in (12, 13, 14):
-        return f"{count} {few}"
-    return f"{count} {many}"
-
-
 def seconds_pl(seconds: int) -> str:
     """ "1 sekundę", "2 sekundy", "5 sekund", "22 sekundy" (Polish plural of the accusative)."""
-    return _plural_pl(seconds, "sekundę", "sekundy", "sekund")
+    return SECOND.count(seconds, accusative=True)
 
 
 def wait_pl(seconds: int) -> str:
@@ -143,8 +138,8 @@ def wait_pl(seconds: int) -> str:
     if seconds < 60:
         return seconds_pl(max(1, seconds))
     if seconds < 3600:
-        return _plural_pl(-(-seconds // 60), "minutę", "minuty", "minut")
-    return _plural_pl(-(-seconds // 3600), "godzinę", "godziny", "godzin")
+        return MINUTE.count(-(-seconds // 60), accusative=True)
+    return HOUR.count(-(-seconds // 3600), accusative=True)
 
 
 def rate_limit_message(code: str, retry_after_seconds: int) -> str:

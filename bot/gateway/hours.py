@@ -9,15 +9,17 @@ from __future__ import annotations
 import time as time_module
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta, timezone
 
 import holidays
 
-WARSAW = ZoneInfo("Europe/Warsaw")
-OPENS = time(8, 0)
-CLOSES = time(18, 0)
-WORKDAYS = frozenset(range(5))  # Monday..Friday
+from common.contacts import CONTACTS
+from common.polish import WARSAW, format_day_month
+
+# The advisers' hours are in the one contacts configuration (common/contacts.py).
+OPENS = CONTACTS.opens
+CLOSES = CONTACTS.closes
+WORKDAYS = CONTACTS.workdays  # Monday..Friday
 # "w poniedziałek", "we wtorek": the preposition follows Polish pronunciation.
 _ON_WEEKDAY = ("w poniedziałek", "we wtorek", "w środę", "w czwartek", "w piątek")
 
@@ -79,7 +81,7 @@ class BusinessHours:
         days_ahead = (opening.date() - local.date()).days
         if days_ahead == 0:
             return f"dziś {hour}"
-        when = f"{_ON_WEEKDAY[opening.weekday()]} {opening:%d.%m}"
+        when = f"{_ON_WEEKDAY[opening.weekday()]} {format_day_month(opening)}"
         if days_ahead == 1:
             return f"jutro ({when}) {hour}"
         return f"{when} {hour}"

@@ -95,13 +95,18 @@ STATIC_FILES = {
 }
 
 
-def register_page_routes(app: Sanic) -> None:
-    home = Asset(render("demo.html").encode("utf-8"), HTML, PAGE_CACHE)
+def register_page_routes(app: Sanic, *, demo_sign_in: bool) -> None:
+    """The demo page and static files; the demo sign-in (``/demo/logowanie``, ``/panel``,
+    ``/demo/wyloguj``) only when ``demo_sign_in`` (development: it signs in as the demo account
+    from a hint on the page, which a real deployment must not offer)."""
+    home = Asset(render("demo.html", demo_sign_in=demo_sign_in).encode("utf-8"), HTML, PAGE_CACHE)
     app.add_route(serve_asset(home), "/", methods=["GET", "HEAD"], name="demo_home")
     for uri, (relative_path, content_type, cache_control) in STATIC_FILES.items():
         asset = Asset((PACKAGE_DIR / relative_path).read_bytes(), content_type, cache_control)
         name = "asset_" + relative_path.replace("/", "_").replace(".", "_")
         app.add_route(serve_asset(asset), uri, methods=["GET", "HEAD"], name=name)
+    if not demo_sign_in:
+        return
     app.add_route(login_page, "/demo/logowanie", methods=["GET", "POST"], name="demo_login")
     app.add_route(panel_page, "/panel", methods=["GET"], name="demo_panel")
     app.add_route(logout, "/demo/wyloguj", methods=["POST"], name="demo_logout")

@@ -175,7 +175,7 @@ class LiveBackend:
 
 @pytest.fixture(scope="module")
 def live_stack(tmp_path_factory):
-    from tests.support.stack import start_stack, stop_stack
+    from harness.stack import start_stack, stop_stack
 
     stack = start_stack(tmp_path_factory.mktemp("backend"), services=("mailsink", "backend"))
     yield stack

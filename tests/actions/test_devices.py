@@ -23,7 +23,6 @@ from actions.devices import (
     ActionRemoveDevice,
     ValidateDeviceStatusForm,
     ValidateRemoveDeviceForm,
-    format_date,
 )
 from actions.identity import identity_expired_events
 from tests.actions.helpers import fresh_requester, make_tracker, slot_event, user_event
@@ -468,12 +467,6 @@ async def test_cancel_resets_the_form():
         "email": None,
         "verification_code": None,
     }
-
-
-def test_dates_are_shown_in_warsaw_time():
-    assert format_date("2026-03-12T23:30:00+00:00") == "13.03.2026"
-    assert format_date("2026-07-01T08:00:00") == "01.07.2026"
-    assert format_date("garbage") is None
 
 
 @pytest.mark.parametrize(

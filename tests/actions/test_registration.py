@@ -36,7 +36,6 @@ from actions.registration import (
     parse_nip,
     parse_person_name,
     parse_pin,
-    polish_date,
     registration_idempotency_key,
     summary_values,
 )
@@ -153,10 +152,8 @@ def test_parse_person_name_refuses(text):
     assert parse_person_name(text) is None
 
 
-def test_format_nip_and_polish_date():
+def test_format_nip():
     assert format_nip("5260250274") == "526-025-02-74"
-    assert polish_date("2027-06-30") == "30.06.2027"
-    assert polish_date("jutro") is None
 
 
 def test_idempotency_key_leaves_the_pin_out_and_changes_per_attempt():

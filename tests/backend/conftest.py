@@ -14,8 +14,9 @@ from backend.demo_data import JAN_KOWALSKI, load_demo_data
 from backend.settings import Settings
 from tests.support.clock import FakeClock
 from tests.support.databases import fresh_database
+from tests.support.outbox import mail_settled as wait_for_outbox
 from tests.support.smtp import SmtpSink
-from tests.support.stack import free_port
+from harness.stack import free_port
 
 SERVICE_TOKEN = "test-service-token-0123456789abcdef"
 
@@ -84,6 +85,14 @@ async def backend(settings, clock, request):
         await server.wait_closed()
         await server.after_stop()
         Sanic._app_registry.pop(app.name, None)
+
+
+@pytest.fixture
+async def mail_settled(backend):
+    """Queued e-mail goes out before the backend stops (a module that sends e-mail uses it:
+    ``pytestmark = pytest.mark.usefixtures("mail_settled")``)."""
+    yield
+    await wait_for_outbox(backend.app.ctx.sessions)
 
 
 @pytest.fixture

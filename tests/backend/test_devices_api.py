@@ -8,9 +8,7 @@ from sqlalchemy import func, select, update
 from backend.api.service_auth import GRANT_HEADER
 from backend.models import Account, AccountState, AuditEvent, IdempotentResponse, MobileDevice
 from backend.security.tokens import digest
-from backend.models import OutboxMessage
 from tests.support.smtp import body_text, html_text
-from tests.support.waiting import eventually
 
 ACTIVATE = "/api/v1/mobile/activate"
 APP_DEVICE = "/api/v1/mobile/device"
@@ -25,25 +23,8 @@ PAIRED_SUBJECT = "Nowe urządzenie mobilne połączone z kontem – iKsięgowoś
 REMOVED_SUBJECT = "Urządzenie mobilne zostało odłączone od konta – iKsięgowość24"
 
 
-@pytest.fixture(autouse=True)
-async def mail_settled(backend):
-    """Let queued e-mail go out before the backend stops.
-
-    Stopping right after a notify can hang the shared outbox sender on Python 3.11 (its
-    asyncio.wait_for may swallow the cancellation); see the report on backend/mail/sender.py.
-    """
-    yield
-
-    async def all_sent():
-        async with backend.app.ctx.sessions() as session:
-            pending = await session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.sent_at.is_(None))
-            )
-        return pending == 0
-
-    await eventually(all_sent)
+# Queued e-mail goes out before the backend stops (tests/backend/conftest.py).
+pytestmark = pytest.mark.usefixtures("mail_settled")
 
 
 async def activate(http, jan, *, name="Pixel 8", platform="android", password=None, key=None):

@@ -41,7 +41,6 @@ from backend.services.verification import (
     CODES_PER_NETWORK,
 )
 from tests.backend.test_registration_api import new_licence_form
-from tests.support.waiting import eventually
 
 BURST = 50
 LOGIN = "/api/v1/auth/login"
@@ -56,19 +55,8 @@ STRANGER = {"conversation": "rozmowa-obcego", "network": "203.0.113.0/24"}
 OWNER = {"conversation": "rozmowa-wlasciciela", "network": "198.51.100.0/24"}
 
 
-@pytest.fixture(autouse=True)
-async def mail_settled(backend):
-    """Let queued e-mail go out before the backend stops."""
-    yield
-
-    async def all_sent():
-        async with backend.app.ctx.sessions() as session:
-            pending = await session.scalar(
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
-            )
-        return pending == 0
-
-    await eventually(all_sent, timeout=30)
+# Queued e-mail goes out before the backend stops (tests/backend/conftest.py).
+pytestmark = pytest.mark.usefixtures("mail_settled")
 
 
 @pytest.fixture

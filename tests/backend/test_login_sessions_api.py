@@ -4,7 +4,7 @@ exchanges it for a verification grant, logout and password resets end it."""
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from backend.api.service_auth import GRANT_HEADER
 from backend.models import (
@@ -12,7 +12,6 @@ from backend.models import (
     AccountState,
     AuditEvent,
     LoginSession,
-    OutboxMessage,
     TokenPurpose,
     VerificationGrant,
 )
@@ -20,7 +19,6 @@ from backend.repositories import accounts
 from backend.security.tokens import digest
 from backend.services import grants, tokens
 from backend.services.login_sessions import LOGIN_SESSION_TTL
-from tests.support.waiting import eventually
 
 LOGIN = "/api/v1/auth/login"
 VERIFY = "/api/v1/auth/sessions/verify"
@@ -29,21 +27,8 @@ SUBSCRIPTION = "/api/v1/account/subscription"
 SESSION_INVALID_MESSAGE = "Sesja logowania wygasła. Zaloguj się ponownie."
 
 
-@pytest.fixture(autouse=True)
-async def mail_settled(backend):
-    """Let queued e-mail go out before the backend stops (see test_devices_api.mail_settled)."""
-    yield
-
-    async def all_sent():
-        async with backend.app.ctx.sessions() as session:
-            pending = await session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.sent_at.is_(None))
-            )
-        return pending == 0
-
-    await eventually(all_sent)
+# Queued e-mail goes out before the backend stops (tests/backend/conftest.py).
+pytestmark = pytest.mark.usefixtures("mail_settled")
 
 
 async def login(http, jan):

@@ -15,7 +15,7 @@ from backend import metrics
 from backend.app import create_app
 from backend.demo_data import load_demo_data
 from tests.support.smtp import body_text
-from tests.support.stack import free_port
+from harness.stack import free_port
 from tests.support.waiting import eventually
 
 LOGIN = "/api/v1/auth/login"

@@ -6,7 +6,6 @@ from sqlalchemy import func, select
 from backend.mail import support_emails
 from backend.models import AuditEvent, OutboxMessage
 from tests.support.smtp import body_text, html_text
-from tests.support.waiting import eventually
 
 TICKET_EMAILS = "/api/v1/support/ticket-emails"
 CUSTOMER = "klient@example.pl"
@@ -14,21 +13,8 @@ QUESTION = 'Jak wystawić fakturę <b>korygującą</b> & "zaliczkową"?\nDruga l
 ANSWER = "Wejdź w <script>alert(1)</script> Sprzedaż → Faktury & wybierz „Koryguj”."
 
 
-@pytest.fixture(autouse=True)
-async def mail_settled(backend):
-    """Let queued e-mail go out before the backend stops (see test_devices_api.mail_settled)."""
-    yield
-
-    async def all_sent():
-        async with backend.app.ctx.sessions() as session:
-            pending = await session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.sent_at.is_(None))
-            )
-        return pending == 0
-
-    await eventually(all_sent)
+# Queued e-mail goes out before the backend stops (tests/backend/conftest.py).
+pytestmark = pytest.mark.usefixtures("mail_settled")
 
 
 def received(**overrides):

@@ -29,21 +29,8 @@ SUBJECT = "Kod weryfikacyjny do czatu – iKsięgowość24"
 UNKNOWN = "nikt@nieistnieje.pl"
 
 
-@pytest.fixture(autouse=True)
-async def mail_settled(backend):
-    """Let queued e-mail go out before the backend stops (see test_devices_api.mail_settled)."""
-    yield
-
-    async def all_sent():
-        async with backend.app.ctx.sessions() as session:
-            pending = await session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.sent_at.is_(None))
-            )
-        return pending == 0
-
-    await eventually(all_sent)
+# Queued e-mail goes out before the backend stops (tests/backend/conftest.py).
+pytestmark = pytest.mark.usefixtures("mail_settled")
 
 
 async def request_code(http, backend, email, requester=None):

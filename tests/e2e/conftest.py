@@ -4,7 +4,7 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright
 
-from tests.support.stack import start_stack, stop_stack
+from harness.stack import start_stack, stop_stack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Flags for a closed network and a root user in CI (no sandbox, no background connections).

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.support.stack import APP_PY, ROOT
+from harness.stack import APP_PY, ROOT
 
 pytestmark = pytest.mark.e2e
 

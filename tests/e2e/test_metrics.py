@@ -22,7 +22,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.support.stack import METRICS_SERVICES
+from harness.stack import METRICS_SERVICES
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from bot.gateway.nlu_export import fold, training_examples
-from tests.support.stack import APP_PY, ROOT
+from harness.stack import APP_PY, ROOT
 from tests.support.widget import tell
 
 pytestmark = pytest.mark.e2e

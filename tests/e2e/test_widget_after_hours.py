@@ -14,7 +14,7 @@ import re
 import httpx
 import pytest
 
-from tests.support.stack import start_stack, stop_stack
+from harness.stack import start_stack, stop_stack
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e

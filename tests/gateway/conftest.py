@@ -1,7 +1,8 @@
 """Fixtures: the real gateway on a free loopback port and a real HTTP stub of Rasa.
 
 Nothing of our own code is mocked. Rasa, an outside service, is replaced by a
-tiny HTTP/1.1 server that records what it receives and answers canned replies.
+tiny HTTP/1.1 server that records what it receives and answers canned replies
+(harness/rasa_stub.py).
 Each test gets a fresh gateway database: SQLite in the test's directory, or a fresh
 PostgreSQL database when TEST_DATABASE_URL is set (migrated like `make db` does).
 """
@@ -11,12 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
-import os
 import socket
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +21,11 @@ import httpx
 import pytest
 import socketio
 from sanic import Sanic
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.gateway import Settings, create_app
 from bot.gateway.cli import migrate
-from tests.support.rasa_tracker import sender_of, tracker_with_events
+from harness.rasa_stub import StubRasa
+from tests.support.databases import fresh_database as fresh_backend_or_gateway_database
 
 TEST_SECRET = "test-gateway-secret-0123456789-abcdefghijklmnop"
 DEFAULT_REPLY = [
@@ -43,116 +38,18 @@ DEFAULT_REPLY = [
         ],
     }
 ]
+# GET /conversations/<id>/tracker answers this (Rasa's shape, trimmed) plus the events.
+DEFAULT_TRACKER = {
+    "latest_message": {"intent": {"name": "reset_password", "confidence": 0.97}},
+    "active_loop": {"name": "reset_password_form"},
+    "slots": {"email": "jan.kowalski@majafirma.pl", "pin": "1234", "package": None},
+}
 _app_numbers = itertools.count()
 
 # Several gateway apps start in this one process. On startup Sanic rewrites some of
 # its own class methods ("TouchUp"); only in test mode does it keep the originals and
 # redo that per app instead of failing on already rewritten methods.
 Sanic.test_mode = True
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class StubRasa:
-    """Stands in for Rasa's REST channel (and the tracker of its HTTP API); tests set the
-    reply before calling."""
-
-    reply_status: int = 200
-    reply_body: Any = field(default_factory=lambda: DEFAULT_REPLY)
-    # Replies for particular message texts (anything else gets reply_body).
-    replies_by_message: dict[str, Any] = field(default_factory=dict)
-    root_status: int = 200
-    # GET /conversations/<id>/tracker answers this (Rasa's shape, trimmed).
-    tracker: dict[str, Any] = field(
-        default_factory=lambda: {
-            "latest_message": {"intent": {"name": "reset_password", "confidence": 0.97}},
-            "active_loop": {"name": "reset_password_form"},
-            "slots": {"email": "jan.kowalski@majafirma.pl", "pin": "1234", "package": None},
-        }
-    )
-    # What the stub "understood" of particular texts, and the events after them (see
-    # tests.support.rasa_tracker); others get the tracker's latest_message and no actions.
-    understood: dict[str, Any] = field(default_factory=dict)
-    turn_events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    delay_seconds: float = 0.0
-    requests: list[RecordedRequest] = field(default_factory=list)
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def webhook_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path == "/webhooks/rest/webhook"]
-
-    async def start(self) -> None:
-        self._tasks: set[asyncio.Task] = set()
-        self._server = await asyncio.start_server(self._serve_connection, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
-
-    async def _serve_connection(self, reader, writer) -> None:
-        self._tasks.add(asyncio.current_task())
-        try:
-            while request := await self._read_request(reader):
-                self.requests.append(request)
-                await asyncio.sleep(self.delay_seconds)
-                writer.write(self._response_for(request))
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self._tasks.discard(asyncio.current_task())
-            writer.close()
-
-    @staticmethod
-    async def _read_request(reader) -> RecordedRequest | None:
-        request_line = await reader.readline()
-        if not request_line:
-            return None
-        method, path, _ = request_line.decode("latin-1").split(" ", 2)
-        headers = {}
-        while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-            name, value = line.decode("latin-1").split(":", 1)
-            headers[name.strip().lower()] = value.strip()
-        body = await reader.readexactly(int(headers.get("content-length", "0")))
-        return RecordedRequest(method, path, headers, body)
-
-    def _response_for(self, request: RecordedRequest) -> bytes:
-        if request.path == "/":
-            status, payload = self.root_status, b"Hello from Rasa: 3.6.21"
-        elif request.method == "GET" and request.path.startswith("/conversations/"):
-            sender = sender_of(request.path)
-            sent = [r.json() for r in self.webhook_requests if r.json().get("sender") == sender]
-            status, payload = 200, tracker_with_events(self.tracker, sent, self.understood,
-                                                       self.turn_events)
-        elif request.json().get("message") in self.replies_by_message:
-            status, payload = 200, self.replies_by_message[request.json()["message"]]
-        else:
-            status, payload = self.reply_status, self.reply_body
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")
-        head = (
-            f"HTTP/1.1 {status} Stub\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        )
-        return head.encode("latin-1") + body
 
 
 def free_port() -> int:
@@ -206,25 +103,13 @@ def gateway_settings(rasa_url: str, database_url: str, **overrides) -> Settings:
     return Settings(**{**values, **overrides})
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(directory: Path) -> AsyncIterator[str]:
-    server_url = os.environ.get("TEST_DATABASE_URL")
-    if not server_url:
-        # SQLite is migrated by the gateway itself when it starts.
-        yield f"sqlite+aiosqlite:///{directory / 'gateway.db'}"
-        return
-    name = f"pomocnik_gw_test_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(migrate, url)
-        yield url
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+def fresh_database(directory: Path):
+    """A fresh gateway database (tests/support/databases.py): SQLite is migrated by the gateway
+    itself when it starts."""
+    return fresh_backend_or_gateway_database(
+        directory, migrate=migrate, sqlite_file="gateway.db", migrate_sqlite=False,
+        prefix="pomocnik_gw_test",
+    )
 
 
 @pytest.fixture
@@ -235,7 +120,7 @@ async def database_url(tmp_path: Path) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def stub_rasa() -> AsyncIterator[StubRasa]:
-    stub = StubRasa()
+    stub = StubRasa(reply_body=DEFAULT_REPLY, tracker=DEFAULT_TRACKER)
     await stub.start()
     yield stub
     await stub.stop()

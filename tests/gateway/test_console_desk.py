@@ -11,16 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.rasa_stub import HANDOFF_REPLY, HANDOFF_TEXT, StubRasa
 from tests.support.clock import FakeClock
 from tests.support.console import (
     ANNA,
-    HANDOFF_REPLY,
-    HANDOFF_TEXT,
     PIOTR,
     AdviserBrowser,
     Visitor,
     add_agent,
-    rasa_with_tracker,
 )
 from tests.support.waiting import eventually
 
@@ -42,7 +40,7 @@ def clock() -> FakeClock:
 async def rasa():
     replies = {HANDOFF_TEXT: HANDOFF_REPLY,
                "Dzień dobry": [{"recipient_id": "x", "text": "Dzień dobry! W czym pomóc?"}]}
-    async with rasa_with_tracker(replies, TRACKER) as stub:
+    async with StubRasa(replies_by_message=replies, tracker=TRACKER) as stub:
         yield stub
 
 

@@ -18,18 +18,15 @@ from bot.gateway.console.texts import ENTITY_LABELS, INTENT_LABELS
 from bot.gateway.db import create_engine, create_sessionmaker
 from bot.gateway.domain import load_domain
 from bot.gateway.models import Author, Conversation, Message
+from harness.rasa_stub import HANDOFF_REPLY, HANDOFF_TEXT, StubRasa, parse_data
 from tests.support.clock import FakeClock
 from tests.support.console import (
     ANNA,
-    HANDOFF_REPLY,
-    HANDOFF_TEXT,
     PIOTR,
     AdviserBrowser,
     Visitor,
     add_agent,
-    rasa_with_tracker,
 )
-from tests.support.rasa_tracker import parse_data
 from tests.support.waiting import eventually
 
 EURO = "czy mogę wystawić fakturę w euro"  # not understood: the guess had 0.31
@@ -61,7 +58,8 @@ TRACKER = {"latest_message": {}, "active_loop": {}, "slots": {}}
 @pytest.fixture
 async def rasa():
     replies = {HANDOFF_TEXT: HANDOFF_REPLY}
-    async with rasa_with_tracker(replies, TRACKER, UNDERSTOOD, TURN_EVENTS) as stub:
+    async with StubRasa(replies_by_message=replies, tracker=TRACKER, understood=UNDERSTOOD,
+                        turn_events=TURN_EVENTS) as stub:
         yield stub
 
 

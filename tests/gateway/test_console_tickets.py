@@ -8,12 +8,12 @@ import re
 import httpx
 import pytest
 
+from harness.http_stub import HttpStub
+from harness.rasa_stub import HANDOFF_REPLY
 from tests.support.clock import FakeClock
 from tests.support.console import (
     ANNA,
-    HANDOFF_REPLY,
     AdviserBrowser,
-    HttpStub,
     Visitor,
     add_agent,
 )

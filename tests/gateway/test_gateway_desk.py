@@ -92,7 +92,7 @@ class Desk:
 @contextlib.asynccontextmanager
 async def running_desk(stub_rasa, make_settings, moment: datetime):
     backend = StubBackend()
-    async with serving(backend, f"stub_backend_{next(_names)}") as backend_url:
+    async with serving(backend) as backend_url:
         settings = make_settings(
             stub_rasa.url,
             backend_url=backend_url,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,6 +10,7 @@ import httpx
 import pytest
 
 from bot.gateway.pages import DEMO_EMAIL, DEMO_PASSWORD
+from harness.http_stub import StubRequest, StubService
 
 SCRIPT_TAG = '<script src="/widget/widget.js" defer data-title="Pomocnik"></script>'
 
@@ -174,60 +173,29 @@ JAN_TOKEN = "jan-session-token-0123456789"
 
 
 @dataclass
-class StubBackend:
+class StubBackend(StubService):
     """Stands in for the backend's public login (POST /api/v1/auth/login)."""
 
-    port: int = 0
     logins: list[dict] = field(default_factory=list)
     name: str = "Jan Kowalski"
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _serve(self, reader, writer) -> None:
-        try:
-            await reader.readline()
-            headers = {}
-            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                key, value = line.decode("latin-1").split(":", 1)
-                headers[key.strip().lower()] = value.strip()
-            body = json.loads(await reader.readexactly(int(headers.get("content-length", "0"))))
-            self.logins.append(body)
-            if body["email"] == "zablokowany@firma.pl":
-                status, reply = 429, {"error": {"code": "too_many_login_attempts"}}
-            elif (body["email"], body["password"]) == (DEMO_EMAIL, DEMO_PASSWORD):
-                status, reply = 200, {
-                    "account": {"id": 1, "email": DEMO_EMAIL, "name": self.name},
-                    "session": {"token": JAN_TOKEN, "expires_at": "2026-11-22T08:00:00Z"},
-                }
-            else:
-                status, reply = 401, {"error": {"code": "invalid_credentials"}}
-            payload = json.dumps(reply).encode()
-            writer.write(
-                f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
-                + payload
-            )
-            await writer.drain()
-        finally:
-            writer.close()
+    def respond(self, request: StubRequest) -> tuple[int, dict]:
+        body = request.json()
+        self.logins.append(body)
+        if body["email"] == "zablokowany@firma.pl":
+            return 429, {"error": {"code": "too_many_login_attempts"}}
+        if (body["email"], body["password"]) == (DEMO_EMAIL, DEMO_PASSWORD):
+            return 200, {
+                "account": {"id": 1, "email": DEMO_EMAIL, "name": self.name},
+                "session": {"token": JAN_TOKEN, "expires_at": "2026-11-22T08:00:00Z"},
+            }
+        return 401, {"error": {"code": "invalid_credentials"}}
 
 
 @pytest.fixture
 async def backend() -> AsyncIterator[StubBackend]:
-    stub = StubBackend()
-    await stub.start()
-    yield stub
-    await stub.stop()
+    async with StubBackend() as stub:
+        yield stub
 
 
 @pytest.fixture
@@ -383,10 +351,24 @@ async def test_sign_in_without_a_configured_backend(stub_rasa, start_gateway, ma
     assert "nie ma połączenia z systemem kont" in response.text
 
 
-async def test_the_name_is_escaped_and_cookies_are_secure_outside_development(
+async def test_the_name_is_escaped_on_the_panel(stub_rasa, backend, start_gateway, make_settings):
+    backend.name = '<img src=x onerror="alert(1)">'
+    settings = make_settings(
+        stub_rasa.url, backend_url=backend.url, backend_service_token="service-token"
+    )
+    async with start_gateway(settings) as url:
+        async with httpx.AsyncClient(base_url=url, trust_env=False) as http:
+            response = await sign_in(http)
+            panel = await http.get("/panel")
+
+    assert response.status_code == 303
+    assert "<img" not in panel.text
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in panel.text
+
+
+async def test_the_demo_sign_in_exists_only_in_development(
     stub_rasa, backend, start_gateway, make_settings
 ):
-    backend.name = '<img src=x onerror="alert(1)">'
     settings = make_settings(
         stub_rasa.url,
         backend_url=backend.url,
@@ -395,24 +377,17 @@ async def test_the_name_is_escaped_and_cookies_are_secure_outside_development(
         secret="s" * 48,
     )
     async with start_gateway(settings) as url:
-        # Secure cookies are not sent back over http://: the test hands them over itself.
         async with httpx.AsyncClient(base_url=url, trust_env=False) as http:
-            form = await http.get("/demo/logowanie")
-            csrf_cookie = form.headers["set-cookie"]
-            csrf = csrf_cookie.split(";", 1)[0].split("=", 1)[1]
-            response = await http.post(
-                "/demo/logowanie",
-                data={"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "csrf_token": csrf},
-                headers={"Cookie": f"pomocnik_demo_csrf={csrf}"},
-            )
-            cookies = response.headers.get_list("set-cookie")
-            panel = await http.get(
-                "/panel",
-                headers={"Cookie": "; ".join(c.split(";", 1)[0] for c in cookies)},
-            )
+            home = await http.get("/")
+            answers = [
+                (await http.get("/demo/logowanie")).status_code,
+                (await http.post("/demo/logowanie", data={"email": DEMO_EMAIL,
+                                                          "password": DEMO_PASSWORD})).status_code,
+                (await http.get("/panel")).status_code,
+                (await http.post("/demo/wyloguj")).status_code,
+            ]
 
-    assert response.status_code == 303
-    assert "Secure" in csrf_cookie
-    assert len(cookies) == 2 and all("Secure" in cookie for cookie in cookies)
-    assert "<img" not in panel.text
-    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in panel.text
+    assert home.status_code == 200  # the page with the widget stays, without the sign-in button
+    assert "/demo/logowanie" not in home.text
+    assert answers == [404, 404, 404, 404]
+    assert backend.logins == []

@@ -5,7 +5,7 @@ a fallback, the actions, and journeys started, completed (by the form itself) or
 from __future__ import annotations
 
 from bot.gateway.understanding import turn_metadata, turn_of
-from tests.support.rasa_tracker import parse_data
+from harness.rasa_stub import parse_data
 
 
 def user(message_id: int, parsed: dict) -> dict:

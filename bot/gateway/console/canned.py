@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.gateway.desk import SUPPORT_EMAIL, SUPPORT_PHONE
+from common.contacts import CONTACTS
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ CANNED = (
     ),
     Canned(
         "Godziny i kontakt",
-        "Konsultanci pracują w dni robocze, od poniedziałku do piątku w godz. 8:00–18:00. "
+        f"Konsultanci pracują w dni robocze, {CONTACTS.hours_sentence}. "
         f"Możesz zadzwonić pod numer {SUPPORT_PHONE} albo napisać na {SUPPORT_EMAIL}.",
     ),
 )

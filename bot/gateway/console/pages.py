@@ -32,6 +32,7 @@ from bot.gateway.console.web import (
 )
 from bot.gateway.desk import DeskError
 from bot.gateway.models import TicketStatus
+from common.polish import format_day_month
 
 STATS_DAYS = 14
 DONE_NOTES = {
@@ -185,5 +186,5 @@ def last_days(now: datetime, count: int) -> list[DayRange]:
         day = today - timedelta(days=back)
         start = datetime.combine(day, time(0), tzinfo=WARSAW)
         end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=WARSAW)
-        days.append(DayRange(day.strftime("%d.%m"), start, end))
+        days.append(DayRange(format_day_month(day), start, end))
     return days

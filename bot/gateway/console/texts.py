@@ -4,6 +4,7 @@ assistant understood. Desk and ticket refusals use ``bot.gateway.errors.MESSAGES
 from __future__ import annotations
 
 from bot.gateway.errors import MESSAGES
+from common.polish import count as plural  # "1 rozmowa", "3 rozmowy", "5 rozmów"
 
 MAX_REPLY_LENGTH = 2000
 
@@ -179,17 +180,6 @@ HANDLING_LABELS = {
 AUTHOR_LABELS = {"visitor": "Klient", "bot": "Asystent", "agent": "Konsultant", "system": "System"}
 
 TICKET_STATUS_LABELS = {"open": "otwarte", "answered": "z odpowiedzią", "closed": "zamknięte"}
-
-
-def plural(count: int, one: str, few: str, many: str) -> str:
-    """ "1 rozmowa", "3 rozmowy", "5 rozmów", "22 rozmowy" (Polish plural forms)."""
-    if count == 1:
-        form = one
-    elif count % 10 in (2, 3, 4) and count % 100 not in (12, 13, 14):
-        form = few
-    else:
-        form = many
-    return f"{count} {form}"
 
 
 def text_of(code: str) -> str:

@@ -8,7 +8,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Request
@@ -19,9 +18,9 @@ from bot.gateway.console.texts import AUTHOR_LABELS, SLOT_LABELS, plural, text_o
 from bot.gateway.desk import DeskError
 from bot.gateway.domain import Domain
 from bot.gateway.errors import error_response
+from common.polish import WARSAW
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-WARSAW = ZoneInfo("Europe/Warsaw")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOGIN_PATH = "/agent/login"
 # Pages show names, e-mails and transcripts: never kept by a browser or a proxy.

@@ -23,10 +23,9 @@ ALL_SERVICES = ("mailsink", "backend", "actions", "rasa", "gateway")
 # Services with Prometheus metrics, each on a loopback port of its own ("<service>_metrics").
 METRICS_SERVICES = ("gateway", "backend", "actions")
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 APP_PY = str(ROOT / ".venv" / "app" / "bin" / "python")
 RASA_PY = str(ROOT / ".venv" / "rasa" / "bin" / "python")
-RASA = str(ROOT / ".venv" / "rasa" / "bin" / "rasa")
 MODEL = ROOT / "var" / "models" / "pomocnik.tar.gz"
 
 
@@ -107,8 +106,9 @@ def _commands(stack: Stack) -> dict[str, tuple[list[str], str]]:
             "/health",
         ),
         "rasa": (
-            [RASA, "run", "--model", str(MODEL), "--interface", "127.0.0.1",
-             "--port", str(stack.ports["rasa"]), "--credentials", str(ROOT / "credentials.yml"),
+            [RASA_PY, "-m", "bot.rasa_cli", "run", "--model", str(MODEL),
+             "--interface", "127.0.0.1", "--port", str(stack.ports["rasa"]),
+             "--credentials", str(ROOT / "credentials.yml"),
              "--endpoints", str(endpoints), "--enable-api", f"--auth-token={stack.service_token}"],
             "/",
         ),
@@ -172,7 +172,7 @@ def stop_stack(stack: Stack) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-if __name__ == "__main__":  # manual use: python -m tests.support.stack
+if __name__ == "__main__":  # manual use: python -m harness.stack
     import tempfile
 
     stack = start_stack(Path(tempfile.mkdtemp()))

@@ -1,0 +1,42 @@
+"""Rasa's command line with the known third-party deprecation noise silenced
+(common/third_party_warnings.py): ``python -m bot.rasa_cli run …`` is ``rasa run …``.
+
+The Procfile starts Rasa this way, so ``make run`` shows the health lines and the warnings that
+matter; everything else about Rasa is unchanged (same arguments, same exit code).
+
+Rasa sets up its own warning filters when a command starts (``once`` for every UserWarning, in
+front of the others); pyparsing's deprecations are UserWarnings too, so the silencing filters
+are put back in front right after Rasa's.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from common import third_party_warnings
+
+
+def install() -> None:
+    """Silence now, and again each time Rasa has set up its own filters."""
+    third_party_warnings.silence()
+    import rasa.utils.common as rasa_common
+
+    rasa_filters = rasa_common._filter_warnings
+
+    def rasa_filters_then_ours(*args, **kwargs) -> None:
+        rasa_filters(*args, **kwargs)
+        third_party_warnings.silence()
+
+    rasa_common._filter_warnings = rasa_filters_then_ours
+
+
+def main() -> None:
+    install()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv[0] = "rasa"
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
