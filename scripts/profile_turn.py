@@ -5,7 +5,7 @@
 Runs in Rasa's environment (Rasa is profiled in this process's children) and takes about ten
 minutes on 2 cores (most of it loading the model in each child):
 
-1. starts all five services as real processes (tests/support/stack.py, the shipped settings:
+1. starts all five services as real processes (harness/stack.py, the shipped settings:
    SQLite, the real tracker store, the model var/models/pomocnik.tar.gz);
 2. **HTTP hops**, one visitor at a time (no queue): the same turns of the benchmark's four
    journeys straight to Rasa's REST channel and through the gateway's JSON API, each turn
@@ -49,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.stack import MODEL, Stack, start_stack, stop_stack  # noqa: E402
+from harness.stack import MODEL, Stack, start_stack, stop_stack  # noqa: E402
 
 REPORT = ROOT / "docs" / "benchmarks" / "turn_profile.md"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -509,7 +509,7 @@ def report(hops: dict, runs: list[dict], memory: dict, startup: float, visitors:
 
 ## Method
 
-All five services run as real processes (`tests/support/stack.py`: SQLite databases, the real
+All five services run as real processes (`harness/stack.py`: SQLite databases, the real
 tracker store, the model `var/models/pomocnik.tar.gz`); the stack was healthy after
 {startup:.0f} s. The turns are the 17 of `make bench`'s four journeys (password reset, packages,
 phone pairing, registration stopped before anything is sent) as one conversation per visitor,
