@@ -27,6 +27,19 @@ def _int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     environment: str = "development"
@@ -45,6 +58,9 @@ class Settings:
     mail_from: str = "iKsięgowość24 <no-reply@iksiegowosc24.pl>"
     reset_token_ttl_minutes: int = 60
     outbox_poll_seconds: float = 2.0
+    # How long a sender's claim on an e-mail lasts; a sender that dies mid-send holds the
+    # message this long before another replica sends it. One send is bounded to half of it.
+    outbox_lease_seconds: float = 60.0
     # Argon2id cost; the defaults are OWASP's minimum for argon2id (19 MiB, t=2, p=1).
     argon2_memory_kib: int = 19456
     argon2_time_cost: int = 2
@@ -65,6 +81,8 @@ class Settings:
             smtp_host=env("SMTP_HOST", cls.smtp_host),
             smtp_port=_int("SMTP_PORT", cls.smtp_port),
             mail_from=env("MAIL_FROM", cls.mail_from),
+            outbox_poll_seconds=_float("BACKEND_OUTBOX_POLL_SECONDS", cls.outbox_poll_seconds),
+            outbox_lease_seconds=_float("BACKEND_OUTBOX_LEASE_SECONDS", cls.outbox_lease_seconds),
         )
         settings.check()
         return settings
