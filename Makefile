@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help env run test test-app test-actions test-rasa shell db model lock clean bench-nlu bench bench-conversations agent-add nlu-inbox-export
+.PHONY: help env run run-scaled bench-scaled test test-app test-actions test-rasa shell db model lock clean bench-nlu bench bench-conversations agent-add nlu-inbox-export
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ db: $(APP_ENV)/.lock-sha256 ## create/migrate the SQLite database under var/ and
 run: env model db ## start all five services; Ctrl-C stops them
 	@$(APP_PY) scripts/run.py
 
+run-scaled: env model ## the scaled topology: HAProxy, 2 gateways, 2 Rasa, 2 action servers, 2 backends on PostgreSQL + Redis; Ctrl-C stops it
+	@$(APP_PY) scripts/run_scaled.py
+
 shell: $(APP_ENV)/.lock-sha256 ## talk to the assistant in the terminal (needs `make run` in another terminal)
 	@$(APP_PY) -m bot.shell
 
@@ -66,7 +69,10 @@ bench-nlu: $(RASA_ENV)/.lock-sha256 ## 5-fold NLU benchmark: ours vs Rasa's defa
 	$(RASA_ENV)/bin/python scripts/bench_nlu.py
 
 bench: env model ## the whole stack at 1/10/50 concurrent visitors, gateway vs straight to Rasa (~7 min), writes docs/benchmarks/gateway.md
-	$(APP_PY) scripts/bench.py
+	$(APP_PY) scripts/bench.py $(ARGS)
+
+bench-scaled: env model ## the gateway path of the embedded and the scaled topology side by side (~12 min), writes docs/benchmarks/scaled.md
+	$(APP_PY) scripts/bench.py --scaled $(ARGS)
 
 bench-conversations: env model ## evaluation conversations through the whole stack (~6 min), writes docs/benchmarks/conversations.md
 	$(APP_PY) scripts/bench_conversations.py

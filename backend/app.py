@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import timedelta
 
 from sanic import Request, Sanic
 from sanic.config import Config
@@ -85,6 +86,7 @@ def create_app(
             mail_from=settings.mail_from,
             poll_seconds=settings.outbox_poll_seconds,
             clock=clock,
+            lease=timedelta(seconds=settings.outbox_lease_seconds),
         )
         app.ctx.deps = Deps(
             settings=settings,

@@ -270,6 +270,10 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     locked_until: Mapped[datetime | None]
+    # The sender holding the lease (random per claim); only it may record a failure.
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    # Fixed at the first claim and sent with every attempt, so a resend can be de-duplicated.
+    message_id: Mapped[str | None] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(default=0)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))

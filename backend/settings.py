@@ -55,6 +55,9 @@ class Settings:
     outbox_poll_seconds: float = 2.0
     # How often expired rate-limit hits are deleted (services/rate_limit.purge_forever).
     rate_limit_purge_seconds: float = 600.0
+    # How long a sender's claim on an e-mail lasts; a sender that dies mid-send holds the
+    # message this long before another replica sends it. One send is bounded to half of it.
+    outbox_lease_seconds: float = 60.0
     # Argon2id cost; the defaults are OWASP's minimum for argon2id (19 MiB, t=2, p=1).
     argon2_memory_kib: int = 19456
     argon2_time_cost: int = 2
@@ -78,6 +81,8 @@ class Settings:
             rate_limit_purge_seconds=_float(
                 "BACKEND_RATE_LIMIT_PURGE_SECONDS", cls.rate_limit_purge_seconds
             ),
+            outbox_poll_seconds=_float("BACKEND_OUTBOX_POLL_SECONDS", cls.outbox_poll_seconds),
+            outbox_lease_seconds=_float("BACKEND_OUTBOX_LEASE_SECONDS", cls.outbox_lease_seconds),
         )
         settings.check()
         return settings
@@ -95,11 +100,15 @@ class Settings:
             )
         if self.metrics_port and self.metrics_port == self.port:
             raise SettingsError("BACKEND_METRICS_PORT must differ from BACKEND_PORT")
-        if not self.rate_limit_purge_seconds > 0:
-            raise SettingsError(
-                "BACKEND_RATE_LIMIT_PURGE_SECONDS must be a positive number of seconds, got "
-                f"{self.rate_limit_purge_seconds}"
-            )
+        for variable, seconds in (
+            ("BACKEND_RATE_LIMIT_PURGE_SECONDS", self.rate_limit_purge_seconds),
+            ("BACKEND_OUTBOX_POLL_SECONDS", self.outbox_poll_seconds),
+            ("BACKEND_OUTBOX_LEASE_SECONDS", self.outbox_lease_seconds),
+        ):
+            if not seconds > 0:
+                raise SettingsError(
+                    f"{variable} must be a positive number of seconds, got {seconds}"
+                )
         if self.is_development:
             return
         if self.service_token == DEV_SERVICE_TOKEN or len(self.service_token) < MIN_SECRET_LENGTH:

@@ -11,6 +11,10 @@ with the same turns:
 
 Measures per-turn latency, throughput, errors (no reply, timeout, transport error, refused
 or failed message) and the peak RSS of every service; writes docs/benchmarks/gateway.md.
+
+``--scaled``: the same visitors through the gateway path of both topologies, one after the
+other — the embedded one (one process per service) and the scaled one (harness/scaled.py:
+HAProxy, two of every service, PostgreSQL, Redis) — side by side in docs/benchmarks/scaled.md.
 """
 
 from __future__ import annotations
@@ -42,9 +46,12 @@ import socketio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness import scaled  # noqa: E402
 from harness.stack import Stack, start_stack, stop_stack  # noqa: E402
 
 REPORT = ROOT / "docs" / "benchmarks" / "gateway.md"
+SCALED_REPORT = ROOT / "docs" / "benchmarks" / "scaled.md"
+TOPOLOGIES = ("embedded", "scaled")
 TURN_TIMEOUT = 30.0
 SAMPLE_EVERY = 0.2
 MB = 1024 * 1024
@@ -807,6 +814,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=40, help="warm-up turns per path")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: levels 1,10, 40 turns, no report written")
+    parser.add_argument("--scaled", action="store_true",
+                        help="the gateway path of the embedded and the scaled topology side by "
+                        "side (writes docs/benchmarks/scaled.md)")
     args = parser.parse_args()
     if args.quick:
         args.levels, args.turns, args.warmup = "1,10", 40, 10
@@ -834,8 +844,174 @@ async def bench(stack: Stack, args: argparse.Namespace) -> list[RunResult]:
     return results
 
 
+# ---------------------------------------------------------------------------------- --scaled
+
+
+def service_of(process: str) -> str:
+    """"gateway2" -> "gateway": the replicas of a service are reported together."""
+    return process.rstrip("0123456789")
+
+
+def per_service(values: dict[str, float]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for process, value in values.items():
+        totals[service_of(process)] = totals.get(service_of(process), 0.0) + value
+    return totals
+
+
+async def bench_gateway_path(stack, args: argparse.Namespace) -> list[RunResult]:
+    warm = await run(stack, "gateway", 2, args.warmup)
+    print(f"warm-up: {len(warm.latencies_ms)} turns, errors {dict(warm.errors)}", flush=True)
+    results = []
+    for level in args.levels:
+        result = await run(stack, "gateway", level, max(args.turns, MIN_TURNS_PER_VISITOR * level))
+        print(f"{level:>3} {result.turns} turns in {result.elapsed_s:.1f} s, "
+              f"p50 {fmt(result.percentile(50))} ms, p95 {fmt(result.percentile(95))} ms, "
+              f"{result.turns_per_s:.1f} turns/s, errors {sum(result.errors.values())}, "
+              f"other load {result.other_cores:.1f} cores", flush=True)
+        results.append(result)
+    return results
+
+
+def run_embedded(args: argparse.Namespace) -> tuple[list[RunResult], float]:
+    with tempfile.TemporaryDirectory(prefix="pomocnik-bench-") as workdir:
+        started = time.monotonic()
+        stack = start_stack(Path(workdir), extra_env=RAISED_LIMITS)
+        up = time.monotonic() - started
+        print(f"embedded stack up in {up:.0f} s", flush=True)
+        try:
+            return asyncio.run(bench_gateway_path(stack, args)), up
+        finally:
+            stop_stack(stack)
+
+
+def run_scaled(args: argparse.Namespace) -> tuple[list[RunResult], float]:
+    with tempfile.TemporaryDirectory(prefix="pomocnik-bench-scaled-") as workdir:
+        started = time.monotonic()
+        stack, haproxy = scaled.prepare(Path(workdir), extra_env=RAISED_LIMITS)
+        try:
+            scaled.start(stack, haproxy)
+            scaled.wait_healthy(stack, 600)
+            scaled.wait_balanced(stack)
+            up = time.monotonic() - started
+            print(f"scaled stack up in {up:.0f} s", flush=True)
+            return asyncio.run(bench_gateway_path(stack, args)), up
+        finally:
+            scaled.stop_all(stack)
+            scaled.drop_databases(stack)
+
+
+def scaled_table(results: dict[str, list[RunResult]]) -> str:
+    rows = [
+        "| visitors | topology | turns | errors | p50 ms | p95 ms | p99 ms | turns/s "
+        "| CPU ms per turn, all services | peak RSS, all services | other load |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    levels = [r.level for r in results["embedded"]]
+    for index, level in enumerate(levels):
+        for topology in TOPOLOGIES:
+            r = results[topology][index]
+            rows.append(
+                f"| {level} | {topology} | {r.turns} | {sum(r.errors.values())} "
+                f"| {fmt(r.percentile(50))} | {fmt(r.percentile(95))} | {fmt(r.percentile(99))} "
+                f"| {fmt(r.turns_per_s, 1)} | {turn_cpu_ms(r):.0f} | {fmt(r.peak_total_mb)} MB "
+                f"| {r.other_cores:.1f} cores |")
+    return "\n".join(rows)
+
+
+def scaled_service_table(results: dict[str, list[RunResult]], what: str) -> str:
+    """CPU ms per answered turn (``cpu``) or peak RSS in MB (``rss``, replicas' peaks summed)
+    per service, replicas together."""
+    services = sorted({service_of(name) for rs in results.values() for r in rs
+                       for name in r.cpu_s if name != "bench client"})
+    rows = ["| visitors | topology | " + " | ".join(services) + " |",
+            "|---:|---|" + "---:|" * len(services)]
+    for index, level in enumerate(r.level for r in results["embedded"]):
+        for topology in TOPOLOGIES:
+            r = results[topology][index]
+            if what == "cpu":
+                values = per_service({k: v for k, v in r.cpu_s.items() if k != "bench client"})
+                cells = [f"{1000 * values[name] / max(1, len(r.latencies_ms)):.0f}"
+                         if name in values else "–" for name in services]
+            else:
+                values = per_service(r.peak_mb)
+                cells = [fmt(values[name]) if name in values else "–" for name in services]
+            rows.append(f"| {level} | {topology} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def write_scaled_report(results: dict[str, list[RunResult]], started: dict[str, float],
+                        args: argparse.Namespace) -> None:
+    levels = ", ".join(str(level) for level in args.levels)
+    SCALED_REPORT.write_text(f"""# Embedded vs scaled topology
+
+`make bench-scaled` (`scripts/bench.py --scaled`) — written by the script; re-run it to
+refresh.
+
+- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC
+- machine: {machine()}
+- commit: {commit()}
+
+## Method
+
+The visitors, journeys and measurements of [gateway.md](gateway.md), on the **gateway path
+only** (the stock socket.io client, as the widget talks), through two topologies one after the
+other on the same machine:
+
+- **embedded**: `make run`'s shape — one process per service, SQLite, in-memory lock store
+  (`harness/stack.py`), started in {started["embedded"]:.0f} s;
+- **scaled**: `make run-scaled`'s shape — HAProxy in front of two gateways (websocket; Redis
+  fan-out), two Rasa servers (tracker store on PostgreSQL, Redis lock store), two action servers
+  and two backends on PostgreSQL (`harness/scaled.py`), started in
+  {started["scaled"]:.0f} s. PostgreSQL and Redis are the machine's own servers: their CPU is
+  in "other load", not in the services' columns.
+
+Per level: {args.turns} turns (at least {MIN_TURNS_PER_VISITOR} per visitor) after a warm-up of
+{args.warmup} turns; the gateway's message limits raised as in gateway.md. Levels: {levels}.
+CPU per turn: user + system time of each service's processes (replicas summed; HAProxy is
+`haproxy`) divided by answered turns. Peak RSS per service: the replicas' peaks added.
+
+## Results
+
+{scaled_table(results)}
+
+Errors by kind: embedded {errors_line(results["embedded"])}; scaled {errors_line(results["scaled"])}.
+
+CPU per answered turn (ms), per service:
+
+{scaled_service_table(results, "cpu")}
+
+Peak RSS per service (MB):
+
+{scaled_service_table(results, "rss")}
+
+## Reading it
+
+The machine has {os.cpu_count()} cores, shared with the client, PostgreSQL and Redis. Two
+replicas of every service on the same cores add work (HAProxy, PostgreSQL instead of SQLite, the
+Redis lock's polling, twice the resident models) rather than capacity: this compares the cost of
+the topology on one host. Throughput grows with replicas only when they get cores of their own
+(several hosts, or a larger host): Rasa's CPU per turn above is the figure to size by.
+""", encoding="utf-8")
+
+
+def scaled_main(args: argparse.Namespace) -> None:
+    results: dict[str, list[RunResult]] = {}
+    started: dict[str, float] = {}
+    results["embedded"], started["embedded"] = run_embedded(args)
+    results["scaled"], started["scaled"] = run_scaled(args)
+    print("\n" + scaled_table(results))
+    print("\n" + scaled_service_table(results, "cpu"))
+    if not args.quick:
+        write_scaled_report(results, started, args)
+        print(f"\nreport: {SCALED_REPORT.relative_to(ROOT)}")
+
+
 def main() -> None:
     args = parse_args()
+    if args.scaled:
+        scaled_main(args)
+        return
     with tempfile.TemporaryDirectory(prefix="pomocnik-bench-") as workdir:
         started = time.monotonic()
         stack = start_stack(Path(workdir), extra_env=RAISED_LIMITS)

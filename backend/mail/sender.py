@@ -1,7 +1,23 @@
 """Delivers queued e-mails over SMTP, retrying with exponential backoff while SMTP is down.
 
-Several backend replicas may run a sender: each claims a message with a short lease
-(``locked_until``) in its own transaction before sending, so a message goes out once.
+Several backend replicas may run a sender on one database. Delivery guarantees:
+
+- Claims: a sender claims one message at a time in its own short transaction
+  (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite, and a
+  conditional ``UPDATE`` on both), writing a lease (``locked_until``) and a random
+  ``lease_token``. While the lease runs, no other sender takes the message. One send is bounded
+  to half the lease, so a live sender finishes (or gives up) before its lease can expire.
+- A sender that dies mid-send (process killed, host lost) leaves its lease behind; when it
+  expires another sender delivers the message. If the death came before the SMTP server had
+  accepted the message (its answer to DATA), the recipient gets it exactly once.
+- Success is recorded as soon as the server accepted DATA; a connection dropped after that
+  (during QUIT) is not a failure and causes no resend. Failures are recorded only by the
+  sender that holds the lease, so a late failure cannot reset another sender's claim.
+- What cannot be guaranteed by any SMTP client: a death (or a dropped connection) after the
+  server accepted DATA but before the sender heard (or recorded) it. The message is then sent
+  again; every attempt carries the same ``Message-ID`` (``outbox_messages.message_id``, fixed at
+  the first claim), so receivers that de-duplicate by Message-ID (the development mail sink,
+  most mail stores and clients) show it once. Delivery is at-least-once, de-duplicable.
 
 At rest: the bodies may carry a one-time link or code, so they are kept only until delivery.
 Delivery clears them (text and HTML; the subject never carries a secret) in a transaction with
@@ -17,13 +33,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
 import aiosmtplib
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend import metrics
@@ -32,7 +50,8 @@ from backend.services.clock import Clock
 
 log = logging.getLogger("backend.mail")
 
-BATCH_SIZE = 20
+# A round delivers at most this many messages, then checkpoints (SQLite) and polls again.
+ROUND_LIMIT = 50
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF_SECONDS = 300
 SMTP_TIMEOUT_SECONDS = 10
@@ -45,6 +64,12 @@ def backoff_seconds(attempts: int) -> int:
     return min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
 
 
+@dataclass(frozen=True)
+class Claim:
+    message_id: int
+    token: str
+
+
 class OutboxSender:
     def __init__(
         self,
@@ -55,8 +80,14 @@ class OutboxSender:
         mail_from: str,
         poll_seconds: float,
         clock: Clock,
+        lease: timedelta = LEASE,
     ) -> None:
         self._sessions = sessions
+        self._lease = lease
+        # A send must end well before the lease does, or another sender could take the message
+        # while this one is still talking to the server.
+        self._send_budget = lease.total_seconds() / 2
+        self._smtp_timeout = min(SMTP_TIMEOUT_SECONDS, self._send_budget)
         self._smtp_host = smtp_host
         self._smtp_port = smtp_port
         self._mail_from = mail_from
@@ -103,10 +134,15 @@ class OutboxSender:
             self._wake.clear()
 
     async def deliver_due(self) -> int:
-        """Send every message that is due; returns how many were delivered."""
+        """Send every message that is due (claimed one by one); returns how many were delivered."""
         delivered = 0
-        for message_id in await self._claim_due():
-            if await self._deliver(message_id):
+        for _ in range(ROUND_LIMIT):
+            if self._stopping:
+                break
+            claim = await self._claim_next()
+            if claim is None:
+                break
+            if await self._deliver(claim):
                 delivered += 1
         if delivered or self._checkpoint_pending:
             await self._checkpoint()
@@ -139,55 +175,83 @@ class OutboxSender:
             self._checkpoint_pending = True
             log.info("outbox: WAL checkpoint busy; repeated after the next round")
 
-    async def _claim_due(self) -> list[int]:
+    async def _claim_next(self) -> Claim | None:
+        """Lease the oldest due message to this sender, or None when nothing is due."""
         now = self._clock()
+        due = (
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
+        )
+        token = secrets.token_hex(16)
         async with self._sessions.begin() as session:
-            candidates = (
-                await session.scalars(
-                    select(OutboxMessage.id)
-                    .where(
-                        OutboxMessage.sent_at.is_(None),
-                        OutboxMessage.next_attempt_at <= now,
-                        or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
-                    )
-                    .order_by(OutboxMessage.id)
-                    .limit(BATCH_SIZE)
+            # PostgreSQL: rows another sender is claiming right now are skipped, not waited
+            # for. SQLite ignores FOR UPDATE; its BEGIN IMMEDIATE serialises the claims instead.
+            message_id = await session.scalar(
+                select(OutboxMessage.id)
+                .where(*due)
+                .order_by(OutboxMessage.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if message_id is None:
+                return None
+            # Conditional, so the claim holds even where the row lock above is a no-op.
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, *due)
+                .values(
+                    locked_until=now + self._lease,
+                    lease_token=token,
+                    message_id=func.coalesce(
+                        OutboxMessage.message_id,
+                        make_msgid(idstring=f"outbox-{message_id}", domain="iksiegowosc24.pl"),
+                    ),
                 )
-            ).all()
-            claimed = []
-            for message_id in candidates:
-                result = await session.execute(
-                    update(OutboxMessage)
-                    .where(
-                        OutboxMessage.id == message_id,
-                        or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
-                    )
-                    .values(locked_until=now + LEASE)
-                )
-                if result.rowcount == 1:
-                    claimed.append(message_id)
-            return claimed
+                .execution_options(synchronize_session=False)
+            )
+            return Claim(message_id, token) if result.rowcount == 1 else None
 
-    async def _deliver(self, message_id: int) -> bool:
+    async def _deliver(self, claim: Claim) -> bool:
         async with self._sessions() as session:
-            message = await session.get(OutboxMessage, message_id)
-            if message is None or message.sent_at is not None:
+            message = await session.scalar(
+                select(OutboxMessage).where(
+                    OutboxMessage.id == claim.message_id,
+                    OutboxMessage.lease_token == claim.token,
+                    OutboxMessage.sent_at.is_(None),
+                )
+            )
+            if message is None:  # delivered or re-claimed meanwhile
                 return False
             email = self._compose(message)
+        accepted = False
+        client = aiosmtplib.SMTP(
+            hostname=self._smtp_host,
+            port=self._smtp_port,
+            timeout=self._smtp_timeout,
+            start_tls=False,
+        )
         try:
-            await aiosmtplib.send(
-                email.as_bytes(policy=MAIL_POLICY),
-                sender=parseaddr(self._mail_from)[1],
-                recipients=[email["To"]],
-                hostname=self._smtp_host,
-                port=self._smtp_port,
-                timeout=SMTP_TIMEOUT_SECONDS,
-                start_tls=False,
-            )
+            # Bounded as a whole: the lease must outlive the send.
+            async with asyncio.timeout(self._send_budget):
+                await client.connect()
+                await client.sendmail(
+                    parseaddr(self._mail_from)[1],
+                    [email["To"]],
+                    email.as_bytes(policy=MAIL_POLICY),
+                )
+                # The server accepted DATA: the message is delivered, whatever happens next.
+                accepted = True
+                await client.quit()
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-            await self._record_failure(message_id, error)
-            return False
-        await self._record_success(message_id)
+            if not accepted:
+                await self._record_failure(claim, error)
+                return False
+            log.info("outbox message %s: QUIT failed after delivery (%s)", claim.message_id,
+                     type(error).__name__)
+        finally:
+            client.close()
+        await self._record_success(claim.message_id)
         return True
 
     def _compose(self, message: OutboxMessage) -> EmailMessage:
@@ -196,7 +260,8 @@ class OutboxSender:
         email["To"] = message.to_address
         email["Subject"] = message.subject
         email["Date"] = formatdate(localtime=False)
-        email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain="iksiegowosc24.pl")
+        # Fixed at the first claim: a resend carries the same id, so receivers can de-duplicate.
+        email["Message-ID"] = message.message_id
         email.set_content(message.text_body or "")
         if message.html_body:
             email.add_alternative(message.html_body, subtype="html")
@@ -208,35 +273,50 @@ class OutboxSender:
             # and the bytes it occupied are overwritten, not just freed.
             if self._is_sqlite():
                 await session.execute(text("PRAGMA secure_delete=ON"))
-            await session.execute(
+            # Recorded whoever holds the lease now: the server has the message, so no sender
+            # may send it again.
+            result = await session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == message_id)
+                .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None))
                 .values(
                     sent_at=self._clock(),
                     locked_until=None,
+                    lease_token=None,
                     text_body=None,
                     html_body=None,
                     attempts=OutboxMessage.attempts + 1,
                 )
+                .execution_options(synchronize_session=False)
             )
+        if result.rowcount != 1:
+            log.warning("outbox message %s was already recorded as delivered", message_id)
         metrics.OUTBOX_DELIVERIES.labels("sent").inc()
         log.info("outbox message %s delivered", message_id)
 
-    async def _record_failure(self, message_id: int, error: BaseException) -> None:
+    async def _record_failure(self, claim: Claim, error: BaseException) -> None:
         metrics.OUTBOX_DELIVERIES.labels("failed").inc()
         async with self._sessions.begin() as session:
-            message = await session.get(OutboxMessage, message_id)
-            if message is None:
+            message = await session.scalar(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.id == claim.message_id,
+                    OutboxMessage.lease_token == claim.token,
+                    OutboxMessage.sent_at.is_(None),
+                )
+                .with_for_update()
+            )
+            if message is None:  # the lease passed to another sender, or it was delivered
                 return
             message.attempts += 1
             message.locked_until = None
+            message.lease_token = None
             message.next_attempt_at = self._clock() + timedelta(
                 seconds=backoff_seconds(message.attempts)
             )
             message.last_error = f"{type(error).__name__}: {error}"[:500]
         log.warning(
             "outbox message %s not delivered (attempt %s): %s; retry in %ss",
-            message_id,
+            claim.message_id,
             message.attempts,
             type(error).__name__,
             backoff_seconds(message.attempts),
