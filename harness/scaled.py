@@ -28,7 +28,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.stack import APP_PY, MODEL, RASA, RASA_PY, ROOT, free_port
+from harness.stack import APP_PY, MODEL, RASA_PY, ROOT, free_port
 
 REPLICAS = 2
 ENDPOINTS = ROOT / "deploy" / "scaled" / "endpoints.yml"
@@ -322,7 +322,8 @@ def commands(stack: ScaledStack, haproxy: str) -> dict[str, tuple[list[str], dic
             elif service == "actions":
                 argv = [RASA_PY, "-m", "actions.server", "--port", str(p[name])]
             else:
-                argv = [RASA, "run", "--model", str(MODEL), "--interface", "127.0.0.1",
+                argv = [RASA_PY, "-m", "bot.rasa_cli", "run", "--model", str(MODEL),
+                        "--interface", "127.0.0.1",
                         "--port", str(p[name]), "--credentials", str(ROOT / "credentials.yml"),
                         "--endpoints", str(ENDPOINTS), "--enable-api",
                         f"--auth-token={stack.rasa_token}"]
