@@ -30,5 +30,5 @@ COPY . /app
 RUN groupadd --gid 10001 pomocnik && useradd --uid 10001 --gid 10001 --no-create-home pomocnik
 USER 10001:10001
 
-# deploy/rasa.yaml and deploy/actions.yaml set the command (rasa run / python -m actions.server).
+# deploy/rasa.yaml and deploy/actions.yaml set the command (python -m bot.rasa_cli run / python -m actions.server).
 CMD ["python", "-m", "actions.server", "--port", "5055"]

@@ -50,8 +50,9 @@ def rasa_side(spec: dict) -> dict:
     from bot.rasa_ext.tracker_store import load_cipher
 
     argv = spec["argv"]
-    assert argv[0] == "rasa", argv
-    args = create_argument_parser().parse_args(argv[1:])
+    # "python -m bot.rasa_cli run …" is "rasa run …" with the deprecation noise silenced
+    assert argv[:3] == ["python", "-m", "bot.rasa_cli"], argv
+    args = create_argument_parser().parse_args(argv[3:])
     load_cipher(spec["env"])  # raises outside development without a usable key
     app = rasa.server.create_app(auth_token=args.auth_token)  # what --enable-api serves
     # Rasa substitutes ${VAR} in the endpoints file from the process environment.
