@@ -55,14 +55,12 @@ def _cli_output(*argv: str) -> str:
 
 
 def test_rasa_through_bot_rasa_cli_prints_no_deprecation_warnings():
+    # Whether plain `rasa` prints one here depends on the machine (a deprecation raised while
+    # compiling is not raised again from cached bytecode), so the filters' power to hide and to
+    # let through is shown by the two tests below, which plant the warnings themselves.
     rasa_cli = _cli_output("-m", "bot.rasa_cli")
     assert "Rasa Version" in rasa_cli
     assert DEPRECATION.findall(rasa_cli) == []
-    # the same command without the filters does print one (so the check can fail)
-    plain = _cli_output(
-        "-c", "import sys; from rasa.__main__ import main; sys.argv[0] = 'rasa'; main()"
-    )
-    assert "Rasa Version" in plain and DEPRECATION.findall(plain)
 
 
 def test_our_own_deprecations_still_show():
