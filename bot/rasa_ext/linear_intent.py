@@ -39,7 +39,13 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -50,7 +56,6 @@ from bot.rasa_ext.polish import fold
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "linear_intent.joblib"
-INTENT_RANKING = "intent_ranking"
 
 # Order matters: an address before the numbers inside it, a NIP before shorter digit runs.
 _PLACEHOLDERS = [
@@ -236,5 +241,5 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                 for i in order
             ]
             message.set(INTENT, ranking[0], add_to_output=True)
-            message.set(INTENT_RANKING, ranking, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages
