@@ -7,6 +7,7 @@ with it too, through the app environment's interpreter.
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import signal
 import socket
@@ -29,10 +30,28 @@ RASA_PY = str(ROOT / ".venv" / "rasa" / "bin" / "python")
 MODEL = ROOT / "var" / "models" / "pomocnik.tar.gz"
 
 
+# Ports are drawn below the kernel's ephemeral range (32768-60999 on Linux): a port the kernel
+# hands out for bind(0) can be taken by any outgoing connection before the service binds it,
+# which made a gateway die with "Address already in use" in CI. Outgoing connections never use
+# this range, and a port is never handed out twice by one process.
+_PORT_RANGE = range(20000, 32000)
+_handed_out: set[int] = set()
+_random = random.SystemRandom()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    for _ in range(200):
+        port = _random.choice(_PORT_RANGE)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port found in {_PORT_RANGE}")
 
 
 @dataclass

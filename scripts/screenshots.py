@@ -26,7 +26,6 @@ import asyncio
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.gateway.db import create_engine, create_sessionmaker  # noqa: E402
 from bot.gateway.models import Author, Conversation, Message, Ticket  # noqa: E402
+from harness.stack import free_port  # noqa: E402
 from harness.rasa_stub import HANDOFF_REPLY, HANDOFF_TEXT, StubRasa, parse_data  # noqa: E402
 
 EMAIL, NAME, PASSWORD = "anna.nowicka@ingksiegowosc.pl", "Anna", "Konsultant#2026-zrzuty"
@@ -105,12 +105,6 @@ TRACKER = {
     "slots": {"verified_name": "Jan Kowalski", "verified_email": "jan.kowalski@majafirma.pl",
               "email": "jan.kowalski@majafirma.pl"},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def wait_healthy(url: str) -> None:

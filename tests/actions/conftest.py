@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 from bot.domain_files import load_domain
+from harness.stack import free_port
 
 # These tests need the Rasa 3.10 environment. Under the app environment (no rasa_sdk)
 # the directory is skipped instead of failing at import.
@@ -92,12 +93,6 @@ class FakeBackend:
         return web.json_response(self.body, status=self.status)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 async def fake_backend():
     backend = FakeBackend()
@@ -121,7 +116,7 @@ async def fake_backend():
 @pytest.fixture
 def closed_port_url() -> str:
     """A loopback URL where nothing listens (connection refused)."""
-    return f"http://127.0.0.1:{_free_port()}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from sanic import Sanic
 from bot.gateway import Settings, create_app
 from bot.gateway.cli import migrate
 from harness.rasa_stub import StubRasa
+from harness.stack import free_port
 from tests.support.databases import fresh_database as fresh_backend_or_gateway_database
 
 TEST_SECRET = "test-gateway-secret-0123456789-abcdefghijklmnop"
@@ -50,13 +51,6 @@ _app_numbers = itertools.count()
 # its own class methods ("TouchUp"); only in test mode does it keep the originals and
 # redo that per app instead of failing on already rewritten methods.
 Sanic.test_mode = True
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (bound, read, released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.asynccontextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -16,16 +15,11 @@ import httpx
 import pytest
 from sanic import Sanic
 
+from harness.stack import free_port as harness_free_port
 from mailsink.settings import Settings
 from mailsink.web import create_app
 
 HOST = "127.0.0.1"
-
-
-def find_free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -75,13 +69,13 @@ async def stop_in_process(server) -> None:
 
 @pytest.fixture
 def free_port() -> Callable[[], int]:
-    return find_free_port
+    return harness_free_port
 
 
 @pytest.fixture
 def sink_settings(tmp_path: Path) -> Settings:
     return Settings(
-        host=HOST, smtp_port=find_free_port(), web_port=find_free_port(), mail_dir=tmp_path / "mail"
+        host=HOST, smtp_port=harness_free_port(), web_port=harness_free_port(), mail_dir=tmp_path / "mail"
     )
 
 
