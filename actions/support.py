@@ -31,6 +31,18 @@ conversation back to the assistant or closes it. The action resets `handoff_requ
 on a hand-back it greets the visitor again (`utter_handoff_returned`), after a close it
 stays silent (the gateway asks for a rating).
 
+`ticket_form` - a ticket left by typing
+----------------------------------------
+When the desk offered a ticket (nobody can take the chat) the visitor may leave it in the chat,
+on any channel: "tak", "zostawiam zgłoszenie" or just an address right after `action_handoff`
+start `ticket_form` (data/rules/support.yml). It asks where the adviser should answer (an
+e-mail address or a Polish phone number, taken from any message of the form, also the one
+that started it) and what the matter is (taken from the starting message when it says more
+than "zgłoszenie, mój mail …"). `action_leave_ticket` then sends the gateway
+``{"ticket": {"email"|"phone": …, "question": …}}`` - the fields of the widget's ticket form;
+the gateway files it within its limits and answers with the ticket's number or the reason it
+cannot (bot/gateway/chat.py). The slots are forgotten at once.
+
 `action_default_ask_affirmation` - stage 1 of the two-stage fallback
 --------------------------------------------------------------------
 Overrides Rasa's default (which asks "Did you mean 'reset_password'?"). The guessed intent
@@ -52,13 +64,21 @@ fallback gives up or the previous answer already was a fallback.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List, Mapping, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
+from rasa_sdk.types import DomainDict
 
-from actions.tracker import latest_intent
+from actions.forms import CancelForm
+from actions.people import fold
+from actions.tracker import latest_intent, latest_text
+from actions.validators import EMAIL_CANDIDATE, EMAIL_SLOT, BaseFormValidator, normalize_email
+from bot.redaction import redact
+from common.polish import find_phone
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +121,114 @@ class ActionHandoff(Action):
         dispatcher.utter_message(response=UTTER_SUPPORT_CONTACT)
         dispatcher.utter_message(json_message=HANDOFF_PAYLOAD)
         return [SlotSet(HANDOFF_REQUESTED_SLOT, True)]
+
+
+# Words that only ask for the ticket or introduce the contact: what is left after them (and the
+# contact) is the matter itself, when there is enough of it.
+_TICKET_FILLER = frozenset(
+    "a adres chce dobra dobrze e email i mail maila mailem moj moje na numer ok okej prosze "
+    "przyjac tak tel telefon telefonu to zgloszenie zgloszenia zostawiam zostawic zostawie "
+    "kontakt kontaktu moim".split()
+)
+MIN_QUESTION_WORDS = 4
+TICKET_FORM = "ticket_form"
+TICKET_CONTACT_SLOT = "ticket_contact"
+TICKET_QUESTION_SLOT = "ticket_question"
+
+
+def contact_in(text: Text) -> Optional[Text]:
+    """The e-mail address or else the phone number written in `text`, normalised."""
+    return normalize_email(text) or find_phone(text)
+
+
+def matter_in(text: Text) -> Optional[Text]:
+    """What the message says beyond asking for a ticket and giving a contact, or None."""
+    rest = EMAIL_CANDIDATE.sub(" ", text)
+    rest = re.sub(r"[+\d][\d\s().-]{7,}\d", " ", rest)
+    words = [word for word in re.findall(r"\w+", fold(rest)) if word not in _TICKET_FILLER]
+    if len(words) < MIN_QUESTION_WORDS:
+        return None
+    return " ".join(rest.split()).strip(" ,.;:-")
+
+
+class ValidateTicketForm(BaseFormValidator):
+    """Picks the contact and the matter out of the visitor's messages."""
+
+    def form_name(self) -> Text:
+        return TICKET_FORM
+
+    async def extract_ticket_contact(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if tracker.get_slot(TICKET_CONTACT_SLOT):
+            return {}
+        contact = contact_in(latest_text(tracker))
+        if contact is not None:
+            return {TICKET_CONTACT_SLOT: contact}
+        if tracker.get_slot(REQUESTED_SLOT) == TICKET_CONTACT_SLOT:
+            dispatcher.utter_message(response="utter_ticket_contact_invalid")
+        return {}
+
+    async def extract_ticket_question(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if tracker.get_slot(TICKET_QUESTION_SLOT):
+            return {}
+        text = latest_text(tracker).strip()
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        if requested == TICKET_QUESTION_SLOT:
+            return {TICKET_QUESTION_SLOT: redact(text).text}
+        if requested is None:  # the message that started the form
+            matter = matter_in(text)
+            if matter is not None:
+                return {TICKET_QUESTION_SLOT: redact(matter).text}
+        return {}
+
+    async def validate_ticket_contact(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        contact = contact_in(slot_value) if isinstance(slot_value, str) else None
+        if contact is None:
+            return self.reject(dispatcher, TICKET_CONTACT_SLOT, "utter_ticket_contact_invalid")
+        if "@" in contact:  # the visitor's own address: no journey asks for it again
+            return {TICKET_CONTACT_SLOT: contact, EMAIL_SLOT: contact}
+        return {TICKET_CONTACT_SLOT: contact}
+
+
+    async def validate_ticket_question(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        if not isinstance(slot_value, str) or len(re.findall(r"\w+", slot_value)) < 2:
+            return self.reject(dispatcher, TICKET_QUESTION_SLOT, "utter_ticket_question_too_short")
+        return {TICKET_QUESTION_SLOT: slot_value}
+
+
+class ActionLeaveTicket(Action):
+    """Hands the collected ticket to the gateway, which files it and answers."""
+
+    def name(self) -> Text:
+        return "action_leave_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        contact = tracker.get_slot(TICKET_CONTACT_SLOT) or ""
+        ticket = {
+            "email" if "@" in contact else "phone": contact,
+            "question": tracker.get_slot(TICKET_QUESTION_SLOT) or "",
+        }
+        logger.info("ticket typed in conversation %s", tracker.sender_id)
+        dispatcher.utter_message(json_message={"ticket": ticket})
+        return [SlotSet(TICKET_CONTACT_SLOT, None), SlotSet(TICKET_QUESTION_SLOT, None)]
+
+
+class ActionCancelTicket(CancelForm):
+    forgotten_slots = (TICKET_CONTACT_SLOT, TICKET_QUESTION_SLOT)
+
+    def name(self) -> Text:
+        return "action_cancel_ticket"
 
 
 class ActionHandoffReturned(Action):

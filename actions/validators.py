@@ -27,7 +27,7 @@ EMAIL_SLOT = "email"
 UTTER_INVALID_EMAIL = "utter_invalid_email"
 
 # Something that looks like an address inside a longer sentence ("mój mail to x@y.pl.").
-_EMAIL_CANDIDATE = re.compile(r"[^\s<>()\[\]{},;:\"'„”]+@[^\s<>()\[\]{},;:\"'„”]+")
+EMAIL_CANDIDATE = re.compile(r"[^\s<>()\[\]{},;:\"'„”]+@[^\s<>()\[\]{},;:\"'„”]+")
 _TRAILING_PUNCTUATION = ".,;:!?)]}\"'”"
 
 
@@ -43,7 +43,7 @@ def normalize_email(value: Any) -> Optional[str]:
     text = value.strip()
     if not text:
         return None
-    candidates = _EMAIL_CANDIDATE.findall(text)
+    candidates = EMAIL_CANDIDATE.findall(text)
     if len(candidates) != 1:
         return None
     text = candidates[0].rstrip(_TRAILING_PUNCTUATION)

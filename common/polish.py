@@ -9,6 +9,7 @@ service's own polish module, which builds on this one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Optional
@@ -108,3 +109,28 @@ def add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:
         return day.replace(year=day.year + years, day=28)
+
+
+# --- phone numbers ------------------------------------------------------------------------------
+
+# A Polish number: 9 digits, optionally +48 / 0048 in front, spaces, dashes, dots or brackets
+# between them; not part of a longer run of digits (a NIP, an account number).
+_PHONE_IN_TEXT = re.compile(r"(?<![\d+])(?:(?:\+|00)48[\s().-]*)?(?:\d[\s().-]*){8}\d(?!\d)")
+
+
+def normalise_phone(raw: str) -> Optional[str]:
+    """"600 100 200" for a whole value that is a Polish phone number, else None."""
+    digits = re.sub(r"[\s().-]", "", raw.strip())
+    match = re.fullmatch(r"(?:\+48|0048)?(\d{9})", digits)
+    if match is None:
+        return None
+    number = match.group(1)
+    return f"{number[:3]} {number[3:6]} {number[6:]}"
+
+
+def find_phone(text: str) -> Optional[str]:
+    """The one phone number written somewhere in ``text`` ("dzwońcie na 600-100-200 po 16"),
+    normalised; None when there is none or more than one."""
+    found = {normalise_phone(match.group(0)) for match in _PHONE_IN_TEXT.finditer(text)}
+    found.discard(None)
+    return found.pop() if len(found) == 1 else None

@@ -14,7 +14,7 @@ from bot.gateway import jsonsafe
 from bot.gateway.chat import ChatService, Rejected
 from bot.gateway.clients import client_address, client_metadata
 from bot.gateway.desk import DeskError
-from bot.gateway.errors import MESSAGES, ApiError, wait_pl
+from bot.gateway.errors import ApiError, desk_error_message
 from bot.gateway.models import Delivery
 from bot.gateway.rasa_client import RasaUnavailable
 from bot.gateway.tickets import TicketRequest
@@ -107,7 +107,7 @@ async def create_ticket(request: Request, conversation_id: str) -> HTTPResponse:
     await _existing(request, conversation_id)
     body = read_json_object(request)
     with desk_errors():
-        ticket = await request.app.ctx.tickets.create(
+        ticket, _ = await request.app.ctx.tickets.create(
             conversation_id, TicketRequest.parse(body), client_address(request)
         )
     return json_response({"ticket": {"number": ticket.number}}, status=201)
@@ -134,12 +134,9 @@ def desk_errors() -> Iterator[None]:
         yield
     except DeskError as error:
         headers = None
-        fields = dict(error.fields)
         if error.retry_after is not None:
             headers = {"Retry-After": str(error.retry_after)}
-            fields["wait"] = wait_pl(error.retry_after)
-        message = MESSAGES[error.code].format(**fields) if fields else None
-        raise ApiError(error.status, error.code, message, headers) from None
+        raise ApiError(error.status, error.code, desk_error_message(error), headers) from None
 
 
 async def health(request: Request) -> HTTPResponse:

@@ -137,6 +137,7 @@ def create_app(
         fanout=ctx.fanout,
         desk=ctx.desk,
         inbox=ctx.inbox,
+        tickets=ctx.tickets,
         session_limit=Limit(SESSION_SCOPE, settings.session_messages_per_minute),
         address_limit=Limit(ADDRESS_SCOPE, settings.address_messages_per_minute),
     )

@@ -19,13 +19,14 @@ from typing import Any
 
 from bot.gateway import metrics
 from bot.gateway.conversations import log_prefix, room_for
-from bot.gateway.desk import Desk, asks_for_handoff, message_event
-from bot.gateway.errors import MAX_TEXT_LENGTH, MESSAGES, rate_limit_message
+from bot.gateway.desk import Desk, DeskError, asks_for_handoff, message_event
+from bot.gateway.errors import MAX_TEXT_LENGTH, MESSAGES, desk_error_message, rate_limit_message
 from bot.gateway.fanout import FanOut
 from bot.gateway.inbox import NluInbox
 from bot.gateway.limits import Limit, RateLimiter
 from bot.gateway.models import Delivery, Handling
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.tickets import TicketRequest, TicketService
 from bot.gateway.transcript import Accepted, StoredMessage, Transcript
 from bot.gateway.understanding import turn_metadata
 
@@ -62,6 +63,9 @@ class Submitted:
     accepted: Accepted
     # True when the caller must relay the message to Rasa now (new, or a failed one retried).
     relay: bool
+    # The client address it came from (``clients.client_address``): a ticket the visitor
+    # leaves by typing counts against that address's limit.
+    address: str = "-"
 
     @property
     def message(self) -> StoredMessage:
@@ -77,6 +81,20 @@ def clean_text(raw: Any) -> str:
     return text
 
 
+def _carries_ticket(reply: dict[str, Any]) -> bool:
+    custom = reply.get("custom")
+    return isinstance(custom, dict) and isinstance(custom.get("ticket"), dict)
+
+
+def ticket_typed(replies: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The ticket the assistant collected by chat: ``custom: {"ticket": {"email"?, "phone"?,
+    "question"}}`` (the same fields as the widget's ticket form), or None."""
+    for reply in replies:
+        if _carries_ticket(reply):
+            return reply["custom"]["ticket"]
+    return None
+
+
 @dataclass
 class ChatService:
     transcript: Transcript
@@ -85,6 +103,7 @@ class ChatService:
     fanout: FanOut
     desk: Desk
     inbox: NluInbox
+    tickets: TicketService
     session_limit: Limit
     address_limit: Limit
     _tasks: set[asyncio.Task] = field(default_factory=set)
@@ -109,7 +128,7 @@ class ChatService:
         if client_message_id is not None:
             known = await self.transcript.find(session_id, client_message_id)
             if known is not None:  # a re-send after a reconnect: never counted twice
-                return await self._resubmitted(session_id, known)
+                return await self._resubmitted(session_id, known, address)
         exceeded = await self.limiter.hit(
             [(self.session_limit, session_id), (self.address_limit, address)]
         )
@@ -125,17 +144,19 @@ class ChatService:
             session_id, text, client_message_id, title
         )
         if accepted.duplicate:
-            return await self._resubmitted(session_id, accepted)
+            return await self._resubmitted(session_id, accepted, address)
         await self._announce_message(session_id, accepted.conversation_id, accepted.message)
-        return Submitted(accepted, relay=True)
+        return Submitted(accepted, relay=True, address=address)
 
-    async def _resubmitted(self, session_id: str, accepted: Accepted) -> Submitted:
+    async def _resubmitted(self, session_id: str, accepted: Accepted, address: str) -> Submitted:
         if accepted.message.delivery is Delivery.FAILED:
             retried = await self.transcript.retry_failed(accepted.message.id)
             if retried is not None:
                 await self._announce_status(session_id, retried)
-                return Submitted(Accepted(accepted.conversation_id, retried, True), relay=True)
-        return Submitted(accepted, relay=False)
+                return Submitted(
+                    Accepted(accepted.conversation_id, retried, True), relay=True, address=address
+                )
+        return Submitted(accepted, relay=False, address=address)
 
     async def relay(
         self,
@@ -189,6 +210,10 @@ class ChatService:
             failed = await self.transcript.mark_failed(message.id)
             await self._announce_status(session_id, failed, error="assistant_unavailable")
             raise
+        # A ticket typed in the chat (actions/support.py, ActionLeaveTicket): the contact and
+        # the question go into the ticket, not into the transcript as a bot message.
+        typed_ticket = ticket_typed(replies)
+        replies = [reply for reply in replies if not _carries_ticket(reply)]
         stored = await self.transcript.add_replies(conversation_id, message.id, replies)
         for reply in stored:
             await self._announce_message(session_id, conversation_id, reply)
@@ -202,9 +227,29 @@ class ChatService:
             notice = await self.desk.request_handoff(session_id, conversation_id)
             if notice is not None:
                 stored = [*stored, notice]
+        if typed_ticket is not None:
+            stored = [*stored, await self._file_ticket(session_id, submitted, typed_ticket)]
         self._in_background(self._record_turn(session_id, message.id, handoff), session_id,
                             "turn")
         return stored, "answered"
+
+    async def _file_ticket(
+        self, session_id: str, submitted: Submitted, typed: dict[str, Any]
+    ) -> StoredMessage:
+        """The ticket the visitor typed, filed like one from the widget's form: the answer is
+        its confirmation, or the refusal in Polish (not offered, a limit, a bad contact)."""
+        try:
+            _, confirmation = await self.tickets.create(
+                session_id, TicketRequest.parse(typed), submitted.address
+            )
+        except DeskError as refused:
+            return await self.desk.notice(
+                session_id,
+                submitted.accepted.conversation_id,
+                desk_error_message(refused),
+                {"ticket": {"refused": refused.code}},
+            )
+        return confirmation
 
     async def _record_turn(self, session_id: str, message_id: int, handoff: bool) -> None:
         """What the assistant understood and did, for the advisers, the statistics, the

@@ -8,6 +8,7 @@ clients branch on ``code`` and may show ``message`` to the user.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from sanic import Request, Sanic
 from sanic.exceptions import SanicException
@@ -15,6 +16,9 @@ from sanic.response import HTTPResponse, json
 
 from common.contacts import CONTACTS
 from common.polish import HOUR, MINUTE, SECOND
+
+if TYPE_CHECKING:  # desk.py raises the errors described here; no import at run time
+    from bot.gateway.desk import DeskError
 
 MAX_TEXT_LENGTH = 1000
 MAX_BODY_BYTES = 16 * 1024
@@ -140,6 +144,14 @@ def wait_pl(seconds: int) -> str:
     if seconds < 3600:
         return MINUTE.count(-(-seconds // 60), accusative=True)
     return HOUR.count(-(-seconds // 3600), accusative=True)
+
+
+def desk_error_message(error: DeskError) -> str:
+    """The Polish message of a desk refusal, its placeholders ({wait}, {limit}…) filled in."""
+    fields = dict(error.fields)
+    if error.retry_after is not None:
+        fields["wait"] = wait_pl(error.retry_after)
+    return MESSAGES[error.code].format(**fields) if fields else MESSAGES[error.code]
 
 
 def rate_limit_message(code: str, retry_after_seconds: int) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,8 +38,9 @@ from bot.gateway.conversations import log_prefix
 from bot.gateway.desk import AgentRef, Desk, DeskError
 from bot.gateway.models import Conversation, Ticket, TicketStatus
 from bot.gateway.rasa_client import RasaClient
-from bot.gateway.transcript import Transcript
+from bot.gateway.transcript import StoredMessage, Transcript
 from bot.redaction import redact
+from common.polish import normalise_phone
 
 logger = logging.getLogger("pomocnik.gateway")
 
@@ -67,8 +67,6 @@ _REFUSAL_SCOPES = {
 }
 # pg_advisory_xact_lock key serialising ticket creation on PostgreSQL ("pomocnik tickets").
 _TICKETS_LOCK_KEY = 0x706F6D6F_7469636B
-# Polish numbers: 9 digits, optionally +48 / 0048 in front; spaces and dashes allowed.
-_PHONE = re.compile(r"(?:\+48|0048)?(\d{9})")
 
 
 @dataclass(frozen=True)
@@ -110,11 +108,10 @@ def _clean_phone(raw: Any) -> str | None:
         return None
     if not isinstance(raw, str) or len(raw) > 30:
         raise DeskError(422, "ticket_phone_invalid")
-    match = _PHONE.fullmatch(re.sub(r"[\s().-]", "", raw))
-    if match is None:
+    phone = normalise_phone(raw)
+    if phone is None:
         raise DeskError(422, "ticket_phone_invalid")
-    digits = match.group(1)
-    return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
+    return phone
 
 
 def masked_email(address: str) -> str:
@@ -132,8 +129,11 @@ class TicketService:
     backend: BackendClient | None
     clock: Callable[[], datetime]
 
-    async def create(self, session_id: str, request: TicketRequest, address: str) -> Ticket:
-        """Store the ticket (within the limits), confirm it in the chat and by e-mail.
+    async def create(
+        self, session_id: str, request: TicketRequest, address: str
+    ) -> tuple[Ticket, StoredMessage]:
+        """Store the ticket (within the limits), confirm it in the chat and by e-mail; returns
+        the ticket and the confirmation posted in the chat.
 
         ``address`` is the client address (``clients.client_address``); raises ``DeskError``."""
         conversation_id = await self.transcript.conversation_id(session_id)
@@ -163,14 +163,14 @@ class TicketService:
             session.expunge(ticket)
         metrics.TICKETS.labels("created").inc()
         mailed = await self._mail(ticket, "ticket_received")
-        await self.desk.notice(
+        confirmation = await self.desk.notice(
             session_id,
             conversation_id,
             _confirmation_text(ticket, mailed, self.desk.hours.next_opening_text()),
             {"ticket": {"number": ticket.number}},
         )
         logger.info("ticket created conv=%s ticket=%s", log_prefix(session_id), ticket.number)
-        return ticket
+        return ticket, confirmation
 
     @staticmethod
     async def _serialise(session: AsyncSession) -> None:
