@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from typing import Literal
 
-from pydantic import BaseModel, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel
 from sanic import Blueprint, Request, empty, json
 
 from backend.api import openapi
-from backend.api.requests import parse_json
-from backend.api.schemas import EmailRequest, LoginRequest, NewPasswordRequest, SessionTokenRequest
+from backend.api.schemas import (
+    AcceptedOut,
+    EmailRequest,
+    IsoDateTime,
+    LoginRequest,
+    NewPasswordRequest,
+    SessionTokenRequest,
+)
 from backend.api.service_auth import require_service_token
-from backend.errors import InvalidCredentials, RateLimited, SessionInvalid
+from backend.errors import (
+    InvalidCredentials,
+    InvalidToken,
+    PasswordPolicyViolation,
+    RateLimited,
+    SessionInvalid,
+)
 from backend.services.login_sessions import LoginSessionService
 
 bp = Blueprint("auth_v1", url_prefix="/api/v1/auth")
@@ -23,15 +34,13 @@ RESET_ACCEPTED = (
 )
 NO_STORE = {"Cache-Control": "no-store"}
 
-# ISO 8601 with the offset ("2026-11-23T17:00:00+00:00"), like the code check's ``expires_at``.
-IsoDateTime = Annotated[
-    datetime,
-    PlainSerializer(lambda value: value.isoformat(), return_type=str),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
-]
-
 
 # --- answers (documented in the OpenAPI document, and every answer passes through them) ---------
+
+
+class PasswordChangedOut(BaseModel):
+    status: Literal["password_changed"]
+    message: str
 
 
 class LoginAccountOut(BaseModel):
@@ -81,30 +90,32 @@ def _sessions(request: Request) -> LoginSessionService:
 
 @bp.post("/password-reset")
 @require_service_token
-@openapi.body(EmailRequest)
-@openapi.responds(202, description="Accepted; the same answer whether or not the account exists.")
-async def request_password_reset(request: Request):
-    body = parse_json(request, EmailRequest)
+@openapi.json_body(EmailRequest)
+@openapi.responds(202, AcceptedOut,
+                  description="Accepted; the same answer whether or not the account exists.")
+async def request_password_reset(request: Request, body: EmailRequest):
     await request.app.ctx.auth.request_password_reset(body.email, actor="assistant")
     # The same answer whether or not the account exists: no account enumeration.
-    return json({"status": "accepted", "message": RESET_ACCEPTED}, status=202)
+    return json(_out(AcceptedOut, {"status": "accepted", "message": RESET_ACCEPTED}), status=202)
 
 
 @bp.post("/password-reset/confirm")
-@openapi.body(NewPasswordRequest)
-async def confirm_password_reset(request: Request):
-    body = parse_json(request, NewPasswordRequest)
+@openapi.json_body(NewPasswordRequest)
+@openapi.responds(200, PasswordChangedOut)
+@openapi.raises(InvalidToken, PasswordPolicyViolation)
+async def confirm_password_reset(request: Request, body: NewPasswordRequest):
     await request.app.ctx.auth.reset_password(body.token, body.password, body.password_confirm)
-    return json({"status": "password_changed", "message": "Hasło zostało zmienione."})
+    return json(_out(
+        PasswordChangedOut, {"status": "password_changed", "message": "Hasło zostało zmienione."}
+    ))
 
 
 @bp.post("/login")
-@openapi.body(LoginRequest)
+@openapi.json_body(LoginRequest)
 @openapi.responds(200, LoginOut, description="Logged in; a new website session (8 hours).")
 @openapi.raises(InvalidCredentials, RateLimited)
-async def login(request: Request):
+async def login(request: Request, body: LoginRequest):
     """Log in with e-mail and password; starts a website login session."""
-    body = parse_json(request, LoginRequest)
     logged_in = await request.app.ctx.auth.login_with_session(body.email, body.password)
     account = logged_in.account
     return json(
@@ -124,14 +135,13 @@ async def login(request: Request):
 
 @bp.post("/sessions/verify")
 @require_service_token
-@openapi.body(SessionTokenRequest)
+@openapi.json_body(SessionTokenRequest)
 @openapi.responds(200, SessionVerifiedOut, description="The session is live: its account and a "
                   "fresh 15-minute verification grant for it.")
 @openapi.raises(SessionInvalid)
-async def verify_session(request: Request):
+async def verify_session(request: Request, body: SessionTokenRequest):
     """Exchange a website login session for a verification grant (the assistant acts for the
     logged-in user without an e-mail code)."""
-    body = parse_json(request, SessionTokenRequest)
     verified = await _sessions(request).verify(body.session_token)
     account = verified.account
     return json(
@@ -154,11 +164,10 @@ async def verify_session(request: Request):
 
 
 @bp.post("/logout")
-@openapi.body(SessionTokenRequest)
+@openapi.json_body(SessionTokenRequest)
 @openapi.responds(204, description="Logged out; the same answer for unknown or ended sessions.")
-async def logout(request: Request):
+async def logout(request: Request, body: SessionTokenRequest):
     """End a website login session."""
-    body = parse_json(request, SessionTokenRequest)
     await _sessions(request).logout(body.session_token)
     # The same answer whether or not the session existed: nothing to learn from it.
     return empty()

@@ -17,12 +17,26 @@ from backend import roles
 from backend.db import is_valid_id
 from backend.api.pages import render_page
 from backend.api.idempotency import idempotent
-from backend.api.requests import parse_json
+from backend.api.openapi import HTML, form_body, json_body, query, raises, responds
 from backend.api.schemas import _checked_email
 from backend.api.service_auth import require_grant, require_service_token
 from backend.errors import InvalidToken, NotFound, ValidationFailed
 from backend.models import Role
-from backend.services.members import EmailTaken, MembersService
+from backend.services.members import (
+    AlreadyMember,
+    EmailChangeSelfOnly,
+    EmailTaken,
+    EmailUnchanged,
+    InvalidEmailChangeLink,
+    LastOwner,
+    MembersService,
+    MemberNotActive,
+    MemberNotFound,
+    NotOwner,
+    OrganisationNotFound,
+    OrganisationRequired,
+    OwnerRoleNotAssignable,
+)
 
 bp = Blueprint("members_v1", url_prefix="/api/v1/organisation")
 extra_bp = Blueprint("members_extra")
@@ -106,6 +120,15 @@ def _organisation_id(request: Request, body: _Body | None = None) -> int | None:
     return int(raw)
 
 
+# Every members route: the caller's company (a query argument or the body's organisation_id).
+organisation_query = query(
+    "organisation_id",
+    schema={"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    description="The company, when the caller has access to several.",
+)
+_CONTEXT_ERRORS = (OrganisationNotFound, OrganisationRequired, NotOwner, ValidationFailed)
+
+
 def _service(request: Request) -> MembersService:
     return MembersService(request.app.ctx.deps)
 
@@ -115,6 +138,9 @@ def _service(request: Request) -> MembersService:
 
 @bp.get("/members")
 @require_grant
+@organisation_query
+@responds(200, description="The company and its users.")
+@raises(*_CONTEXT_ERRORS)
 async def list_members(request: Request):
     result = await _service(request).list_members(request.ctx.account_id, _organisation_id(request))
     return json(result)
@@ -123,8 +149,11 @@ async def list_members(request: Request):
 @bp.post("/members")
 @require_grant
 @idempotent("organisation_members_add")
-async def add_member(request: Request):
-    body = parse_json(request, AddMemberRequest)
+@organisation_query
+@json_body(AddMemberRequest)
+@responds(201, description="Added (a new person is invited by e-mail).")
+@raises(*_CONTEXT_ERRORS, AlreadyMember, OwnerRoleNotAssignable)
+async def add_member(request: Request, body: AddMemberRequest):
     result = await _service(request).add_member(
         request.ctx.account_id,
         _organisation_id(request, body),
@@ -137,8 +166,11 @@ async def add_member(request: Request):
 
 @bp.patch("/members/<member_id:int>")
 @require_grant
-async def change_role(request: Request, member_id: int):
-    body = parse_json(request, ChangeRoleRequest)
+@organisation_query
+@json_body(ChangeRoleRequest)
+@responds(200, description="The member with the new role.")
+@raises(*_CONTEXT_ERRORS, MemberNotFound, LastOwner, OwnerRoleNotAssignable)
+async def change_role(request: Request, member_id: int, body: ChangeRoleRequest):
     result = await _service(request).change_role(
         request.ctx.account_id, _organisation_id(request, body), member_id, _role(body.role)
     )
@@ -147,6 +179,9 @@ async def change_role(request: Request, member_id: int):
 
 @bp.delete("/members/<member_id:int>")
 @require_grant
+@organisation_query
+@responds(200, description="Removed from the company.")
+@raises(*_CONTEXT_ERRORS, MemberNotFound, LastOwner)
 async def remove_member(request: Request, member_id: int):
     result = await _service(request).remove_member(
         request.ctx.account_id, _organisation_id(request), member_id
@@ -157,8 +192,12 @@ async def remove_member(request: Request, member_id: int):
 @bp.post("/members/<member_id:int>/email-change")
 @require_grant
 @idempotent("organisation_member_email_change")
-async def request_email_change(request: Request, member_id: int):
-    body = parse_json(request, EmailChangeRequest)
+@organisation_query
+@json_body(EmailChangeRequest)
+@responds(202, description="A confirmation link went to the new address.")
+@raises(*_CONTEXT_ERRORS, MemberNotFound, MemberNotActive, EmailUnchanged, EmailTaken,
+        EmailChangeSelfOnly)
+async def request_email_change(request: Request, member_id: int, body: EmailChangeRequest):
     result = await _service(request).request_email_change(
         request.ctx.account_id, _organisation_id(request, body), member_id, body.new_email
     )
@@ -168,8 +207,10 @@ async def request_email_change(request: Request, member_id: int):
 @bp.post("/members/me/email-change")
 @require_grant
 @idempotent("organisation_member_email_change")
-async def request_own_email_change(request: Request):
-    body = parse_json(request, EmailChangeRequest)
+@json_body(EmailChangeRequest)
+@responds(202, description="A confirmation link went to the new address.")
+@raises(OrganisationNotFound, EmailUnchanged, EmailTaken)
+async def request_own_email_change(request: Request, body: EmailChangeRequest):
     result = await _service(request).request_email_change(
         request.ctx.account_id, None, None, body.new_email
     )
@@ -186,12 +227,15 @@ class RoleNotFound(NotFound):
 
 @extra_bp.get("/api/v1/roles")
 @require_service_token
+@responds(200, description="Every role with its description.")
 async def list_roles(request: Request):
     return json({"roles": [info.to_json() for info in roles.ROLES.values()]})
 
 
 @extra_bp.get("/api/v1/roles/<code:str>")
 @require_service_token
+@responds(200, description="One role with its description.")
+@raises(RoleNotFound)
 async def show_role(request: Request, code: str):
     role = _ROLE_ALIASES.get(code.casefold())
     if role is None:
@@ -203,8 +247,10 @@ async def show_role(request: Request, code: str):
 
 
 @extra_bp.post("/api/v1/auth/email-change/confirm")
-async def confirm_email_change_api(request: Request):
-    body = parse_json(request, EmailChangeConfirm)
+@json_body(EmailChangeConfirm)
+@responds(200, description="The login e-mail is changed.")
+@raises(InvalidEmailChangeLink, EmailTaken)
+async def confirm_email_change_api(request: Request, body: EmailChangeConfirm):
     done = await _service(request).confirm_email_change(body.token)
     return json({
         "status": "email_changed",
@@ -214,6 +260,9 @@ async def confirm_email_change_api(request: Request):
 
 
 @extra_bp.get("/confirm-email")
+@query("token", description="The confirmation link's token.")
+@responds(200, media_type=HTML, description="The page that confirms the new address.")
+@responds(400, media_type=HTML, description="The link is invalid, expired or used.")
 async def confirm_email_page(request: Request):
     token = request.args.get("token", "")
     try:
@@ -225,8 +274,12 @@ async def confirm_email_page(request: Request):
 
 
 @extra_bp.post("/confirm-email")
-async def confirm_email_submit(request: Request):
-    token = (request.form or {}).get("token", "")
+@form_body("token")
+@responds(200, media_type=HTML, description="The login e-mail is changed.")
+@responds(400, media_type=HTML, description="The link is invalid, expired or used.")
+@responds(409, media_type=HTML, description="The new address became another account's login.")
+async def confirm_email_submit(request: Request, form: dict[str, str]):
+    token = form["token"]
     try:
         done = await _service(request).confirm_email_change(token)
     except (InvalidToken, EmailTaken) as error:

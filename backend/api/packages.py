@@ -9,8 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sanic import Blueprint, Request, json
 
 from backend.api.idempotency import idempotent
-from backend.api.openapi import body, raises, responds
-from backend.api.requests import parse_json
+from backend.api.openapi import json_body, raises, responds
 from backend.api.service_auth import require_grant
 from backend.models import PackageCode, Role
 from backend.services import packages as service
@@ -293,7 +292,7 @@ async def subscription(request: Request):
 
 @bp.post("/account/subscription/change/quote")
 @require_grant
-@body(SubscriptionChangeRequest)
+@json_body(SubscriptionChangeRequest)
 @responds(200, SubscriptionChangeQuoteOut)
 @raises(
     service.NotOwner,
@@ -301,22 +300,21 @@ async def subscription(request: Request):
     service.SamePackage,
     service.ChangeAlreadyScheduled,
 )
-async def quote_subscription_change(request: Request):
+async def quote_subscription_change(request: Request, body: SubscriptionChangeRequest):
     """What changing the package would do and charge now (owner only); nothing is changed.
 
     The same rules decide the quote and the change (an upgrade's pro-rata difference, an order's
     full year after a trial, a downgrade's start), so the amount the user confirms is the amount
     `POST /account/subscription/change` then charges, as long as nothing changes in between.
     """
-    request_body = parse_json(request, SubscriptionChangeRequest)
-    plan = await _service(request).quote(request.ctx.account_id, request_body.package)
+    plan = await _service(request).quote(request.ctx.account_id, body.package)
     return _dump(SubscriptionChangeQuoteOut.of(plan), headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/account/subscription/change")
 @require_grant
 @idempotent("subscription_change")
-@body(SubscriptionChangeRequest)
+@json_body(SubscriptionChangeRequest)
 @responds(200, SubscriptionChangeOut)
 @raises(
     service.NotOwner,
@@ -325,7 +323,7 @@ async def quote_subscription_change(request: Request):
     service.ChangeAlreadyScheduled,
     service.ConcurrentChange,
 )
-async def change_subscription(request: Request):
+async def change_subscription(request: Request, body: SubscriptionChangeRequest):
     """Change the package (owner only).
 
     A higher package applies at once and the rest of the paid period is charged pro rata; a lower
@@ -333,10 +331,9 @@ async def change_subscription(request: Request):
     downgrade is pending cancels it. During a trial, choosing the tried package (or a higher one)
     orders it for a paid year that follows the trial.
     """
-    request_body = parse_json(request, SubscriptionChangeRequest)
     account_id = request.ctx.account_id
     result = await _service(request).change(
-        account_id, request_body.package, actor=f"assistant:account:{account_id}"
+        account_id, body.package, actor=f"assistant:account:{account_id}"
     )
     out = SubscriptionChangeOut(
         change=result.change,

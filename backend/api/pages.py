@@ -7,6 +7,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Blueprint, Request, html
 
+from backend.api.openapi import HTML, form_body, query, responds
 from backend.errors import InvalidToken, PasswordPolicyViolation
 from backend.security.password_policy import RULE_MESSAGES, PasswordRule
 
@@ -28,6 +29,9 @@ def render_page(name: str, status: int = 200, **context) -> html:
 
 
 @bp.get("/reset-password")
+@query("token", description="The reset link's token.")
+@responds(200, media_type=HTML, description="The form that sets a new password.")
+@responds(400, media_type=HTML, description="The link is invalid, expired or used.")
 async def reset_form(request: Request):
     token = request.args.get("token", "")
     try:
@@ -38,11 +42,12 @@ async def reset_form(request: Request):
 
 
 @bp.post("/reset-password")
-async def reset_submit(request: Request):
-    form = request.form or {}
-    token = form.get("token", "")
-    password = form.get("password", "")
-    confirmation = form.get("password_confirm", "")
+@form_body("token", "password", "password_confirm")
+@responds(200, media_type=HTML, description="The password is changed.")
+@responds(400, media_type=HTML, description="The link is invalid, expired or used.")
+@responds(422, media_type=HTML, description="The form again, with the password rules it broke.")
+async def reset_submit(request: Request, form: dict[str, str]):
+    token, password, confirmation = form["token"], form["password"], form["password_confirm"]
     auth = request.app.ctx.auth
     try:
         await auth.reset_password(token, password, confirmation)

@@ -17,9 +17,10 @@ from sanic import Blueprint, Request, html, json
 
 from backend.api.pages import render_page
 from backend.api.idempotency import idempotent
-from backend.api.openapi import raises, responds
+from backend.api.openapi import HTML, form_body, json_body, query, raises, responds
 from backend.api.requests import parse_json
 from backend.api.schemas import (
+    AcceptedOut,
     EmailRequest,
     NewPasswordRequest,
     RequesterIn,
@@ -125,11 +126,6 @@ class RegistrationOut(BaseModel):
     after_trial_package: PackageCode | None
 
 
-class AcceptedOut(BaseModel):
-    status: Literal["accepted"]
-    message: str
-
-
 class ActivatedAccountOut(BaseModel):
     email: str
 
@@ -192,6 +188,7 @@ def _activation(request: Request) -> ActivationService:
 @responds(201, RegistrationOut, description="A new account was created (or, without saying so, "
           "the address already had one and was told by e-mail).")
 @responds(200, RegistrationOut, description="The licence already has an account; nothing changed.")
+@json_body(RegistrationBody, parser=_parse_registration)
 @raises(
     registration_service.InvalidNip,
     registration_service.TermsNotAccepted,
@@ -200,9 +197,8 @@ def _activation(request: Request) -> ActivationService:
     registration_service.LicenceChecksSuspended,
     registration_service.LicenceAccountUnavailable,
 )
-async def register(request: Request):
+async def register(request: Request, body: RegistrationBody):
     """Register with a Comarch ERP Optima licence (ID + PIN + NIP) and send the activation link."""
-    body = _parse_registration(request)
     form = RegistrationForm(
         email=body.email,
         comarch_id=body.comarch_id,
@@ -220,14 +216,14 @@ async def register(request: Request):
 
 @bp.post("/auth/activation/resend")
 @require_service_token
+@json_body(ResendRequest)
 @responds(202, AcceptedOut, description="The same answer for every address.")
 @raises(ActivationResendLimited)
-async def resend_activation(request: Request):
+async def resend_activation(request: Request, body: ResendRequest):
     """Send a new activation link if the account still waits for activation.
 
     Limited per address and network, per conversation, per network and per mailbox (429
     ``activation_resend_limited``, counted alike for unknown addresses)."""
-    body = parse_json(request, ResendRequest)
     await _activation(request).resend(
         body.email, requester_of(body.requester, "assistant"), actor="assistant"
     )
@@ -236,11 +232,11 @@ async def resend_activation(request: Request):
 
 
 @bp.post("/auth/activation/confirm")
+@json_body(NewPasswordRequest)
 @responds(200, ActivatedOut)
 @raises(InvalidActivationLink, PasswordPolicyViolation)
-async def confirm_activation(request: Request):
+async def confirm_activation(request: Request, body: NewPasswordRequest):
     """Set the first password with an activation (or invitation) link's token."""
-    body = parse_json(request, NewPasswordRequest)
     target = await _activation(request).activate(body.token, body.password, body.password_confirm)
     return json(_out(
         ActivatedOut,
@@ -258,6 +254,9 @@ def _form_page(token: str, target, errors: list[str], status: int = 200) -> html
 
 
 @pages_bp.get("/activate")
+@query("token", description="The activation (or invitation) link's token.")
+@responds(200, media_type=HTML, description="The form that sets the first password.")
+@responds(400, media_type=HTML, description="The link is invalid, expired or used.")
 async def activation_form(request: Request):
     token = request.args.get("token", "")
     try:
@@ -268,14 +267,15 @@ async def activation_form(request: Request):
 
 
 @pages_bp.post("/activate")
-async def activation_submit(request: Request):
-    form = request.form or {}
-    token = form.get("token", "")
+@form_body("token", "password", "password_confirm")
+@responds(200, media_type=HTML, description="The account is active.")
+@responds(400, media_type=HTML, description="The link is invalid, expired or used.")
+@responds(422, media_type=HTML, description="The form again, with the password rules it broke.")
+async def activation_submit(request: Request, form: dict[str, str]):
+    token = form["token"]
     service = _activation(request)
     try:
-        target = await service.activate(
-            token, form.get("password", ""), form.get("password_confirm", "")
-        )
+        target = await service.activate(token, form["password"], form["password_confirm"])
     except InvalidToken as error:
         return render_page("activate_invalid.html", status=400, message=error.message)
     except PasswordPolicyViolation as error:

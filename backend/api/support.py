@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sanic import Blueprint, Request, json
 
 from backend.api.idempotency import idempotent
-from backend.api.openapi import raises, responds
+from backend.api.openapi import json_body, raises, responds
 from backend.api.requests import parse_json
 from backend.api.schemas import _checked_email
 from backend.api.service_auth import require_service_token
@@ -76,14 +76,14 @@ def _service(request: Request) -> SupportService:
 @require_service_token
 @idempotent("support_ticket_email")
 @responds(202, QueuedOut, description="The e-mail is queued in the outbox.")
+@json_body(TicketEmailRequest, parser=_parse)
 @raises(TicketEmailLimit)
-async def send_ticket_email(request: Request):
+async def send_ticket_email(request: Request, body: TicketEmailRequest):
     """Queue an e-mail about a support ticket: received (after hours) or answered."""
-    body = _parse(request)
     await _service(request).send_ticket_email(
         TicketEmailKind(body.kind),
         to_address=body.to,
         ticket_number=body.ticket_number,
         answer=body.answer,
     )
-    return json({"status": "queued"}, status=202)
+    return json(QueuedOut(status="queued").model_dump(mode="json"), status=202)
