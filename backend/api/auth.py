@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from sanic import Blueprint, Request, empty, json
 
 from backend.api import openapi
+from backend.api.context import services
 from backend.api.schemas import (
     AcceptedOut,
     EmailRequest,
@@ -24,7 +25,6 @@ from backend.errors import (
     RateLimited,
     SessionInvalid,
 )
-from backend.services.login_sessions import LoginSessionService
 
 bp = Blueprint("auth_v1", url_prefix="/api/v1/auth")
 
@@ -78,13 +78,6 @@ def _out(model: type[BaseModel], body: dict) -> dict:
     return model.model_validate(body).model_dump(mode="json")
 
 
-def _sessions(request: Request) -> LoginSessionService:
-    ctx = request.app.ctx
-    if getattr(ctx, "login_sessions", None) is None:
-        ctx.login_sessions = LoginSessionService(ctx.deps)
-    return ctx.login_sessions
-
-
 # --- handlers -----------------------------------------------------------------------------------
 
 
@@ -94,7 +87,7 @@ def _sessions(request: Request) -> LoginSessionService:
 @openapi.responds(202, AcceptedOut,
                   description="Accepted; the same answer whether or not the account exists.")
 async def request_password_reset(request: Request, body: EmailRequest):
-    await request.app.ctx.auth.request_password_reset(body.email, actor="assistant")
+    await services(request).auth.request_password_reset(body.email, actor="assistant")
     # The same answer whether or not the account exists: no account enumeration.
     return json(_out(AcceptedOut, {"status": "accepted", "message": RESET_ACCEPTED}), status=202)
 
@@ -104,7 +97,7 @@ async def request_password_reset(request: Request, body: EmailRequest):
 @openapi.responds(200, PasswordChangedOut)
 @openapi.raises(InvalidToken, PasswordPolicyViolation)
 async def confirm_password_reset(request: Request, body: NewPasswordRequest):
-    await request.app.ctx.auth.reset_password(body.token, body.password, body.password_confirm)
+    await services(request).auth.reset_password(body.token, body.password, body.password_confirm)
     return json(_out(
         PasswordChangedOut, {"status": "password_changed", "message": "Hasło zostało zmienione."}
     ))
@@ -116,7 +109,7 @@ async def confirm_password_reset(request: Request, body: NewPasswordRequest):
 @openapi.raises(InvalidCredentials, RateLimited)
 async def login(request: Request, body: LoginRequest):
     """Log in with e-mail and password; starts a website login session."""
-    logged_in = await request.app.ctx.auth.login_with_session(body.email, body.password)
+    logged_in = await services(request).auth.login_with_session(body.email, body.password)
     account = logged_in.account
     return json(
         _out(
@@ -142,7 +135,7 @@ async def login(request: Request, body: LoginRequest):
 async def verify_session(request: Request, body: SessionTokenRequest):
     """Exchange a website login session for a verification grant (the assistant acts for the
     logged-in user without an e-mail code)."""
-    verified = await _sessions(request).verify(body.session_token)
+    verified = await services(request).login_sessions.verify(body.session_token)
     account = verified.account
     return json(
         _out(
@@ -168,6 +161,6 @@ async def verify_session(request: Request, body: SessionTokenRequest):
 @openapi.responds(204, description="Logged out; the same answer for unknown or ended sessions.")
 async def logout(request: Request, body: SessionTokenRequest):
     """End a website login session."""
-    await _sessions(request).logout(body.session_token)
+    await services(request).login_sessions.logout(body.session_token)
     # The same answer whether or not the session existed: nothing to learn from it.
     return empty()

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, StrictBool, field_validator
 from sanic import Blueprint, Request, json
 
+from backend.api.context import services
 from backend.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from backend.api.idempotency import MAX_KEY_LENGTH
 from backend.api.openapi import (
@@ -36,7 +37,6 @@ from backend.errors import (
 from backend.services.devices import (
     DeviceLimitReached,
     DeviceNotRecognised,
-    DeviceService,
     DeviceView,
     NoDevice,
     PinFormat,
@@ -138,10 +138,6 @@ def _dump(model: BaseModel, status: int = 200, headers: dict | None = None):
 # --- handlers -----------------------------------------------------------------------------------
 
 
-def _service(request: Request) -> DeviceService:
-    return DeviceService(request.app.ctx.deps, request.app.ctx.auth)
-
-
 def _device_token(request: Request) -> str:
     scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
     return token.strip() if scheme.lower() == DEVICE_SCHEME else ""
@@ -181,7 +177,7 @@ def with_idempotency_key(handler):
 @responds(201, ActivatedDeviceOut, description="Paired: the device token and the device.")
 @raises(InvalidCredentials, RateLimited, DeviceLimitReached)
 async def activate(request: Request, body: MobileActivation, idempotency_key: str | None):
-    activation = await _service(request).activate(
+    activation = await services(request).devices.activate(
         body.email, body.password, body.device_name, body.platform,
         idempotency_key=idempotency_key,
     )
@@ -198,7 +194,7 @@ async def activate(request: Request, body: MobileActivation, idempotency_key: st
 @device_authenticated
 @responds(200, AppDeviceAnswerOut)
 async def app_device(request: Request, device_token: str):
-    device = await _service(request).current(device_token)
+    device = await services(request).devices.current(device_token)
     return _dump(AppDeviceAnswerOut(device=AppDeviceOut.of(device)))
 
 
@@ -208,7 +204,7 @@ async def app_device(request: Request, device_token: str):
 @responds(200, AppDeviceAnswerOut)
 @raises(PinFormat, PinTooSimple)
 async def set_pin(request: Request, body: PinBody, device_token: str):
-    device = await _service(request).set_pin(device_token, body.pin)
+    device = await services(request).devices.set_pin(device_token, body.pin)
     return _dump(AppDeviceAnswerOut(device=AppDeviceOut.of(device)))
 
 
@@ -217,7 +213,7 @@ async def set_pin(request: Request, body: PinBody, device_token: str):
 @json_body(BiometricsBody)
 @responds(200, AppDeviceAnswerOut)
 async def set_biometrics(request: Request, body: BiometricsBody, device_token: str):
-    device = await _service(request).set_biometrics(device_token, body.enabled)
+    device = await services(request).devices.set_biometrics(device_token, body.enabled)
     return _dump(AppDeviceAnswerOut(device=AppDeviceOut.of(device)))
 
 
@@ -225,7 +221,7 @@ async def set_biometrics(request: Request, body: BiometricsBody, device_token: s
 @require_grant
 @responds(200, AccountDeviceOut)
 async def account_device(request: Request):
-    device = await _service(request).for_account(request.ctx.account_id)
+    device = await services(request).devices.for_account(request.ctx.account_id)
     return _dump(AccountDeviceOut(device=AssistantDeviceOut.of(device) if device else None))
 
 
@@ -235,7 +231,7 @@ async def account_device(request: Request):
 @responds(200, DeviceRemovedOut)
 @raises(NoDevice)
 async def remove_account_device(request: Request, body: RemovalBody):
-    device = await _service(request).remove(request.ctx.account_id, body.reason)
+    device = await services(request).devices.remove(request.ctx.account_id, body.reason)
     return _dump(
         DeviceRemovedOut(
             status="removed",

@@ -15,6 +15,7 @@ from sanic import Blueprint, Request, json
 
 from backend import roles
 from backend.db import is_valid_id
+from backend.api.context import services
 from backend.api.pages import render_page
 from backend.api.idempotency import idempotent
 from backend.api.openapi import HTML, form_body, json_body, query, raises, responds
@@ -29,7 +30,6 @@ from backend.services.members import (
     EmailUnchanged,
     InvalidEmailChangeLink,
     LastOwner,
-    MembersService,
     MemberNotActive,
     MemberNotFound,
     NotOwner,
@@ -129,10 +129,6 @@ organisation_query = query(
 _CONTEXT_ERRORS = (OrganisationNotFound, OrganisationRequired, NotOwner, ValidationFailed)
 
 
-def _service(request: Request) -> MembersService:
-    return MembersService(request.app.ctx.deps)
-
-
 # --- members (verified caller) --------------------------------------------------------------------
 
 
@@ -142,7 +138,7 @@ def _service(request: Request) -> MembersService:
 @responds(200, description="The company and its users.")
 @raises(*_CONTEXT_ERRORS)
 async def list_members(request: Request):
-    result = await _service(request).list_members(request.ctx.account_id, _organisation_id(request))
+    result = await services(request).members.list_members(request.ctx.account_id, _organisation_id(request))
     return json(result)
 
 
@@ -154,7 +150,7 @@ async def list_members(request: Request):
 @responds(201, description="Added (a new person is invited by e-mail).")
 @raises(*_CONTEXT_ERRORS, AlreadyMember, OwnerRoleNotAssignable)
 async def add_member(request: Request, body: AddMemberRequest):
-    result = await _service(request).add_member(
+    result = await services(request).members.add_member(
         request.ctx.account_id,
         _organisation_id(request, body),
         email=body.email,
@@ -171,7 +167,7 @@ async def add_member(request: Request, body: AddMemberRequest):
 @responds(200, description="The member with the new role.")
 @raises(*_CONTEXT_ERRORS, MemberNotFound, LastOwner, OwnerRoleNotAssignable)
 async def change_role(request: Request, member_id: int, body: ChangeRoleRequest):
-    result = await _service(request).change_role(
+    result = await services(request).members.change_role(
         request.ctx.account_id, _organisation_id(request, body), member_id, _role(body.role)
     )
     return json(result)
@@ -183,7 +179,7 @@ async def change_role(request: Request, member_id: int, body: ChangeRoleRequest)
 @responds(200, description="Removed from the company.")
 @raises(*_CONTEXT_ERRORS, MemberNotFound, LastOwner)
 async def remove_member(request: Request, member_id: int):
-    result = await _service(request).remove_member(
+    result = await services(request).members.remove_member(
         request.ctx.account_id, _organisation_id(request), member_id
     )
     return json(result)
@@ -198,7 +194,7 @@ async def remove_member(request: Request, member_id: int):
 @raises(*_CONTEXT_ERRORS, MemberNotFound, MemberNotActive, EmailUnchanged, EmailTaken,
         EmailChangeSelfOnly)
 async def request_email_change(request: Request, member_id: int, body: EmailChangeRequest):
-    result = await _service(request).request_email_change(
+    result = await services(request).members.request_email_change(
         request.ctx.account_id, _organisation_id(request, body), member_id, body.new_email
     )
     return json(result, status=202)
@@ -211,7 +207,7 @@ async def request_email_change(request: Request, member_id: int, body: EmailChan
 @responds(202, description="A confirmation link went to the new address.")
 @raises(OrganisationNotFound, EmailUnchanged, EmailTaken)
 async def request_own_email_change(request: Request, body: EmailChangeRequest):
-    result = await _service(request).request_email_change(
+    result = await services(request).members.request_email_change(
         request.ctx.account_id, None, None, body.new_email
     )
     return json(result, status=202)
@@ -251,7 +247,7 @@ async def show_role(request: Request, code: str):
 @responds(200, description="The login e-mail is changed.")
 @raises(InvalidEmailChangeLink, EmailTaken)
 async def confirm_email_change_api(request: Request, body: EmailChangeConfirm):
-    done = await _service(request).confirm_email_change(body.token)
+    done = await services(request).members.confirm_email_change(body.token)
     return json({
         "status": "email_changed",
         "email": done.new_email,
@@ -266,7 +262,7 @@ async def confirm_email_change_api(request: Request, body: EmailChangeConfirm):
 async def confirm_email_page(request: Request):
     token = request.args.get("token", "")
     try:
-        target = await _service(request).email_change_target(token)
+        target = await services(request).members.email_change_target(token)
     except InvalidToken as error:
         return render_page("confirm_email_invalid.html", status=400, message=error.message)
     return render_page("confirm_email.html", token=token, old_email=target.old_email,
@@ -281,7 +277,7 @@ async def confirm_email_page(request: Request):
 async def confirm_email_submit(request: Request, form: dict[str, str]):
     token = form["token"]
     try:
-        done = await _service(request).confirm_email_change(token)
+        done = await services(request).members.confirm_email_change(token)
     except (InvalidToken, EmailTaken) as error:
         return render_page("confirm_email_invalid.html", status=error.status, message=error.message)
     return render_page("confirm_email_done.html", new_email=done.new_email)

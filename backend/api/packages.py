@@ -8,12 +8,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sanic import Blueprint, Request, json
 
+from backend.api.context import services
 from backend.api.idempotency import idempotent
 from backend.api.openapi import json_body, raises, responds
 from backend.api.service_auth import require_grant
 from backend.models import PackageCode, Role
 from backend.services import packages as service
-from backend.services.packages import PackageService, PackageView, SubscriptionStatus
+from backend.services.packages import PackageView, SubscriptionStatus
 
 bp = Blueprint("packages_v1", url_prefix="/api/v1")
 
@@ -253,10 +254,6 @@ def _price(price: service.Price) -> PriceOut:
     )
 
 
-def _service(request: Request) -> PackageService:
-    return PackageService(request.app.ctx.deps)
-
-
 def _dump(model: BaseModel, status: int = 200, headers: dict | None = None):
     return json(model.model_dump(mode="json"), status=status, headers=headers)
 
@@ -273,7 +270,7 @@ def _price_note(views: list[PackageView]) -> str:
 @responds(200, CatalogueOut, description="Every package, in the price list's order.")
 async def list_packages(request: Request):
     """The public price list: every package with features, limits and yearly prices."""
-    views = await _service(request).catalogue()
+    views = await services(request).packages.catalogue()
     catalogue = CatalogueOut(
         packages=[PackageOut.of(view) for view in views], note=_price_note(views)
     )
@@ -286,7 +283,7 @@ async def list_packages(request: Request):
 @raises(service.NoSubscription)
 async def subscription(request: Request):
     """The verified account's organisation package, paid period, pending downgrade and usage."""
-    status = await _service(request).status(request.ctx.account_id)
+    status = await services(request).packages.status(request.ctx.account_id)
     return _dump(SubscriptionOut.of(status), headers={"Cache-Control": "no-store"})
 
 
@@ -307,7 +304,7 @@ async def quote_subscription_change(request: Request, body: SubscriptionChangeRe
     full year after a trial, a downgrade's start), so the amount the user confirms is the amount
     `POST /account/subscription/change` then charges, as long as nothing changes in between.
     """
-    plan = await _service(request).quote(request.ctx.account_id, body.package)
+    plan = await services(request).packages.quote(request.ctx.account_id, body.package)
     return _dump(SubscriptionChangeQuoteOut.of(plan), headers={"Cache-Control": "no-store"})
 
 
@@ -332,7 +329,7 @@ async def change_subscription(request: Request, body: SubscriptionChangeRequest)
     orders it for a paid year that follows the trial.
     """
     account_id = request.ctx.account_id
-    result = await _service(request).change(
+    result = await services(request).packages.change(
         account_id, body.package, actor=f"assistant:account:{account_id}"
     )
     out = SubscriptionChangeOut(

@@ -7,6 +7,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Blueprint, Request, html
 
+from backend.api.context import services
 from backend.api.openapi import HTML, form_body, query, responds
 from backend.errors import InvalidToken, PasswordPolicyViolation
 from backend.security.password_policy import RULE_MESSAGES, PasswordRule
@@ -35,7 +36,7 @@ def render_page(name: str, status: int = 200, **context) -> html:
 async def reset_form(request: Request):
     token = request.args.get("token", "")
     try:
-        target = await request.app.ctx.auth.reset_target(token)
+        target = await services(request).auth.reset_target(token)
     except InvalidToken as error:
         return render_page("link_invalid.html", status=400, message=error.message)
     return render_page("reset_form.html", token=token, email=target.email, errors=[])
@@ -48,7 +49,7 @@ async def reset_form(request: Request):
 @responds(422, media_type=HTML, description="The form again, with the password rules it broke.")
 async def reset_submit(request: Request, form: dict[str, str]):
     token, password, confirmation = form["token"], form["password"], form["password_confirm"]
-    auth = request.app.ctx.auth
+    auth = services(request).auth
     try:
         await auth.reset_password(token, password, confirmation)
     except InvalidToken as error:

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from sanic import Blueprint, Request, html, json
 
+from backend.api.context import services
 from backend.api.pages import render_page
 from backend.api.idempotency import idempotent
 from backend.api.openapi import HTML, form_body, json_body, query, raises, responds
@@ -35,10 +36,9 @@ from backend.services import registration as registration_service
 from backend.services.activation import (
     ACTIVATION_TTL,
     ActivationResendLimited,
-    ActivationService,
     InvalidActivationLink,
 )
-from backend.services.registration import RegistrationForm, RegistrationService
+from backend.services.registration import RegistrationForm
 
 bp = Blueprint("registration_v1", url_prefix="/api/v1")
 pages_bp = Blueprint("activation_pages")
@@ -166,20 +166,6 @@ def _parse_registration(request: Request) -> RegistrationBody:
         raise
 
 
-def _registration(request: Request) -> RegistrationService:
-    ctx = request.app.ctx
-    if getattr(ctx, "registration", None) is None:
-        ctx.registration = RegistrationService(ctx.deps)
-    return ctx.registration
-
-
-def _activation(request: Request) -> ActivationService:
-    ctx = request.app.ctx
-    if getattr(ctx, "activation", None) is None:
-        ctx.activation = ActivationService(ctx.deps)
-    return ctx.activation
-
-
 # --- JSON API ---------------------------------------------------------------------------------
 
 @bp.post("/registrations")
@@ -208,7 +194,7 @@ async def register(request: Request, body: RegistrationBody):
         package=body.package,
         terms_accepted=body.terms_accepted,
     )
-    result = await _registration(request).register(
+    result = await services(request).registration.register(
         form, requester_of(body.requester, "assistant"), actor="assistant"
     )
     return json(_out(RegistrationOut, result.to_body()), status=result.http_status)
@@ -224,7 +210,7 @@ async def resend_activation(request: Request, body: ResendRequest):
 
     Limited per address and network, per conversation, per network and per mailbox (429
     ``activation_resend_limited``, counted alike for unknown addresses)."""
-    await _activation(request).resend(
+    await services(request).activation.resend(
         body.email, requester_of(body.requester, "assistant"), actor="assistant"
     )
     # The same answer for unknown and already activated addresses.
@@ -237,7 +223,7 @@ async def resend_activation(request: Request, body: ResendRequest):
 @raises(InvalidActivationLink, PasswordPolicyViolation)
 async def confirm_activation(request: Request, body: NewPasswordRequest):
     """Set the first password with an activation (or invitation) link's token."""
-    target = await _activation(request).activate(body.token, body.password, body.password_confirm)
+    target = await services(request).activation.activate(body.token, body.password, body.password_confirm)
     return json(_out(
         ActivatedOut,
         {"status": "activated", "message": ACTIVATED, "account": {"email": target.email}},
@@ -260,7 +246,7 @@ def _form_page(token: str, target, errors: list[str], status: int = 200) -> html
 async def activation_form(request: Request):
     token = request.args.get("token", "")
     try:
-        target = await _activation(request).target(token)
+        target = await services(request).activation.target(token)
     except InvalidToken as error:
         return render_page("activate_invalid.html", status=400, message=error.message)
     return _form_page(token, target, errors=[])
@@ -273,7 +259,7 @@ async def activation_form(request: Request):
 @responds(422, media_type=HTML, description="The form again, with the password rules it broke.")
 async def activation_submit(request: Request, form: dict[str, str]):
     token = form["token"]
-    service = _activation(request)
+    service = services(request).activation
     try:
         target = await service.activate(token, form["password"], form["password_confirm"])
     except InvalidToken as error:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, field_validator
 from sanic import Blueprint, Request, json
 
+from backend.api.context import services
 from backend.api.openapi import json_body, raises, responds
 from backend.api.schemas import (
     AcceptedOut,
@@ -22,7 +23,6 @@ from backend.services.verification import (
     CodeFormat,
     CodesLimited,
     InvalidCode,
-    VerificationService,
 )
 
 bp = Blueprint("verification_v1", url_prefix="/api/v1/verification")
@@ -59,10 +59,6 @@ class GrantOut(BaseModel):
     account: VerifiedAccountOut
 
 
-def _service(request: Request) -> VerificationService:
-    return VerificationService(request.app.ctx.deps)
-
-
 @bp.post("/codes")
 @require_service_token
 @json_body(CodeRequest)
@@ -73,7 +69,7 @@ async def request_code(request: Request, body: CodeRequest):
 
     Limited per address and network, per conversation, per network and per mailbox (429
     ``verification_codes_limited``, counted alike for unknown addresses)."""
-    await _service(request).request_code(body.email, requester_of(body.requester, "assistant"))
+    await services(request).verification.request_code(body.email, requester_of(body.requester, "assistant"))
     # The same answer whether or not the account exists.
     out = AcceptedOut(status="accepted", message=CODE_ACCEPTED)
     return json(out.model_dump(mode="json"), status=202)
@@ -85,7 +81,7 @@ async def request_code(request: Request, body: CodeRequest):
 @responds(200, GrantOut, description="The code is right: a verification grant for the account.")
 @raises(InvalidCode, CodeExpired, CodeFormat)
 async def check_code(request: Request, body: CodeCheck):
-    verified = await _service(request).check_code(body.email, body.code)
+    verified = await services(request).verification.check_code(body.email, body.code)
     out = GrantOut(
         grant=verified.grant,
         expires_at=verified.expires_at,
