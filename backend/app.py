@@ -67,7 +67,6 @@ def create_app(
         health, auth, pages, registration, verification, members, devices, packages, support
     ):
         app.blueprint(module.bp)
-    app.blueprint(registration.pages_bp)
     # GET /api/v1/openapi.json: built from app.router.routes on first request (api/openapi.py),
     # so it covers every blueprint above without sanic-ext (AUTO_EXTEND/OAS stay off).
     app.blueprint(openapi.bp)

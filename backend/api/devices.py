@@ -155,7 +155,7 @@ def device_authenticated(handler):
 
 
 def with_idempotency_key(handler):
-    """The ``Idempotency-Key`` header, checked (before the body) and given as ``idempotency_key=``."""
+    """The ``Idempotency-Key`` header, checked before the body, given as ``idempotency_key=``."""
 
     @wraps(handler)
     async def checked_key(request: Request, *args, **kwargs):

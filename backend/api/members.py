@@ -2,13 +2,13 @@
 
 - ``bp`` (prefix /api/v1/organisation): every route needs the service token AND a live verification
   grant; the verified account is the caller, its membership decides the organisation and the rights.
-- ``extra_bp`` (no prefix): ``GET /api/v1/roles`` (service token), ``POST
-  /api/v1/auth/email-change/confirm`` and the ``/confirm-email`` page opened from the e-mail (the
-  one-time token is the proof there, as with the password reset link; GET never consumes it).
+- ``extra_bp`` (no prefix): ``GET /api/v1/roles`` (service token) and ``POST
+  /api/v1/auth/email-change/confirm`` (the one-time token from the e-mail is the proof, as with the
+  password reset link). The ``/confirm-email`` page opened from that e-mail is in
+  ``backend/api/pages.py`` with the other pages.
 """
 
 from __future__ import annotations
-
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sanic import Blueprint, Request, json
@@ -16,12 +16,11 @@ from sanic import Blueprint, Request, json
 from backend import roles
 from backend.db import is_valid_id
 from backend.api.context import services
-from backend.api.pages import render_page
 from backend.api.idempotency import idempotent
-from backend.api.openapi import HTML, form_body, json_body, query, raises, responds
+from backend.api.openapi import json_body, query, raises, responds
 from backend.api.schemas import _checked_email
 from backend.api.service_auth import require_grant, require_service_token
-from backend.errors import InvalidToken, NotFound, ValidationFailed
+from backend.errors import NotFound, ValidationFailed
 from backend.models import Role
 from backend.services.members import (
     AlreadyMember,
@@ -138,7 +137,9 @@ _CONTEXT_ERRORS = (OrganisationNotFound, OrganisationRequired, NotOwner, Validat
 @responds(200, description="The company and its users.")
 @raises(*_CONTEXT_ERRORS)
 async def list_members(request: Request):
-    result = await services(request).members.list_members(request.ctx.account_id, _organisation_id(request))
+    result = await services(request).members.list_members(
+        request.ctx.account_id, _organisation_id(request)
+    )
     return json(result)
 
 
@@ -253,31 +254,3 @@ async def confirm_email_change_api(request: Request, body: EmailChangeConfirm):
         "email": done.new_email,
         "message": f"Adres e-mail do logowania został zmieniony na {done.new_email}.",
     })
-
-
-@extra_bp.get("/confirm-email")
-@query("token", description="The confirmation link's token.")
-@responds(200, media_type=HTML, description="The page that confirms the new address.")
-@responds(400, media_type=HTML, description="The link is invalid, expired or used.")
-async def confirm_email_page(request: Request):
-    token = request.args.get("token", "")
-    try:
-        target = await services(request).members.email_change_target(token)
-    except InvalidToken as error:
-        return render_page("confirm_email_invalid.html", status=400, message=error.message)
-    return render_page("confirm_email.html", token=token, old_email=target.old_email,
-                 new_email=target.new_email)
-
-
-@extra_bp.post("/confirm-email")
-@form_body("token")
-@responds(200, media_type=HTML, description="The login e-mail is changed.")
-@responds(400, media_type=HTML, description="The link is invalid, expired or used.")
-@responds(409, media_type=HTML, description="The new address became another account's login.")
-async def confirm_email_submit(request: Request, form: dict[str, str]):
-    token = form["token"]
-    try:
-        done = await services(request).members.confirm_email_change(token)
-    except (InvalidToken, EmailTaken) as error:
-        return render_page("confirm_email_invalid.html", status=error.status, message=error.message)
-    return render_page("confirm_email_done.html", new_email=done.new_email)

@@ -3,8 +3,8 @@
 - ``bp`` (``/api/v1``): ``POST /registrations``, ``POST /auth/activation/resend`` (both for the
   action server, service token) and ``POST /auth/activation/confirm`` (the link's token is the
   credential, like the reset confirmation).
-- ``pages_bp`` (no prefix): ``GET``/``POST /activate``, the page a person opens from the
-  "Aktywacja konta Comarch Cloud" e-mail (or from an invitation). GET never uses the token up.
+- the page a person opens from the "Aktywacja konta Comarch Cloud" e-mail (or from an
+  invitation), ``GET``/``POST /activate``, is in ``backend/api/pages.py`` with the other pages.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
-from sanic import Blueprint, Request, html, json
+from sanic import Blueprint, Request, json
 
 from backend.api.context import services
-from backend.api.pages import render_page
 from backend.api.idempotency import idempotent
-from backend.api.openapi import HTML, form_body, json_body, query, raises, responds
+from backend.api.openapi import json_body, raises, responds
 from backend.api.requests import parse_json
 from backend.api.schemas import (
     AcceptedOut,
@@ -29,9 +28,9 @@ from backend.api.schemas import (
     requester_of,
 )
 from backend.api.service_auth import require_service_token
-from backend.errors import InvalidToken, PasswordPolicyViolation, ValidationFailed
+from backend.errors import PasswordPolicyViolation, ValidationFailed
 from backend.mail.registration_emails import hours_text
-from backend.models import PackageCode, TokenPurpose
+from backend.models import PackageCode
 from backend.services import registration as registration_service
 from backend.services.activation import (
     ACTIVATION_TTL,
@@ -41,7 +40,6 @@ from backend.services.activation import (
 from backend.services.registration import RegistrationForm
 
 bp = Blueprint("registration_v1", url_prefix="/api/v1")
-pages_bp = Blueprint("activation_pages")
 
 RESEND_ACCEPTED = (
     "Jeśli konto z tym adresem czeka na aktywację, wysłaliśmy na nie nowy link aktywacyjny "
@@ -223,53 +221,10 @@ async def resend_activation(request: Request, body: ResendRequest):
 @raises(InvalidActivationLink, PasswordPolicyViolation)
 async def confirm_activation(request: Request, body: NewPasswordRequest):
     """Set the first password with an activation (or invitation) link's token."""
-    target = await services(request).activation.activate(body.token, body.password, body.password_confirm)
+    target = await services(request).activation.activate(
+        body.token, body.password, body.password_confirm
+    )
     return json(_out(
         ActivatedOut,
         {"status": "activated", "message": ACTIVATED, "account": {"email": target.email}},
     ))
-
-
-# --- pages --------------------------------------------------------------------------------------
-
-def _form_page(token: str, target, errors: list[str], status: int = 200) -> html:
-    return render_page(
-        "activate_form.html", status=status, token=token, email=target.email,
-        invitation=target.purpose == TokenPurpose.INVITATION, errors=errors,
-    )
-
-
-@pages_bp.get("/activate")
-@query("token", description="The activation (or invitation) link's token.")
-@responds(200, media_type=HTML, description="The form that sets the first password.")
-@responds(400, media_type=HTML, description="The link is invalid, expired or used.")
-async def activation_form(request: Request):
-    token = request.args.get("token", "")
-    try:
-        target = await services(request).activation.target(token)
-    except InvalidToken as error:
-        return render_page("activate_invalid.html", status=400, message=error.message)
-    return _form_page(token, target, errors=[])
-
-
-@pages_bp.post("/activate")
-@form_body("token", "password", "password_confirm")
-@responds(200, media_type=HTML, description="The account is active.")
-@responds(400, media_type=HTML, description="The link is invalid, expired or used.")
-@responds(422, media_type=HTML, description="The form again, with the password rules it broke.")
-async def activation_submit(request: Request, form: dict[str, str]):
-    token = form["token"]
-    service = services(request).activation
-    try:
-        target = await service.activate(token, form["password"], form["password_confirm"])
-    except InvalidToken as error:
-        return render_page("activate_invalid.html", status=400, message=error.message)
-    except PasswordPolicyViolation as error:
-        try:
-            target = await service.target(token)
-        except InvalidToken as expired:  # ran out while the policy was checked
-            return render_page("activate_invalid.html", status=400, message=expired.message)
-        return _form_page(
-            token, target, errors=[item["message"] for item in error.details], status=422
-        )
-    return render_page("activate_done.html", email=target.email)

@@ -69,7 +69,9 @@ async def request_code(request: Request, body: CodeRequest):
 
     Limited per address and network, per conversation, per network and per mailbox (429
     ``verification_codes_limited``, counted alike for unknown addresses)."""
-    await services(request).verification.request_code(body.email, requester_of(body.requester, "assistant"))
+    await services(request).verification.request_code(
+        body.email, requester_of(body.requester, "assistant")
+    )
     # The same answer whether or not the account exists.
     out = AcceptedOut(status="accepted", message=CODE_ACCEPTED)
     return json(out.model_dump(mode="json"), status=202)
