@@ -217,6 +217,42 @@ async def request_own_email_change(request: Request, body: EmailChangeRequest):
 # --- role catalogue ("Pokaż opis roli") -----------------------------------------------------------
 
 
+class PermissionOut(BaseModel):
+    code: str
+    label: str
+
+
+class RoleOut(BaseModel):
+    code: Role
+    label: str
+    description: str
+    permissions: list[PermissionOut]
+    assignable: bool = Field(description="May the owner give this role through this API?")
+    manages_users: bool
+
+    @classmethod
+    def of(cls, info: roles.RoleInfo) -> RoleOut:
+        return cls(
+            code=info.role,
+            label=info.label,
+            description=info.description,
+            permissions=[
+                PermissionOut(code=code, label=roles.PERMISSIONS[code])
+                for code in info.permissions
+            ],
+            assignable=info.assignable,
+            manages_users=info.manages_users,
+        )
+
+
+class RolesOut(BaseModel):
+    roles: list[RoleOut]
+
+
+class OneRoleOut(BaseModel):
+    role: RoleOut
+
+
 class RoleNotFound(NotFound):
     code = "role_not_found"
     message = "Nie ma takiej roli."
@@ -224,20 +260,21 @@ class RoleNotFound(NotFound):
 
 @extra_bp.get("/api/v1/roles")
 @require_service_token
-@responds(200, description="Every role with its description.")
+@responds(200, RolesOut, description="Every role with its description.")
 async def list_roles(request: Request):
-    return json({"roles": [info.to_json() for info in roles.ROLES.values()]})
+    out = RolesOut(roles=[RoleOut.of(info) for info in roles.ROLES.values()])
+    return json(out.model_dump(mode="json"))
 
 
 @extra_bp.get("/api/v1/roles/<code:str>")
 @require_service_token
-@responds(200, description="One role with its description.")
+@responds(200, OneRoleOut, description="One role with its description.")
 @raises(RoleNotFound)
 async def show_role(request: Request, code: str):
     role = _ROLE_ALIASES.get(code.casefold())
     if role is None:
         raise RoleNotFound()
-    return json({"role": roles.info(role).to_json()})
+    return json(OneRoleOut(role=RoleOut.of(roles.info(role))).model_dump(mode="json"))
 
 
 # --- e-mail change confirmation (the link from the e-mail is the proof) ---------------------------

@@ -37,7 +37,7 @@ from backend.services.activation import (
     ActivationResendLimited,
     InvalidActivationLink,
 )
-from backend.services.registration import RegistrationForm
+from backend.services.registration import RegistrationForm, RegistrationResult
 
 bp = Blueprint("registration_v1", url_prefix="/api/v1")
 
@@ -123,6 +123,24 @@ class RegistrationOut(BaseModel):
     trial_until: date | None
     after_trial_package: PackageCode | None
 
+    @classmethod
+    def of(cls, result: RegistrationResult) -> RegistrationOut:
+        return cls(
+            status=result.status,
+            message=result.message,
+            activation_email=ActivationEmailOut(
+                queued=result.email_queued,
+                to=result.email_to,
+                to_given_address=result.email_to_given_address,
+            ),
+            package=None
+            if result.package_code is None
+            else PackageRefOut(code=result.package_code, name=result.package_name),
+            valid_until=result.valid_until,
+            trial_until=result.trial_until,
+            after_trial_package=result.after_trial,
+        )
+
 
 class ActivatedAccountOut(BaseModel):
     email: str
@@ -195,7 +213,9 @@ async def register(request: Request, body: RegistrationBody):
     result = await services(request).registration.register(
         form, requester_of(body.requester, "assistant"), actor="assistant"
     )
-    return json(_out(RegistrationOut, result.to_body()), status=result.http_status)
+    # 201 when an account was created (or, unsaid, the address already had one), else 200.
+    status = 201 if result.status == "account_created" else 200
+    return json(RegistrationOut.of(result).model_dump(mode="json"), status=status)
 
 
 @bp.post("/auth/activation/resend")
