@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sanic import Blueprint, Request, json
 
@@ -18,10 +20,11 @@ from backend.db import is_valid_id
 from backend.api.context import services
 from backend.api.idempotency import idempotent
 from backend.api.openapi import json_body, query, raises, responds
-from backend.api.schemas import _checked_email
+from backend.api.schemas import IsoDateTime, _checked_email
 from backend.api.service_auth import require_grant, require_service_token
 from backend.errors import NotFound, ValidationFailed
 from backend.models import Role
+from backend.services import members as members_service
 from backend.services.members import (
     AlreadyMember,
     EmailChangeSelfOnly,
@@ -83,6 +86,88 @@ class EmailChangeConfirm(BaseModel):
     token: str = Field(min_length=1, max_length=200)
 
 
+# --- answers (documented in the OpenAPI document, and every answer passes through them) ---------
+
+
+class OrganisationRefOut(BaseModel):
+    id: int
+    name: str
+
+    @classmethod
+    def of(cls, organisation: members_service.OrganisationRef) -> OrganisationRefOut:
+        return cls(id=organisation.id, name=organisation.name)
+
+
+class MemberRoleOut(BaseModel):
+    code: Role
+    label: str = Field(examples=["pracownik"])
+
+
+class MemberOut(BaseModel):
+    id: int = Field(description="The membership's id (the `member_id` of the other routes).")
+    name: str
+    email: str
+    role: MemberRoleOut
+    state: Literal["active", "invited", "locked"]
+    state_label: str
+    is_you: bool
+    added_at: IsoDateTime
+
+    @classmethod
+    def of(cls, member: members_service.MemberView) -> MemberOut:
+        return cls(
+            id=member.id,
+            name=member.name,
+            email=member.email,
+            role=MemberRoleOut(code=member.role, label=member.role_label),
+            state=member.state,
+            state_label=member.state_label,
+            is_you=member.is_you,
+            added_at=member.added_at,
+        )
+
+
+class MembersOut(BaseModel):
+    organisation: OrganisationRefOut
+    members: list[MemberOut]
+
+
+class MemberAddedOut(BaseModel):
+    organisation: OrganisationRefOut
+    member: MemberOut
+    invitation_sent: bool = Field(description="A new person was invited by e-mail.")
+    message: str
+
+
+class RoleChangedOut(BaseModel):
+    organisation: OrganisationRefOut
+    member: MemberOut
+    changed: bool = Field(description="false: the member already had the role.")
+    message: str
+
+
+class MemberRemovedOut(BaseModel):
+    organisation: OrganisationRefOut
+    removed_member_id: int
+    message: str
+
+
+class EmailChangeRequestedOut(BaseModel):
+    status: Literal["confirmation_sent"]
+    account_id: int
+    message: str
+
+
+class EmailChangedOut(BaseModel):
+    status: Literal["email_changed"]
+    email: str
+    message: str
+
+
+def _dump(model: BaseModel, status: int = 200):
+    return json(model.model_dump(mode="json"), status=status)
+
+
 # --- helpers --------------------------------------------------------------------------------------
 
 _ROLE_ALIASES = {
@@ -128,19 +213,32 @@ organisation_query = query(
 _CONTEXT_ERRORS = (OrganisationNotFound, OrganisationRequired, NotOwner, ValidationFailed)
 
 
+def _email_change_requested(
+    result: members_service.EmailChangeRequested,
+) -> EmailChangeRequestedOut:
+    return EmailChangeRequestedOut(
+        status="confirmation_sent", account_id=result.account_id, message=result.message
+    )
+
+
 # --- members (verified caller) --------------------------------------------------------------------
 
 
 @bp.get("/members")
 @require_grant
 @organisation_query
-@responds(200, description="The company and its users.")
+@responds(200, MembersOut, description="The company and its users.")
 @raises(*_CONTEXT_ERRORS)
 async def list_members(request: Request):
     result = await services(request).members.list_members(
         request.ctx.account_id, _organisation_id(request)
     )
-    return json(result)
+    return _dump(
+        MembersOut(
+            organisation=OrganisationRefOut.of(result.organisation),
+            members=[MemberOut.of(member) for member in result.members],
+        )
+    )
 
 
 @bp.post("/members")
@@ -148,7 +246,7 @@ async def list_members(request: Request):
 @idempotent("organisation_members_add")
 @organisation_query
 @json_body(AddMemberRequest)
-@responds(201, description="Added (a new person is invited by e-mail).")
+@responds(201, MemberAddedOut, description="Added (a new person is invited by e-mail).")
 @raises(*_CONTEXT_ERRORS, AlreadyMember, OwnerRoleNotAssignable)
 async def add_member(request: Request, body: AddMemberRequest):
     result = await services(request).members.add_member(
@@ -158,32 +256,49 @@ async def add_member(request: Request, body: AddMemberRequest):
         name=body.name,
         role=_role(body.role),
     )
-    return json(result, status=201)
+    out = MemberAddedOut(
+        organisation=OrganisationRefOut.of(result.organisation),
+        member=MemberOut.of(result.member),
+        invitation_sent=result.invitation_sent,
+        message=result.message,
+    )
+    return _dump(out, status=201)
 
 
 @bp.patch("/members/<member_id:int>")
 @require_grant
 @organisation_query
 @json_body(ChangeRoleRequest)
-@responds(200, description="The member with the new role.")
+@responds(200, RoleChangedOut, description="The member with the new role.")
 @raises(*_CONTEXT_ERRORS, MemberNotFound, LastOwner, OwnerRoleNotAssignable)
 async def change_role(request: Request, member_id: int, body: ChangeRoleRequest):
     result = await services(request).members.change_role(
         request.ctx.account_id, _organisation_id(request, body), member_id, _role(body.role)
     )
-    return json(result)
+    out = RoleChangedOut(
+        organisation=OrganisationRefOut.of(result.organisation),
+        member=MemberOut.of(result.member),
+        changed=result.changed,
+        message=result.message,
+    )
+    return _dump(out)
 
 
 @bp.delete("/members/<member_id:int>")
 @require_grant
 @organisation_query
-@responds(200, description="Removed from the company.")
+@responds(200, MemberRemovedOut, description="Removed from the company.")
 @raises(*_CONTEXT_ERRORS, MemberNotFound, LastOwner)
 async def remove_member(request: Request, member_id: int):
     result = await services(request).members.remove_member(
         request.ctx.account_id, _organisation_id(request), member_id
     )
-    return json(result)
+    out = MemberRemovedOut(
+        organisation=OrganisationRefOut.of(result.organisation),
+        removed_member_id=result.removed_member_id,
+        message=result.message,
+    )
+    return _dump(out)
 
 
 @bp.post("/members/<member_id:int>/email-change")
@@ -191,27 +306,27 @@ async def remove_member(request: Request, member_id: int):
 @idempotent("organisation_member_email_change")
 @organisation_query
 @json_body(EmailChangeRequest)
-@responds(202, description="A confirmation link went to the new address.")
+@responds(202, EmailChangeRequestedOut, description="A confirmation link went to the new address.")
 @raises(*_CONTEXT_ERRORS, MemberNotFound, MemberNotActive, EmailUnchanged, EmailTaken,
         EmailChangeSelfOnly)
 async def request_email_change(request: Request, member_id: int, body: EmailChangeRequest):
     result = await services(request).members.request_email_change(
         request.ctx.account_id, _organisation_id(request, body), member_id, body.new_email
     )
-    return json(result, status=202)
+    return _dump(_email_change_requested(result), status=202)
 
 
 @bp.post("/members/me/email-change")
 @require_grant
 @idempotent("organisation_member_email_change")
 @json_body(EmailChangeRequest)
-@responds(202, description="A confirmation link went to the new address.")
+@responds(202, EmailChangeRequestedOut, description="A confirmation link went to the new address.")
 @raises(OrganisationNotFound, EmailUnchanged, EmailTaken)
 async def request_own_email_change(request: Request, body: EmailChangeRequest):
     result = await services(request).members.request_email_change(
         request.ctx.account_id, None, None, body.new_email
     )
-    return json(result, status=202)
+    return _dump(_email_change_requested(result), status=202)
 
 
 # --- role catalogue ("Pokaż opis roli") -----------------------------------------------------------
@@ -282,12 +397,14 @@ async def show_role(request: Request, code: str):
 
 @extra_bp.post("/api/v1/auth/email-change/confirm")
 @json_body(EmailChangeConfirm)
-@responds(200, description="The login e-mail is changed.")
+@responds(200, EmailChangedOut, description="The login e-mail is changed.")
 @raises(InvalidEmailChangeLink, EmailTaken)
 async def confirm_email_change_api(request: Request, body: EmailChangeConfirm):
     done = await services(request).members.confirm_email_change(body.token)
-    return json({
-        "status": "email_changed",
-        "email": done.new_email,
-        "message": f"Adres e-mail do logowania został zmieniony na {done.new_email}.",
-    })
+    return _dump(
+        EmailChangedOut(
+            status="email_changed",
+            email=done.new_email,
+            message=f"Adres e-mail do logowania został zmieniony na {done.new_email}.",
+        )
+    )
