@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel
-from sanic import Blueprint, Request, empty, json
+from sanic import Blueprint, Request, empty
 
 from backend.api import openapi
 from backend.api.context import services
@@ -73,11 +73,6 @@ class SessionVerifiedOut(BaseModel):
     grant_expires_at: IsoDateTime
 
 
-def _out(model: type[BaseModel], body: dict) -> dict:
-    """The answer, checked against its documented model."""
-    return model.model_validate(body).model_dump(mode="json")
-
-
 # --- handlers -----------------------------------------------------------------------------------
 
 
@@ -89,7 +84,7 @@ def _out(model: type[BaseModel], body: dict) -> dict:
 async def request_password_reset(request: Request, body: EmailRequest):
     await services(request).auth.request_password_reset(body.email, actor="assistant")
     # The same answer whether or not the account exists: no account enumeration.
-    return json(_out(AcceptedOut, {"status": "accepted", "message": RESET_ACCEPTED}), status=202)
+    return openapi.answer(AcceptedOut(status="accepted", message=RESET_ACCEPTED), status=202)
 
 
 @bp.post("/password-reset/confirm")
@@ -98,9 +93,9 @@ async def request_password_reset(request: Request, body: EmailRequest):
 @openapi.raises(InvalidToken, PasswordPolicyViolation)
 async def confirm_password_reset(request: Request, body: NewPasswordRequest):
     await services(request).auth.reset_password(body.token, body.password, body.password_confirm)
-    return json(_out(
-        PasswordChangedOut, {"status": "password_changed", "message": "Hasło zostało zmienione."}
-    ))
+    return openapi.answer(
+        PasswordChangedOut(status="password_changed", message="Hasło zostało zmienione.")
+    )
 
 
 @bp.post("/login")
@@ -111,19 +106,13 @@ async def login(request: Request, body: LoginRequest):
     """Log in with e-mail and password; starts a website login session."""
     logged_in = await services(request).auth.login_with_session(body.email, body.password)
     account = logged_in.account
-    return json(
-        _out(
-            LoginOut,
-            {
-                "account": {"id": account.id, "email": account.email, "name": account.name},
-                "session": {
-                    "token": logged_in.session_token,
-                    "expires_at": logged_in.session_expires_at,
-                },
-            },
+    out = LoginOut(
+        account=LoginAccountOut(id=account.id, email=account.email, name=account.name),
+        session=LoginSessionOut(
+            token=logged_in.session_token, expires_at=logged_in.session_expires_at
         ),
-        headers=NO_STORE,
     )
+    return openapi.answer(out, headers=NO_STORE)
 
 
 @bp.post("/sessions/verify")
@@ -137,23 +126,18 @@ async def verify_session(request: Request, body: SessionTokenRequest):
     logged-in user without an e-mail code)."""
     verified = await services(request).login_sessions.verify(body.session_token)
     account = verified.account
-    return json(
-        _out(
-            SessionVerifiedOut,
-            {
-                "account": {
-                    "id": account.id,
-                    "email": account.email,
-                    "name": account.name,
-                    "organisation": account.organisation,
-                    "role": account.role,
-                },
-                "grant": verified.grant,
-                "grant_expires_at": verified.grant_expires_at,
-            },
+    out = SessionVerifiedOut(
+        account=SessionAccountOut(
+            id=account.id,
+            email=account.email,
+            name=account.name,
+            organisation=account.organisation,
+            role=account.role,
         ),
-        headers=NO_STORE,
+        grant=verified.grant,
+        grant_expires_at=verified.grant_expires_at,
     )
+    return openapi.answer(out, headers=NO_STORE)
 
 
 @bp.post("/logout")

@@ -11,12 +11,13 @@ from functools import wraps
 from typing import Literal
 
 from pydantic import BaseModel, Field, StrictBool, field_validator
-from sanic import Blueprint, Request, json
+from sanic import Blueprint, Request
 
 from backend.api.context import services
 from backend.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from backend.api.idempotency import MAX_KEY_LENGTH
 from backend.api.openapi import (
+    answer,
     IDEMPOTENCY_KEY_DESCRIPTION,
     IDEMPOTENCY_KEY_SCHEMA,
     header,
@@ -131,9 +132,6 @@ class DeviceRemovedOut(BaseModel):
     device: AssistantDeviceOut
 
 
-def _dump(model: BaseModel, status: int = 200, headers: dict | None = None):
-    return json(model.model_dump(mode="json"), status=status, headers=headers)
-
 
 # --- handlers -----------------------------------------------------------------------------------
 
@@ -187,7 +185,7 @@ async def activate(request: Request, body: MobileActivation, idempotency_key: st
     out = ActivatedDeviceOut(
         device_token=activation.device_token, device=AppDeviceOut.of(activation.device)
     )
-    return _dump(out, status=201, headers=headers)
+    return answer(out, status=201, headers=headers)
 
 
 @bp.get("/mobile/device")
@@ -195,7 +193,7 @@ async def activate(request: Request, body: MobileActivation, idempotency_key: st
 @responds(200, AppDeviceAnswerOut)
 async def app_device(request: Request, device_token: str):
     device = await services(request).devices.current(device_token)
-    return _dump(AppDeviceAnswerOut(device=AppDeviceOut.of(device)))
+    return answer(AppDeviceAnswerOut(device=AppDeviceOut.of(device)))
 
 
 @bp.put("/mobile/device/pin")
@@ -205,7 +203,7 @@ async def app_device(request: Request, device_token: str):
 @raises(PinFormat, PinTooSimple)
 async def set_pin(request: Request, body: PinBody, device_token: str):
     device = await services(request).devices.set_pin(device_token, body.pin)
-    return _dump(AppDeviceAnswerOut(device=AppDeviceOut.of(device)))
+    return answer(AppDeviceAnswerOut(device=AppDeviceOut.of(device)))
 
 
 @bp.put("/mobile/device/biometrics")
@@ -214,7 +212,7 @@ async def set_pin(request: Request, body: PinBody, device_token: str):
 @responds(200, AppDeviceAnswerOut)
 async def set_biometrics(request: Request, body: BiometricsBody, device_token: str):
     device = await services(request).devices.set_biometrics(device_token, body.enabled)
-    return _dump(AppDeviceAnswerOut(device=AppDeviceOut.of(device)))
+    return answer(AppDeviceAnswerOut(device=AppDeviceOut.of(device)))
 
 
 @bp.get("/account/device")
@@ -222,7 +220,7 @@ async def set_biometrics(request: Request, body: BiometricsBody, device_token: s
 @responds(200, AccountDeviceOut)
 async def account_device(request: Request):
     device = await services(request).devices.for_account(request.ctx.account_id)
-    return _dump(AccountDeviceOut(device=AssistantDeviceOut.of(device) if device else None))
+    return answer(AccountDeviceOut(device=AssistantDeviceOut.of(device) if device else None))
 
 
 @bp.delete("/account/device")
@@ -232,7 +230,7 @@ async def account_device(request: Request):
 @raises(NoDevice)
 async def remove_account_device(request: Request, body: RemovalBody):
     device = await services(request).devices.remove(request.ctx.account_id, body.reason)
-    return _dump(
+    return answer(
         DeviceRemovedOut(
             status="removed",
             message=(

@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sanic import Blueprint, Request, json
+from sanic import Blueprint, Request
 
 from backend import roles
 from backend.db import is_valid_id
 from backend.api.context import services
 from backend.api.idempotency import idempotent
-from backend.api.openapi import json_body, query, raises, responds
+from backend.api.openapi import answer, json_body, query, raises, responds
 from backend.api.schemas import IsoDateTime, _checked_email
 from backend.api.service_auth import require_grant, require_service_token
 from backend.errors import NotFound, ValidationFailed
@@ -164,9 +164,6 @@ class EmailChangedOut(BaseModel):
     message: str
 
 
-def _dump(model: BaseModel, status: int = 200):
-    return json(model.model_dump(mode="json"), status=status)
-
 
 # --- helpers --------------------------------------------------------------------------------------
 
@@ -233,7 +230,7 @@ async def list_members(request: Request):
     result = await services(request).members.list_members(
         request.ctx.account_id, _organisation_id(request)
     )
-    return _dump(
+    return answer(
         MembersOut(
             organisation=OrganisationRefOut.of(result.organisation),
             members=[MemberOut.of(member) for member in result.members],
@@ -262,7 +259,7 @@ async def add_member(request: Request, body: AddMemberRequest):
         invitation_sent=result.invitation_sent,
         message=result.message,
     )
-    return _dump(out, status=201)
+    return answer(out, status=201)
 
 
 @bp.patch("/members/<member_id:int>")
@@ -281,7 +278,7 @@ async def change_role(request: Request, member_id: int, body: ChangeRoleRequest)
         changed=result.changed,
         message=result.message,
     )
-    return _dump(out)
+    return answer(out)
 
 
 @bp.delete("/members/<member_id:int>")
@@ -298,7 +295,7 @@ async def remove_member(request: Request, member_id: int):
         removed_member_id=result.removed_member_id,
         message=result.message,
     )
-    return _dump(out)
+    return answer(out)
 
 
 @bp.post("/members/<member_id:int>/email-change")
@@ -313,7 +310,7 @@ async def request_email_change(request: Request, member_id: int, body: EmailChan
     result = await services(request).members.request_email_change(
         request.ctx.account_id, _organisation_id(request, body), member_id, body.new_email
     )
-    return _dump(_email_change_requested(result), status=202)
+    return answer(_email_change_requested(result), status=202)
 
 
 @bp.post("/members/me/email-change")
@@ -326,7 +323,7 @@ async def request_own_email_change(request: Request, body: EmailChangeRequest):
     result = await services(request).members.request_email_change(
         request.ctx.account_id, None, None, body.new_email
     )
-    return _dump(_email_change_requested(result), status=202)
+    return answer(_email_change_requested(result), status=202)
 
 
 # --- role catalogue ("Pokaż opis roli") -----------------------------------------------------------
@@ -378,7 +375,7 @@ class RoleNotFound(NotFound):
 @responds(200, RolesOut, description="Every role with its description.")
 async def list_roles(request: Request):
     out = RolesOut(roles=[RoleOut.of(info) for info in roles.ROLES.values()])
-    return json(out.model_dump(mode="json"))
+    return answer(out)
 
 
 @extra_bp.get("/api/v1/roles/<code:str>")
@@ -389,7 +386,7 @@ async def show_role(request: Request, code: str):
     role = _ROLE_ALIASES.get(code.casefold())
     if role is None:
         raise RoleNotFound()
-    return json(OneRoleOut(role=RoleOut.of(roles.info(role))).model_dump(mode="json"))
+    return answer(OneRoleOut(role=RoleOut.of(roles.info(role))))
 
 
 # --- e-mail change confirmation (the link from the e-mail is the proof) ---------------------------
@@ -401,7 +398,7 @@ async def show_role(request: Request, code: str):
 @raises(InvalidEmailChangeLink, EmailTaken)
 async def confirm_email_change_api(request: Request, body: EmailChangeConfirm):
     done = await services(request).members.confirm_email_change(body.token)
-    return _dump(
+    return answer(
         EmailChangedOut(
             status="email_changed",
             email=done.new_email,

@@ -33,7 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
-from sanic import Blueprint, Request, Sanic, json
+from sanic import Blueprint, HTTPResponse, Request, Sanic, json
 
 from backend import errors as domain_errors
 from backend.api import idempotency, service_auth
@@ -153,6 +153,13 @@ def responds(
         return handler
 
     return decorator
+
+
+def answer(
+    out: BaseModel, status: int = 200, headers: dict[str, str] | None = None
+) -> HTTPResponse:
+    """The JSON answer of a handler: its ``*Out`` model (the one ``@responds`` names), dumped."""
+    return json(out.model_dump(mode="json"), status=status, headers=headers)
 
 
 def secured(*schemes: str):

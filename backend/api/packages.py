@@ -6,11 +6,11 @@ from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sanic import Blueprint, Request, json
+from sanic import Blueprint, Request
 
 from backend.api.context import services
 from backend.api.idempotency import idempotent
-from backend.api.openapi import json_body, raises, responds
+from backend.api.openapi import answer, json_body, raises, responds
 from backend.api.service_auth import require_grant
 from backend.models import PackageCode, Role
 from backend.services import packages as service
@@ -241,6 +241,19 @@ class SubscriptionChangeOut(_Out):
     warnings: list[NoticeOut]
     subscription: SubscriptionOut
 
+    @classmethod
+    def of(cls, result: service.ChangeResult) -> SubscriptionChangeOut:
+        return cls(
+            change=result.change,
+            message=result.message,
+            from_package=PackageCode(result.from_package.code),
+            to_package=PackageCode(result.to_package.code),
+            effective_from=result.effective_from,
+            payment=None if result.payment is None else PaymentOut.of(result.payment),
+            warnings=[NoticeOut(code=n.code, message=n.message) for n in result.warnings],
+            subscription=SubscriptionOut.of(result.status),
+        )
+
 
 def _price(price: service.Price) -> PriceOut:
     return PriceOut(
@@ -253,9 +266,6 @@ def _price(price: service.Price) -> PriceOut:
         vat=price.vat,
     )
 
-
-def _dump(model: BaseModel, status: int = 200, headers: dict | None = None):
-    return json(model.model_dump(mode="json"), status=status, headers=headers)
 
 
 # --- handlers -----------------------------------------------------------------------------------
@@ -274,7 +284,7 @@ async def list_packages(request: Request):
     catalogue = CatalogueOut(
         packages=[PackageOut.of(view) for view in views], note=_price_note(views)
     )
-    return _dump(catalogue, headers={"Cache-Control": "public, max-age=300"})
+    return answer(catalogue, headers={"Cache-Control": "public, max-age=300"})
 
 
 @bp.get("/account/subscription")
@@ -284,7 +294,7 @@ async def list_packages(request: Request):
 async def subscription(request: Request):
     """The verified account's organisation package, paid period, pending downgrade and usage."""
     status = await services(request).packages.status(request.ctx.account_id)
-    return _dump(SubscriptionOut.of(status), headers={"Cache-Control": "no-store"})
+    return answer(SubscriptionOut.of(status), headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/account/subscription/change/quote")
@@ -305,7 +315,7 @@ async def quote_subscription_change(request: Request, body: SubscriptionChangeRe
     `POST /account/subscription/change` then charges, as long as nothing changes in between.
     """
     plan = await services(request).packages.quote(request.ctx.account_id, body.package)
-    return _dump(SubscriptionChangeQuoteOut.of(plan), headers={"Cache-Control": "no-store"})
+    return answer(SubscriptionChangeQuoteOut.of(plan), headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/account/subscription/change")
@@ -332,14 +342,4 @@ async def change_subscription(request: Request, body: SubscriptionChangeRequest)
     result = await services(request).packages.change(
         account_id, body.package, actor=f"assistant:account:{account_id}"
     )
-    out = SubscriptionChangeOut(
-        change=result.change,
-        message=result.message,
-        from_package=PackageCode(result.from_package.code),
-        to_package=PackageCode(result.to_package.code),
-        effective_from=result.effective_from,
-        payment=None if result.payment is None else PaymentOut.of(result.payment),
-        warnings=[NoticeOut(code=n.code, message=n.message) for n in result.warnings],
-        subscription=SubscriptionOut.of(result.status),
-    )
-    return _dump(out)
+    return answer(SubscriptionChangeOut.of(result))

@@ -13,11 +13,11 @@ from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
-from sanic import Blueprint, Request, json
+from sanic import Blueprint, Request
 
 from backend.api.context import services
 from backend.api.idempotency import idempotent
-from backend.api.openapi import json_body, raises, responds
+from backend.api.openapi import answer, json_body, raises, responds
 from backend.api.requests import parse_json
 from backend.api.schemas import (
     AcceptedOut,
@@ -152,11 +152,6 @@ class ActivatedOut(BaseModel):
     account: ActivatedAccountOut
 
 
-def _out(model: type[BaseModel], body: dict) -> dict:
-    """The answer, checked against its documented model."""
-    return model.model_validate(body).model_dump(mode="json")
-
-
 # Field-specific Polish explanations for anything but a missing or unknown field.
 _FIELD_HINTS = {
     "comarch_id": "ID Comarch składa się z samych cyfr (np. 68577).",
@@ -215,7 +210,7 @@ async def register(request: Request, body: RegistrationBody):
     )
     # 201 when an account was created (or, unsaid, the address already had one), else 200.
     status = 201 if result.status == "account_created" else 200
-    return json(RegistrationOut.of(result).model_dump(mode="json"), status=status)
+    return answer(RegistrationOut.of(result), status=status)
 
 
 @bp.post("/auth/activation/resend")
@@ -232,7 +227,7 @@ async def resend_activation(request: Request, body: ResendRequest):
         body.email, requester_of(body.requester, "assistant"), actor="assistant"
     )
     # The same answer for unknown and already activated addresses.
-    return json(_out(AcceptedOut, {"status": "accepted", "message": RESEND_ACCEPTED}), status=202)
+    return answer(AcceptedOut(status="accepted", message=RESEND_ACCEPTED), status=202)
 
 
 @bp.post("/auth/activation/confirm")
@@ -244,7 +239,8 @@ async def confirm_activation(request: Request, body: NewPasswordRequest):
     target = await services(request).activation.activate(
         body.token, body.password, body.password_confirm
     )
-    return json(_out(
-        ActivatedOut,
-        {"status": "activated", "message": ACTIVATED, "account": {"email": target.email}},
-    ))
+    return answer(
+        ActivatedOut(
+            status="activated", message=ACTIVATED, account=ActivatedAccountOut(email=target.email)
+        )
+    )

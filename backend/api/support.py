@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sanic import Blueprint, Request, json
+from sanic import Blueprint, Request
 
 from backend.api.context import services
 from backend.api.idempotency import idempotent
-from backend.api.openapi import json_body, raises, responds
+from backend.api.openapi import answer, json_body, raises, responds
 from backend.api.requests import parse_json
 from backend.api.schemas import _checked_email
 from backend.api.service_auth import require_service_token
@@ -80,4 +80,4 @@ async def send_ticket_email(request: Request, body: TicketEmailRequest):
         ticket_number=body.ticket_number,
         answer=body.answer,
     )
-    return json(QueuedOut(status="queued").model_dump(mode="json"), status=202)
+    return answer(QueuedOut(status="queued"), status=202)

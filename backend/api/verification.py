@@ -4,10 +4,10 @@ server, service token only); a checked code is exchanged for a short-lived verif
 from __future__ import annotations
 
 from pydantic import BaseModel, Field, field_validator
-from sanic import Blueprint, Request, json
+from sanic import Blueprint, Request
 
 from backend.api.context import services
-from backend.api.openapi import json_body, raises, responds
+from backend.api.openapi import answer, json_body, raises, responds
 from backend.api.schemas import (
     AcceptedOut,
     IsoDateTime,
@@ -74,7 +74,7 @@ async def request_code(request: Request, body: CodeRequest):
     )
     # The same answer whether or not the account exists.
     out = AcceptedOut(status="accepted", message=CODE_ACCEPTED)
-    return json(out.model_dump(mode="json"), status=202)
+    return answer(out, status=202)
 
 
 @bp.post("/codes/check")
@@ -89,4 +89,4 @@ async def check_code(request: Request, body: CodeCheck):
         expires_at=verified.expires_at,
         account=VerifiedAccountOut(name=verified.name, email=verified.email),
     )
-    return json(out.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+    return answer(out, headers={"Cache-Control": "no-store"})
