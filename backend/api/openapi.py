@@ -9,7 +9,8 @@ route declares, in its decorator stack (``functools.wraps`` keeps the declaratio
   ``@form_body("token", ...)`` passes the named form fields as ``form=`` (a dict of strings);
   ``@query("name", ...)`` and ``@header("Name", ...)`` document the parameters the handler reads;
 - what it answers: ``@responds(status, Model)`` per status (a model for JSON, ``media_type=HTML``
-  for the pages opened from e-mails; at least one 2xx is required, see ``build_document``);
+  for the pages opened from e-mails; at least one 2xx is required, see ``build_document``); the
+  handler maps its service's dataclass to that ``*Out`` model and sends it with ``answer(out)``;
 - who may call: the guards it is wrapped in (``require_service_token``, ``require_grant``,
   ``idempotent``, anything passed to ``register_guard``) or ``@secured("deviceToken")`` for a
   handler that checks a credential itself;

@@ -386,3 +386,27 @@ async def test_form_body_gives_every_named_field_as_a_string():
     FakeRequest.form = None  # not a form post at all
     await handler(FakeRequest())
     assert seen == [{"token": "abc", "colour": ""}, {"token": "", "colour": ""}]
+
+
+async def test_every_page_is_in_the_pages_module_and_every_json_answer_has_a_model(
+    backend, document
+):
+    """The pages opened from e-mail links live in one module (backend/api/pages.py), and every
+    JSON success answer but the document itself names its *Out model."""
+    handlers = {
+        (openapi_path(route.uri), method.lower()): route.handler
+        for route in backend.app.router.routes
+        for method in route.methods
+    }
+    for path, method, operation in operations(document):
+        successes = {s: r for s, r in operation["responses"].items() if s.startswith("2")}
+        page = any("text/html" in r.get("content", {}) for r in successes.values())
+        module = handlers[(path, method)].__module__
+        assert page == (module == "backend.api.pages"), (path, method, module)
+        if page or path == OPENAPI_PATH:
+            continue
+        for status, response in successes.items():
+            if status == "204":
+                continue
+            schema = response["content"]["application/json"]["schema"]
+            assert "$ref" in schema, (path, method, status)
