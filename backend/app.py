@@ -29,8 +29,8 @@ from backend.deps import Deps
 from backend.mail.sender import OutboxSender
 from backend.security.hashing import SecretHasher
 from backend.services import rate_limit
-from backend.services.auth import AuthService
 from backend.services.clock import Clock, system_clock
+from backend.services.container import Services
 from backend.settings import Settings
 
 log = logging.getLogger("backend.access")
@@ -67,7 +67,6 @@ def create_app(
         health, auth, pages, registration, verification, members, devices, packages, support
     ):
         app.blueprint(module.bp)
-    app.blueprint(registration.pages_bp)
     # GET /api/v1/openapi.json: built from app.router.routes on first request (api/openapi.py),
     # so it covers every blueprint above without sanic-ext (AUTO_EXTEND/OAS stay off).
     app.blueprint(openapi.bp)
@@ -95,7 +94,7 @@ def create_app(
             clock=clock,
             mail_queued=app.ctx.sender.notify,
         )
-        app.ctx.auth = AuthService(app.ctx.deps)
+        app.ctx.services = Services.build(app.ctx.deps)
         app.ctx.sender_task = (
             asyncio.get_running_loop().create_task(app.ctx.sender.run_forever())
             if run_sender

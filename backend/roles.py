@@ -53,18 +53,6 @@ class RoleInfo:
     def manages_users(self) -> bool:
         return USERS_MANAGE in self.permissions
 
-    def to_json(self) -> dict:
-        return {
-            "code": self.role.value,
-            "label": self.label,
-            "description": self.description,
-            "permissions": [
-                {"code": code, "label": PERMISSIONS[code]} for code in self.permissions
-            ],
-            "assignable": self.assignable,
-            "manages_users": self.manages_users,
-        }
-
 
 _MANAGEMENT_PERMISSIONS = (
     "invoices.issue",

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from typing import Literal
 
-from pydantic import BaseModel, PlainSerializer, WithJsonSchema
-from sanic import Blueprint, Request, empty, json
+from pydantic import BaseModel
+from sanic import Blueprint, Request, empty
 
 from backend.api import openapi
-from backend.api.requests import parse_json
-from backend.api.schemas import EmailRequest, LoginRequest, NewPasswordRequest, SessionTokenRequest
+from backend.api.context import services
+from backend.api.schemas import (
+    AcceptedOut,
+    EmailRequest,
+    IsoDateTime,
+    LoginRequest,
+    NewPasswordRequest,
+    SessionTokenRequest,
+)
 from backend.api.service_auth import require_service_token
-from backend.errors import InvalidCredentials, RateLimited, SessionInvalid
-from backend.services.login_sessions import LoginSessionService
+from backend.errors import (
+    InvalidCredentials,
+    InvalidToken,
+    PasswordPolicyViolation,
+    RateLimited,
+    SessionInvalid,
+)
 
 bp = Blueprint("auth_v1", url_prefix="/api/v1/auth")
 
@@ -23,15 +34,13 @@ RESET_ACCEPTED = (
 )
 NO_STORE = {"Cache-Control": "no-store"}
 
-# ISO 8601 with the offset ("2026-11-23T17:00:00+00:00"), like the code check's ``expires_at``.
-IsoDateTime = Annotated[
-    datetime,
-    PlainSerializer(lambda value: value.isoformat(), return_type=str),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
-]
-
 
 # --- answers (documented in the OpenAPI document, and every answer passes through them) ---------
+
+
+class PasswordChangedOut(BaseModel):
+    status: Literal["password_changed"]
+    message: str
 
 
 class LoginAccountOut(BaseModel):
@@ -64,101 +73,78 @@ class SessionVerifiedOut(BaseModel):
     grant_expires_at: IsoDateTime
 
 
-def _out(model: type[BaseModel], body: dict) -> dict:
-    """The answer, checked against its documented model."""
-    return model.model_validate(body).model_dump(mode="json")
-
-
-def _sessions(request: Request) -> LoginSessionService:
-    ctx = request.app.ctx
-    if getattr(ctx, "login_sessions", None) is None:
-        ctx.login_sessions = LoginSessionService(ctx.deps)
-    return ctx.login_sessions
-
-
 # --- handlers -----------------------------------------------------------------------------------
 
 
 @bp.post("/password-reset")
 @require_service_token
-@openapi.body(EmailRequest)
-@openapi.responds(202, description="Accepted; the same answer whether or not the account exists.")
-async def request_password_reset(request: Request):
-    body = parse_json(request, EmailRequest)
-    await request.app.ctx.auth.request_password_reset(body.email, actor="assistant")
+@openapi.json_body(EmailRequest)
+@openapi.responds(202, AcceptedOut,
+                  description="Accepted; the same answer whether or not the account exists.")
+async def request_password_reset(request: Request, body: EmailRequest):
+    await services(request).auth.request_password_reset(body.email, actor="assistant")
     # The same answer whether or not the account exists: no account enumeration.
-    return json({"status": "accepted", "message": RESET_ACCEPTED}, status=202)
+    return openapi.answer(AcceptedOut(status="accepted", message=RESET_ACCEPTED), status=202)
 
 
 @bp.post("/password-reset/confirm")
-@openapi.body(NewPasswordRequest)
-async def confirm_password_reset(request: Request):
-    body = parse_json(request, NewPasswordRequest)
-    await request.app.ctx.auth.reset_password(body.token, body.password, body.password_confirm)
-    return json({"status": "password_changed", "message": "Hasło zostało zmienione."})
+@openapi.json_body(NewPasswordRequest)
+@openapi.responds(200, PasswordChangedOut)
+@openapi.raises(InvalidToken, PasswordPolicyViolation)
+async def confirm_password_reset(request: Request, body: NewPasswordRequest):
+    await services(request).auth.reset_password(body.token, body.password, body.password_confirm)
+    return openapi.answer(
+        PasswordChangedOut(status="password_changed", message="Hasło zostało zmienione.")
+    )
 
 
 @bp.post("/login")
-@openapi.body(LoginRequest)
+@openapi.json_body(LoginRequest)
 @openapi.responds(200, LoginOut, description="Logged in; a new website session (8 hours).")
 @openapi.raises(InvalidCredentials, RateLimited)
-async def login(request: Request):
+async def login(request: Request, body: LoginRequest):
     """Log in with e-mail and password; starts a website login session."""
-    body = parse_json(request, LoginRequest)
-    logged_in = await request.app.ctx.auth.login_with_session(body.email, body.password)
+    logged_in = await services(request).auth.login_with_session(body.email, body.password)
     account = logged_in.account
-    return json(
-        _out(
-            LoginOut,
-            {
-                "account": {"id": account.id, "email": account.email, "name": account.name},
-                "session": {
-                    "token": logged_in.session_token,
-                    "expires_at": logged_in.session_expires_at,
-                },
-            },
+    out = LoginOut(
+        account=LoginAccountOut(id=account.id, email=account.email, name=account.name),
+        session=LoginSessionOut(
+            token=logged_in.session_token, expires_at=logged_in.session_expires_at
         ),
-        headers=NO_STORE,
     )
+    return openapi.answer(out, headers=NO_STORE)
 
 
 @bp.post("/sessions/verify")
 @require_service_token
-@openapi.body(SessionTokenRequest)
+@openapi.json_body(SessionTokenRequest)
 @openapi.responds(200, SessionVerifiedOut, description="The session is live: its account and a "
                   "fresh 15-minute verification grant for it.")
 @openapi.raises(SessionInvalid)
-async def verify_session(request: Request):
+async def verify_session(request: Request, body: SessionTokenRequest):
     """Exchange a website login session for a verification grant (the assistant acts for the
     logged-in user without an e-mail code)."""
-    body = parse_json(request, SessionTokenRequest)
-    verified = await _sessions(request).verify(body.session_token)
+    verified = await services(request).login_sessions.verify(body.session_token)
     account = verified.account
-    return json(
-        _out(
-            SessionVerifiedOut,
-            {
-                "account": {
-                    "id": account.id,
-                    "email": account.email,
-                    "name": account.name,
-                    "organisation": account.organisation,
-                    "role": account.role,
-                },
-                "grant": verified.grant,
-                "grant_expires_at": verified.grant_expires_at,
-            },
+    out = SessionVerifiedOut(
+        account=SessionAccountOut(
+            id=account.id,
+            email=account.email,
+            name=account.name,
+            organisation=account.organisation,
+            role=account.role,
         ),
-        headers=NO_STORE,
+        grant=verified.grant,
+        grant_expires_at=verified.grant_expires_at,
     )
+    return openapi.answer(out, headers=NO_STORE)
 
 
 @bp.post("/logout")
-@openapi.body(SessionTokenRequest)
+@openapi.json_body(SessionTokenRequest)
 @openapi.responds(204, description="Logged out; the same answer for unknown or ended sessions.")
-async def logout(request: Request):
+async def logout(request: Request, body: SessionTokenRequest):
     """End a website login session."""
-    body = parse_json(request, SessionTokenRequest)
-    await _sessions(request).logout(body.session_token)
+    await services(request).login_sessions.logout(body.session_token)
     # The same answer whether or not the session existed: nothing to learn from it.
     return empty()

@@ -7,16 +7,26 @@ e-mail and password, later calls by ``Authorization: Device <token>``. Assistant
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import Literal
 
-from pydantic import Field, StrictBool, field_validator
-from sanic import Blueprint, Request, json
+from pydantic import BaseModel, Field, StrictBool, field_validator
+from sanic import Blueprint, Request
 
+from backend.api.context import services
 from backend.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from backend.api.idempotency import MAX_KEY_LENGTH
-from backend.api.openapi import raises
-from backend.api.requests import parse_json
-from backend.api.schemas import LoginRequest, _Body
+from backend.api.openapi import (
+    answer,
+    IDEMPOTENCY_KEY_DESCRIPTION,
+    IDEMPOTENCY_KEY_SCHEMA,
+    header,
+    json_body,
+    raises,
+    responds,
+    secured,
+)
+from backend.api.schemas import IsoDateTime, LoginRequest, _Body
 from backend.api.service_auth import require_grant
 from backend.errors import (
     IdempotencyInProgress,
@@ -28,7 +38,7 @@ from backend.errors import (
 from backend.services.devices import (
     DeviceLimitReached,
     DeviceNotRecognised,
-    DeviceService,
+    DeviceView,
     NoDevice,
     PinFormat,
     PinTooSimple,
@@ -70,8 +80,60 @@ class RemovalBody(_Body):
     reason: Literal["lost", "stolen", "replace"]
 
 
-def _service(request: Request) -> DeviceService:
-    return DeviceService(request.app.ctx.deps, request.app.ctx.auth)
+# --- answers (documented in the OpenAPI document, and every answer passes through them) ---------
+
+
+class AssistantDeviceOut(BaseModel):
+    """What the assistant may tell about the paired device."""
+
+    name: str
+    platform: str
+    biometrics_enabled: bool
+    created_at: IsoDateTime
+    last_used_at: IsoDateTime
+
+    @classmethod
+    def of(cls, device: DeviceView) -> AssistantDeviceOut:
+        return cls(
+            name=device.name,
+            platform=device.platform,
+            biometrics_enabled=device.biometrics_enabled,
+            created_at=device.created_at,
+            last_used_at=device.last_used_at,
+        )
+
+
+class AppDeviceOut(AssistantDeviceOut):
+    """What the app itself sees: also whether its PIN is set."""
+
+    pin_set: bool
+
+    @classmethod
+    def of(cls, device: DeviceView) -> AppDeviceOut:
+        return cls(**AssistantDeviceOut.of(device).model_dump(), pin_set=device.pin_set)
+
+
+class ActivatedDeviceOut(BaseModel):
+    device_token: str = Field(description="Shown only now: `Authorization: Device <token>`.")
+    device: AppDeviceOut
+
+
+class AppDeviceAnswerOut(BaseModel):
+    device: AppDeviceOut
+
+
+class AccountDeviceOut(BaseModel):
+    device: AssistantDeviceOut | None = Field(description="null = no device is paired.")
+
+
+class DeviceRemovedOut(BaseModel):
+    status: Literal["removed"]
+    message: str
+    device: AssistantDeviceOut
+
+
+
+# --- handlers -----------------------------------------------------------------------------------
 
 
 def _device_token(request: Request) -> str:
@@ -79,77 +141,102 @@ def _device_token(request: Request) -> str:
     return token.strip() if scheme.lower() == DEVICE_SCHEME else ""
 
 
-def _idempotency_key(request: Request) -> str | None:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is not None and (not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable()):
-        raise ValidationFailed("Nagłówek Idempotency-Key musi mieć od 1 do 100 znaków.")
-    return key
+def device_authenticated(handler):
+    """The app's calls: ``Authorization: Device <token>`` is given to the handler as
+    ``device_token=`` (empty when absent; the service answers 401 ``device_unauthorized``)."""
+
+    @wraps(handler)
+    async def with_device_token(request: Request, *args, **kwargs):
+        return await handler(request, *args, device_token=_device_token(request), **kwargs)
+
+    return secured("deviceToken")(raises(DeviceNotRecognised)(with_device_token))
 
 
+def with_idempotency_key(handler):
+    """The ``Idempotency-Key`` header, checked before the body, given as ``idempotency_key=``."""
+
+    @wraps(handler)
+    async def checked_key(request: Request, *args, **kwargs):
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is not None and (not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable()):
+            raise ValidationFailed("Nagłówek Idempotency-Key musi mieć od 1 do 100 znaków.")
+        return await handler(request, *args, idempotency_key=key, **kwargs)
+
+    return header(
+        "Idempotency-Key", schema=IDEMPOTENCY_KEY_SCHEMA, description=IDEMPOTENCY_KEY_DESCRIPTION
+    )(raises(ValidationFailed, IdempotencyKeyReused, IdempotencyInProgress)(checked_key))
+
+
+# Idempotent by Idempotency-Key, but not through @idempotent: that would store the device token in
+# plain text and fingerprint the password (see services/devices.py).
 @bp.post("/mobile/activate")
-@raises(InvalidCredentials, RateLimited, DeviceLimitReached, IdempotencyKeyReused,
-        IdempotencyInProgress)
-async def activate(request: Request):
-    # Idempotent by Idempotency-Key, but not through @idempotent: that would store the device
-    # token in plain text and fingerprint the password (see services/devices.py).
-    key = _idempotency_key(request)
-    body = parse_json(request, MobileActivation)
-    activation = await _service(request).activate(
-        body.email, body.password, body.device_name, body.platform, idempotency_key=key
+@with_idempotency_key
+@json_body(MobileActivation)
+@responds(201, ActivatedDeviceOut, description="Paired: the device token and the device.")
+@raises(InvalidCredentials, RateLimited, DeviceLimitReached)
+async def activate(request: Request, body: MobileActivation, idempotency_key: str | None):
+    activation = await services(request).devices.activate(
+        body.email, body.password, body.device_name, body.platform,
+        idempotency_key=idempotency_key,
     )
     headers = dict(NO_STORE)
     if activation.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json(
-        {"device_token": activation.device_token, "device": activation.device.for_app()},
-        status=201,
-        headers=headers,
+    out = ActivatedDeviceOut(
+        device_token=activation.device_token, device=AppDeviceOut.of(activation.device)
     )
+    return answer(out, status=201, headers=headers)
 
 
 @bp.get("/mobile/device")
-@raises(DeviceNotRecognised)
-async def app_device(request: Request):
-    device = await _service(request).current(_device_token(request))
-    return json({"device": device.for_app()})
+@device_authenticated
+@responds(200, AppDeviceAnswerOut)
+async def app_device(request: Request, device_token: str):
+    device = await services(request).devices.current(device_token)
+    return answer(AppDeviceAnswerOut(device=AppDeviceOut.of(device)))
 
 
 @bp.put("/mobile/device/pin")
-@raises(DeviceNotRecognised, PinFormat, PinTooSimple)
-async def set_pin(request: Request):
-    body = parse_json(request, PinBody)
-    device = await _service(request).set_pin(_device_token(request), body.pin)
-    return json({"device": device.for_app()})
+@device_authenticated
+@json_body(PinBody)
+@responds(200, AppDeviceAnswerOut)
+@raises(PinFormat, PinTooSimple)
+async def set_pin(request: Request, body: PinBody, device_token: str):
+    device = await services(request).devices.set_pin(device_token, body.pin)
+    return answer(AppDeviceAnswerOut(device=AppDeviceOut.of(device)))
 
 
 @bp.put("/mobile/device/biometrics")
-@raises(DeviceNotRecognised)
-async def set_biometrics(request: Request):
-    body = parse_json(request, BiometricsBody)
-    device = await _service(request).set_biometrics(_device_token(request), body.enabled)
-    return json({"device": device.for_app()})
+@device_authenticated
+@json_body(BiometricsBody)
+@responds(200, AppDeviceAnswerOut)
+async def set_biometrics(request: Request, body: BiometricsBody, device_token: str):
+    device = await services(request).devices.set_biometrics(device_token, body.enabled)
+    return answer(AppDeviceAnswerOut(device=AppDeviceOut.of(device)))
 
 
 @bp.get("/account/device")
 @require_grant
+@responds(200, AccountDeviceOut)
 async def account_device(request: Request):
-    device = await _service(request).for_account(request.ctx.account_id)
-    return json({"device": device.for_assistant() if device else None})
+    device = await services(request).devices.for_account(request.ctx.account_id)
+    return answer(AccountDeviceOut(device=AssistantDeviceOut.of(device) if device else None))
 
 
 @bp.delete("/account/device")
 @require_grant
+@json_body(RemovalBody)
+@responds(200, DeviceRemovedOut)
 @raises(NoDevice)
-async def remove_account_device(request: Request):
-    body = parse_json(request, RemovalBody)
-    device = await _service(request).remove(request.ctx.account_id, body.reason)
-    return json(
-        {
-            "status": "removed",
-            "message": (
+async def remove_account_device(request: Request, body: RemovalBody):
+    device = await services(request).devices.remove(request.ctx.account_id, body.reason)
+    return answer(
+        DeviceRemovedOut(
+            status="removed",
+            message=(
                 f"Urządzenie „{device.name}” zostało odłączone od konta. "
                 "Możesz teraz sparować nowe urządzenie w aplikacji ING Office."
             ),
-            "device": device.for_assistant(),
-        }
+            device=AssistantDeviceOut.of(device),
+        )
     )

@@ -1,85 +1,166 @@
-"""The OpenAPI 3.1 document of the backend, built from the application's own route table.
+"""How a route declares what it reads and answers, and the OpenAPI 3.1 document built from that.
 
 ``GET /api/v1/openapi.json`` walks ``app.router.routes`` (every blueprint, whoever wrote it), so a
-route can never be missing from the document. For each handler it unwraps the decorator chain
-(``functools.wraps`` leaves ``__wrapped__``) and reads, in this order of trust:
+route can never be missing from the document. Nothing is inferred from a handler's code: every
+route declares, in its decorator stack (``functools.wraps`` keeps the declarations reachable):
 
-1. explicit annotations from this module: ``@body(Model)``, ``@responds(status, Model)``,
-   ``@raises(SomeDomainError, ...)`` and ``@secured("deviceToken")`` (any position in the
-   decorator stack);
-2. the guards it is wrapped in, recognised by their wrapper's code object, not by name:
-   ``require_service_token`` (bearer service token, 401), ``require_grant`` (plus the
-   ``X-Verification-Grant`` header), ``idempotent`` (the ``Idempotency-Key`` header, 409/422), and
-   any wrapper whose qualified name mentions a device (the ``Device`` token); more can be added
-   with ``register_guard``;
-3. the handler's own source (``ast``): ``parse_json(request, Model)`` / ``validate(payload, Model)``
-   give the JSON request body from the pydantic model, ``request.args.get("x")`` query parameters,
-   ``request.form`` a form body, ``request.headers.get("x")`` header parameters, ``status=NNN``
-   literals the response codes, ``raise SomeDomainError(...)`` the errors it raises itself, and a
-   call to a ``*device_token*`` function the ``Device`` token; helpers of the same module that the
-   handler calls are read too (two levels deep).
+- what it reads: ``@json_body(Model)`` parses and validates the JSON body into the pydantic model
+  and passes it to the handler as ``body=`` (the 400/413/415/422 body errors are then documented);
+  ``@form_body("token", ...)`` passes the named form fields as ``form=`` (a dict of strings);
+  ``@query("name", ...)`` and ``@header("Name", ...)`` document the parameters the handler reads;
+- what it answers: ``@responds(status, Model)`` per status (a model for JSON, ``media_type=HTML``
+  for the pages opened from e-mails; at least one 2xx is required, see ``build_document``); the
+  handler maps its service's dataclass to that ``*Out`` model and sends it with ``answer(out)``;
+- who may call: the guards it is wrapped in (``require_service_token``, ``require_grant``,
+  ``idempotent``, anything passed to ``register_guard``) or ``@secured("deviceToken")`` for a
+  handler that checks a credential itself;
+- the domain errors raised below it: ``@raises(SomeDomainError, ...)``.
 
 Every operation also documents ``default``: the error envelope every error leaves in
 (``{"error": {"code", "message", "details"}}``), so errors raised deep in a service are described
-too. Nothing here changes how a request is handled; the annotations only record metadata.
+too. Apart from ``json_body`` and ``form_body`` (which hand the handler its parsed input), the
+declarations only record metadata.
 """
 
 from __future__ import annotations
 
-import ast
 import inspect
 import re
-import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import wraps
 from types import CodeType, FunctionType
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
-from sanic import Blueprint, Request, Sanic, json
-from sanic import response as sanic_response
+from sanic import Blueprint, HTTPResponse, Request, Sanic, json
 
 from backend import errors as domain_errors
 from backend.api import idempotency, service_auth
+from backend.api.requests import JsonTooDeep, parse_json
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 OPENAPI_VERSION = "3.1.0"
+HTML = "text/html"
 _ATTRIBUTE = "__openapi__"
 _SCHEMA_REF = "#/components/schemas/{model}"
 
 bp = Blueprint("openapi")
 
 
-# --- annotations other modules may use ---------------------------------------------------------
+# --- declarations ------------------------------------------------------------------------------
 
 
 def _annotations(handler: Callable) -> dict[str, Any]:
     notes = handler.__dict__.get(_ATTRIBUTE)
     if notes is None:
-        notes = {"responses": {}, "raises": []}
+        notes = {"responses": {}, "raises": [], "parameters": []}
         setattr(handler, _ATTRIBUTE, notes)
     return notes
 
 
-def body(model: type[BaseModel]):
-    """Declare the JSON request body's pydantic model (otherwise inferred from ``parse_json``)."""
+def json_body(model: type[BaseModel], *, parser: Callable[[Request], BaseModel] | None = None):
+    """The JSON request body: parsed and validated into ``model`` (``parse_json``: a clear 4xx
+    with a stable code for anything else) and given to the handler as ``body=``. ``parser``
+    replaces ``parse_json(request, model)`` when a route refines the answer (its result must
+    still be a ``model``)."""
+    parse = parser or (lambda request: parse_json(request, model))
 
     def decorator(handler):
-        _annotations(handler)["body"] = model
+        @wraps(handler)
+        async def with_json_body(request: Request, *args, **kwargs):
+            return await handler(request, *args, body=parse(request), **kwargs)
+
+        _annotations(with_json_body)["body"] = model
+        return with_json_body
+
+    return decorator
+
+
+def form_body(*fields: str):
+    """A form post (the pages opened from e-mails): the named fields, each a string ("" when
+    missing), given to the handler as ``form=``."""
+
+    def decorator(handler):
+        @wraps(handler)
+        async def with_form_body(request: Request, *args, **kwargs):
+            raw = request.form or {}
+            form = {name: raw.get(name, "") or "" for name in fields}
+            return await handler(request, *args, form=form, **kwargs)
+
+        _annotations(with_form_body)["form"] = list(fields)
+        return with_form_body
+
+    return decorator
+
+
+def _parameter(location: str, name: str, schema, description, required) -> dict[str, Any]:
+    parameter: dict[str, Any] = {"name": name, "in": location, "required": required}
+    if description:
+        parameter["description"] = description
+    parameter["schema"] = schema or {"type": "string"}
+    return parameter
+
+
+def query(
+    name: str,
+    *,
+    schema: dict[str, Any] | None = None,
+    description: str | None = None,
+    required: bool = False,
+):
+    """A query parameter the handler reads (``request.args``); a string unless ``schema``."""
+
+    def decorator(handler):
+        _annotations(handler)["parameters"].append(
+            _parameter("query", name, schema, description, required)
+        )
         return handler
 
     return decorator
 
 
-def responds(status: int, model: type[BaseModel] | None = None, *, description: str | None = None):
-    """Declare a success response and, optionally, its pydantic model."""
+def header(
+    name: str,
+    *,
+    schema: dict[str, Any] | None = None,
+    description: str | None = None,
+    required: bool = False,
+):
+    """A request header the handler reads itself (not one a security scheme describes)."""
 
     def decorator(handler):
-        _annotations(handler)["responses"][status] = (model, description)
+        _annotations(handler)["parameters"].append(
+            _parameter("header", name, schema, description, required)
+        )
         return handler
 
     return decorator
+
+
+def responds(
+    status: int,
+    model: type[BaseModel] | None = None,
+    *,
+    description: str | None = None,
+    media_type: str = "application/json",
+):
+    """Declare a response: its status, and for JSON its pydantic model (without one, any object;
+    204 has no content); ``media_type=HTML`` for a page."""
+
+    def decorator(handler):
+        _annotations(handler)["responses"][status] = (model, description, media_type)
+        return handler
+
+    return decorator
+
+
+def answer(
+    out: BaseModel, status: int = 200, headers: dict[str, str] | None = None
+) -> HTTPResponse:
+    """The JSON answer of a handler: its ``*Out`` model (the one ``@responds`` names), dumped."""
+    return json(out.model_dump(mode="json"), status=status, headers=headers)
 
 
 def secured(*schemes: str):
@@ -93,7 +174,7 @@ def secured(*schemes: str):
 
 
 def raises(*error_types: type[domain_errors.DomainError]):
-    """Declare domain errors raised below the handler (in services): its source cannot show them."""
+    """Declare the domain errors a handler (or the services below it) may raise."""
 
     def decorator(handler):
         _annotations(handler)["raises"].extend(error_types)
@@ -153,18 +234,19 @@ register_guard(
     security=["serviceToken", "verificationGrant"],
     errors=[domain_errors.VerificationRequired],
 )
+IDEMPOTENCY_KEY_DESCRIPTION = (
+    "Repeating a request with the same key (up to 100 printable characters) returns the first "
+    "answer again, marked with `Idempotent-Replayed: true`."
+)
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH}
+
 register_guard(
     idempotency.idempotent("openapi-probe"),
     errors=[domain_errors.IdempotencyInProgress, domain_errors.IdempotencyKeyReused],
     headers=[
-        {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "description": "Repeating a request with the same key (up to 100 printable characters) "
-            "returns the first answer again, marked with `Idempotent-Replayed: true`.",
-            "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
-        }
+        _parameter(
+            "header", "Idempotency-Key", IDEMPOTENCY_KEY_SCHEMA, IDEMPOTENCY_KEY_DESCRIPTION, False
+        )
     ],
 )
 
@@ -189,14 +271,9 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "description": "The trusted mobile device's token: `Authorization: Device <token>`.",
     },
 }
-_DEVICE_HINT = re.compile("device", re.IGNORECASE)
-# A handler calling e.g. ``_device_token(request)`` authenticates the device itself.
-_DEVICE_TOKEN_CALL = re.compile("device_token", re.IGNORECASE)
-# Headers described by the security schemes rather than as parameters.
-_SECURITY_HEADERS = {"authorization", service_auth.GRANT_HEADER}
-
 _BODY_ERRORS = (
     domain_errors.MalformedJson,
+    JsonTooDeep,
     domain_errors.UnsupportedMediaType,
     domain_errors.ValidationFailed,
 )
@@ -224,7 +301,7 @@ ERROR_SCHEMA = {
 }
 
 
-# --- reading a handler ------------------------------------------------------------------------
+# --- what a handler declared ------------------------------------------------------------------
 
 
 @dataclass
@@ -232,17 +309,13 @@ class _HandlerFacts:
     summary: str | None = None
     description: str | None = None
     security: list[str] = field(default_factory=list)
-    headers: list[dict[str, Any]] = field(default_factory=list)
+    parameters: list[dict[str, Any]] = field(default_factory=list)
     errors: list[type[domain_errors.DomainError]] = field(default_factory=list)
     body_model: type[BaseModel] | None = None
     form_fields: list[str] | None = None
-    query: list[str] = field(default_factory=list)
-    header_names: list[str] = field(default_factory=list)
-    statuses: set[int] = field(default_factory=set)
-    bare_response: bool = False  # a response built without an explicit status (so 200)
-    dynamic_status: bool = False  # a response whose status is computed (documented as 2XX)
-    media_type: str = "application/json"
-    responses: dict[int, tuple[type[BaseModel] | None, str | None]] = field(default_factory=dict)
+    responses: dict[int, tuple[type[BaseModel] | None, str | None, str]] = field(
+        default_factory=dict
+    )
 
 
 def _chain(handler: Callable) -> list[Callable]:
@@ -254,10 +327,10 @@ def _chain(handler: Callable) -> list[Callable]:
 
 
 def _facts(handler: Callable) -> _HandlerFacts:
+    """What the route declared: its guards (by their wrappers' code) and its annotations."""
     layers = _chain(handler)
-    innermost = layers[-1]
     facts = _HandlerFacts()
-    doc = inspect.getdoc(innermost)
+    doc = inspect.getdoc(layers[-1])
     if doc:
         facts.summary, _, rest = doc.partition("\n")
         facts.description = rest.strip() or None
@@ -267,15 +340,7 @@ def _facts(handler: Callable) -> _HandlerFacts:
         if guard.codes and guard.codes <= codes:
             facts.security += [s for s in guard.security if s not in facts.security]
             facts.errors += guard.errors
-            facts.headers += guard.headers
-    for layer in layers[:-1]:
-        code = getattr(layer, "__code__", None)
-        if code is not None and _DEVICE_HINT.search(code.co_qualname):
-            if "deviceToken" not in facts.security:
-                facts.security.append("deviceToken")
-                facts.errors.append(domain_errors.Unauthorized)
-
-    _read_source(innermost, facts)
+            facts.parameters += guard.headers
 
     seen: list[dict] = []
     for layer in reversed(layers):  # outer annotations win
@@ -286,141 +351,15 @@ def _facts(handler: Callable) -> _HandlerFacts:
         seen.append(notes)
         if notes.get("body") is not None:
             facts.body_model = notes["body"]
+        if notes.get("form") is not None:
+            facts.form_fields = notes["form"]
         facts.responses.update(notes["responses"])
         facts.errors += notes["raises"]
+        facts.parameters += [p for p in notes["parameters"] if p not in facts.parameters]
         facts.security += [s for s in notes.get("security", ()) if s not in facts.security]
     if facts.body_model is not None:
         facts.errors += _BODY_ERRORS
     return facts
-
-
-def _read_source(
-    function: Callable, facts: _HandlerFacts, *, depth: int = 0, seen: set[Callable] | None = None
-) -> None:
-    """Read the handler's source; same-module helpers it calls are read too (two levels deep),
-    but only for what the request carries (body, query, form, headers) and what they raise."""
-    seen = seen if seen is not None else set()
-    seen.add(function)
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
-    except (OSError, TypeError, SyntaxError):
-        return
-    helper = depth > 0
-    scope = dict(getattr(function, "__globals__", {}))
-    form_names: set[str] = set()
-    calls_json = False
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and _mentions_form(node.value):
-            form_names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            name = _call_name(node.func)
-            calls_json |= name == "json"
-            if not helper:
-                has_status, status = _status_keyword(node)
-                if status is not None:
-                    facts.statuses.add(status)
-                elif has_status:
-                    facts.dynamic_status = True
-                elif name in ("json", "html", "text", "raw"):
-                    facts.bare_response = True
-                elif name == "empty":
-                    facts.statuses.add(204)
-            if name and _DEVICE_TOKEN_CALL.search(name) and "deviceToken" not in facts.security:
-                facts.security.append("deviceToken")
-            if name in ("parse_json", "validate") and len(node.args) >= 2:
-                model = _resolve(node.args[1], scope)
-                if isinstance(model, type) and issubclass(model, BaseModel):
-                    facts.body_model = model
-            if name in ("get", "getlist") and node.args:
-                receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
-                key = _constant(node.args[0], scope)
-                if not isinstance(key, str):
-                    pass
-                elif _is_request_attr(receiver, "args"):
-                    if key not in facts.query:
-                        facts.query.append(key)
-                elif _is_request_attr(receiver, "headers"):
-                    if (
-                        key.lower() not in _SECURITY_HEADERS
-                        and key.lower() not in facts.header_names
-                    ):
-                        facts.header_names.append(key.lower())
-                elif receiver is not None and (
-                    _mentions_form(receiver)
-                    or (isinstance(receiver, ast.Name) and receiver.id in form_names)
-                ):
-                    facts.form_fields = (facts.form_fields or []) + [key]
-            callee = _resolve(node.func, scope) if isinstance(node.func, ast.Name) else None
-            if (
-                depth < 2
-                and isinstance(callee, FunctionType)
-                and callee not in seen
-                and callee.__module__ == function.__module__
-            ):
-                _read_source(callee, facts, depth=depth + 1, seen=seen)
-        elif isinstance(node, ast.Subscript) and _is_request_attr(node.value, "args"):
-            key = _constant(node.slice, scope)
-            if isinstance(key, str) and key not in facts.query:
-                facts.query.append(key)
-        elif isinstance(node, ast.Raise) and node.exc is not None:
-            target = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
-            error = _resolve(target, scope)
-            if isinstance(error, type) and issubclass(error, domain_errors.DomainError):
-                facts.errors.append(error)
-        elif _is_request_attr(node, "form") and facts.form_fields is None:
-            facts.form_fields = []
-    if not helper and not calls_json and scope.get("html") is sanic_response.html:
-        facts.media_type = "text/html"
-
-
-def _constant(node: ast.expr, scope: dict[str, Any]) -> Any:
-    """A literal, or a module-level constant it names (``HEADER = "idempotency-key"``)."""
-    if isinstance(node, ast.Constant):
-        return node.value
-    value = _resolve(node, scope)
-    return value if isinstance(value, (str, int)) else None
-
-
-def _call_name(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
-
-
-def _status_keyword(call: ast.Call) -> tuple[bool, int | None]:
-    """Whether the call passes ``status=``, and its value when it is a literal."""
-    for keyword in call.keywords:
-        if keyword.arg == "status":
-            value = keyword.value
-            literal = isinstance(value, ast.Constant) and isinstance(value.value, int)
-            return True, value.value if literal else None
-    return False, None
-
-
-def _is_request_attr(node: ast.AST | None, attr: str) -> bool:
-    return (
-        isinstance(node, ast.Attribute)
-        and node.attr == attr
-        and isinstance(node.value, ast.Name)
-        and node.value.id == "request"
-    )
-
-
-def _mentions_form(node: ast.AST) -> bool:
-    return any(_is_request_attr(child, "form") for child in ast.walk(node))
-
-
-def _resolve(node: ast.expr, scope: dict[str, Any]) -> Any:
-    """A Name or dotted Attribute looked up in the handler's module globals."""
-    if isinstance(node, ast.Name):
-        return scope.get(node.id)
-    if isinstance(node, ast.Attribute):
-        owner = _resolve(node.value, scope)
-        return getattr(owner, node.attr, None) if owner is not None else None
-    return None
 
 
 # --- the document ------------------------------------------------------------------------------
@@ -442,10 +381,6 @@ def _path_and_parameters(uri: str) -> tuple[str, list[dict[str, Any]]]:
         parameters.append({"name": match["name"], "in": "path", "required": True, "schema": schema})
     path = _PARAM.sub(lambda m: "{" + m["name"] + "}", uri) or "/"
     return path, parameters
-
-
-def _header_title(name: str) -> str:
-    return "-".join(part.capitalize() for part in name.split("-"))
 
 
 def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
@@ -524,28 +459,15 @@ def _operation(
         operation["summary"] = facts.summary
     if facts.description:
         operation["description"] = facts.description
-    parameters = list(path_parameters)
-    parameters += [
-        {"name": key, "in": "query", "required": False, "schema": {"type": "string"}}
-        for key in facts.query
-    ]
-    parameters += facts.headers
-    declared = {p["name"].lower() for p in facts.headers}
-    parameters += [
-        {
-            "name": _header_title(name),
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string"},
-        }
-        for name in facts.header_names
-        if name not in declared
-    ]
+    locations = ("query", "header", "cookie")
+    parameters = list(path_parameters) + sorted(
+        facts.parameters, key=lambda p: locations.index(p["in"])
+    )
     if parameters:
         operation["parameters"] = parameters
     operation["security"] = [{scheme: [] for scheme in facts.security}] if facts.security else []
 
-    if facts.body_model is not None and method in ("POST", "PUT", "PATCH", "DELETE"):
+    if facts.body_model is not None:
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": schema_of(facts.body_model, "validation")}},
@@ -565,22 +487,22 @@ def _operation(
             },
         }
 
+    if not any(200 <= status < 300 for status in facts.responses):
+        raise TypeError(
+            f"{name}: declare at least one success response with @responds(status, Model)"
+        )
     responses: dict[str, Any] = {}
-    success = {s for s in facts.statuses if s < 400} | set(facts.responses)
-    if facts.bare_response or not success:
-        success.add(200)
-    success_keys: list[int | str] = sorted(success)
-    if facts.dynamic_status and not facts.responses:
-        success_keys.append("2XX")
-    for status in success_keys:
-        model, description = facts.responses.get(status, (None, None))
-        response: dict[str, Any] = {"description": description or "Success."}
+    for status, (model, description, media_type) in sorted(facts.responses.items()):
+        if status >= 400 and media_type == "application/json" and model is None:
+            continue  # an error in the common shape: listed with its codes below
+        default = "Success." if status < 400 else "An error page."
+        response: dict[str, Any] = {"description": description or default}
         if status != 204:
-            if facts.media_type == "text/html":
-                response["content"] = {"text/html": {"schema": {"type": "string"}}}
-            else:
+            if media_type == "application/json":
                 schema = schema_of(model, "serialization") if model else {"type": "object"}
-                response["content"] = {"application/json": {"schema": schema}}
+            else:
+                schema = {"type": "string"}
+            response["content"] = {media_type: {"schema": schema}}
         responses[str(status)] = response
 
     error_codes: dict[int, list[str]] = {}
@@ -590,13 +512,8 @@ def _operation(
         error_codes.setdefault(413, []).extend(_FRAMEWORK_ERRORS[413])
     if path_parameters:
         error_codes.setdefault(404, []).extend(_FRAMEWORK_ERRORS[404])
-    for status in sorted(s for s in facts.statuses if s >= 400):
-        if facts.media_type == "text/html":
-            responses[str(status)] = {
-                "description": "An error page.",
-                "content": {"text/html": {"schema": {"type": "string"}}},
-            }
-        else:
+    for status, (model, _, media_type) in facts.responses.items():
+        if status >= 400 and media_type == "application/json" and model is None:
             error_codes.setdefault(status, [])
     for status, codes in sorted(error_codes.items()):
         responses.setdefault(str(status), _error_response(status, codes))

@@ -6,15 +6,15 @@ from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sanic import Blueprint, Request, json
+from sanic import Blueprint, Request
 
+from backend.api.context import services
 from backend.api.idempotency import idempotent
-from backend.api.openapi import body, raises, responds
-from backend.api.requests import parse_json
+from backend.api.openapi import answer, json_body, raises, responds
 from backend.api.service_auth import require_grant
 from backend.models import PackageCode, Role
 from backend.services import packages as service
-from backend.services.packages import PackageService, PackageView, SubscriptionStatus
+from backend.services.packages import PackageView, SubscriptionStatus
 
 bp = Blueprint("packages_v1", url_prefix="/api/v1")
 
@@ -241,6 +241,19 @@ class SubscriptionChangeOut(_Out):
     warnings: list[NoticeOut]
     subscription: SubscriptionOut
 
+    @classmethod
+    def of(cls, result: service.ChangeResult) -> SubscriptionChangeOut:
+        return cls(
+            change=result.change,
+            message=result.message,
+            from_package=PackageCode(result.from_package.code),
+            to_package=PackageCode(result.to_package.code),
+            effective_from=result.effective_from,
+            payment=None if result.payment is None else PaymentOut.of(result.payment),
+            warnings=[NoticeOut(code=n.code, message=n.message) for n in result.warnings],
+            subscription=SubscriptionOut.of(result.status),
+        )
+
 
 def _price(price: service.Price) -> PriceOut:
     return PriceOut(
@@ -253,13 +266,6 @@ def _price(price: service.Price) -> PriceOut:
         vat=price.vat,
     )
 
-
-def _service(request: Request) -> PackageService:
-    return PackageService(request.app.ctx.deps)
-
-
-def _dump(model: BaseModel, status: int = 200, headers: dict | None = None):
-    return json(model.model_dump(mode="json"), status=status, headers=headers)
 
 
 # --- handlers -----------------------------------------------------------------------------------
@@ -274,11 +280,11 @@ def _price_note(views: list[PackageView]) -> str:
 @responds(200, CatalogueOut, description="Every package, in the price list's order.")
 async def list_packages(request: Request):
     """The public price list: every package with features, limits and yearly prices."""
-    views = await _service(request).catalogue()
+    views = await services(request).packages.catalogue()
     catalogue = CatalogueOut(
         packages=[PackageOut.of(view) for view in views], note=_price_note(views)
     )
-    return _dump(catalogue, headers={"Cache-Control": "public, max-age=300"})
+    return answer(catalogue, headers={"Cache-Control": "public, max-age=300"})
 
 
 @bp.get("/account/subscription")
@@ -287,13 +293,13 @@ async def list_packages(request: Request):
 @raises(service.NoSubscription)
 async def subscription(request: Request):
     """The verified account's organisation package, paid period, pending downgrade and usage."""
-    status = await _service(request).status(request.ctx.account_id)
-    return _dump(SubscriptionOut.of(status), headers={"Cache-Control": "no-store"})
+    status = await services(request).packages.status(request.ctx.account_id)
+    return answer(SubscriptionOut.of(status), headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/account/subscription/change/quote")
 @require_grant
-@body(SubscriptionChangeRequest)
+@json_body(SubscriptionChangeRequest)
 @responds(200, SubscriptionChangeQuoteOut)
 @raises(
     service.NotOwner,
@@ -301,22 +307,21 @@ async def subscription(request: Request):
     service.SamePackage,
     service.ChangeAlreadyScheduled,
 )
-async def quote_subscription_change(request: Request):
+async def quote_subscription_change(request: Request, body: SubscriptionChangeRequest):
     """What changing the package would do and charge now (owner only); nothing is changed.
 
     The same rules decide the quote and the change (an upgrade's pro-rata difference, an order's
     full year after a trial, a downgrade's start), so the amount the user confirms is the amount
     `POST /account/subscription/change` then charges, as long as nothing changes in between.
     """
-    request_body = parse_json(request, SubscriptionChangeRequest)
-    plan = await _service(request).quote(request.ctx.account_id, request_body.package)
-    return _dump(SubscriptionChangeQuoteOut.of(plan), headers={"Cache-Control": "no-store"})
+    plan = await services(request).packages.quote(request.ctx.account_id, body.package)
+    return answer(SubscriptionChangeQuoteOut.of(plan), headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/account/subscription/change")
 @require_grant
 @idempotent("subscription_change")
-@body(SubscriptionChangeRequest)
+@json_body(SubscriptionChangeRequest)
 @responds(200, SubscriptionChangeOut)
 @raises(
     service.NotOwner,
@@ -325,7 +330,7 @@ async def quote_subscription_change(request: Request):
     service.ChangeAlreadyScheduled,
     service.ConcurrentChange,
 )
-async def change_subscription(request: Request):
+async def change_subscription(request: Request, body: SubscriptionChangeRequest):
     """Change the package (owner only).
 
     A higher package applies at once and the rest of the paid period is charged pro rata; a lower
@@ -333,19 +338,8 @@ async def change_subscription(request: Request):
     downgrade is pending cancels it. During a trial, choosing the tried package (or a higher one)
     orders it for a paid year that follows the trial.
     """
-    request_body = parse_json(request, SubscriptionChangeRequest)
     account_id = request.ctx.account_id
-    result = await _service(request).change(
-        account_id, request_body.package, actor=f"assistant:account:{account_id}"
+    result = await services(request).packages.change(
+        account_id, body.package, actor=f"assistant:account:{account_id}"
     )
-    out = SubscriptionChangeOut(
-        change=result.change,
-        message=result.message,
-        from_package=PackageCode(result.from_package.code),
-        to_package=PackageCode(result.to_package.code),
-        effective_from=result.effective_from,
-        payment=None if result.payment is None else PaymentOut.of(result.payment),
-        warnings=[NoticeOut(code=n.code, message=n.message) for n in result.warnings],
-        subscription=SubscriptionOut.of(result.status),
-    )
-    return _dump(out)
+    return answer(SubscriptionChangeOut.of(result))

@@ -3,8 +3,8 @@
 - ``bp`` (``/api/v1``): ``POST /registrations``, ``POST /auth/activation/resend`` (both for the
   action server, service token) and ``POST /auth/activation/confirm`` (the link's token is the
   credential, like the reset confirmation).
-- ``pages_bp`` (no prefix): ``GET``/``POST /activate``, the page a person opens from the
-  "Aktywacja konta Comarch Cloud" e-mail (or from an invitation). GET never uses the token up.
+- the page a person opens from the "Aktywacja konta Comarch Cloud" e-mail (or from an
+  invitation), ``GET``/``POST /activate``, is in ``backend/api/pages.py`` with the other pages.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
-from sanic import Blueprint, Request, html, json
+from sanic import Blueprint, Request
 
-from backend.api.pages import render_page
+from backend.api.context import services
 from backend.api.idempotency import idempotent
-from backend.api.openapi import raises, responds
+from backend.api.openapi import answer, json_body, raises, responds
 from backend.api.requests import parse_json
 from backend.api.schemas import (
+    AcceptedOut,
     EmailRequest,
     NewPasswordRequest,
     RequesterIn,
@@ -27,20 +28,18 @@ from backend.api.schemas import (
     requester_of,
 )
 from backend.api.service_auth import require_service_token
-from backend.errors import InvalidToken, PasswordPolicyViolation, ValidationFailed
+from backend.errors import PasswordPolicyViolation, ValidationFailed
 from backend.mail.registration_emails import hours_text
-from backend.models import PackageCode, TokenPurpose
+from backend.models import PackageCode
 from backend.services import registration as registration_service
 from backend.services.activation import (
     ACTIVATION_TTL,
     ActivationResendLimited,
-    ActivationService,
     InvalidActivationLink,
 )
-from backend.services.registration import RegistrationForm, RegistrationService
+from backend.services.registration import RegistrationForm, RegistrationResult
 
 bp = Blueprint("registration_v1", url_prefix="/api/v1")
-pages_bp = Blueprint("activation_pages")
 
 RESEND_ACCEPTED = (
     "Jeśli konto z tym adresem czeka na aktywację, wysłaliśmy na nie nowy link aktywacyjny "
@@ -124,10 +123,23 @@ class RegistrationOut(BaseModel):
     trial_until: date | None
     after_trial_package: PackageCode | None
 
-
-class AcceptedOut(BaseModel):
-    status: Literal["accepted"]
-    message: str
+    @classmethod
+    def of(cls, result: RegistrationResult) -> RegistrationOut:
+        return cls(
+            status=result.status,
+            message=result.message,
+            activation_email=ActivationEmailOut(
+                queued=result.email_queued,
+                to=result.email_to,
+                to_given_address=result.email_to_given_address,
+            ),
+            package=None
+            if result.package_code is None
+            else PackageRefOut(code=result.package_code, name=result.package_name),
+            valid_until=result.valid_until,
+            trial_until=result.trial_until,
+            after_trial_package=result.after_trial,
+        )
 
 
 class ActivatedAccountOut(BaseModel):
@@ -138,11 +150,6 @@ class ActivatedOut(BaseModel):
     status: Literal["activated"]
     message: str
     account: ActivatedAccountOut
-
-
-def _out(model: type[BaseModel], body: dict) -> dict:
-    """The answer, checked against its documented model."""
-    return model.model_validate(body).model_dump(mode="json")
 
 
 # Field-specific Polish explanations for anything but a missing or unknown field.
@@ -170,20 +177,6 @@ def _parse_registration(request: Request) -> RegistrationBody:
         raise
 
 
-def _registration(request: Request) -> RegistrationService:
-    ctx = request.app.ctx
-    if getattr(ctx, "registration", None) is None:
-        ctx.registration = RegistrationService(ctx.deps)
-    return ctx.registration
-
-
-def _activation(request: Request) -> ActivationService:
-    ctx = request.app.ctx
-    if getattr(ctx, "activation", None) is None:
-        ctx.activation = ActivationService(ctx.deps)
-    return ctx.activation
-
-
 # --- JSON API ---------------------------------------------------------------------------------
 
 @bp.post("/registrations")
@@ -192,6 +185,7 @@ def _activation(request: Request) -> ActivationService:
 @responds(201, RegistrationOut, description="A new account was created (or, without saying so, "
           "the address already had one and was told by e-mail).")
 @responds(200, RegistrationOut, description="The licence already has an account; nothing changed.")
+@json_body(RegistrationBody, parser=_parse_registration)
 @raises(
     registration_service.InvalidNip,
     registration_service.TermsNotAccepted,
@@ -200,9 +194,8 @@ def _activation(request: Request) -> ActivationService:
     registration_service.LicenceChecksSuspended,
     registration_service.LicenceAccountUnavailable,
 )
-async def register(request: Request):
+async def register(request: Request, body: RegistrationBody):
     """Register with a Comarch ERP Optima licence (ID + PIN + NIP) and send the activation link."""
-    body = _parse_registration(request)
     form = RegistrationForm(
         email=body.email,
         comarch_id=body.comarch_id,
@@ -212,78 +205,42 @@ async def register(request: Request):
         package=body.package,
         terms_accepted=body.terms_accepted,
     )
-    result = await _registration(request).register(
+    result = await services(request).registration.register(
         form, requester_of(body.requester, "assistant"), actor="assistant"
     )
-    return json(_out(RegistrationOut, result.to_body()), status=result.http_status)
+    # 201 when an account was created (or, unsaid, the address already had one), else 200.
+    status = 201 if result.status == "account_created" else 200
+    return answer(RegistrationOut.of(result), status=status)
 
 
 @bp.post("/auth/activation/resend")
 @require_service_token
+@json_body(ResendRequest)
 @responds(202, AcceptedOut, description="The same answer for every address.")
 @raises(ActivationResendLimited)
-async def resend_activation(request: Request):
+async def resend_activation(request: Request, body: ResendRequest):
     """Send a new activation link if the account still waits for activation.
 
     Limited per address and network, per conversation, per network and per mailbox (429
     ``activation_resend_limited``, counted alike for unknown addresses)."""
-    body = parse_json(request, ResendRequest)
-    await _activation(request).resend(
+    await services(request).activation.resend(
         body.email, requester_of(body.requester, "assistant"), actor="assistant"
     )
     # The same answer for unknown and already activated addresses.
-    return json(_out(AcceptedOut, {"status": "accepted", "message": RESEND_ACCEPTED}), status=202)
+    return answer(AcceptedOut(status="accepted", message=RESEND_ACCEPTED), status=202)
 
 
 @bp.post("/auth/activation/confirm")
+@json_body(NewPasswordRequest)
 @responds(200, ActivatedOut)
 @raises(InvalidActivationLink, PasswordPolicyViolation)
-async def confirm_activation(request: Request):
+async def confirm_activation(request: Request, body: NewPasswordRequest):
     """Set the first password with an activation (or invitation) link's token."""
-    body = parse_json(request, NewPasswordRequest)
-    target = await _activation(request).activate(body.token, body.password, body.password_confirm)
-    return json(_out(
-        ActivatedOut,
-        {"status": "activated", "message": ACTIVATED, "account": {"email": target.email}},
-    ))
-
-
-# --- pages --------------------------------------------------------------------------------------
-
-def _form_page(token: str, target, errors: list[str], status: int = 200) -> html:
-    return render_page(
-        "activate_form.html", status=status, token=token, email=target.email,
-        invitation=target.purpose == TokenPurpose.INVITATION, errors=errors,
+    target = await services(request).activation.activate(
+        body.token, body.password, body.password_confirm
     )
-
-
-@pages_bp.get("/activate")
-async def activation_form(request: Request):
-    token = request.args.get("token", "")
-    try:
-        target = await _activation(request).target(token)
-    except InvalidToken as error:
-        return render_page("activate_invalid.html", status=400, message=error.message)
-    return _form_page(token, target, errors=[])
-
-
-@pages_bp.post("/activate")
-async def activation_submit(request: Request):
-    form = request.form or {}
-    token = form.get("token", "")
-    service = _activation(request)
-    try:
-        target = await service.activate(
-            token, form.get("password", ""), form.get("password_confirm", "")
+    return answer(
+        ActivatedOut(
+            status="activated", message=ACTIVATED, account=ActivatedAccountOut(email=target.email)
         )
-    except InvalidToken as error:
-        return render_page("activate_invalid.html", status=400, message=error.message)
-    except PasswordPolicyViolation as error:
-        try:
-            target = await service.target(token)
-        except InvalidToken as expired:  # ran out while the policy was checked
-            return render_page("activate_invalid.html", status=400, message=expired.message)
-        return _form_page(
-            token, target, errors=[item["message"] for item in error.details], status=422
-        )
-    return render_page("activate_done.html", email=target.email)
+    )

@@ -1,9 +1,19 @@
-"""Request bodies of the JSON API (validated with pydantic)."""
+"""Request bodies of the JSON API (validated with pydantic) and answers several routes share."""
 
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+)
 
 from backend.security.password_policy import MAX_LENGTH as PASSWORD_MAX_LENGTH
 from backend.services.rate_limit import Requester
@@ -70,3 +80,20 @@ class SessionTokenRequest(_Body):
     """A website login session's token (verify, logout). Real tokens are 43 characters."""
 
     session_token: str = Field(min_length=1, max_length=200)
+
+
+# --- answers several routes share ----------------------------------------------------------------
+
+# ISO 8601 with the offset ("2026-11-23T17:00:00+00:00"), like the code check's ``expires_at``.
+IsoDateTime = Annotated[
+    datetime,
+    PlainSerializer(lambda value: value.isoformat(), return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class AcceptedOut(BaseModel):
+    """The same answer whatever the address (nothing to learn about accounts from it)."""
+
+    status: Literal["accepted"]
+    message: str

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sanic import Blueprint, Request, json
+from sanic import Blueprint, Request
 
+from backend.api.context import services
 from backend.api.idempotency import idempotent
-from backend.api.openapi import raises, responds
+from backend.api.openapi import answer, json_body, raises, responds
 from backend.api.requests import parse_json
 from backend.api.schemas import _checked_email
 from backend.api.service_auth import require_service_token
 from backend.errors import ValidationFailed
-from backend.services.support import SupportService, TicketEmailKind, TicketEmailLimit
+from backend.services.support import TicketEmailKind, TicketEmailLimit
 
 bp = Blueprint("support_v1", url_prefix="/api/v1/support")
 
@@ -65,25 +66,18 @@ def _parse(request: Request) -> TicketEmailRequest:
     return body
 
 
-def _service(request: Request) -> SupportService:
-    ctx = request.app.ctx
-    if getattr(ctx, "support", None) is None:
-        ctx.support = SupportService(ctx.deps)
-    return ctx.support
-
-
 @bp.post("/ticket-emails")
 @require_service_token
 @idempotent("support_ticket_email")
 @responds(202, QueuedOut, description="The e-mail is queued in the outbox.")
+@json_body(TicketEmailRequest, parser=_parse)
 @raises(TicketEmailLimit)
-async def send_ticket_email(request: Request):
+async def send_ticket_email(request: Request, body: TicketEmailRequest):
     """Queue an e-mail about a support ticket: received (after hours) or answered."""
-    body = _parse(request)
-    await _service(request).send_ticket_email(
+    await services(request).support.send_ticket_email(
         TicketEmailKind(body.kind),
         to_address=body.to,
         ticket_number=body.ticket_number,
         answer=body.answer,
     )
-    return json({"status": "queued"}, status=202)
+    return answer(QueuedOut(status="queued"), status=202)

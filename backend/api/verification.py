@@ -3,12 +3,19 @@ server, service token only); a checked code is exchanged for a short-lived verif
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
-from sanic import Blueprint, Request, json
+from pydantic import BaseModel, Field, field_validator
+from sanic import Blueprint, Request
 
-from backend.api.openapi import raises
-from backend.api.requests import parse_json
-from backend.api.schemas import RequesterIn, _Body, _checked_email, requester_of
+from backend.api.context import services
+from backend.api.openapi import answer, json_body, raises, responds
+from backend.api.schemas import (
+    AcceptedOut,
+    IsoDateTime,
+    RequesterIn,
+    _Body,
+    _checked_email,
+    requester_of,
+)
 from backend.api.service_auth import require_service_token
 from backend.services.verification import (
     CODE_TTL,
@@ -16,7 +23,6 @@ from backend.services.verification import (
     CodeFormat,
     CodesLimited,
     InvalidCode,
-    VerificationService,
 )
 
 bp = Blueprint("verification_v1", url_prefix="/api/v1/verification")
@@ -42,35 +48,45 @@ class CodeCheck(_EmailBody):
     code: str = Field(min_length=1, max_length=20)
 
 
-def _service(request: Request) -> VerificationService:
-    return VerificationService(request.app.ctx.deps)
+class VerifiedAccountOut(BaseModel):
+    name: str
+    email: str
+
+
+class GrantOut(BaseModel):
+    grant: str = Field(description="Send it as `X-Verification-Grant` (15 minutes).")
+    expires_at: IsoDateTime
+    account: VerifiedAccountOut
 
 
 @bp.post("/codes")
 @require_service_token
+@json_body(CodeRequest)
+@responds(202, AcceptedOut, description="The same answer whether or not the account exists.")
 @raises(CodesLimited)
-async def request_code(request: Request):
+async def request_code(request: Request, body: CodeRequest):
     """E-mail a 6-digit code if an active account has the address (the same 202 if not).
 
     Limited per address and network, per conversation, per network and per mailbox (429
     ``verification_codes_limited``, counted alike for unknown addresses)."""
-    body = parse_json(request, CodeRequest)
-    await _service(request).request_code(body.email, requester_of(body.requester, "assistant"))
+    await services(request).verification.request_code(
+        body.email, requester_of(body.requester, "assistant")
+    )
     # The same answer whether or not the account exists.
-    return json({"status": "accepted", "message": CODE_ACCEPTED}, status=202)
+    out = AcceptedOut(status="accepted", message=CODE_ACCEPTED)
+    return answer(out, status=202)
 
 
 @bp.post("/codes/check")
 @require_service_token
+@json_body(CodeCheck)
+@responds(200, GrantOut, description="The code is right: a verification grant for the account.")
 @raises(InvalidCode, CodeExpired, CodeFormat)
-async def check_code(request: Request):
-    body = parse_json(request, CodeCheck)
-    verified = await _service(request).check_code(body.email, body.code)
-    return json(
-        {
-            "grant": verified.grant,
-            "expires_at": verified.expires_at.isoformat(),
-            "account": {"name": verified.name, "email": verified.email},
-        },
-        headers={"Cache-Control": "no-store"},
+async def check_code(request: Request, body: CodeCheck):
+    verified = await services(request).verification.check_code(body.email, body.code)
+    out = GrantOut(
+        grant=verified.grant,
+        expires_at=verified.expires_at,
+        account=VerifiedAccountOut(name=verified.name, email=verified.email),
     )
+    return answer(out, headers={"Cache-Control": "no-store"})

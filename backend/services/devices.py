@@ -115,18 +115,6 @@ class DeviceView:
             last_used_at=device.last_used_at,
         )
 
-    def for_app(self) -> dict:
-        return {**self.for_assistant(), "pin_set": self.pin_set}
-
-    def for_assistant(self) -> dict:
-        return {
-            "name": self.name,
-            "platform": self.platform,
-            "biometrics_enabled": self.biometrics_enabled,
-            "created_at": self.created_at.isoformat(),
-            "last_used_at": self.last_used_at.isoformat(),
-        }
-
 
 @dataclass(frozen=True)
 class Activation:

@@ -14,7 +14,7 @@ Rules (see backend/roles.py for the role catalogue):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -134,27 +134,82 @@ class InvalidEmailChangeLink(InvalidToken):
 # --- views ----------------------------------------------------------------------------------------
 
 
-def role_json(role: Role) -> dict:
-    return {"code": role.value, "label": roles.label(role)}
+@dataclass(frozen=True)
+class OrganisationRef:
+    id: int
+    name: str
+
+    @classmethod
+    def of(cls, organisation: Organisation) -> OrganisationRef:
+        return cls(id=organisation.id, name=organisation.name)
 
 
-def member_json(membership: Membership, caller_id: int) -> dict:
-    account = membership.account
-    state, state_label = _STATES[account.state]
-    return {
-        "id": membership.id,
-        "name": account.name,
-        "email": account.email,
-        "role": role_json(membership.role),
-        "state": state,
-        "state_label": state_label,
-        "is_you": account.id == caller_id,
-        "added_at": membership.created_at.isoformat(),
-    }
+@dataclass(frozen=True)
+class MemberView:
+    """One user of a company, as the owner may see them."""
+
+    id: int  # the membership's id
+    name: str
+    email: str
+    role: Role
+    role_label: str
+    state: str  # active | invited | locked
+    state_label: str
+    is_you: bool
+    added_at: datetime
+
+    @classmethod
+    def of(cls, membership: Membership, caller_id: int) -> MemberView:
+        account = membership.account
+        state, state_label = _STATES[account.state]
+        return cls(
+            id=membership.id,
+            name=account.name,
+            email=account.email,
+            role=membership.role,
+            role_label=roles.label(membership.role),
+            state=state,
+            state_label=state_label,
+            is_you=account.id == caller_id,
+            added_at=membership.created_at,
+        )
 
 
-def organisation_json(organisation: Organisation) -> dict:
-    return {"id": organisation.id, "name": organisation.name}
+@dataclass(frozen=True)
+class MemberList:
+    organisation: OrganisationRef
+    members: list[MemberView]
+
+
+@dataclass(frozen=True)
+class MemberAdded:
+    organisation: OrganisationRef
+    member: MemberView
+    invitation_sent: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class RoleChanged:
+    organisation: OrganisationRef
+    member: MemberView
+    changed: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class MemberRemoved:
+    organisation: OrganisationRef
+    removed_member_id: int
+    message: str
+
+
+@dataclass(frozen=True)
+class EmailChangeRequested:
+    """A confirmation link went to the new address (nothing changes until it is used)."""
+
+    account_id: int
+    message: str
 
 
 @dataclass(frozen=True)
@@ -205,7 +260,11 @@ class MembersService:
             raise OrganisationRequired(
                 details={
                     "organisations": [
-                        {**organisation_json(m.organisation), "role": role_json(m.role)}
+                        {
+                            "id": m.organisation.id,
+                            "name": m.organisation.name,
+                            "role": {"code": m.role.value, "label": roles.label(m.role)},
+                        }
                         for m in memberships
                     ]
                 }
@@ -222,21 +281,21 @@ class MembersService:
 
     # --- list ---
 
-    async def list_members(self, caller_id: int, organisation_id: int | None) -> dict:
+    async def list_members(self, caller_id: int, organisation_id: int | None) -> MemberList:
         async with self._sessions() as session:
             context = await self._context(session, caller_id, organisation_id)
             context.require_user_manager()
             members = await member_queries.members_of(session, context.organisation.id)
-            return {
-                "organisation": organisation_json(context.organisation),
-                "members": [member_json(m, caller_id) for m in members],
-            }
+            return MemberList(
+                organisation=OrganisationRef.of(context.organisation),
+                members=[MemberView.of(m, caller_id) for m in members],
+            )
 
     # --- add ---
 
     async def add_member(
         self, caller_id: int, organisation_id: int | None, *, email: str, name: str, role: Role
-    ) -> dict:
+    ) -> MemberAdded:
         async with self._sessions.begin() as session:
             context = await self._context(session, caller_id, organisation_id)
             context.require_user_manager()
@@ -309,12 +368,12 @@ class MembersService:
                 membership_id=membership.id, role=role.value, invited=invited,
                 new_account=new_account,
             )
-            result = {
-                "organisation": organisation_json(organisation),
-                "member": member_json(membership, caller_id),
-                "invitation_sent": invited,
-                "message": _added_message(account, organisation, role_info, invited),
-            }
+            result = MemberAdded(
+                organisation=OrganisationRef.of(organisation),
+                member=MemberView.of(membership, caller_id),
+                invitation_sent=invited,
+                message=_added_message(account, organisation, role_info, invited),
+            )
         self._deps.mail_queued()
         return result
 
@@ -322,7 +381,7 @@ class MembersService:
 
     async def change_role(
         self, caller_id: int, organisation_id: int | None, member_id: int, role: Role
-    ) -> dict:
+    ) -> RoleChanged:
         queued = False
         async with self._sessions.begin() as session:
             context = await self._context(session, caller_id, organisation_id)
@@ -356,17 +415,17 @@ class MembersService:
                     )
                     queued = True
             label = roles.label(role)
-            result = {
-                "organisation": organisation_json(context.organisation),
-                "member": member_json(member, caller_id),
-                "changed": changed,
-                "message": (
+            result = RoleChanged(
+                organisation=OrganisationRef.of(context.organisation),
+                member=MemberView.of(member, caller_id),
+                changed=changed,
+                message=(
                     f"Zmieniono rolę użytkownika {member.account.name} na „{label}”."
                     if changed
                     else f"Użytkownik {member.account.name} ma już rolę „{label}”. "
                     "Nic nie zmieniono."
                 ),
-            }
+            )
         if queued:
             self._deps.mail_queued()
         return result
@@ -375,7 +434,7 @@ class MembersService:
 
     async def remove_member(
         self, caller_id: int, organisation_id: int | None, member_id: int
-    ) -> dict:
+    ) -> MemberRemoved:
         queued = False
         async with self._sessions.begin() as session:
             context = await self._context(session, caller_id, organisation_id)
@@ -410,14 +469,14 @@ class MembersService:
                     self._clock,
                 )
                 queued = True
-            result = {
-                "organisation": organisation_json(organisation),
-                "removed_member_id": member.id,
-                "message": (
+            result = MemberRemoved(
+                organisation=OrganisationRef.of(organisation),
+                removed_member_id=member.id,
+                message=(
                     f"Użytkownik {account.name} ({account.email}) nie ma już dostępu "
                     f"do firmy {organisation.name}."
                 ),
-            }
+            )
         if queued:
             self._deps.mail_queued()
         return result
@@ -426,7 +485,7 @@ class MembersService:
 
     async def request_email_change(
         self, caller_id: int, organisation_id: int | None, member_id: int | None, new_email: str
-    ) -> dict:
+    ) -> EmailChangeRequested:
         """Send a confirmation link to the new address and a notice to the old one.
 
         ``member_id`` None means the caller's own account (any role, any organisation count).
@@ -484,17 +543,16 @@ class MembersService:
                 action="email_change_requested", account_id=account.id,
                 organisation_id=organisation_ref, membership_id=membership_id, by_self=by_self,
             )
-            result = {
-                "status": "confirmation_sent",
-                "account_id": account.id,
-                "message": (
+            result = EmailChangeRequested(
+                account_id=account.id,
+                message=(
                     f"Wysłaliśmy link potwierdzający na nowy adres {new_email}, a na obecny "
                     f"({account.email}) informację o zmianie. Adres zmieni się dopiero po "
                     f"kliknięciu „Potwierdź zmianę” w linku (ważnym przez "
                     f"{polish.hours(ttl_hours, accusative=True)}); do tego czasu logowanie "
                     "odbywa się dotychczasowym adresem."
                 ),
-            }
+            )
         self._deps.mail_queued()
         return result
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -222,28 +221,6 @@ class RegistrationResult:
     valid_until: date | None
     trial_until: date | None
     after_trial: PackageCode | None = None
-
-    @property
-    def http_status(self) -> int:
-        return 201 if self.status == "account_created" else 200
-
-    def to_body(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "message": self.message,
-            "activation_email": {
-                "queued": self.email_queued,
-                "to": self.email_to,
-                "to_given_address": self.email_to_given_address,
-            },
-            "package": (
-                {"code": self.package_code.value, "name": self.package_name}
-                if self.package_code else None
-            ),
-            "valid_until": self.valid_until.isoformat() if self.valid_until else None,
-            "trial_until": self.trial_until.isoformat() if self.trial_until else None,
-            "after_trial_package": self.after_trial.value if self.after_trial else None,
-        }
 
 
 class _LostRace(Exception):

@@ -189,7 +189,7 @@ async def test_a_locked_account_cannot_use_its_session(http, backend, jan):
 
 async def test_a_password_reset_ends_every_session(http, backend, jan):
     token = await session_token(http, jan)
-    auth = backend.app.ctx.auth
+    auth = backend.app.ctx.services.auth
     async with backend.app.ctx.sessions.begin() as session:
         account = await accounts.get_by_email(session, jan.email)
         raw = await tokens.issue(

@@ -4,14 +4,24 @@ import re
 
 import pytest
 from pydantic import BaseModel, Field
-from sanic import Blueprint, Request, Sanic, json
+from sanic import Blueprint, Request, Sanic, empty, html, json
 
 from backend.api import openapi
 from backend.api.idempotency import idempotent
-from backend.api.openapi import OPENAPI_PATH, body, build_document, raises, responds
-from backend.api.requests import parse_json
+from backend.api.openapi import (
+    HTML,
+    OPENAPI_PATH,
+    build_document,
+    form_body,
+    header,
+    json_body,
+    query,
+    raises,
+    responds,
+    secured,
+)
 from backend.api.service_auth import require_grant, require_service_token
-from backend.errors import Conflict, NotFound
+from backend.errors import Conflict, NotFound, UnsupportedMediaType, ValidationFailed
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -166,7 +176,7 @@ async def test_the_optional_requester_is_documented_with_the_limits(document):
         assert f"`{limited}`" in operation["responses"]["429"]["description"], path
 
 
-# --- inference on handlers nobody annotated -------------------------------------------------
+# --- what a route declares is what the document says ------------------------------------------
 
 
 class WidgetBody(BaseModel):
@@ -174,12 +184,12 @@ class WidgetBody(BaseModel):
     size: int
 
 
+class WidgetOut(BaseModel):
+    id: int
+
+
 class AlreadyThere(Conflict):
     code = "widget_exists"
-
-
-def _parse_widget(request):
-    return parse_json(request, WidgetBody)
 
 
 @pytest.fixture
@@ -189,22 +199,27 @@ def widget_app():
     @bp.post("/<widget_id:int>")
     @require_grant
     @idempotent("widgets")
-    async def replace_widget(request: Request, widget_id: int):
+    @query("dry_run", description="Only check.")
+    @json_body(WidgetBody)
+    @responds(201, WidgetOut)
+    @responds(204, description="Checked only.")
+    @raises(AlreadyThere)
+    async def replace_widget(request: Request, widget_id: int, body: WidgetBody):
         """Replace a widget.
 
         Longer text."""
-        payload = parse_json(request, WidgetBody)
         if request.args.get("dry_run"):
-            return json({}, status=204)
-        if payload.size > 10:
+            return empty()
+        if body.size > 10:
             raise AlreadyThere()
         return json({"id": widget_id}, status=201)
 
-    @bp.put("/by-helper")
+    @bp.put("/plain")
     @require_service_token
-    async def via_helper(request: Request):
-        _parse_widget(request)
-        return json({})
+    @json_body(WidgetBody)
+    @responds(200)
+    async def plain(request: Request, body: WidgetBody):
+        return json({"name": body.name})
 
     @bp.get("/explicit")
     @responds(200, WidgetBody, description="One widget.")
@@ -212,15 +227,19 @@ def widget_app():
     async def explicit(request: Request):
         return json({"name": "x", "size": 1})
 
-    @bp.post("/annotated")
-    @body(WidgetBody)
-    async def annotated(request: Request):
+    @bp.get("/device")
+    @secured("deviceToken")
+    @header("X-Widget-Colour", schema={"type": "string", "enum": ["red", "blue"]})
+    @responds(200)
+    async def device(request: Request):
         return json({})
 
-    @bp.get("/device")
-    async def device(request: Request):
-        _device_token(request)
-        return json({})
+    @bp.post("/page")
+    @form_body("token", "colour")
+    @responds(200, media_type=HTML)
+    @responds(400, media_type=HTML, description="Bad link.")
+    async def page(request: Request, form: dict[str, str]):
+        return html(f"<p>{form['token']}|{form['colour']}</p>")
 
     app = Sanic("widgets_openapi_test")
     app.blueprint(bp)
@@ -229,15 +248,12 @@ def widget_app():
     Sanic._app_registry.pop(app.name, None)
 
 
-def _device_token(request):
-    return request.headers.get("authorization", "")
-
-
-def test_an_unannotated_handler_is_described_from_its_code(widget_app):
+def test_a_declared_handler_is_described_from_its_declarations(widget_app):
     document = build_document(widget_app)
     operation = document["paths"]["/api/v1/widgets/{widget_id}"]["post"]
     assert operation["operationId"] == "widgets_v1.replace_widget"
     assert operation["summary"] == "Replace a widget."
+    assert operation["description"] == "Longer text."
     assert operation["security"] == [{"serviceToken": [], "verificationGrant": []}]
     assert operation["parameters"][0] == {
         "name": "widget_id",
@@ -267,32 +283,130 @@ def test_an_unannotated_handler_is_described_from_its_code(widget_app):
         "422",
         "default",
     }
+    assert responses["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/WidgetOut"
+    }
     assert "content" not in responses["204"]
     assert "`widget_exists`" in responses["409"]["description"]
     assert "`idempotency_in_progress`" in responses["409"]["description"]
+    assert "`invalid_json`" in responses["400"]["description"]
 
 
-def test_helpers_annotations_and_device_calls_are_followed(widget_app):
+def test_security_headers_forms_and_pages_are_declared(widget_app):
     paths = build_document(widget_app)["paths"]
-    helper = paths["/api/v1/widgets/by-helper"]["put"]
-    assert helper["requestBody"]["content"]["application/json"]["schema"] == {
+    plain = paths["/api/v1/widgets/plain"]["put"]
+    assert plain["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/WidgetBody"
     }
-    assert helper["security"] == [{"serviceToken": []}]
+    assert plain["security"] == [{"serviceToken": []}]
+    assert plain["responses"]["200"]["content"]["application/json"]["schema"] == {"type": "object"}
     explicit = paths["/api/v1/widgets/explicit"]["get"]
     assert explicit["security"] == []
+    assert "requestBody" not in explicit
     assert explicit["responses"]["200"]["description"] == "One widget."
     assert explicit["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/WidgetBody"
     }
     assert "`not_found`" in explicit["responses"]["404"]["description"]
-    assert "requestBody" in paths["/api/v1/widgets/annotated"]["post"]
-    assert paths["/api/v1/widgets/device"]["get"]["security"] == [{"deviceToken": []}]
+    device = paths["/api/v1/widgets/device"]["get"]
+    assert device["security"] == [{"deviceToken": []}]
+    assert device["parameters"] == [
+        {
+            "name": "X-Widget-Colour",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "enum": ["red", "blue"]},
+        }
+    ]
+    page = paths["/api/v1/widgets/page"]["post"]
+    form = page["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert set(form["properties"]) == {"token", "colour"}
+    assert page["responses"]["200"]["content"] == {"text/html": {"schema": {"type": "string"}}}
+    assert page["responses"]["400"]["description"] == "Bad link."
     assert set(paths) == {
         "/api/v1/widgets/{widget_id}",
-        "/api/v1/widgets/by-helper",
+        "/api/v1/widgets/plain",
         "/api/v1/widgets/explicit",
-        "/api/v1/widgets/annotated",
         "/api/v1/widgets/device",
+        "/api/v1/widgets/page",
         OPENAPI_PATH,
     }
+
+
+def test_a_route_without_a_declared_answer_is_refused():
+    bp = Blueprint("undeclared")
+
+    @bp.get("/undeclared")
+    async def undeclared(request: Request):
+        return json({})
+
+    app = Sanic("undeclared_openapi_test")
+    app.blueprint(bp)
+    try:
+        with pytest.raises(TypeError, match="undeclared.undeclared: declare at least one success"):
+            build_document(app)
+    finally:
+        Sanic._app_registry.pop(app.name, None)
+
+
+async def test_json_body_parses_into_the_model_and_refuses_bad_input():
+    seen = []
+
+    @json_body(WidgetBody)
+    async def handler(request, body):
+        seen.append(body)
+        return json({"name": body.name})
+
+    class FakeRequest:
+        content_type = "application/json"
+        body = b'{"name": "kubek", "size": 2}'
+
+    await handler(FakeRequest())
+    assert seen == [WidgetBody(name="kubek", size=2)]
+    FakeRequest.body = b'{"name": "", "size": 2}'
+    with pytest.raises(ValidationFailed) as refused:
+        await handler(FakeRequest())
+    assert refused.value.details[0]["field"] == "name"
+    FakeRequest.content_type = "text/plain"
+    with pytest.raises(UnsupportedMediaType):
+        await handler(FakeRequest())
+
+
+async def test_form_body_gives_every_named_field_as_a_string():
+    seen = []
+
+    @form_body("token", "colour")
+    async def handler(request, form):
+        seen.append(form)
+
+    class FakeRequest:
+        form = {"token": "abc", "other": "x"}
+
+    await handler(FakeRequest())
+    FakeRequest.form = None  # not a form post at all
+    await handler(FakeRequest())
+    assert seen == [{"token": "abc", "colour": ""}, {"token": "", "colour": ""}]
+
+
+async def test_every_page_is_in_the_pages_module_and_every_json_answer_has_a_model(
+    backend, document
+):
+    """The pages opened from e-mail links live in one module (backend/api/pages.py), and every
+    JSON success answer but the document itself names its *Out model."""
+    handlers = {
+        (openapi_path(route.uri), method.lower()): route.handler
+        for route in backend.app.router.routes
+        for method in route.methods
+    }
+    for path, method, operation in operations(document):
+        successes = {s: r for s, r in operation["responses"].items() if s.startswith("2")}
+        page = any("text/html" in r.get("content", {}) for r in successes.values())
+        module = handlers[(path, method)].__module__
+        assert page == (module == "backend.api.pages"), (path, method, module)
+        if page or path == OPENAPI_PATH:
+            continue
+        for status, response in successes.items():
+            if status == "204":
+                continue
+            schema = response["content"]["application/json"]["schema"]
+            assert "$ref" in schema, (path, method, status)

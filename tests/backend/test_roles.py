@@ -62,7 +62,17 @@ async def test_roles_endpoint_serves_the_catalogue(http, backend):
     assert response.status_code == 200
     served = response.json()["roles"]
     assert [r["code"] for r in served] == ["owner", "employee", "management", "warehouse"]
-    assert served == [info.to_json() for info in roles.ROLES.values()]
+    assert served == [
+        {
+            "code": info.role.value,
+            "label": info.label,
+            "description": info.description,
+            "permissions": [{"code": c, "label": roles.PERMISSIONS[c]} for c in info.permissions],
+            "assignable": info.assignable,
+            "manages_users": info.manages_users,
+        }
+        for info in roles.ROLES.values()
+    ]
     owner = served[0]
     assert owner["assignable"] is False and owner["manages_users"] is True
     users = {"code": "users.manage", "label": roles.PERMISSIONS["users.manage"]}
