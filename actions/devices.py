@@ -114,7 +114,7 @@ def is_immediate(tracker: Tracker) -> bool:
 
 
 def device_slots(device: Optional[Dict[str, Any]]) -> Dict[Text, Any]:
-    """The reply's values of a device from the backend (`for_assistant()`), or all None."""
+    """The reply's values of a device from the backend (`DeviceOut` of the devices API), or all None."""
     if not isinstance(device, dict):
         return {slot: None for slot in DEVICE_REPLY_SLOTS}
     name = device.get("name") if isinstance(device.get("name"), str) else None
