@@ -108,3 +108,22 @@ def test_cluster_and_harness_endpoints_use_it():
     assert yaml.safe_load(configmap["data"]["endpoints.yml"])["nlg"]["type"] == NLG_TYPE
     for script in ("harness/stack.py", "scripts/profile_turn.py"):
         assert f"type: {NLG_TYPE}" in (REPO_ROOT / script).read_text(), script
+async def test_formal_register_gets_the_formal_variation_only():
+    informal = await texts("utter_goodbye")
+    formal = await texts("utter_goodbye", register="formal")
+    assert formal and not formal & informal
+    assert await texts("utter_goodbye", register="informal") == informal
+    # a response without "Ty" forms has no formal twin: the same text in both registers
+    assert await texts("utter_greet", register="formal") == await texts("utter_greet")
+
+
+async def test_formal_register_with_other_conditions_gets_the_most_specific_formal_twin():
+    slots = dict(device_found=True, device_reason="lost", device_name="Pixel 7",
+                 device_platform="Android")
+    informal = await texts("utter_ask_remove_device_form_confirmation", **slots)
+    formal = await texts("utter_ask_remove_device_form_confirmation", register="formal", **slots)
+    assert len(formal) == 1 and not formal & informal
+    (answer,) = formal
+    assert "„Pixel 7” (Android)" in answer and "Twoje" not in answer and "Twoich" not in answer
+
+
