@@ -111,6 +111,7 @@ def _commands(stack: Stack) -> dict[str, tuple[list[str], str]]:
     # The real tracker store (secrets encrypted, their messages redacted) on a file of this stack.
     endpoints.write_text(
         f'action_endpoint:\n  url: "{stack.url("actions")}/webhook"\n'
+        "nlg:\n  type: bot.rasa_ext.nlg.SpecificResponseGenerator\n"
         "tracker_store:\n"
         "  type: bot.rasa_ext.tracker_store.RedactingSQLTrackerStore\n"
         "  dialect: sqlite\n"

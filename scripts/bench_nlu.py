@@ -287,9 +287,12 @@ def predict(model_path: str, texts: Sequence[str]) -> List[Dict[str, Any]]:
                     "intent": (data.get("intent") or {}).get("name"),
                     "confidence": float((data.get("intent") or {}).get("confidence") or 0.0),
                     "second": float(ranking[1]["confidence"]) if len(ranking) > 1 else 0.0,
+                    # `register` (bot/rasa_ext/register.py) is a rule over the address form,
+                    # never annotated in data/nlu: not scored against the annotations
                     "entities": [
                         {"start": e["start"], "end": e["end"], "entity": e["entity"]}
                         for e in data.get("entities") or []
+                        if e.get("entity") != "register"
                     ],
                 }
             )

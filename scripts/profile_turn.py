@@ -314,6 +314,7 @@ def in_process(stack: Stack, workdir: Path, visitors: list[int], setting: tuple,
     endpoints = workdir / "profile-endpoints.yml"
     endpoints.write_text(
         f'action_endpoint:\n  url: "{stack.url("actions")}/webhook"\n'
+        "nlg:\n  type: bot.rasa_ext.nlg.SpecificResponseGenerator\n"
         "tracker_store:\n"
         "  type: bot.rasa_ext.tracker_store.RedactingSQLTrackerStore\n"
         "  dialect: sqlite\n"

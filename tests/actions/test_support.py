@@ -184,12 +184,15 @@ def test_every_affirmation_response_names_a_real_intent_and_is_well_formed(full_
     for name in names:
         intent = name[len(prefix):]
         assert intent in full_domain["intents"], name
-        (variant,) = full_domain["responses"][name]
-        assert variant["text"].endswith("?"), name
-        yes, no = variant["buttons"]
-        assert yes == {"title": "Tak", "payload": f"/{intent}"}, name
-        # Rasa's two-stage fallback reads /out_of_scope as "no, not that"
-        assert no["payload"] == "/out_of_scope", name
+        # the informal variant and, where it addresses the user, its formal twin (register)
+        variants = full_domain["responses"][name]
+        assert 1 <= len(variants) <= 2, name
+        for variant in variants:
+            assert variant["text"].endswith("?"), name
+            yes, no = variant["buttons"]
+            assert yes == {"title": "Tak", "payload": f"/{intent}"}, name
+            # Rasa's two-stage fallback reads /out_of_scope as "no, not that"
+            assert no["payload"] == "/out_of_scope", name
 
 
 def test_rephrase_and_give_up_responses_offer_topics_and_a_consultant(full_domain):

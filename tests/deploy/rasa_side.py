@@ -80,6 +80,7 @@ def rasa_side(spec: dict) -> dict:
         "endpoints_file": args.endpoints,
         "routes": sorted({"/" + route.path.lstrip("/") for route in app.router.routes}),
         "action_url": endpoints.action.url,
+        "nlg": endpoints.nlg.type if endpoints.nlg else None,
         "tracker_store": endpoints.tracker_store.type,
         "tracker_store_dialect": endpoints.tracker_store.kwargs.get("dialect"),
         "lock_store": endpoints.lock_store.type,

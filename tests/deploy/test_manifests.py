@@ -389,6 +389,8 @@ def test_rasa_ports_probes_and_endpoints_match_its_code(rasa_side, secret_values
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert Path(side["model"]).parent == Path(mounts["models"])
     assert Path(side["endpoints_file"]).parent == Path(mounts["endpoints"])
+    # The responses' most specific variation wins (bot/rasa_ext/nlg.py), as in endpoints.yml.
+    assert side["nlg"] == "bot.rasa_ext.nlg.SpecificResponseGenerator"
     # Scale-out stores: the secret-protecting tracker store on PostgreSQL, the Redis lock store.
     assert side["tracker_store"] == "bot.rasa_ext.tracker_store.RedactingSQLTrackerStore"
     assert side["tracker_store_dialect"] == "postgresql"
