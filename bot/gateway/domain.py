@@ -15,6 +15,9 @@ from bot.domain_files import load_domain as merged_domain
 # In the domain but never typed by a visitor, so never a label: the gateway sends
 # handoff_returned itself; a message that shared a password is stored masked.
 NOT_LABELS = frozenset({"handoff_returned", "share_password"})
+# Entities a rule adds (bot/rasa_ext/register.py: how the visitor addresses the assistant), never
+# marked in a message by hand.
+NOT_MARKED = frozenset({"register"})
 
 
 class DomainError(RuntimeError):
@@ -40,7 +43,8 @@ def load_domain(directory: Path = DOMAIN_DIR) -> Domain:
     intents = _names(content.get("intents"))
     if not intents:
         raise DomainError(f"no intents in the domain {directory}")
-    return Domain(intents, _names(content.get("entities")))
+    entities = tuple(name for name in _names(content.get("entities")) if name not in NOT_MARKED)
+    return Domain(intents, entities)
 
 
 def _names(items: Any) -> tuple[str, ...]:

@@ -126,6 +126,7 @@ def test_every_intent_and_entity_an_editor_chooses_has_a_polish_label():
     assert "handoff_returned" not in domain.labels  # the gateway's own, never typed
     assert [i for i in domain.labels if i not in INTENT_LABELS] == []
     assert [e for e in domain.entities if e not in ENTITY_LABELS] == []
+    assert "register" not in domain.entities  # added by a rule, never marked by hand
 
 
 # ---------------------------------------------------------------- what reaches the inbox
