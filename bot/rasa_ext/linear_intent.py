@@ -16,8 +16,8 @@ The text is normalised before featurising:
   ewa@firma.pl" and "zmień rolę tomek@biuro.com" are one pattern, and a PIN never looks like
   a topic;
 - a token shaped like a password (letters with digits or symbols, 8+ characters, not an
-  address) becomes "__password__", which is what the redaction intent `share_password` needs
-  to see.
+  address, not a product name such as "iKsięgowość24") becomes "__password__", which is what
+  the redaction intent `share_password` needs to see.
 
 Entities are not this component's business (DIET, with `intent_classification: false`, and
 the regexes extract them).
@@ -80,11 +80,30 @@ _PLACEHOLDERS = [
 _PASSWORD_SHAPED = re.compile(
     r"(?<!\S)(?=\S*[a-z])(?=\S*(?:\d|[!#$%^&*?~+=]))[^\s@]{8,}(?!\S)", re.IGNORECASE
 )
+# ...except names the domain itself writes as letters + digits: the product iKsięgowość24 (also
+# "iksiegowosc24", "ksiegowosc24", "w iKsięgowości24", "www.iksiegowosc24.pl") and the brands and
+# device models around it ("Comarch2024", "Optima2025", "iPhone15"). Such a token - folded, with
+# sentence punctuation around it dropped - is one of these words followed by digits only (inside
+# a web address at most), and stays text: "iksiegowosc24" then reads like "iksiegowosc 24", and
+# a message naming the product does not lean towards share_password. Anything more - a symbol
+# inside ("Comarch#2024"), another word ("Kowalski123") - is still a password.
+_DOMAIN_WORD_WITH_DIGITS = re.compile(
+    r"(?:https?://)?(?:www\.)?"
+    r"(?:i?ksiegowosc(?:i|ia)?|ingksiegowosc|comarch|optima|iphone|ipad|galaxy|redmi|pixel)"
+    r"\d+(?:\.(?:pl|com|eu))?/?"
+)
+
+
+def _password_placeholder(match: "re.Match[str]") -> Text:
+    token = fold(match.group()).strip("\"'()[],.;:!?")
+    if _DOMAIN_WORD_WITH_DIGITS.fullmatch(token):
+        return match.group()
+    return " __password__ "
 
 
 def normalise(text: Text) -> Text:
     """The text as the classifier sees it: placeholders for values, folded, single-spaced."""
-    text = _PASSWORD_SHAPED.sub(" __password__ ", text)
+    text = _PASSWORD_SHAPED.sub(_password_placeholder, text)
     text = fold(text)
     for pattern, placeholder in _PLACEHOLDERS:
         text = pattern.sub(placeholder, text)
