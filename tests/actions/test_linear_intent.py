@@ -44,6 +44,17 @@ def test_values_become_placeholders_and_text_is_folded():
     assert normalise("mój mail to jan@firma.pl") == "moj mail to __email__"
 
 
+def test_a_question_mark_does_not_make_a_word_a_password():
+    # "?" and "!" at the end of a sentence are punctuation, not a symbol of the word before
+    assert normalise("a srebrny?") == "a srebrny?"
+    assert normalise("jak sparować telefon?") == "jak sparowac telefon?"
+    assert normalise("jesteś jeszcze?!") == "jestes jeszcze?!"
+    # a password keeps its shape without them, and the punctuation stays
+    assert normalise("hasło Zima2026!") == "haslo __password__ !"
+    assert normalise("czy Lato2026! to dobre hasło?") == "czy __password__ ! to dobre haslo?"
+    assert normalise("haslo: Wiosna2026#") == "haslo: __password__"
+
+
 def test_product_names_with_digits_are_not_passwords():
     # iKsięgowość24 in any spelling reads like its name followed by a number, never a password
     assert normalise("nie mogę wejść do iKsięgowość24") == "nie moge wejsc do iksiegowosc __number__"
