@@ -16,8 +16,9 @@ The text is normalised before featurising:
   ewa@firma.pl" and "zmień rolę tomek@biuro.com" are one pattern, and a PIN never looks like
   a topic;
 - a token shaped like a password (letters with digits or symbols, 8+ characters, not an
-  address) becomes "__password__", which is what the redaction intent `share_password` needs
-  to see.
+  address, not a product name such as "iKsięgowość24"; the "?" or "!" that ends a sentence
+  does not count) becomes "__password__", which is what the redaction intent
+  `share_password` needs to see.
 
 Entities are not this component's business (DIET, with `intent_classification: false`, and
 the regexes extract them).
@@ -80,11 +81,38 @@ _PLACEHOLDERS = [
 _PASSWORD_SHAPED = re.compile(
     r"(?<!\S)(?=\S*[a-z])(?=\S*(?:\d|[!#$%^&*?~+=]))[^\s@]{8,}(?!\S)", re.IGNORECASE
 )
+# Sentence punctuation typed right after a word is not part of it: without this rule every
+# question ending in a long word ("jak sparować telefon?", "a srebrny?", "jesteś jeszcze?") lost
+# that word to "__password__" - 13% of the training examples did. The shape is checked on the
+# word without it ("Zima2026!" is still a password: "Zima2026" mixes letters and digits).
+_SENTENCE_END = ".,;:!?…)\"'”»"
+# Names the domain itself writes as letters + digits are not passwords either: the product
+# iKsięgowość24 (also "iksiegowosc24", "ksiegowosc24", "w iKsięgowości24", "www.iksiegowosc24.pl")
+# and the brands and device models around it ("Comarch2024", "Optima2025", "iPhone15"). Such a
+# word - folded, without the punctuation around it - is one of these names followed by digits
+# only (inside a web address at most), and stays text: "iksiegowosc24" then reads like
+# "iksiegowosc 24". Anything more - a symbol inside ("Comarch#2024"), another word
+# ("Kowalski123") - is still a password.
+_DOMAIN_WORD_WITH_DIGITS = re.compile(
+    r"(?:https?://)?(?:www\.)?"
+    r"(?:i?ksiegowosc(?:i|ia)?|ingksiegowosc|comarch|optima|iphone|ipad|galaxy|redmi|pixel)"
+    r"\d+(?:\.(?:pl|com|eu))?/?"
+)
+
+
+def _password_placeholder(match: "re.Match[str]") -> Text:
+    token = match.group()
+    word = token.rstrip(_SENTENCE_END)
+    if not _PASSWORD_SHAPED.fullmatch(word):
+        return token
+    if _DOMAIN_WORD_WITH_DIGITS.fullmatch(fold(word).lstrip("(\"'„«")):
+        return token
+    return f" __password__ {token[len(word):]}"
 
 
 def normalise(text: Text) -> Text:
     """The text as the classifier sees it: placeholders for values, folded, single-spaced."""
-    text = _PASSWORD_SHAPED.sub(" __password__ ", text)
+    text = _PASSWORD_SHAPED.sub(_password_placeholder, text)
     text = fold(text)
     for pattern, placeholder in _PLACEHOLDERS:
         text = pattern.sub(placeholder, text)

@@ -44,6 +44,33 @@ def test_values_become_placeholders_and_text_is_folded():
     assert normalise("mój mail to jan@firma.pl") == "moj mail to __email__"
 
 
+def test_a_question_mark_does_not_make_a_word_a_password():
+    # "?" and "!" at the end of a sentence are punctuation, not a symbol of the word before
+    assert normalise("a srebrny?") == "a srebrny?"
+    assert normalise("jak sparować telefon?") == "jak sparowac telefon?"
+    assert normalise("jesteś jeszcze?!") == "jestes jeszcze?!"
+    # a password keeps its shape without them, and the punctuation stays
+    assert normalise("hasło Zima2026!") == "haslo __password__ !"
+    assert normalise("czy Lato2026! to dobre hasło?") == "czy __password__ ! to dobre haslo?"
+    assert normalise("haslo: Wiosna2026#") == "haslo: __password__"
+
+
+def test_product_names_with_digits_are_not_passwords():
+    # iKsięgowość24 in any spelling reads like its name followed by a number, never a password
+    assert normalise("nie mogę wejść do iKsięgowość24") == "nie moge wejsc do iksiegowosc __number__"
+    assert normalise("nie mogę wejść do iksiegowosc24") == "nie moge wejsc do iksiegowosc __number__"
+    assert normalise("nie mogę wejść do iKsięgowość 24") == "nie moge wejsc do iksiegowosc __number__"
+    assert normalise("IKSIĘGOWOŚĆ24!") == "iksiegowosc __number__ !"
+    assert normalise("ksiegowosc24, konto") == "ksiegowosc __number__ , konto"
+    assert normalise("zakładam konto w iKsięgowości24") == "zakladam konto w iksiegowosci __number__"
+    assert normalise("wchodzę na www.iksiegowosc24.pl") == "wchodze na __url__"
+    assert normalise("Optima2025 i ING Office na iPhone15") == (
+        "optima __fourdigits__ i ing office na iphone __number__")
+    # a password built around such a word, or any other word with digits, still is one
+    for password in ("Iksiegowosc#24", "Ksiegowosc!2025", "iksiegowosc24x", "Kowalski123"):
+        assert normalise(f"hasło {password}") == "haslo __password__"
+
+
 def component(tmp_path: Path, **config) -> LinearIntentClassifier:
     return LinearIntentClassifier.create(
         {**LinearIntentClassifier.get_default_config(), **config},

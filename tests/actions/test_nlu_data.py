@@ -5,6 +5,10 @@
   dropped), lower case, Polish diacritics folded (`bot.rasa_ext.polish.fold`). "Zmień pakiet"
   in one intent and "zmien pakiet?" in another teach the model a contradiction; a repeated
   example only weighs one phrasing twice and flatters the cross-validation.
+- Nor is an example in two intents as the intent classifier sees it: values replaced by their
+  placeholders (`bot.rasa_ext.linear_intent.normalise`), split like its word vectoriser. Two
+  examples that differ only in a value (or in a word the normalisation swallows) teach it a
+  contradiction just the same.
 - Every annotated entity, and every entity role, is declared in the domain.
 - Every annotated value of an entity with a closed set of values (package, role, device
   reason, the field to correct) resolves, through the synonyms, to a value the actions know.
@@ -14,6 +18,7 @@ Run in the Rasa environment (`.venv/rasa/bin/python -m pytest tests/actions/test
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Dict, Iterator, List, Set, Tuple
@@ -34,6 +39,7 @@ from actions.company import ROLE_CODES  # noqa: E402
 from actions.devices import REMOVAL_REASONS  # noqa: E402
 from actions.registration import FIELD_SLOTS, PACKAGE_NAMES  # noqa: E402
 from bot.domain_files import load_domain  # noqa: E402
+from bot.rasa_ext.linear_intent import normalise  # noqa: E402
 from bot.rasa_ext.polish import fold  # noqa: E402
 
 NLU_DIR = Path(__file__).resolve().parents[2] / "data" / "nlu"
@@ -95,6 +101,18 @@ def repeated_examples(examples: List[Example]) -> Dict[str, List[str]]:
         " ".join(form): [f"{intent}: {text}" for intent, text in group]
         for form, group in examples_by_form(examples).items()
         if len(group) > len({intent for intent, _ in group})
+    }
+
+
+def classifier_clashes(examples: List[Example]) -> Dict[str, List[str]]:
+    """Examples of several intents that the intent classifier cannot tell apart."""
+    grouped: Dict[Tuple[str, ...], List[Example]] = defaultdict(list)
+    for intent, text in examples:
+        grouped[tuple(re.findall(r"[^\s,.;:!?()\"']+", normalise(text)))].append((intent, text))
+    return {
+        " ".join(form): sorted({f"{intent}: {text}" for intent, text in group})
+        for form, group in grouped.items()
+        if len({intent for intent, _ in group}) > 1
     }
 
 
@@ -186,6 +204,17 @@ nlu:
 def test_no_example_is_in_two_intents(written_examples):
     clashes = cross_intent_clashes(written_examples)
     assert not clashes, f"the same example in several intents: {clashes}"
+
+
+def test_no_two_intents_share_an_example_as_the_classifier_sees_it(written_examples):
+    clashes = classifier_clashes(written_examples)
+    assert not clashes, f"examples the intent classifier cannot tell apart: {clashes}"
+
+
+def test_classifier_clashes_are_found():
+    planted = [("add_user", "dodaj ewa@firma.pl"), ("inform", "dodaj tomek@biuro.com"),
+               ("packages_info", "a srebrny?"), ("support_contact", "a telefon?")]
+    assert list(classifier_clashes(planted)) == ["dodaj __email__"]
 
 
 def test_no_intent_repeats_an_example(written_examples):
