@@ -101,8 +101,12 @@ _JSON_PAIR = re.compile(
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+", re.UNICODE)
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _DATE = re.compile(r"^\d{1,4}[./\-]\d{1,2}(?:[./\-]\d{1,4})?(?:[T ]\S*)?$")
-# product and brand names that look like passwords
-_NOT_PASSWORDS = re.compile(r"k(?:s|ś)i(?:e|ę)gowo(?:s|ś)(?:c|ć)\d*|comarch\d*", re.IGNORECASE)
+# Product and brand names that look like passwords, as whole words only: "iKsięgowość24" is the
+# product, "Ksiegowosc!2025" or "Comarch2024#" is a password built on it. After an explicit cue
+# ("hasło to …") even a product name is masked: it is then the password.
+_NOT_PASSWORDS = re.compile(
+    r"(?:ing-)?i?k[sś]i[eę]gowo[sś][cć](?:24)?(?:\.pl)?|comarch(?:\d{1,2})?", re.IGNORECASE
+)
 _TOKEN = re.compile(r"\S+")
 _LEAD = "\"'([{<:=«„"
 _TRAIL = "\"')]}>,.;:»”"
@@ -267,7 +271,7 @@ def _email_pairs(text: str, spans: List[Tuple[int, int, str]]) -> None:
                 and any(c.isalpha() for c in word)
                 and any(not c.isalpha() for c in word)
                 and len(word) >= 4
-                and not _NOT_PASSWORDS.search(word)
+                and not _NOT_PASSWORDS.fullmatch(word)
             ):
                 spans.append((value_start, value_end, PASSWORD))
             break
@@ -290,7 +294,7 @@ def _password_like(word: str, relaxed: bool = False) -> bool:
         return False
     if _EMAIL.search(word) or _URL.match(word) or _DATE.match(word):
         return False
-    if _NOT_PASSWORDS.search(word):
+    if not relaxed and _NOT_PASSWORDS.fullmatch(word):
         return False
     upper = any(c.isupper() for c in word)
     lower = any(c.islower() for c in word)
@@ -317,7 +321,7 @@ def _lone_credential(word: str) -> bool:
         and any(c.isdigit() for c in word)
         and not _EMAIL.search(word)
         and not _URL.match(word)
-        and not _NOT_PASSWORDS.search(word)
+        and not _NOT_PASSWORDS.fullmatch(word)
     )
 
 

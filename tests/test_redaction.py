@@ -158,3 +158,14 @@ def test_the_masked_originals_are_kept_in_memory_for_the_caller():
     result = redact("ID 68577 PIN 4821 hasło to Zima2026!")
     assert set(result.secrets) == {"68577", "4821", "Zima2026!"}
     assert "4821" not in repr(result)  # never in a log line by accident
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Ksiegowosc!2025", "moje haslo to Ksiegowosc!2025", "Comarch2024#x", "haslo: iKsiegowosc24"],
+)
+def test_a_password_built_on_a_product_name_is_masked(text):
+    # The product names are exempt as whole words only; after "hasło" nothing is exempt.
+    result = redact(text)
+    assert PASSWORD in result.kinds
+    assert "2025" not in result.text and "2024" not in result.text and "24" not in result.text
