@@ -155,7 +155,8 @@ FALLBACK_NAMES = (
 )
 TAGS: dict[str, tuple[str, ...]] = {
     # --- questions of the forms ---
-    "asks_email": ("utter_ask_email", "utter_ask_*_form_email"),
+    # the ticket's contact question asks for an e-mail address (or a phone number)
+    "asks_email": ("utter_ask_email", "utter_ask_*_form_email", "utter_ask_ticket_contact"),
     "asks_code": ("utter_verification_code_sent", "utter_ask_verification_code",
                   "utter_ask_verification_code_to", "utter_verification_code_format",
                   "utter_verification_code_wrong*"),
