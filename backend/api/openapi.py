@@ -103,6 +103,18 @@ def _parameter(location: str, name: str, schema, description, required) -> dict[
     return parameter
 
 
+def _reads_parameter(location: str, name: str, schema, description, required):
+    """A decorator recording one parameter the handler reads itself."""
+
+    def decorator(handler):
+        _annotations(handler)["parameters"].append(
+            _parameter(location, name, schema, description, required)
+        )
+        return handler
+
+    return decorator
+
+
 def query(
     name: str,
     *,
@@ -111,14 +123,7 @@ def query(
     required: bool = False,
 ):
     """A query parameter the handler reads (``request.args``); a string unless ``schema``."""
-
-    def decorator(handler):
-        _annotations(handler)["parameters"].append(
-            _parameter("query", name, schema, description, required)
-        )
-        return handler
-
-    return decorator
+    return _reads_parameter("query", name, schema, description, required)
 
 
 def header(
@@ -129,14 +134,7 @@ def header(
     required: bool = False,
 ):
     """A request header the handler reads itself (not one a security scheme describes)."""
-
-    def decorator(handler):
-        _annotations(handler)["parameters"].append(
-            _parameter("header", name, schema, description, required)
-        )
-        return handler
-
-    return decorator
+    return _reads_parameter("header", name, schema, description, required)
 
 
 def responds(
