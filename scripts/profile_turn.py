@@ -552,7 +552,8 @@ phone pairing, registration stopped before anything is sent) as one conversation
    `TF_INTRA_OP_PARALLELISM_THREADS` / `TF_INTER_OP_PARALLELISM_THREADS` unset and set, and
    with Rasa's own check of the action server's answers instead of the cached one
    (`bot/rasa_ext/action_check.py`, which `bot.rasa_cli` installs; every other in-process run
-   installs it too), the settings interleaved, each run in a fresh process. CPU per turn is the process's CPU time during `handle_message` (the action server's
+   installs it too), the settings interleaved (every other round in reverse order), each run in
+   a fresh process. CPU per turn is the process's CPU time during `handle_message` (the action server's
    and the backend's are not in it).
 
 The machine has 2 shared cores and other jobs ran on it: wall times move with that load,
@@ -656,7 +657,11 @@ def main() -> None:
             hops = http_hops(stack, visitors)
             runs = []
             for round_number in range(args.rounds):
-                for setting in TF_SETTINGS:
+                # Every other round in reverse order, so that a setting's place in a round is not
+                # read as its effect (with one round, the first child's NLU and policies came out
+                # ~30% slower than the last child's in two runs out of two).
+                order = TF_SETTINGS if round_number % 2 == 0 else TF_SETTINGS[::-1]
+                for setting in order:
                     print(f"==> in process, round {round_number + 1}: {setting[0]}", flush=True)
                     cprofile = round_number == 0 and setting is TF_SETTINGS[0]
                     runs.append(in_process(stack, workdir, visitors, setting, cprofile))
