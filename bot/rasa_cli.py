@@ -2,7 +2,10 @@
 (common/third_party_warnings.py): ``python -m bot.rasa_cli run …`` is ``rasa run …``.
 
 The Procfile starts Rasa this way, so ``make run`` shows the health lines and the warnings that
-matter; everything else about Rasa is unchanged (same arguments, same exit code).
+matter; everything else about Rasa is unchanged (same arguments, same exit code), but for one
+documented patch: Rasa's check of the action server's answers builds its JSON-schema validator
+once instead of on every call (bot/rasa_ext/action_check.py; same answers accepted, same errors
+raised, ~25 ms less CPU per custom action).
 
 Rasa sets up its own warning filters when a command starts (``once`` for every UserWarning, in
 front of the others); pyparsing's deprecations are UserWarnings too, so the silencing filters
@@ -17,8 +20,12 @@ from common import third_party_warnings
 
 
 def install() -> None:
-    """Silence now, and again each time Rasa has set up its own filters."""
+    """Silence now, and again each time Rasa has set up its own filters; put the cached check of
+    the action server's answers in place."""
     third_party_warnings.silence()
+    from bot.rasa_ext import action_check
+
+    action_check.install()
     import rasa.utils.common as rasa_common
 
     rasa_filters = rasa_common._filter_warnings

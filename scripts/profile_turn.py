@@ -18,7 +18,9 @@ minutes on 2 cores (most of it loading the model in each child):
    wrapping Rasa's own methods, wall and CPU; one child also runs the turns under cProfile;
 4. the same in-process turns with TensorFlow's thread pools set through Rasa's variables
    ``TF_INTRA_OP_PARALLELISM_THREADS`` / ``TF_INTER_OP_PARALLELISM_THREADS`` (which ``rasa
-   run`` applies at start), the settings interleaved over ``--rounds`` rounds;
+   run`` applies at start), and once more with Rasa's own check of the action server's answers
+   instead of ours (bot/rasa_ext/action_check.py, which ``bot.rasa_cli`` installs and the other
+   in-process runs install too): the settings interleaved over ``--rounds`` rounds;
 5. the resident memory (VmRSS now, VmHWM peak) of every service process after the turns.
 
 Writes docs/benchmarks/turn_profile.md (``--quick``: fewer turns, prints only).
@@ -54,9 +56,12 @@ from harness.stack import MODEL, Stack, start_stack, stop_stack  # noqa: E402
 REPORT = ROOT / "docs" / "benchmarks" / "turn_profile.md"
 TICKS = os.sysconf("SC_CLK_TCK")
 SERVICES = ("mailsink", "backend", "actions", "rasa", "gateway")
-# (label, TF_INTRA_OP_PARALLELISM_THREADS, TF_INTER_OP_PARALLELISM_THREADS); None = unset.
-TF_SETTINGS = (("default (unset)", None, None), ("intra 1, inter 1", "1", "1"),
-               ("intra 2, inter 1", "2", "1"))
+# (label, TF_INTRA_OP_PARALLELISM_THREADS, TF_INTER_OP_PARALLELISM_THREADS, the cached check of
+# bot/rasa_ext/action_check.py as bot.rasa_cli installs it); None = unset. The first is the one
+# the breakdown is made of; the last is Rasa 3.6's own check, for comparison.
+RASA_CHECK_LABEL = "default (unset), Rasa's own jsonschema check"
+TF_SETTINGS = (("default (unset)", None, None, True), ("intra 1, inter 1", "1", "1", True),
+               ("intra 2, inter 1", "2", "1", True), (RASA_CHECK_LABEL, None, None, False))
 # Components timed in process, in the order of a turn.
 COMPONENTS = (
     ("lock", "lock store (acquire + release)"),
@@ -207,7 +212,11 @@ def child(args: argparse.Namespace) -> None:
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
 
+    from bot.rasa_ext import action_check
     from bot.rasa_ext.tracker_store import RedactingSQLTrackerStore
+
+    if not args.rasa_check:  # as bot.rasa_cli starts Rasa
+        assert action_check.install()
 
     wall: dict[str, float] = defaultdict(float)
     cpu: dict[str, float] = defaultdict(float)
@@ -310,7 +319,7 @@ def child(args: argparse.Namespace) -> None:
 
 def in_process(stack: Stack, workdir: Path, visitors: list[int], setting: tuple,
                cprofile: bool) -> dict:
-    label, intra, inter = setting
+    label, intra, inter, cached_check = setting
     endpoints = workdir / "profile-endpoints.yml"
     endpoints.write_text(
         f'action_endpoint:\n  url: "{stack.url("actions")}/webhook"\n'
@@ -334,6 +343,8 @@ def in_process(stack: Stack, workdir: Path, visitors: list[int], setting: tuple,
             str(endpoints), *(f"--visitor={v}" for v in visitors)]
     if cprofile:
         argv.append("--cprofile")
+    if not cached_check:
+        argv.append("--rasa-check")
     actions_cpu = cpu_seconds(stack.processes["actions"].pid)
     backend_cpu = cpu_seconds(stack.processes["backend"].pid)
     started = time.monotonic()
@@ -488,7 +499,11 @@ def report(hops: dict, runs: list[dict], memory: dict, startup: float, visitors:
     default = next(run for run in runs if run["label"] == TF_SETTINGS[0][0] and run["profile"])
     defaults = [run for run in runs if run["label"] == TF_SETTINGS[0][0]]
     merged = {"turns": [t for run in defaults for t in run["turns"]]}
-    means = tf_means(runs)
+    means = tf_means([run for run in runs if run["label"] != RASA_CHECK_LABEL])
+    own_check = {"turns": [t for run in runs if run["label"] == RASA_CHECK_LABEL
+                           for t in run["turns"]]}
+    before_cpu = median([t["cpu"]["total"] * 1000 for t in own_check["turns"]])
+    after_cpu = median([t["cpu"]["total"] * 1000 for t in merged["turns"]])
     base = means[TF_SETTINGS[0][0]]
     best_label = min(means, key=means.get)
     verdict = (
@@ -534,9 +549,12 @@ phone pairing, registration stopped before anything is sent) as one conversation
    the action server's answer) and the lock store's lock. Medians over {n_turns} turns
    ({len(defaults)} runs with TensorFlow's thread settings unset). One run then repeated the turns under
    cProfile (its times are inflated by the profiler; read the proportions).
-3. **TensorFlow threads**: the in-process run with Rasa's `TF_INTRA_OP_PARALLELISM_THREADS` /
-   `TF_INTER_OP_PARALLELISM_THREADS` unset and set, the settings interleaved, each run in a fresh
-   process. CPU per turn is the process's CPU time during `handle_message` (the action server's
+3. **TensorFlow threads, and Rasa's own check**: the in-process run with Rasa's
+   `TF_INTRA_OP_PARALLELISM_THREADS` / `TF_INTER_OP_PARALLELISM_THREADS` unset and set, and
+   with Rasa's own check of the action server's answers instead of the cached one
+   (`bot/rasa_ext/action_check.py`, which `bot.rasa_cli` installs; every other in-process run
+   installs it too), the settings interleaved (every other round in reverse order), each run in
+   a fresh process. CPU per turn is the process's CPU time during `handle_message` (the action server's
    and the backend's are not in it).
 
 The machine has 2 shared cores and other jobs ran on it: wall times move with that load,
@@ -554,7 +572,7 @@ CPU ms per turn by service process:
 
 {cpu_hops_table(hops)}
 
-## Inside Rasa: one turn, in process (TensorFlow threads unset)
+## Inside Rasa: one turn, in process (TensorFlow threads unset, the cached check)
 
 {breakdown_table(merged)}
 
@@ -565,6 +583,16 @@ Tracker load and save against the length of the conversation (every turn reloads
 the session):
 
 {length_table(merged)}
+
+## The same turns with Rasa's own check of the action server's answers
+
+Rasa 3.6 as it is, without `bot/rasa_ext/action_check.py` (which `bot.rasa_cli` installs; the
+runs above have it), TensorFlow threads unset, {len(own_check["turns"])} turns:
+
+{breakdown_table(own_check)}
+
+CPU of the whole turn, median: **{ms(before_cpu)} ms** with Rasa's own check, **{ms(after_cpu)} ms**
+with the cached one ({(after_cpu - before_cpu) / before_cpu:+.0%}).
 
 ## TensorFlow thread settings
 
@@ -600,6 +628,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--endpoints", help=argparse.SUPPRESS)
     parser.add_argument("--visitor", type=int, action="append", default=[], help=argparse.SUPPRESS)
     parser.add_argument("--cprofile", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--rasa-check", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -629,7 +658,11 @@ def main() -> None:
             hops = http_hops(stack, visitors)
             runs = []
             for round_number in range(args.rounds):
-                for setting in TF_SETTINGS:
+                # Every other round in reverse order, so that a setting's place in a round is not
+                # read as its effect (with one round, the first child's NLU and policies came out
+                # ~30% slower than the last child's in two runs out of two).
+                order = TF_SETTINGS if round_number % 2 == 0 else TF_SETTINGS[::-1]
+                for setting in order:
                     print(f"==> in process, round {round_number + 1}: {setting[0]}", flush=True)
                     cprofile = round_number == 0 and setting is TF_SETTINGS[0]
                     runs.append(in_process(stack, workdir, visitors, setting, cprofile))
