@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from backend.deps import Deps
 from backend.services.activation import ActivationService
 from backend.services.auth import AuthService
+from backend.services.company import CompanyService
 from backend.services.devices import DeviceService
 from backend.services.login_sessions import LoginSessionService
-from backend.services.members import MembersService
 from backend.services.packages import PackageService
 from backend.services.registration import RegistrationService
 from backend.services.support import SupportService
@@ -25,7 +25,7 @@ class Services:
     registration: RegistrationService
     activation: ActivationService
     verification: VerificationService
-    members: MembersService
+    company: CompanyService
     devices: DeviceService
     packages: PackageService
     support: SupportService
@@ -39,7 +39,7 @@ class Services:
             registration=RegistrationService(deps),
             activation=ActivationService(deps),
             verification=VerificationService(deps),
-            members=MembersService(deps),
+            company=CompanyService(deps),
             devices=DeviceService(deps, auth),
             packages=PackageService(deps),
             support=SupportService(deps),

@@ -18,7 +18,7 @@ import pytest
 from backend.db import create_engine, create_sessionmaker
 from backend.mail import (
     builders,
-    member_emails,
+    company_emails,
     package_emails,
     registration_emails,
     support_emails,
@@ -247,7 +247,7 @@ def test_hours_in_emails(ttl, said):
         to_address="a@example.pl", name="Jan", variant=ActivationVariant.RESEND,
         link="https://x.pl/a?t=1", ttl_hours=ttl,
     )
-    confirm = member_emails.email_change_confirm(
+    confirm = company_emails.email_change_confirm(
         to_address="new@example.pl", name="Jan", old_email="a@example.pl",
         link="https://x.pl/c?t=1", ttl_hours=ttl,
     )
@@ -271,25 +271,25 @@ def all_other_emails(catalogue: list[PackageView]) -> list[EmailContent]:
         support_emails.ticket_answered(
             to_address=A, ticket_number="ZG-2026-0001", answer="Dzień dobry."
         ),
-        member_emails.invitation(
+        company_emails.invitation(
             to_address="b@example.pl", name="Ewa", inviter_name="Jan", organisation_name="Firma",
             role=employee, link="https://x.pl/i", ttl_days=7,
         ),
-        member_emails.member_added(
+        company_emails.member_added(
             to_address=B, name="Ewa", inviter_name="Jan", organisation_name="Firma", role=employee,
         ),
-        member_emails.role_changed(
+        company_emails.role_changed(
             to_address=B, name="Ewa", organisation_name="Firma", old_role=employee, new_role=owner,
         ),
-        member_emails.member_removed(to_address=B, name="Ewa", organisation_name="Firma"),
-        member_emails.email_change_requested(
+        company_emails.member_removed(to_address=B, name="Ewa", organisation_name="Firma"),
+        company_emails.email_change_requested(
             to_address=A, name="Jan", new_email=N, requested_by_self=True, ttl_hours=24,
         ),
-        member_emails.email_change_requested(
+        company_emails.email_change_requested(
             to_address=A, name="Jan", new_email=N, requested_by_self=False, ttl_hours=24,
         ),
-        member_emails.email_changed(to_address=A, name="Jan", new_email="n@example.pl"),
-        member_emails.email_change_confirm(
+        company_emails.email_changed(to_address=A, name="Jan", new_email="n@example.pl"),
+        company_emails.email_change_confirm(
             to_address="n@example.pl", name="Jan", old_email=A, link="https://x.pl/c", ttl_hours=24,
         ),
     ]
