@@ -17,12 +17,12 @@ from backend.api import (
     devices,
     errors,
     health,
+    identity,
     openapi,
     packages,
     pages,
     registration,
     support,
-    verification,
 )
 from backend.db import create_engine, create_sessionmaker
 from backend.deps import Deps
@@ -64,7 +64,7 @@ def create_app(
     app.ctx.clock = clock
 
     for module in (
-        health, auth, pages, registration, verification, company, devices, packages, support
+        health, auth, pages, registration, identity, company, devices, packages, support
     ):
         app.blueprint(module.bp)
     # GET /api/v1/openapi.json: built from app.router.routes on first request (api/openapi.py),

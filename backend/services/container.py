@@ -11,11 +11,11 @@ from backend.services.activation import ActivationService
 from backend.services.auth import AuthService
 from backend.services.company import CompanyService
 from backend.services.devices import DeviceService
+from backend.services.identity import IdentityService
 from backend.services.login_sessions import LoginSessionService
 from backend.services.packages import PackageService
 from backend.services.registration import RegistrationService
 from backend.services.support import SupportService
-from backend.services.verification import VerificationService
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Services:
     login_sessions: LoginSessionService
     registration: RegistrationService
     activation: ActivationService
-    verification: VerificationService
+    identity: IdentityService
     company: CompanyService
     devices: DeviceService
     packages: PackageService
@@ -38,7 +38,7 @@ class Services:
             login_sessions=LoginSessionService(deps),
             registration=RegistrationService(deps),
             activation=ActivationService(deps),
-            verification=VerificationService(deps),
+            identity=IdentityService(deps),
             company=CompanyService(deps),
             devices=DeviceService(deps, auth),
             packages=PackageService(deps),

@@ -19,10 +19,11 @@ from backend.db import create_engine, create_sessionmaker
 from backend.mail import (
     builders,
     company_emails,
+    device_emails,
+    identity_emails,
     package_emails,
     registration_emails,
     support_emails,
-    verification_emails,
 )
 from backend.mail.builders import EmailContent
 from backend.mail.registration_emails import ActivationVariant
@@ -232,7 +233,7 @@ def test_a_downgrade_notice_inflects_the_package_in_the_email(catalogue):
 def test_minutes_in_emails(ttl, said):
     for email in (
         builders.password_reset(to_address=A, name="Jan", link="https://x.pl/r", ttl_minutes=ttl),
-        verification_emails.verification_code(
+        identity_emails.verification_code(
             to_address=A, name="Jan", code="123456", ttl_minutes=ttl
         ),
     ):
@@ -261,10 +262,10 @@ def all_other_emails(catalogue: list[PackageView]) -> list[EmailContent]:
     emails = [
         builders.password_reset(to_address=A, name="Jan", link="https://x.pl/r", ttl_minutes=60),
         builders.password_changed(to_address="a@example.pl", name="Jan"),
-        verification_emails.verification_code(
+        identity_emails.verification_code(
             to_address=A, name="Jan", code="123456", ttl_minutes=10
         ),
-        verification_emails.device_paired(
+        device_emails.device_paired(
             to_address=A, name="Jan", device_name="Pixel", platform="android"
         ),
         support_emails.ticket_received(to_address="a@example.pl", ticket_number="ZG-2026-0001"),
@@ -293,8 +294,8 @@ def all_other_emails(catalogue: list[PackageView]) -> list[EmailContent]:
             to_address="n@example.pl", name="Jan", old_email=A, link="https://x.pl/c", ttl_hours=24,
         ),
     ]
-    for reason in verification_emails.REMOVAL_REASONS:
-        emails.append(verification_emails.device_removed(
+    for reason in device_emails.REMOVAL_REASONS:
+        emails.append(device_emails.device_removed(
             to_address=A, name="Jan", device_name="iPhone", platform="ios", reason=reason,
         ))
     for package, variant in itertools.product(catalogue, ActivationVariant):
