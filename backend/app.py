@@ -13,16 +13,16 @@ from sanic.config import Config
 from backend import metrics
 from backend.api import (
     auth,
+    company,
     devices,
     errors,
     health,
-    members,
+    identity,
     openapi,
     packages,
     pages,
     registration,
     support,
-    verification,
 )
 from backend.db import create_engine, create_sessionmaker
 from backend.deps import Deps
@@ -64,13 +64,13 @@ def create_app(
     app.ctx.clock = clock
 
     for module in (
-        health, auth, pages, registration, verification, members, devices, packages, support
+        health, auth, pages, registration, identity, company, devices, packages, support
     ):
         app.blueprint(module.bp)
     # GET /api/v1/openapi.json: built from app.router.routes on first request (api/openapi.py),
     # so it covers every blueprint above without sanic-ext (AUTO_EXTEND/OAS stay off).
     app.blueprint(openapi.bp)
-    app.blueprint(members.extra_bp)
+    app.blueprint(company.extra_bp)
     errors.register(app)
 
     @app.before_server_start

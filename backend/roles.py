@@ -10,8 +10,8 @@ Decisions:
   to the company's data ("To Ty odpowiadasz za to kto i na jakich zasadach ma dostęp"), and a role
   that could grant roles could widen its own access. Who manages users is derived from the
   ``users.manage`` permission below, nowhere else.
-- A company always has exactly one owner. The owner role is never granted through the members API
-  (ownership transfer is out of scope), so it is listed but not ``assignable``.
+- A company always has exactly one owner. The owner role is never granted through the company
+  users API (ownership transfer is out of scope), so it is listed but not ``assignable``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class RoleInfo:
     label: str
     description: str
     permissions: tuple[str, ...]
-    # May the owner give this role to a user through the members API?
+    # May the owner give this role to a user through the company users API?
     assignable: bool
 
     @property

@@ -19,7 +19,7 @@ from backend.api.context import services
 from backend.api.openapi import HTML, form_body, query, responds
 from backend.errors import InvalidToken, PasswordPolicyViolation
 from backend.models import TokenPurpose
-from backend.services.members import EmailTaken
+from backend.services.company import EmailTaken
 from backend.security.password_policy import RULE_MESSAGES, PasswordRule
 
 bp = Blueprint("pages")
@@ -132,7 +132,7 @@ async def activation_submit(request: Request, form: dict[str, str]):
 async def confirm_email_page(request: Request):
     token = request.args.get("token", "")
     try:
-        target = await services(request).members.email_change_target(token)
+        target = await services(request).company.email_change_target(token)
     except InvalidToken as error:
         return render_page("confirm_email_invalid.html", status=400, message=error.message)
     return render_page(
@@ -147,7 +147,7 @@ async def confirm_email_page(request: Request):
 @responds(409, media_type=HTML, description="The new address became another account's login.")
 async def confirm_email_submit(request: Request, form: dict[str, str]):
     try:
-        done = await services(request).members.confirm_email_change(form["token"])
+        done = await services(request).company.confirm_email_change(form["token"])
     except (InvalidToken, EmailTaken) as error:
         return render_page("confirm_email_invalid.html", status=error.status, message=error.message)
     return render_page("confirm_email_done.html", new_email=done.new_email)

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from backend.deps import Deps
 from backend.services.activation import ActivationService
 from backend.services.auth import AuthService
+from backend.services.company import CompanyService
 from backend.services.devices import DeviceService
+from backend.services.identity import IdentityService
 from backend.services.login_sessions import LoginSessionService
-from backend.services.members import MembersService
 from backend.services.packages import PackageService
 from backend.services.registration import RegistrationService
 from backend.services.support import SupportService
-from backend.services.verification import VerificationService
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,8 @@ class Services:
     login_sessions: LoginSessionService
     registration: RegistrationService
     activation: ActivationService
-    verification: VerificationService
-    members: MembersService
+    identity: IdentityService
+    company: CompanyService
     devices: DeviceService
     packages: PackageService
     support: SupportService
@@ -38,8 +38,8 @@ class Services:
             login_sessions=LoginSessionService(deps),
             registration=RegistrationService(deps),
             activation=ActivationService(deps),
-            verification=VerificationService(deps),
-            members=MembersService(deps),
+            identity=IdentityService(deps),
+            company=CompanyService(deps),
             devices=DeviceService(deps, auth),
             packages=PackageService(deps),
             support=SupportService(deps),

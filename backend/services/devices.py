@@ -31,7 +31,7 @@ from backend.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from backend.mail import verification_emails
+from backend.mail import device_emails
 from backend.models import IdempotentResponse, MobileDevice
 from backend.repositories import accounts
 from backend.repositories import devices as device_queries
@@ -168,7 +168,7 @@ class DeviceService:
                     await self._remember(session, scope, idempotency_key, fingerprint, device.id)
                 outbox.queue(
                     session,
-                    verification_emails.device_paired(
+                    device_emails.device_paired(
                         to_address=account.email,
                         name=account.name,
                         device_name=device_name,
@@ -305,7 +305,7 @@ class DeviceService:
             account = await accounts.get(session, account_id)
             outbox.queue(
                 session,
-                verification_emails.device_removed(
+                device_emails.device_removed(
                     to_address=account.email,
                     name=account.name,
                     device_name=device.name,

@@ -19,7 +19,7 @@ from backend.errors import SessionInvalid
 from backend.models import Account, AccountState, LoginSession
 from backend.repositories import accounts
 from backend.repositories import login_sessions as session_queries
-from backend.repositories import members as member_queries
+from backend.repositories import company as company_queries
 from backend.security.tokens import digest, new_token
 from backend.services import audit, grants
 from backend.services.clock import Clock
@@ -71,7 +71,7 @@ class LoginSessionService:
             account = await accounts.get(session, login.account_id) if login else None
             if account is None or account.state != AccountState.ACTIVE:
                 raise SessionInvalid()
-            memberships = await member_queries.memberships_of(session, account.id)
+            memberships = await company_queries.memberships_of(session, account.id)
             first = memberships[0] if memberships else None
             raw_grant, grant = await grants.issue(session, account, self._clock)
             audit.record(

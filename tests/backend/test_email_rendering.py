@@ -18,11 +18,12 @@ import pytest
 from backend.db import create_engine, create_sessionmaker
 from backend.mail import (
     builders,
-    member_emails,
+    company_emails,
+    device_emails,
+    identity_emails,
     package_emails,
     registration_emails,
     support_emails,
-    verification_emails,
 )
 from backend.mail.builders import EmailContent
 from backend.mail.registration_emails import ActivationVariant
@@ -232,7 +233,7 @@ def test_a_downgrade_notice_inflects_the_package_in_the_email(catalogue):
 def test_minutes_in_emails(ttl, said):
     for email in (
         builders.password_reset(to_address=A, name="Jan", link="https://x.pl/r", ttl_minutes=ttl),
-        verification_emails.verification_code(
+        identity_emails.verification_code(
             to_address=A, name="Jan", code="123456", ttl_minutes=ttl
         ),
     ):
@@ -247,7 +248,7 @@ def test_hours_in_emails(ttl, said):
         to_address="a@example.pl", name="Jan", variant=ActivationVariant.RESEND,
         link="https://x.pl/a?t=1", ttl_hours=ttl,
     )
-    confirm = member_emails.email_change_confirm(
+    confirm = company_emails.email_change_confirm(
         to_address="new@example.pl", name="Jan", old_email="a@example.pl",
         link="https://x.pl/c?t=1", ttl_hours=ttl,
     )
@@ -261,40 +262,40 @@ def all_other_emails(catalogue: list[PackageView]) -> list[EmailContent]:
     emails = [
         builders.password_reset(to_address=A, name="Jan", link="https://x.pl/r", ttl_minutes=60),
         builders.password_changed(to_address="a@example.pl", name="Jan"),
-        verification_emails.verification_code(
+        identity_emails.verification_code(
             to_address=A, name="Jan", code="123456", ttl_minutes=10
         ),
-        verification_emails.device_paired(
+        device_emails.device_paired(
             to_address=A, name="Jan", device_name="Pixel", platform="android"
         ),
         support_emails.ticket_received(to_address="a@example.pl", ticket_number="ZG-2026-0001"),
         support_emails.ticket_answered(
             to_address=A, ticket_number="ZG-2026-0001", answer="Dzień dobry."
         ),
-        member_emails.invitation(
+        company_emails.invitation(
             to_address="b@example.pl", name="Ewa", inviter_name="Jan", organisation_name="Firma",
             role=employee, link="https://x.pl/i", ttl_days=7,
         ),
-        member_emails.member_added(
+        company_emails.member_added(
             to_address=B, name="Ewa", inviter_name="Jan", organisation_name="Firma", role=employee,
         ),
-        member_emails.role_changed(
+        company_emails.role_changed(
             to_address=B, name="Ewa", organisation_name="Firma", old_role=employee, new_role=owner,
         ),
-        member_emails.member_removed(to_address=B, name="Ewa", organisation_name="Firma"),
-        member_emails.email_change_requested(
+        company_emails.member_removed(to_address=B, name="Ewa", organisation_name="Firma"),
+        company_emails.email_change_requested(
             to_address=A, name="Jan", new_email=N, requested_by_self=True, ttl_hours=24,
         ),
-        member_emails.email_change_requested(
+        company_emails.email_change_requested(
             to_address=A, name="Jan", new_email=N, requested_by_self=False, ttl_hours=24,
         ),
-        member_emails.email_changed(to_address=A, name="Jan", new_email="n@example.pl"),
-        member_emails.email_change_confirm(
+        company_emails.email_changed(to_address=A, name="Jan", new_email="n@example.pl"),
+        company_emails.email_change_confirm(
             to_address="n@example.pl", name="Jan", old_email=A, link="https://x.pl/c", ttl_hours=24,
         ),
     ]
-    for reason in verification_emails.REMOVAL_REASONS:
-        emails.append(verification_emails.device_removed(
+    for reason in device_emails.REMOVAL_REASONS:
+        emails.append(device_emails.device_removed(
             to_address=A, name="Jan", device_name="iPhone", platform="ios", reason=reason,
         ))
     for package, variant in itertools.product(catalogue, ActivationVariant):

@@ -35,7 +35,7 @@ from backend.services.registration import (
     FAILURES_PER_NETWORK,
 )
 from backend.services.support import TICKET_EMAILS
-from backend.services.verification import (
+from backend.services.identity import (
     CODES_PER_ADDRESS_AND_NETWORK,
     CODES_PER_MAILBOX,
     CODES_PER_NETWORK,

@@ -1,8 +1,7 @@
-"""E-mails of the trusted mobile device and of the chat identity check (rendered by builders)."""
+"""E-mails of the trusted mobile device (the `devices` area; rendered by builders)."""
 
 from __future__ import annotations
 
-from backend import polish
 from backend.mail.builders import EmailContent, render
 
 PLATFORM_LABELS = {"android": "Android", "ios": "iOS"}
@@ -12,17 +11,6 @@ REMOVAL_REASONS = {
     "stolen": "kradzież urządzenia",
     "replace": "wymiana na nowe urządzenie",
 }
-
-
-def verification_code(*, to_address: str, name: str, code: str, ttl_minutes: int) -> EmailContent:
-    return render(
-        "verification_code",
-        to_address=to_address,
-        subject="Kod weryfikacyjny do czatu – iKsięgowość24",
-        name=name,
-        code=code,
-        ttl_text=polish.minutes(ttl_minutes, accusative=True),
-    )
 
 
 def device_paired(*, to_address: str, name: str, device_name: str, platform: str) -> EmailContent:

@@ -1,5 +1,9 @@
 """/api/v1/verification: the chat proves the user controls the account's mailbox (for the action
-server, service token only); a checked code is exchanged for a short-lived verification grant."""
+server, service token only); a checked code is exchanged for a short-lived verification grant.
+
+The area is called `identity` (``actions/identity.py``, ``backend/services/identity.py``,
+``backend/mail/identity_emails.py``); the URL paths keep ``verification`` because they are a
+public contract."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from backend.api.schemas import (
     requester_of,
 )
 from backend.api.service_auth import require_service_token
-from backend.services.verification import (
+from backend.services.identity import (
     CODE_TTL,
     CodeExpired,
     CodeFormat,
@@ -25,7 +29,7 @@ from backend.services.verification import (
     InvalidCode,
 )
 
-bp = Blueprint("verification_v1", url_prefix="/api/v1/verification")
+bp = Blueprint("identity_v1", url_prefix="/api/v1/verification")
 
 CODE_ACCEPTED = (
     "Jeśli konto z tym adresem istnieje, wysłaliśmy na nie 6-cyfrowy kod weryfikacyjny. "
@@ -69,7 +73,7 @@ async def request_code(request: Request, body: CodeRequest):
 
     Limited per address and network, per conversation, per network and per mailbox (429
     ``verification_codes_limited``, counted alike for unknown addresses)."""
-    await services(request).verification.request_code(
+    await services(request).identity.request_code(
         body.email, requester_of(body.requester, "assistant")
     )
     # The same answer whether or not the account exists.
@@ -83,7 +87,7 @@ async def request_code(request: Request, body: CodeRequest):
 @responds(200, GrantOut, description="The code is right: a verification grant for the account.")
 @raises(InvalidCode, CodeExpired, CodeFormat)
 async def check_code(request: Request, body: CodeCheck):
-    verified = await services(request).verification.check_code(body.email, body.code)
+    verified = await services(request).identity.check_code(body.email, body.code)
     out = GrantOut(
         grant=verified.grant,
         expires_at=verified.expires_at,

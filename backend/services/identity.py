@@ -1,5 +1,9 @@
 """Chat identity verification: a 6-digit code e-mailed to the account, exchanged for a grant.
 
+The `identity` area (``actions/identity.py`` on the Rasa side); the public URL paths say
+``verification`` (``/api/v1/verification/codes``), and so do the grant (table
+``verification_grants``, header ``X-Verification-Grant``) and the error codes.
+
 - One live code per account (a new one cancels the old), valid 10 minutes, at most 5 wrong tries.
 - A code is stored only as ``digest(salt + code)`` with a per-code random salt in
   ``Token.payload``: six digits are few, so equal codes of different accounts must not hash alike
@@ -32,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend import metrics
 from backend.deps import Deps
 from backend.errors import DomainError, RateLimited, ValidationFailed
-from backend.mail import verification_emails
+from backend.mail import identity_emails
 from backend.models import Account, AccountState, RateLimitHit, Token, TokenPurpose
 from backend.repositories import accounts
 from backend.security.tokens import digest, same_secret
@@ -126,7 +130,7 @@ def normalise_code(code: str) -> str:
     return cleaned
 
 
-class VerificationService:
+class IdentityService:
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
         self._sessions = deps.sessions
@@ -192,7 +196,7 @@ class VerificationService:
             await session.flush()
             outbox.queue(
                 session,
-                verification_emails.verification_code(
+                identity_emails.verification_code(
                     to_address=account.email,
                     name=account.name,
                     code=code,

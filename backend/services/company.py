@@ -1,5 +1,8 @@
 """Company users ("Dane i ustawienia" → "Użytkownicy"): list, add, change role, remove, e-mail.
 
+The `company` area (``actions/company.py`` on the Rasa side); the public URL paths say ``members``
+(``/api/v1/organisation/members``) and the table is ``memberships``.
+
 Rules (see backend/roles.py for the role catalogue):
 - The caller is the account behind the verification grant; the organisation is the one where that
   account is a member (with several, the caller names it and membership is checked).
@@ -23,11 +26,11 @@ from backend import polish, roles
 from backend.db import is_valid_id
 from backend.deps import Deps
 from backend.errors import Conflict, DomainError, Forbidden, InvalidToken, NotFound
-from backend.mail import member_emails
+from backend.mail import company_emails
 from backend.mail.contact import SUPPORT_PHONE
 from backend.models import Account, AccountState, Membership, Organisation, Role, TokenPurpose
 from backend.repositories import accounts
-from backend.repositories import members as member_queries
+from backend.repositories import company as company_queries
 from backend.services import audit, outbox, tokens
 
 INVITATION_TTL = timedelta(days=7)
@@ -233,7 +236,7 @@ class _Context:
 # --- the service ----------------------------------------------------------------------------------
 
 
-class MembersService:
+class CompanyService:
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
         self._sessions = deps.sessions
@@ -246,7 +249,7 @@ class MembersService:
     async def _context(
         self, session: AsyncSession, caller_id: int, organisation_id: int | None
     ) -> _Context:
-        memberships = await member_queries.memberships_of(session, caller_id)
+        memberships = await company_queries.memberships_of(session, caller_id)
         if organisation_id is not None:
             chosen = [m for m in memberships if m.organisation_id == organisation_id]
             if not chosen:
@@ -274,7 +277,7 @@ class MembersService:
     async def _member(self, session: AsyncSession, context: _Context, member_id: int) -> Membership:
         if not is_valid_id(member_id):
             raise MemberNotFound()
-        member = await member_queries.get_member(session, context.organisation.id, member_id)
+        member = await company_queries.get_member(session, context.organisation.id, member_id)
         if member is None:
             raise MemberNotFound()
         return member
@@ -285,7 +288,7 @@ class MembersService:
         async with self._sessions() as session:
             context = await self._context(session, caller_id, organisation_id)
             context.require_user_manager()
-            members = await member_queries.members_of(session, context.organisation.id)
+            members = await company_queries.members_of(session, context.organisation.id)
             return MemberList(
                 organisation=OrganisationRef.of(context.organisation),
                 members=[MemberView.of(m, caller_id) for m in members],
@@ -316,7 +319,7 @@ class MembersService:
                     updated_at=self._clock(),
                 )
                 session.add(account)
-            elif await member_queries.find_membership(session, organisation.id, account.id):
+            elif await company_queries.find_membership(session, organisation.id, account.id):
                 raise AlreadyMember()
             membership = Membership(
                 organisation=organisation, account=account, role=role, created_at=self._clock()
@@ -334,7 +337,7 @@ class MembersService:
                 raw = await tokens.issue(
                     session, account, TokenPurpose.INVITATION, INVITATION_TTL, self._clock
                 )
-                await member_queries.set_token_payload(
+                await company_queries.set_token_payload(
                     session,
                     raw,
                     {
@@ -344,7 +347,7 @@ class MembersService:
                         "invited_by_account_id": caller_id,
                     },
                 )
-                content = member_emails.invitation(
+                content = company_emails.invitation(
                     to_address=account.email,
                     name=account.name,
                     inviter_name=inviter.name,
@@ -354,7 +357,7 @@ class MembersService:
                     ttl_days=INVITATION_TTL.days,
                 )
             else:
-                content = member_emails.member_added(
+                content = company_emails.member_added(
                     to_address=account.email,
                     name=account.name,
                     inviter_name=inviter.name,
@@ -404,7 +407,7 @@ class MembersService:
                 if member.account.state == AccountState.ACTIVE:
                     outbox.queue(
                         session,
-                        member_emails.role_changed(
+                        company_emails.role_changed(
                             to_address=member.account.email,
                             name=member.account.name,
                             organisation_name=context.organisation.name,
@@ -446,7 +449,7 @@ class MembersService:
             organisation = context.organisation
             # An invitation to this company that was not accepted yet is withdrawn with the user.
             now = self._clock()
-            invitations = await member_queries.live_tokens(
+            invitations = await company_queries.live_tokens(
                 session, account.id, TokenPurpose.INVITATION
             )
             for token in invitations:
@@ -462,7 +465,7 @@ class MembersService:
             if account.state == AccountState.ACTIVE:
                 outbox.queue(
                     session,
-                    member_emails.member_removed(
+                    company_emails.member_removed(
                         to_address=account.email, name=account.name,
                         organisation_name=organisation.name,
                     ),
@@ -506,7 +509,7 @@ class MembersService:
                     context.require_user_manager()
                     # The login is the person's, not the company's: if they also work for another
                     # company, this owner must not be able to redirect it (account takeover).
-                    if await member_queries.count_memberships(session, account.id) > 1:
+                    if await company_queries.count_memberships(session, account.id) > 1:
                         raise EmailChangeSelfOnly()
             by_self = account.id == caller_id
             if account.state != AccountState.ACTIVE:
@@ -518,13 +521,13 @@ class MembersService:
             raw = await tokens.issue(
                 session, account, TokenPurpose.EMAIL_CHANGE, EMAIL_CHANGE_TTL, self._clock
             )
-            await member_queries.set_token_payload(
+            await company_queries.set_token_payload(
                 session, raw, {"new_email": new_email, "requested_by_account_id": caller_id}
             )
             ttl_hours = int(EMAIL_CHANGE_TTL.total_seconds() // 3600)
             outbox.queue(
                 session,
-                member_emails.email_change_confirm(
+                company_emails.email_change_confirm(
                     to_address=new_email, name=account.name, old_email=account.email,
                     link=self._deps.link("/confirm-email", raw), ttl_hours=ttl_hours,
                 ),
@@ -532,7 +535,7 @@ class MembersService:
             )
             outbox.queue(
                 session,
-                member_emails.email_change_requested(
+                company_emails.email_change_requested(
                     to_address=account.email, name=account.name, new_email=new_email,
                     requested_by_self=by_self, ttl_hours=ttl_hours,
                 ),
@@ -587,11 +590,11 @@ class MembersService:
                 raise EmailTaken() from None
             # Links, codes and chat verifications went to the old address: none of them may
             # still act on the account.
-            await member_queries.cancel_live_tokens(session, account.id, self._clock())
-            await member_queries.delete_grants(session, account.id)
+            await company_queries.cancel_live_tokens(session, account.id, self._clock())
+            await company_queries.delete_grants(session, account.id)
             outbox.queue(
                 session,
-                member_emails.email_changed(
+                company_emails.email_changed(
                     to_address=old_email, name=account.name, new_email=new_email
                 ),
                 self._clock,

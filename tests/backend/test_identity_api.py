@@ -18,7 +18,7 @@ from backend.models import (
     VerificationGrant,
 )
 from backend.security.tokens import digest
-from backend.services import verification
+from backend.services import identity
 from tests.support.smtp import body_text, html_text
 from tests.support.waiting import eventually
 
@@ -81,7 +81,7 @@ async def test_code_email_arrives(http, backend, smtp, jan):
     assert "Nikomu nie przekazuj tego kodu" in text and "nigdy nie poprosi Cię o hasło" in text
     [token] = await tokens(backend)
     assert token.purpose == TokenPurpose.CHAT_VERIFICATION
-    assert token.expires_at == backend.clock() + verification.CODE_TTL
+    assert token.expires_at == backend.clock() + identity.CODE_TTL
     assert token.token_hash == digest(token.payload["salt"] + code)
     assert token.token_hash != digest(code) and set(token.payload) == {"salt"}
 
@@ -93,7 +93,7 @@ async def test_right_code_gives_a_grant_that_works(http, backend, smtp, jan):
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
     assert body["account"] == {"name": jan.name, "email": jan.email}
-    assert body["expires_at"] == (backend.clock() + verification.grants.GRANT_TTL).isoformat()
+    assert body["expires_at"] == (backend.clock() + identity.grants.GRANT_TTL).isoformat()
 
     headers = {**backend.service_headers(), GRANT_HEADER: body["grant"]}
     device = await http.get(ACCOUNT_DEVICE, headers=headers)

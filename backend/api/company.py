@@ -1,5 +1,10 @@
 """Company users API (/api/v1/organisation/members), role catalogue, e-mail change confirmation.
 
+The area is called `company` everywhere (``actions/company.py``, ``backend/services/company.py``,
+``backend/mail/company_emails.py``, ``backend/repositories/company.py``); the URL paths keep
+``members`` (``/api/v1/organisation/members``) because they are a public contract, and the table
+is ``memberships``.
+
 - ``bp`` (prefix /api/v1/organisation): every route needs the service token AND a live verification
   grant; the verified account is the caller, its membership decides the organisation and the rights.
 - ``extra_bp`` (no prefix): ``GET /api/v1/roles`` (service token) and ``POST
@@ -24,8 +29,8 @@ from backend.api.schemas import IsoDateTime, _checked_email
 from backend.api.service_auth import require_grant, require_service_token
 from backend.errors import NotFound, ValidationFailed
 from backend.models import Role
-from backend.services import members as members_service
-from backend.services.members import (
+from backend.services import company as company_service
+from backend.services.company import (
     AlreadyMember,
     EmailChangeSelfOnly,
     EmailTaken,
@@ -40,8 +45,8 @@ from backend.services.members import (
     OwnerRoleNotAssignable,
 )
 
-bp = Blueprint("members_v1", url_prefix="/api/v1/organisation")
-extra_bp = Blueprint("members_extra")
+bp = Blueprint("company_v1", url_prefix="/api/v1/organisation")
+extra_bp = Blueprint("company_extra")
 
 
 # --- request bodies -------------------------------------------------------------------------------
@@ -94,7 +99,7 @@ class OrganisationRefOut(BaseModel):
     name: str
 
     @classmethod
-    def of(cls, organisation: members_service.OrganisationRef) -> OrganisationRefOut:
+    def of(cls, organisation: company_service.OrganisationRef) -> OrganisationRefOut:
         return cls(id=organisation.id, name=organisation.name)
 
 
@@ -114,7 +119,7 @@ class MemberOut(BaseModel):
     added_at: IsoDateTime
 
     @classmethod
-    def of(cls, member: members_service.MemberView) -> MemberOut:
+    def of(cls, member: company_service.MemberView) -> MemberOut:
         return cls(
             id=member.id,
             name=member.name,
@@ -211,7 +216,7 @@ _CONTEXT_ERRORS = (OrganisationNotFound, OrganisationRequired, NotOwner, Validat
 
 
 def _email_change_requested(
-    result: members_service.EmailChangeRequested,
+    result: company_service.EmailChangeRequested,
 ) -> EmailChangeRequestedOut:
     return EmailChangeRequestedOut(
         status="confirmation_sent", account_id=result.account_id, message=result.message
@@ -227,7 +232,7 @@ def _email_change_requested(
 @responds(200, MembersOut, description="The company and its users.")
 @raises(*_CONTEXT_ERRORS)
 async def list_members(request: Request):
-    result = await services(request).members.list_members(
+    result = await services(request).company.list_members(
         request.ctx.account_id, _organisation_id(request)
     )
     return answer(
@@ -246,7 +251,7 @@ async def list_members(request: Request):
 @responds(201, MemberAddedOut, description="Added (a new person is invited by e-mail).")
 @raises(*_CONTEXT_ERRORS, AlreadyMember, OwnerRoleNotAssignable)
 async def add_member(request: Request, body: AddMemberRequest):
-    result = await services(request).members.add_member(
+    result = await services(request).company.add_member(
         request.ctx.account_id,
         _organisation_id(request, body),
         email=body.email,
@@ -269,7 +274,7 @@ async def add_member(request: Request, body: AddMemberRequest):
 @responds(200, RoleChangedOut, description="The member with the new role.")
 @raises(*_CONTEXT_ERRORS, MemberNotFound, LastOwner, OwnerRoleNotAssignable)
 async def change_role(request: Request, member_id: int, body: ChangeRoleRequest):
-    result = await services(request).members.change_role(
+    result = await services(request).company.change_role(
         request.ctx.account_id, _organisation_id(request, body), member_id, _role(body.role)
     )
     out = RoleChangedOut(
@@ -287,7 +292,7 @@ async def change_role(request: Request, member_id: int, body: ChangeRoleRequest)
 @responds(200, MemberRemovedOut, description="Removed from the company.")
 @raises(*_CONTEXT_ERRORS, MemberNotFound, LastOwner)
 async def remove_member(request: Request, member_id: int):
-    result = await services(request).members.remove_member(
+    result = await services(request).company.remove_member(
         request.ctx.account_id, _organisation_id(request), member_id
     )
     out = MemberRemovedOut(
@@ -307,7 +312,7 @@ async def remove_member(request: Request, member_id: int):
 @raises(*_CONTEXT_ERRORS, MemberNotFound, MemberNotActive, EmailUnchanged, EmailTaken,
         EmailChangeSelfOnly)
 async def request_email_change(request: Request, member_id: int, body: EmailChangeRequest):
-    result = await services(request).members.request_email_change(
+    result = await services(request).company.request_email_change(
         request.ctx.account_id, _organisation_id(request, body), member_id, body.new_email
     )
     return answer(_email_change_requested(result), status=202)
@@ -320,7 +325,7 @@ async def request_email_change(request: Request, member_id: int, body: EmailChan
 @responds(202, EmailChangeRequestedOut, description="A confirmation link went to the new address.")
 @raises(OrganisationNotFound, EmailUnchanged, EmailTaken)
 async def request_own_email_change(request: Request, body: EmailChangeRequest):
-    result = await services(request).members.request_email_change(
+    result = await services(request).company.request_email_change(
         request.ctx.account_id, None, None, body.new_email
     )
     return answer(_email_change_requested(result), status=202)
@@ -397,7 +402,7 @@ async def show_role(request: Request, code: str):
 @responds(200, EmailChangedOut, description="The login e-mail is changed.")
 @raises(InvalidEmailChangeLink, EmailTaken)
 async def confirm_email_change_api(request: Request, body: EmailChangeConfirm):
-    done = await services(request).members.confirm_email_change(body.token)
+    done = await services(request).company.confirm_email_change(body.token)
     return answer(
         EmailChangedOut(
             status="email_changed",

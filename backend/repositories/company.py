@@ -1,4 +1,5 @@
-"""Queries about organisation memberships (company users) and the tokens they touch."""
+"""Queries about organisation memberships (company users, the `company` area; table `memberships`)
+and the tokens they touch."""
 
 from __future__ import annotations
 
