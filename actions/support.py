@@ -151,6 +151,27 @@ def matter_in(text: Text) -> Optional[Text]:
     return " ".join(rest.split()).strip(" ,.;:-")
 
 
+# Answers to "Czego dotyczy sprawa?" that describe nothing.
+NOTHING_MORE_INTENTS = frozenset({"thanks", "affirm", "deny", "dont_know"})
+# Messages that only steer the conversation: never the matter of a ticket.
+_STEERING_INTENTS = NOTHING_MORE_INTENTS | {
+    "human_handoff", "leave_ticket", "inform", "greet", "goodbye", "done", "check_presence",
+    "stop", "resume", "share_password", "bot_challenge",
+}
+
+
+def earlier_matter(tracker: Tracker) -> Optional[Text]:
+    """The latest earlier visitor message that says what the problem is (3+ words, not a
+    request for a person, an answer or small talk), or None."""
+    user_events = [event for event in tracker.events if event.get("event") == "user"]
+    for event in reversed(user_events[:-1]):
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        text = (event.get("text") or "").strip()
+        if intent not in _STEERING_INTENTS and len(re.findall(r"\w+", text)) >= 3:
+            return text
+    return None
+
+
 class ValidateTicketForm(BaseFormValidator):
     """Picks the contact and the matter out of the visitor's messages."""
 
@@ -177,6 +198,10 @@ class ValidateTicketForm(BaseFormValidator):
         text = latest_text(tracker).strip()
         requested = tracker.get_slot(REQUESTED_SLOT)
         if requested == TICKET_QUESTION_SLOT:
+            if latest_intent(tracker) in NOTHING_MORE_INTENTS:
+                # "dzięki" / "tak" instead of a description: the matter the visitor wrote
+                # earlier in the conversation, if there is one (else validation asks again).
+                text = earlier_matter(tracker) or text
             return {TICKET_QUESTION_SLOT: redact(text).text}
         if requested is None:  # the message that started the form
             matter = matter_in(text)

@@ -145,3 +145,37 @@ def test_contact_in(text, contact):
 
 def test_a_request_with_a_contact_has_no_matter_of_its_own():
     assert matter_in("ok zgłoszenie, mail lukasz@firma.pl, telefon w stopce maila") is None
+
+
+async def test_thanks_instead_of_a_description_files_the_matter_written_earlier(domain):
+    tracker = make_tracker(
+        slots={"requested_slot": "ticket_question", "ticket_contact": "jan@firma.pl"},
+        events=[
+            user_event("od wczoraj nie mogę wystawić faktury korygującej", "out_of_scope"),
+            user_event("poproszę konsultanta", "human_handoff"),
+            user_event("tak, zgłoszenie", "affirm"),
+            user_event("jan@firma.pl", "inform"),
+            user_event("dzięki", "thanks"),
+        ],
+        active_loop="ticket_form",
+    )
+
+    events, responses = await run(ValidateTicketForm(), tracker, domain)
+
+    assert events == [
+        SlotSet("ticket_question", "od wczoraj nie mogę wystawić faktury korygującej")
+    ]
+    assert responses == []
+
+
+async def test_thanks_with_nothing_written_earlier_asks_for_a_few_words(domain):
+    tracker = make_tracker(
+        slots={"requested_slot": "ticket_question", "ticket_contact": "jan@firma.pl"},
+        events=[user_event("konsultant", "human_handoff"), user_event("dzięki", "thanks")],
+        active_loop="ticket_form",
+    )
+
+    events, responses = await run(ValidateTicketForm(), tracker, domain)
+
+    assert events == [SlotSet("ticket_question", None)]
+    assert responses == ["utter_ticket_question_too_short"]
