@@ -78,7 +78,7 @@ from actions.people import fold
 from actions.tracker import latest_intent, latest_text
 from actions.validators import EMAIL_CANDIDATE, EMAIL_SLOT, BaseFormValidator, normalize_email
 from bot.redaction import redact
-from common.polish import find_phone
+from common.polish import PHONE_IN_TEXT, find_phone
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def contact_in(text: Text) -> Optional[Text]:
 def matter_in(text: Text) -> Optional[Text]:
     """What the message says beyond asking for a ticket and giving a contact, or None."""
     rest = EMAIL_CANDIDATE.sub(" ", text)
-    rest = re.sub(r"[+\d][\d\s().-]{7,}\d", " ", rest)
+    rest = PHONE_IN_TEXT.sub(" ", rest)
     words = [word for word in re.findall(r"\w+", fold(rest)) if word not in _TICKET_FILLER]
     if len(words) < MIN_QUESTION_WORDS:
         return None

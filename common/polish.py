@@ -115,7 +115,7 @@ def add_years(day: date, years: int) -> date:
 
 # A Polish number: 9 digits, optionally +48 / 0048 in front, spaces, dashes, dots or brackets
 # between them; not part of a longer run of digits (a NIP, an account number).
-_PHONE_IN_TEXT = re.compile(r"(?<![\d+])(?:(?:\+|00)48[\s().-]*)?(?:\d[\s().-]*){8}\d(?!\d)")
+PHONE_IN_TEXT = re.compile(r"(?<![\d+])(?:(?:\+|00)48[\s().-]*)?(?:\d[\s().-]*){8}\d(?!\d)")
 
 
 def normalise_phone(raw: str) -> Optional[str]:
@@ -131,6 +131,6 @@ def normalise_phone(raw: str) -> Optional[str]:
 def find_phone(text: str) -> Optional[str]:
     """The one phone number written somewhere in ``text`` ("dzwońcie na 600-100-200 po 16"),
     normalised; None when there is none or more than one."""
-    found = {normalise_phone(match.group(0)) for match in _PHONE_IN_TEXT.finditer(text)}
+    found = {normalise_phone(match.group(0)) for match in PHONE_IN_TEXT.finditer(text)}
     found.discard(None)
     return found.pop() if len(found) == 1 else None
