@@ -68,7 +68,10 @@ async def reset_submit(request: Request, form: dict[str, str]):
     except InvalidToken as error:
         return render_page("link_invalid.html", status=400, message=error.message)
     except PasswordPolicyViolation as error:
-        target = await auth.reset_target(token)
+        try:  # the link may have expired while the password was being checked
+            target = await auth.reset_target(token)
+        except InvalidToken as expired:
+            return render_page("link_invalid.html", status=400, message=expired.message)
         errors = [item["message"] for item in error.details]
         return render_page(
             "reset_form.html", status=422, token=token, email=target.email, errors=errors
