@@ -62,8 +62,12 @@ _OWN_PHRASE = (
     r"|\bloguje\s+sie(?:\s+(?:jako|na|przez))?\b|\bz\s+(?:mojego\s+)?konta\b"
     r"|\bkonto\s+(?:mam\s+)?na\b)"
 )
-# right before the address ("mój mail to x", "konto mam na x") / anywhere before it
-_OWN_RIGHT_BEFORE = re.compile(_OWN_PHRASE + r"\s*(?:to|jest|:|-)?\s*(?:to\s*)?:?\s*$")
+# right before the address ("mój mail to x", "konto mam na x") / anywhere before it; also
+# "jestem właścicielem, x" and a clause of its own that names the account: "…, konto x"
+_OWN_RIGHT_BEFORE = re.compile(
+    r"(?:" + _OWN_PHRASE + r"\s*(?:to|jest|:|-)?\s*(?:to\s*)?:?"
+    r"|\bjestem\s+\w+\s*[,:-]?|(?:^|[,;.!?])\s*(?:a\s+|i\s+)?(?:moje\s+)?konto\s*:?)\s*$"
+)
 _OWN_CUE = re.compile(_OWN_PHRASE + r"[^@,;.!?]*$")  # within the same clause
 _NEW_CUE = re.compile(
     r"(?:\bna\s*:?|\bnowy\w*(?:\s+(?:adres\w*|mail\w*|e-?mail\w*|login\w*))?"

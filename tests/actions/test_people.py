@@ -35,6 +35,11 @@ MEMBERS = [
         ("zmiencie mi login z jan@x.pl na biuro@x.pl", [], [], ["biuro@x.pl"], ["jan@x.pl"]),
         ("zmień login anna@x.pl na nowy adres anna.n@x.pl", [], ["anna@x.pl"], ["anna.n@x.pl"], []),
         ("loguję się jako jan@x.pl i chcę login na jan@y.pl", ["jan@x.pl"], [], ["jan@y.pl"], []),
+        ("dodaj ewa@x.pl jako magazyniera, konto jan@x.pl", ["jan@x.pl"], ["ewa@x.pl"], [], []),
+        ("konto: jan@x.pl, dodaj ewa@x.pl", ["jan@x.pl"], ["ewa@x.pl"], [], []),
+        ("załóż konto dla ewa@x.pl", [], ["ewa@x.pl"], [], []),
+        ("zmień rolę ewa@x.pl na pracownika. Jestem właścicielem, jan@x.pl.",
+         ["jan@x.pl"], ["ewa@x.pl"], [], []),
     ],
 )
 def test_whose_address(text, own, member, new, current):
