@@ -152,7 +152,7 @@ def matter_in(text: Text) -> Optional[Text]:
 
 
 # Answers to "Czego dotyczy sprawa?" that describe nothing.
-NOTHING_MORE_INTENTS = frozenset({"thanks", "affirm", "deny", "dont_know"})
+NOTHING_MORE_INTENTS = frozenset({"thanks", "done", "affirm", "deny", "dont_know"})
 # Messages that only steer the conversation: never the matter of a ticket.
 _STEERING_INTENTS = NOTHING_MORE_INTENTS | {
     "human_handoff", "leave_ticket", "inform", "greet", "goodbye", "done", "check_presence",

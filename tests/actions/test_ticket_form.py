@@ -147,7 +147,12 @@ def test_a_request_with_a_contact_has_no_matter_of_its_own():
     assert matter_in("ok zgłoszenie, mail lukasz@firma.pl, telefon w stopce maila") is None
 
 
-async def test_thanks_instead_of_a_description_files_the_matter_written_earlier(domain):
+@pytest.mark.parametrize(
+    "text, intent", [("dzięki", "thanks"), ("Dziękuję, czekam na kontakt.", "done")]
+)
+async def test_thanks_instead_of_a_description_files_the_matter_written_earlier(
+    domain, text, intent
+):
     tracker = make_tracker(
         slots={"requested_slot": "ticket_question", "ticket_contact": "jan@firma.pl"},
         events=[
@@ -155,7 +160,7 @@ async def test_thanks_instead_of_a_description_files_the_matter_written_earlier(
             user_event("poproszę konsultanta", "human_handoff"),
             user_event("tak, zgłoszenie", "affirm"),
             user_event("jan@firma.pl", "inform"),
-            user_event("dzięki", "thanks"),
+            user_event(text, intent),
         ],
         active_loop="ticket_form",
     )
