@@ -14,7 +14,8 @@ rules in data/rules/<area>.yml branch on):
 Shared:
 
     granted.py         GrantedOperation: every operation on the verified account
-    forms.py           CancelForm: leaving a form the same way in every area
+    forms.py           CancelForm: leaving a form the same way in every area; a value
+                       given after its form starts that form again
     confirmation.py    a "tak" approves exactly the summary it answers
     validators.py      BaseFormValidator, the e-mail slot check
     people.py          whose address / which person a message names (company users)

@@ -302,26 +302,42 @@ def user_just_spoke(tracker: Tracker) -> bool:
 
 # Role words (folded stems) for a message the NLU left without a role entity.
 _ROLE_STEMS = (
-    (re.compile(r"\b(?:pracowni\w*)"), "employee"),
+    # "pracwnik", "pracownk": the usual typos as well
+    (re.compile(r"\b(?:pracowni\w*|prac\w{0,3}n\w{0,2}k\w*)"), "employee"),
     (re.compile(r"\b(?:magazyn\w+)"), "warehouse"),
     (re.compile(r"\b(?:ksiegow\w*|zarzad\w*|pelnomocni\w*|czlon\w+\s+zarzadu)"), "management"),
     (re.compile(r"\b(?:wlasciciel\w*|prezes\w*)"), "owner"),
 )
 
 
+# "…, nie pracownik", "a nie magazynierem": the role named right after it is the wrong one.
+_NEGATED_BEFORE = re.compile(r"\bnie\s+(?:jako\s+|na\s+)?$")
+
+
 def role_in_text(text: Any) -> Optional[str]:
-    """The role a message names by a role word; with "na <rola>" the one after "na" (the new
-    one), else the last one named."""
+    """The role a message names by a role word, leaving out the ones it negates ("jako
+    księgowa, nie pracownik"); with "na <rola>" the one after "na" (the new one), else the last
+    one named."""
     folded = fold(text)
     found = []
     for pattern, code in _ROLE_STEMS:
         for match in pattern.finditer(folded):
-            found.append((match.start(), code))
+            if not _NEGATED_BEFORE.search(folded[: match.start()]):
+                found.append((match.start(), code))
     if not found:
         return None
     found.sort()
     after_na = [code for start, code in found if re.search(r"\bna\s+(?:role\s+)?$", folded[:start])]
     return after_na[-1] if after_na else found[-1][1]
+
+
+def negates_a_role(text: Any) -> bool:
+    folded = fold(text)
+    return any(
+        _NEGATED_BEFORE.search(folded[: match.start()])
+        for pattern, _ in _ROLE_STEMS
+        for match in pattern.finditer(folded)
+    )
 
 
 def is_correction(text: str) -> bool:
@@ -477,6 +493,13 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
         """Asked for the role, the user typed something that names none: say so, ask again.
         In the message that starts the form a role word the NLU did not mark still counts."""
         requested = tracker.get_slot("requested_slot")
+        text = latest_text(tracker)
+        if user_just_spoke(tracker) and negates_a_role(text):
+            # "ma być pracownikiem a nie magazynierem": the NLU marks both roles and the slot
+            # mapping cannot tell which one is meant
+            role = role_in_text(text)
+            if role:
+                return {ROLE_SLOT: role}
         has_entity = any(
             e.get("entity") == ROLE_SLOT for e in tracker.latest_message.get("entities") or []
         )

@@ -1,4 +1,4 @@
-"""Leaving a form, the same way in every area.
+"""Leaving a form, and coming back to it, the same way in every area.
 
 A rule runs the area's ``CancelForm`` action after ``action_deactivate_loop`` when the user stops
 a form ("stop", "anuluj", "rezygnuję"): it forgets everything the area's forms collected, so the
@@ -8,12 +8,15 @@ next run of a form starts clean and nothing typed for a cancelled operation is r
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import List, Text, Tuple
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+
+from actions.tracker import latest_text
+from actions.validators import normalize_email
 
 
 class CancelForm(Action, ABC):
@@ -29,3 +32,76 @@ class CancelForm(Action, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         return [SlotSet(slot, None) for slot in self.forgotten_slots]
+
+
+# --- a value given after the form that needed it -------------------------------------------
+
+# What marks the topic of the last turns, by the form that takes its values: the form itself, the
+# operation it ran, or an answer that points to it ("Czy wysłać link do zmiany hasła?",
+# "ID i PIN znajdziesz w mailu od Comarch").
+_TOPIC_MARKERS: Dict[Text, Tuple[Text, ...]] = {
+    "reset_password_form": (
+        "reset_password_form", "action_request_password_reset", "utter_offer_reset",
+    ),
+    "resend_activation_form": ("resend_activation_form", "action_resend_activation"),
+    "registration_form": ("registration_form", "utter_forgot_comarch_id"),
+}
+# The values (entities) each of those forms takes.
+_TOPIC_VALUES: Dict[Text, Tuple[Text, ...]] = {
+    "reset_password_form": ("email",),
+    "resend_activation_form": ("email",),
+    "registration_form": ("email", "comarch_id", "pin", "nip", "package"),
+}
+# How many visitor messages back the topic still counts.
+_TOPIC_REACH = 3
+
+
+def recent_topic_form(tracker: Tracker) -> Optional[Text]:
+    """The form whose topic the conversation was on just before the latest message."""
+    users_seen = 0
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            users_seen += 1
+            if users_seen > _TOPIC_REACH:
+                return None
+        elif kind == "action" and users_seen >= 1:
+            for form, markers in _TOPIC_MARKERS.items():
+                if event.get("name") in markers:
+                    return form
+    return None
+
+
+class ActionValueForTopic(Action):
+    """A bare value nobody asked for ("jan@firma.pl", "ID 68577"). Right after the topic it
+    belongs to - the reset offer, a sent link with a mistyped address, where ID and PIN are
+    found - the form of that topic starts again with the value (its validator checks it as in
+    any form); otherwise the visitor is asked what they need."""
+
+    def name(self) -> Text:
+        return "action_value_for_topic"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        form = recent_topic_form(tracker)
+        values = self._values(tracker, _TOPIC_VALUES.get(form, ()))
+        if form is None or not values:
+            dispatcher.utter_message(response="utter_how_can_help")
+            return []
+        return [SlotSet(slot, value) for slot, value in values.items()] + [
+            FollowupAction(form)
+        ]
+
+    @staticmethod
+    def _values(tracker: Tracker, wanted: Tuple[Text, ...]) -> Dict[Text, Any]:
+        values: Dict[Text, Any] = {}
+        for entity in tracker.latest_message.get("entities") or []:
+            name, value = entity.get("entity"), entity.get("value")
+            if name in wanted and name not in values and isinstance(value, str):
+                values[name] = value
+        if "email" in wanted and "email" not in values:
+            address = normalize_email(latest_text(tracker))
+            if address:
+                values["email"] = address
+        return values

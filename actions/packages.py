@@ -166,6 +166,37 @@ def package_code(value: Any) -> Optional[str]:
     return None
 
 
+# "z zielonego", "mam teraz srebrny": the package named right after is the current one;
+# "na złoty": the one wanted.
+_CURRENT_PACKAGE_BEFORE = re.compile(
+    r"(?:\bze?|\bmam(?:\s+teraz)?|\bobecn\w*|\bteraz(?:\s+mam)?|\baktualn\w*)"
+    r"\s+(?:pakiet\w*\s+)?$"
+)
+_WANTED_PACKAGE_BEFORE = re.compile(r"\bna\s+(?:pakiet\w*\s+)?$")
+
+
+def wanted_package(text: Any, entities: List[Dict[str, Any]]) -> Optional[str]:
+    """Of two or more packages a message names ("złoty, zmiana z zielonego", "z zielonego na
+    srebrny"), the one wanted; None when one or none is named or it cannot be told."""
+    if not isinstance(text, str):
+        return None
+    named = [
+        (entity["start"], code)
+        for entity in entities
+        if entity.get("entity") == "package"
+        and isinstance(entity.get("start"), int)
+        and (code := package_code(entity.get("value"))) is not None
+    ]
+    if len({code for _, code in named}) < 2:
+        return None
+    folded = _plain(text)
+    for start, code in named:
+        if _WANTED_PACKAGE_BEFORE.search(folded[:start]):
+            return code
+    others = {code for start, code in named if not _CURRENT_PACKAGE_BEFORE.search(folded[:start])}
+    return others.pop() if len(others) == 1 else None
+
+
 # --- the price list ---------------------------------------------------------------------------
 
 
@@ -592,6 +623,18 @@ class ValidateChangePackageForm(ConfirmedFormValidator, VerifiedIdentityValidato
         if tracker.get_slot(BLOCKED_SLOT):
             return []  # nothing to ask: action_change_package says why
         return await super().required_slots(domain_slots, dispatcher, tracker, domain)
+
+    async def extract_package(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """Two packages in one message ("złoty, zmiana z zielonego"): the mapping takes one of
+        them; the words around them say which is wanted."""
+        if latest_intent(tracker) == "packages_info":
+            return {}
+        wanted = wanted_package(
+            tracker.latest_message.get("text"), tracker.latest_message.get("entities") or []
+        )
+        return {PACKAGE_SLOT: wanted} if wanted else {}
 
     async def validate_package(
         self,

@@ -51,6 +51,8 @@ def normalize_email(value: Any) -> Optional[str]:
         result = email_validator.validate_email(text, check_deliverability=False)
     except email_validator.EmailNotValidError:
         return None
+    if len(result.ascii_domain.rsplit(".", 1)[-1]) < 2:
+        return None  # "biuro-nowak.p": cut off; no top-level domain has a single letter
     return result.normalized.lower()
 
 

@@ -1064,3 +1064,15 @@ async def test_which_member_question_lists_the_company_first(
                         text="123456", intent="inform", candidates={})
     _, messages = await run(action, tracker, domain)
     assert responses(messages) == ["utter_ask_change_role_form_member_email"]
+
+
+async def test_a_negated_role_is_not_the_one_taken(live_backend, grant, domain):
+    # the NLU marks both roles and the mapping took the last; the message says which is meant
+    text = f"{ANNA} ma byc pracownikiem a nie magazynierem"
+    tracker = form_turn(
+        "change_role_form", {"verification_grant": grant}, requested=None, text=text,
+        intent="change_role", candidates={"role": "warehouse"},
+        entities=[{"entity": "role", "value": "employee"}, {"entity": "role", "value": "warehouse"}],
+    )
+    events, _ = await run(ValidateChangeRoleForm(), tracker, domain)
+    assert slot_values(events)["role"] == "employee"

@@ -44,6 +44,7 @@ def test_normalize_email_accepts_and_lowercases(raw, expected):
         "jan@localhost",
         "a@b.test",
         "jan@firma.pl albo anna@firma.pl",
+        "anna.nowak@biuro-nowak.p",  # a cut-off domain: no top-level domain has one letter
     ],
 )
 def test_normalize_email_rejects(raw):

@@ -44,6 +44,7 @@ from actions.packages import (
     package_code,
     price_aspects,
     question_topics,
+    wanted_package,
 )
 from actions.confirmation import SUMMARY_SLOT, summary_fingerprint
 from tests.actions.helpers import fresh_requester, make_tracker, slot_event, user_event
@@ -233,6 +234,27 @@ def test_sensitive_forms_verify_the_identity_first(merged_domain):
 )
 def test_package_code(value, code):
     assert package_code(value) == code
+
+
+def _package_entities(text: str, *words: str) -> List[Dict[str, Any]]:
+    return [
+        {"entity": "package", "value": word, "start": text.index(word)} for word in words
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "wanted"),
+    [
+        ("Chcę wykupić złoty pakiet, zmiana z zielonego", ("złoty", "zielonego"), "gold"),
+        ("z zielonego na srebrny", ("zielonego", "srebrny"), "silver"),
+        ("mam teraz srebrny, chce zloty", ("srebrny", "zloty"), "gold"),
+        ("zmiana na pakiet srebrny, obecnie złoty", ("srebrny", "złoty"), "silver"),
+        ("srebrny albo złoty", ("srebrny", "złoty"), None),  # cannot be told
+        ("chcę złoty", ("złoty",), None),  # one package: the mapping's
+    ],
+)
+def test_wanted_package_of_two(text, words, wanted):
+    assert wanted_package(text, _package_entities(text, *words)) == wanted
 
 
 @pytest.mark.parametrize(

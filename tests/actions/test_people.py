@@ -108,6 +108,11 @@ def test_members_found_by_name(text, emails):
         ("zmien role z pracownika na zarzad", "management"),
         ("Łukasz Żółć ma mieć rolę księgowego", "management"),
         ("dodaj x@y.pl", None),
+        ("czekaj, ona ma być jako księgowa, nie pracownik", "management"),
+        ("x@y.pl ma byc pracownikiem a nie magazynierem", "employee"),
+        ("nie, nie, pracownika", "employee"),
+        ("pracwnik", "employee"),
+        ("nie pracownik", None),
     ],
 )
 def test_role_words(text, role):
