@@ -58,6 +58,7 @@ from actions.people import (
     name_from_answer,
     name_in_request,
     name_runs,
+    query_words,
     speaks_of_another_person,
     speaks_of_own_login,
 )
@@ -153,6 +154,9 @@ _CORRECTION_CUE = re.compile(
     r"\b(?:popraw\w*|ma\s+byc|powinn?[oa]?\s+byc|powinien\s+byc|mial[oa]?\s+byc|jednak|"
     r"zmien\w*|nie\s+\w+\s*,?\s*tylko|chodzi\s+o|nazywa\s+sie|pomylk\w*|blad\w*)\b"
 )
+
+# A request this short that names nobody in capitals may name them in lower case.
+SHORT_REQUEST_WORDS = 5
 
 # Questions the rules answer in the middle of a form (the form then asks again).
 QUESTION_INTENTS = ("roles_info", "support_contact", "bot_challenge", "find_login")
@@ -444,13 +448,19 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
         )
 
     def _member_named(self, tracker: Tracker, addresses: List[str]) -> Optional[str]:
-        """The first of `addresses`, else the longest name in the latest message."""
+        """The first of `addresses`, else the longest name in the latest message; in a short
+        message written in lower case ("usun piotra", "zmien ewie role") the one or two words
+        that are not common ones (checked against the members' names once they are known)."""
         if addresses:
             return addresses[0]
         if self.finds_by_name:
-            runs = name_runs(latest_text(tracker))
+            text = latest_text(tracker)
+            runs = name_runs(text)
             if runs:
                 return max(runs, key=lambda run: len(run[0].split()))[0]
+            words = query_words(text)
+            if 1 <= len(words) <= 2 and len(text.split()) <= SHORT_REQUEST_WORDS:
+                return " ".join(words)
         return None
 
     async def required_slots(

@@ -32,7 +32,7 @@ _NOT_NAMES = frozenset(
     dodaj dodac dodajcie dodajmy zapros zaproscie usun usuncie usunac skasuj skasujcie wyrzuc
     zmien zmiencie zmienic zmiana zmiane prosze prosimy czy chce chcialbym chcialabym chcemy
     dzien dobry dobrywieczor witam witajcie hej halo czesc szanowni szanowny szanowna panstwo
-    pan pani panie panu pania ing ksiegowosc ksiegowosci office comarch cloud iksiegowosc
+    pan pana pani panie panu pania ing ksiegowosc ksiegowosci office comarch cloud iksiegowosc
     iksiegowosc24 nie tak ok okej dobrze dzieki dziekuje jak gdzie kto co ten ta to jego jej
     jest ma mam nasz nasza nasze moj moja moje mojej mojego user uzytkownik uzytkownika
     uzytkownikowi uzytkownikiem osoba osobe osoby rola role roli nowy nowa nowego nowej
@@ -42,6 +42,8 @@ _NOT_NAMES = frozenset(
     imie nazwisko nazywa sie login mail maila email adres adresu mailowego e-mail e-maila
     dostep dostepu firma firmy firmie konto konta koncie pamietam wiem znam jego jej ich mu
     kto ktory ktora gdzie kiedy dlaczego czemu ile prosze pomocy pomoc telefon numer
+    moge mozna da sie siebie mnie mi kogos wszystkich wszystko kazdego teraz juz jeszcze
+    firmowe aplikacji aplikacja dostepy uprawnienia
     """.split()
 )
 
@@ -231,10 +233,20 @@ def _tokens(text: Any) -> List[str]:
     return [fold(w) for w in _WORD.findall(text or "") if len(w) >= 2]
 
 
+# Case endings of short first names: Ewa -> Ewie, Ewy, Ewę, Ewą, Ewo; Jan -> Jana, Janowi, Janem.
+_SHORT_NAME_ENDINGS_A = frozenset({"a", "ie", "y", "e", "o"})
+_SHORT_NAME_ENDINGS = frozenset({"a", "owi", "em", "ie", "u"})
+
+
 def _same_word(query: str, name: str) -> bool:
-    """Equal, or the same word in another case ("wrone"/"wrona", "tomasza"/"tomasz")."""
+    """Equal, or the same word in another case ("wrone"/"wrona", "tomasza"/"tomasz",
+    "ewie"/"ewa", "jana"/"jan")."""
     if query == name:
         return True
+    if len(name) == 3 and name.isalpha():
+        if name.endswith("a"):
+            return query[:2] == name[:2] and query[2:] in _SHORT_NAME_ENDINGS_A
+        return query[:3] == name and query[3:] in _SHORT_NAME_ENDINGS
     if min(len(query), len(name)) < 4:
         return False
     common = 0

@@ -1076,3 +1076,20 @@ async def test_a_negated_role_is_not_the_one_taken(live_backend, grant, domain):
     )
     events, _ = await run(ValidateChangeRoleForm(), tracker, domain)
     assert slot_values(events)["role"] == "employee"
+
+
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("usun piotra", "piotra"),
+        ("chce zmienic ewie role", "ewie"),
+        ("jak usunac uzytkownika? pytam na przyszlosc", None),  # too long to guess from
+        ("chce usunac uzytkownika", None),
+    ],
+)
+async def test_a_name_in_lower_case_in_a_short_request(text, named, domain):
+    tracker = form_turn("remove_user_form", {}, requested=None, text=text,
+                        intent="remove_user", candidates={})
+    assert await ValidateRemoveUserForm().extract_member_email(
+        CollectingDispatcher(), tracker, domain
+    ) == ({"member_email": named} if named else {})

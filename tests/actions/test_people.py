@@ -117,3 +117,16 @@ def test_members_found_by_name(text, emails):
 )
 def test_role_words(text, role):
     assert role_in_text(text) == role
+
+
+@pytest.mark.parametrize(
+    "text, emails",
+    [
+        ("ewie", ["ewa.lis@majafirma.pl"]),
+        ("Ewy", ["ewa.lis@majafirma.pl"]),
+        ("ewka", []),  # not a case ending of Ewa
+        ("piotra", []),
+    ],
+)
+def test_short_first_names_in_another_case(text, emails):
+    assert [m["email"] for m in find_members_by_name(MEMBERS, text)] == emails
