@@ -30,7 +30,8 @@ from actions.backend_client import (
     get_backend_client,
     mask_email,
 )
-from actions.tracker import latest_intent
+from actions.people import classify_addresses, speaks_of_another_person
+from actions.tracker import latest_intent, user_messages
 from actions.validators import EMAIL_SLOT, BaseFormValidator, EmailSlotValidator, normalize_email
 
 logger = logging.getLogger(__name__)
@@ -55,13 +56,34 @@ class PasswordResetStatus:
 # explicit stop ("anuluj", "stop", "przerwij", "rezygnuję") cancels (data/rules/account.yml);
 # "nie no, chcę dalej" (`resume`) is answered by rules/dialogue_control.yml.
 HELP_INTENTS = frozenset({"deny", "dont_know"})
+# Journeys whose addresses are other people's (company users, a new login).
+OTHER_PEOPLE_INTENTS = frozenset({"add_user", "change_role", "remove_user", "change_login_email"})
 GO_ON_INTENTS = frozenset({"affirm"})
 
 
 class KeepAskingForEmail:
-    """Mixin of the forms that ask only for the user's own address (reset, activation link)."""
+    """Mixin of the forms that ask only for the user's own address (reset, activation link).
+    Started without one, the form takes the one address the visitor already wrote in this
+    conversation ("mam konto jan@…", then "a jak nie pamiętam hasła?"); with several it asks."""
 
     email_help_response: Text = ""
+
+    async def extract_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if tracker.get_slot(REQUESTED_SLOT) is not None or tracker.get_slot(EMAIL_SLOT):
+            return {}
+        typed = set()
+        for message in user_messages(tracker):
+            intent = ((message.get("parse_data") or {}).get("intent") or {}).get("name")
+            addresses = classify_addresses(message["text"])
+            # someone else's address (a colleague added, a new login) is never the visitor's
+            typed.update(addresses.own)
+            if intent not in OTHER_PEOPLE_INTENTS and not speaks_of_another_person(
+                message["text"]
+            ):
+                typed.update(addresses.member)
+        return {EMAIL_SLOT: typed.pop()} if len(typed) == 1 else {}
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

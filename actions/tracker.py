@@ -52,6 +52,18 @@ def slot_before_latest_message(tracker: Tracker, slot: Text) -> Any:
     return value
 
 
+def user_messages(tracker: Tracker) -> List[Dict[Text, Any]]:
+    """The visitor's messages (user events) of this conversation session, oldest first."""
+    messages: List[Dict[Text, Any]] = []
+    for event in tracker.events or []:
+        kind = event.get("event")
+        if kind in _RESETTING_EVENTS:
+            messages.clear()
+        elif kind == "user" and isinstance(event.get("text"), str):
+            messages.append(event)
+    return messages
+
+
 def latest_user_marker(tracker: Tracker) -> Text:
     """Identifies the latest user message: its timestamp and position ("" before any)."""
     events = list(tracker.events or [])

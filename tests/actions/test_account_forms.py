@@ -99,3 +99,54 @@ async def test_an_address_with_the_no_is_taken(domain, form):
 @pytest.mark.parametrize("form", sorted(FORMS))
 async def test_responses_exist(domain, form):
     assert FORMS[form][1] in domain["responses"]
+
+
+JAN = "jan.kowalski@majafirma.pl"
+
+
+def started_after(*earlier: Dict[str, Any], form: str = "reset_password_form"):
+    """The tracker of `validate_<form>` right after the form was started by the latest message."""
+    return make_tracker(
+        events=[*earlier, {"event": "action", "name": form}],
+        active_loop=form,
+        latest_action_name=form,
+    )
+
+
+@pytest.mark.parametrize("validator", [ValidateResetPasswordForm, ValidateResendActivationForm])
+async def test_the_one_address_written_earlier_is_taken(validator):
+    tracker = started_after(
+        user_event(f"mam konto w iKsięgowość24 ({JAN}) i nie mogę wejść", "login_help"),
+        user_event("a jeśli nie pamiętam hasła?", "reset_password"),
+    )
+    assert await validator().extract_email(CollectingDispatcher(), tracker, {}) == {"email": JAN}
+
+
+@pytest.mark.parametrize(
+    "earlier",
+    [
+        # two addresses: which one is meant cannot be told
+        [user_event(JAN, "inform"), user_event("albo biuro@majafirma.pl", "inform")],
+        # a colleague's address is never the visitor's
+        [user_event("dodaj ewa.lis@majafirma.pl jako księgową", "add_user")],
+        [user_event("zmień login pracownika na ewa@firma.pl", "inform")],
+        # nothing written
+        [user_event("zapomniałem hasła", "reset_password")],
+    ],
+)
+async def test_no_address_is_guessed(earlier):
+    tracker = started_after(*earlier, user_event("zresetuj hasło", "reset_password"))
+    assert await ValidateResetPasswordForm().extract_email(
+        CollectingDispatcher(), tracker, {}
+    ) == {}
+
+
+async def test_an_address_asked_for_is_not_replaced_by_an_earlier_one():
+    tracker = make_tracker(
+        slots={"requested_slot": "email"},
+        events=[user_event(JAN, "inform"), user_event("nie wiem który", "dont_know")],
+        active_loop="reset_password_form",
+    )
+    assert await ValidateResetPasswordForm().extract_email(
+        CollectingDispatcher(), tracker, {}
+    ) == {}
