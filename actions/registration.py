@@ -43,6 +43,7 @@ from actions.account import KeepAskingForEmail
 from actions.confirmation import ConfirmedFormValidator
 from actions.forms import CancelForm
 from actions.idempotency import idempotency_key
+from actions.people import fold
 from actions.identity import requester_of
 from actions.tracker import latest_intent, slot_before_latest_message
 from actions.validators import (
@@ -301,6 +302,20 @@ def parse_package(value: Any) -> Optional[str]:
 _NIP_CUE = re.compile(r"\bNIP", re.IGNORECASE)
 
 
+_PACKAGE_FIRST = re.compile(
+    r"^\W*(?:(?:to\s+|no\s+to\s+|wybieram\s+|biore\s+)?(?:pakiet\s+)?)"
+    r"(zielon|srebrn|zlot)\w*\s*(?:pakiet\w*\s*)?[,.;:!-]"
+)
+_PACKAGE_STEM_CODES = {"zielon": "green", "srebrn": "silver", "zlot": "gold"}
+
+
+def package_answered_first(text: Any) -> Optional[str]:
+    """The package a message opens with before a comma ("srebrny, 299 zł rocznie tak?"), as a
+    code; None for a question about one ("a złoty?", "ile kosztuje srebrny?")."""
+    match = _PACKAGE_FIRST.match(fold(text)) if isinstance(text, str) else None
+    return _PACKAGE_STEM_CODES[match.group(1)] if match else None
+
+
 def values_in_text(text: Any) -> Dict[str, str]:
     """The form values a message states unambiguously, as typed (the validators normalise them).
 
@@ -436,7 +451,13 @@ class ValidateRegistrationForm(ConfirmedFormValidator):
             if intent in HELP_INTENTS:
                 dispatcher.utter_message(response=VALUE_HELP[asked])
             return undo + [SlotSet(asked, None), SlotSet(REQUESTED_SLOT, asked)]
-        if intent in INTERRUPTING_INTENTS:
+        package_first = asked == PACKAGE_SLOT and package_answered_first(text)
+        if package_first:
+            # "srebrny, 299 zł rocznie tak?": the answer comes first, the question after it
+            # only checks the price; the package is taken and the form goes on.
+            tracker.events.append({"event": "slot", "name": PACKAGE_SLOT, "value": package_first})
+            tracker.slots[PACKAGE_SLOT] = package_first
+        elif intent in INTERRUPTING_INTENTS:
             if not tracker.slots_to_validate():
                 return []
             # Undo what the mappings took from a question and let the rules answer it.
@@ -654,10 +675,19 @@ def add_values_from_text(tracker: Tracker) -> None:
     text = (tracker.latest_message or {}).get("text")
     candidates = tracker.slots_to_validate()
     for slot, value in values_in_text(text).items():
-        if slot in candidates and candidates[slot] != text:
+        mapped = candidates.get(slot)
+        if slot in candidates and mapped != text and not negated_in(text, mapped):
             continue  # a mapping took this value from an entity already
+        # (unless it took the one the message rejects: "PIN to 4821, a nie 4812")
         tracker.events.append({"event": "slot", "name": slot, "value": value})
         tracker.slots[slot] = value
+
+
+def negated_in(text: Any, value: Any) -> bool:
+    """Whether the message rejects the value ("… a nie 4812", "nie 4812, tylko …")."""
+    if not isinstance(text, str) or not isinstance(value, str) or not value.strip():
+        return False
+    return bool(re.search(r"\bnie\s+" + re.escape(value.strip()) + r"\b", text, re.IGNORECASE))
 
 
 def taken_values(events: List[EventType], before: Dict[str, Any]) -> Dict[str, Any]:

@@ -38,6 +38,7 @@ from actions.registration import (
     parse_pin,
     registration_idempotency_key,
     summary_values,
+    package_answered_first,
 )
 from tests.actions.helpers import make_tracker, slot_event, user_event
 
@@ -1039,3 +1040,35 @@ async def test_bare_nip_typed_at_the_id_question_is_not_taken_as_the_nip_too(dom
 
     assert ("nip", "5260250274") not in set(map(_key, events))
     assert messages == []
+
+
+async def test_a_package_answered_first_with_a_price_check_is_taken(domain):
+    # "srebrny, 299 zł rocznie tak?" while the package is asked: an answer, then a question that
+    # only checks the price - the package is taken, not left to the packages answer.
+    text = "srebrny, 299 zł rocznie tak?"
+    tracker = form_turn(text, [], requested="package", before={}, intent="packages_info",
+                        entities=[entity(text, "package", "silver", "srebrny")])
+
+    events, _ = await validate(tracker, domain)
+
+    assert SlotSet("package", "silver") in events
+    assert not any(isinstance(event, dict) and event.get("event") == "action_execution_rejected"
+                   for event in events)
+
+
+@pytest.mark.parametrize("text", ["a złoty?", "ile kosztuje srebrny, rocznie?", "srebrny?"])
+def test_a_question_about_a_package_is_not_an_answer(text):
+    assert package_answered_first(text) is None
+
+
+async def test_a_rejected_pin_is_replaced_by_the_one_meant(domain):
+    # the pin mapping took the number the message rejects
+    text = "sorry pomylilem sie, pin to 4821 a nie 4812"
+    tracker = form_turn(text, [("pin", "4812")], requested="nip",
+                        before={k: FILLED[k] for k in ("package", "email", "comarch_id")},
+                        entities=[entity(text, "pin", "4812", "4812")])
+
+    events, _ = await validate(tracker, domain)
+
+    assert SlotSet("pin", "4821") in events
+    assert SlotSet("pin", "4812") not in events
