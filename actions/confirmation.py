@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from abc import ABC
 from typing import Any, Dict, List, Mapping, Optional, Text, Tuple
 
@@ -31,13 +32,38 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
-from actions.tracker import drop_slot_candidates
+from actions.people import fold
+from actions.tracker import drop_slot_candidates, latest_intent, latest_text
 from actions.validators import BaseFormValidator
 
 logger = logging.getLogger(__name__)
 
 CONFIRMATION_SLOT = "confirmation"
 SUMMARY_SLOT = "confirmation_summary"
+
+# A yes the classifier may not be sure of: "Tak, proszę usunąć stary iPhone", or the summary's
+# own verb, the usual Polish yes ("Usunąć?" - "no to usuń"). Anchored at the start, so "nie
+# usuwaj" never counts; a value that comes with it is weighed against the summary as any yes.
+_YES_WORDS = r"tak|jasne|oczywiscie|potwierdzam|zgadza\s+sie|zgoda|dawaj"
+_CONFIRMING_VERBS = {
+    "remove_device_form": r"usun|usuwaj|skasuj|kasuj",
+    "remove_user_form": r"usun|usuwaj|skasuj|kasuj",
+    "add_user_form": r"dodaj|dodawaj",
+    "change_role_form": r"zmien|zmieniaj",
+    "change_login_email_form": r"zmien|zmieniaj",
+    "change_package_form": r"zmien|zmieniaj|zamow|zamawiam|biore",
+    "registration_form": r"zaloz|zakladaj|zarejestruj|rejestruj|wyslij|wysylaj",
+}
+# Intents whose message is no yes whatever its first word.
+_NOT_A_YES = frozenset({"deny", "stop", "human_handoff", "goodbye", "dont_know"})
+
+
+def says_yes(form: Text, text: Text) -> bool:
+    """Whether the message opens with a yes to the form's summary."""
+    verbs = _CONFIRMING_VERBS.get(form)
+    words = _YES_WORDS + (f"|(?:{verbs})\\w*" if verbs else "")
+    pattern = rf"^\W*(?:no\s+)?(?:to\s+)?(?:{words})\b"
+    return bool(re.match(pattern, fold(text)))
 
 
 def summary_fingerprint(form: Text, values: Mapping[Text, Any]) -> Text:
@@ -82,6 +108,7 @@ class ConfirmedFormValidator(BaseFormValidator, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         events: List[EventType] = []
+        self._yes_in_words(tracker)
         if self._is_yes_to_summary(tracker):
             events += await self.refresh_summary_values(tracker)
         events += self._bind_confirmation(tracker)
@@ -103,6 +130,18 @@ class ConfirmedFormValidator(BaseFormValidator, ABC):
         the conversation (e.g. the paired device); update `tracker.slots` and return the events.
         """
         return []
+
+    def _yes_in_words(self, tracker: Tracker) -> None:
+        """A yes no intent mapping took ("no to usuń stare") becomes the confirmation candidate,
+        to be bound to the summary like any other."""
+        if (
+            tracker.get_slot(REQUESTED_SLOT) == CONFIRMATION_SLOT
+            and CONFIRMATION_SLOT not in _slot_candidates(tracker)
+            and latest_intent(tracker) not in _NOT_A_YES
+            and says_yes(self.form_name(), latest_text(tracker))
+        ):
+            tracker.events.append({"event": "slot", "name": CONFIRMATION_SLOT, "value": True})
+            tracker.slots[CONFIRMATION_SLOT] = True
 
     @staticmethod
     def _is_yes_to_summary(tracker: Tracker) -> bool:

@@ -28,7 +28,7 @@ from actions.company import (
     ValidateChangeRoleForm,
     ValidateRemoveUserForm,
 )
-from actions.confirmation import SUMMARY_SLOT
+from actions.confirmation import SUMMARY_SLOT, says_yes, summary_fingerprint
 from actions.devices import ActionRemoveDevice, ValidateRemoveDeviceForm
 from actions.packages import (
     ActionAskChangePackageFormConfirmation,
@@ -481,3 +481,29 @@ async def test_registration_is_sent_only_with_the_summary_shown(live_backend, do
     assert live_backend.query(
         "SELECT package_code FROM subscriptions WHERE organisation_id = ?", organisation_id
     ) == [("gold",)]
+
+
+@pytest.mark.parametrize("text", ["Tak, proszę zmienić na srebrny.", "no to zmieniaj"])
+async def test_a_yes_in_words_the_classifier_missed_is_a_yes(grant, domain, text):
+    form, validator = "change_package_form", ValidateChangePackageForm()
+    shown = {"verification_grant": grant, "verified_email": JAN, "package": "silver"}
+    summary = summary_fingerprint(form, {"package": "silver"})
+    tracker = form_turn(form, {**shown, SUMMARY_SLOT: summary}, requested="confirmation",
+                        text=text, intent="nlu_fallback", candidates={})
+    events, _ = await run(validator, tracker, domain)
+    assert events == ACCEPTED
+
+
+@pytest.mark.parametrize(
+    "form, text, yes",
+    [
+        ("remove_device_form", "Tak, proszę usunąć stary iPhone.", True),
+        ("remove_device_form", "no to usun stare", True),
+        ("remove_device_form", "nie usuwaj", False),
+        ("add_user_form", "usuń go", False),  # not this summary's verb
+        ("remove_user_form", "takiego nie ma", False),
+        ("registration_form", "zgadza się", True),
+    ],
+)
+def test_says_yes(form, text, yes):
+    assert says_yes(form, text) is yes
