@@ -36,6 +36,21 @@ DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 # Replicated services behind HAProxy, with their health path (Rasa answers "/" once loaded).
 BALANCED = {"gateway": "/health", "rasa": "/", "actions": "/health", "backend": "/health"}
+# How long HAProxy waits for a health check's answer once the replica accepted the connection.
+# A check tells a dead replica from a busy one: a dead process refuses the connection (a dead
+# host does not accept it within min(`timeout connect`, `inter`) = 1 s), so it is still out after
+# fall 2 x inter 1 s. A busy one answers late: Rasa runs NLU and the policies on its event
+# loop, so its "GET /" waits behind the turns in flight. Without `timeout check` HAProxy gives
+# the whole check `inter` (1 s): at 50 concurrent visitors (about 25 turns in flight per
+# replica on the 2-core benchmark host) both Rasa replicas failed their checks together, were
+# marked down although working, and HAProxy answered 503 ("no server available") for every
+# turn until they came back: 124 of 500 turns "gateway failed" in docs/benchmarks/scaled.md.
+# Measured in that run with fresh connections (as HAProxy checks): Rasa's "GET /" took 2.0 s at
+# p50 and 3.3 s at most; the other services stayed under 0.8 s. 10 s is three times that worst
+# case (the delay grows with the turns in flight, so about 75 per replica before a busy replica
+# would be taken out); the price is that a replica which accepts connections but never answers
+# (hung) is out after fall x (inter + timeout check) = 22 s instead of 2 s.
+CHECK_TIMEOUT = "10s"
 
 
 class ScaledUnavailable(RuntimeError):
@@ -222,6 +237,7 @@ def haproxy_config(stack: ScaledStack) -> str:
         "    retries 3",
         "    option redispatch 1",
         "    default-server inter 1s fall 2 rise 2",
+        f"    timeout check {CHECK_TIMEOUT}",
         "listen stats",
         f"    bind 127.0.0.1:{p['stats']}",
         "    stats enable",

@@ -26,6 +26,7 @@ import math
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -705,9 +706,11 @@ def analysis_text(results: list[RunResult], rasa_api: bool) -> str:
         lines.append(f"**Errors** through the gateway: {dict(gateway.errors)}.")
     if gateway.errors.get("gateway failed"):
         lines.append(
-            "\"gateway failed\" is the gateway giving up on Rasa after `RASA_TIMEOUT_SECONDS` "
-            "(15 s) of queueing and reporting the message as failed (the visitor may send it "
-            f"again); straight to Rasa the client waits up to {TURN_TIMEOUT:.0f} s instead.")
+            "\"gateway failed\" is the gateway reporting the message as failed (the visitor may "
+            "send it again) because Rasa did not answer within `RASA_TIMEOUT_SECONDS` (15 s "
+            "here), answered with an error status or could not be reached: the gateway's log "
+            "says which (`rasa unavailable ... reason=`; `--keep-logs` keeps it); straight to "
+            f"Rasa the client waits up to {TURN_TIMEOUT:.0f} s instead.")
     return "\n\n".join(lines)
 
 
@@ -814,6 +817,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=40, help="warm-up turns per path")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: levels 1,10, 40 turns, no report written")
+    parser.add_argument("--keep-logs", type=Path, metavar="DIR",
+                        help="copy every service's log (and HAProxy's configuration) into DIR "
+                        "before the temporary directory is deleted")
     parser.add_argument("--scaled", action="store_true",
                         help="the gateway path of the embedded and the scaled topology side by "
                         "side (writes docs/benchmarks/scaled.md)")
@@ -873,6 +879,17 @@ async def bench_gateway_path(stack, args: argparse.Namespace) -> list[RunResult]
     return results
 
 
+def keep_logs(workdir: Path, target: Path | None, name: str) -> None:
+    """``--keep-logs``: the services' logs of one stack, copied to ``target/name/``."""
+    if target is None:
+        return
+    destination = target / name
+    destination.mkdir(parents=True, exist_ok=True)
+    for path in [*workdir.glob("*.log"), *workdir.glob("*.cfg")]:
+        shutil.copy2(path, destination / path.name)
+    print(f"logs kept in {destination}", flush=True)
+
+
 def run_embedded(args: argparse.Namespace) -> tuple[list[RunResult], float]:
     with tempfile.TemporaryDirectory(prefix="pomocnik-bench-") as workdir:
         started = time.monotonic()
@@ -883,6 +900,7 @@ def run_embedded(args: argparse.Namespace) -> tuple[list[RunResult], float]:
             return asyncio.run(bench_gateway_path(stack, args)), up
         finally:
             stop_stack(stack)
+            keep_logs(Path(workdir), args.keep_logs, "embedded")
 
 
 def run_scaled(args: argparse.Namespace) -> tuple[list[RunResult], float]:
@@ -899,6 +917,7 @@ def run_scaled(args: argparse.Namespace) -> tuple[list[RunResult], float]:
         finally:
             scaled.stop_all(stack)
             scaled.drop_databases(stack)
+            keep_logs(Path(workdir), args.keep_logs, "scaled")
 
 
 def scaled_table(results: dict[str, list[RunResult]]) -> str:
@@ -1021,6 +1040,7 @@ def main() -> None:
             results = asyncio.run(bench(stack, args))
         finally:
             stop_stack(stack)
+            keep_logs(Path(workdir), args.keep_logs, "stack")
     print_summary(results)
     if not args.quick:
         write_report(results, args, analysis_text(results, rasa_api))
