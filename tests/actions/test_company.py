@@ -1243,3 +1243,21 @@ async def test_a_stale_name_never_reaches_a_new_add_user_form(live_backend, gran
     values = slot_values(events)
     assert values["person_name"] is None
     assert values["requested_slot"] == "member_email"
+
+
+def test_the_domain_asks_for_the_address_and_the_role_only():
+    """The form's questions are the guide's fields; nothing in the domain asks for a name or
+    fills `person_name` unchecked while adding a user (the validator reads it from the text)."""
+    fragment = load_domain()
+    assert fragment["forms"]["add_user_form"]["required_slots"] == [
+        "email", "verification_code", "member_email", "role", "confirmation",
+    ]
+    assert "utter_ask_add_user_form_person_name" not in fragment["responses"]
+    assert "utter_ask_person_name" not in fragment["responses"]
+    for mapping in fragment["slots"]["person_name"]["mappings"]:
+        loops = {condition.get("active_loop") for condition in mapping.get("conditions", [])}
+        assert "add_user_form" not in loops, mapping
+    # the summary has a variation without the name
+    variations = fragment["responses"]["utter_ask_add_user_form_confirmation"]
+    conditions = [v.get("condition") for v in variations]
+    assert [{"type": "slot", "name": "person_name", "value": None}] in conditions
