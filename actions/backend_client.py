@@ -246,12 +246,17 @@ class BackendClient:
         return await self._request("GET", "/api/v1/organisation/members", grant=grant)
 
     async def add_member(
-        self, grant: str, email: str, name: str, role: str, idempotency_key: str
+        self, grant: str, email: str, name: Optional[str], role: str, idempotency_key: str
     ) -> Dict[str, Any]:
+        """Add a user by e-mail and role; the name only when one was given (an invited person
+        without one gives it on the activation page)."""
+        body: Dict[str, Any] = {"email": email, "role": role}
+        if name:
+            body["name"] = name
         return await self._request(
             "POST",
             "/api/v1/organisation/members",
-            {"email": email, "name": name, "role": role},
+            body,
             grant=grant,
             idempotency_key=idempotency_key,
         )

@@ -3,7 +3,10 @@ role, remove a user, change a login e-mail.
 
 - ``action_roles_info`` explains the roles from the backend's catalogue (``roles()``, one place:
   backend/roles.py): the role named in the message, or every role a user can be given.
-- ``add_user_form`` (member_email, person_name, role, confirmation), ``change_role_form``
+- ``add_user_form`` (member_email, role, confirmation - as ING Księgowość's "Dodawanie użytkownika
+  do firmy" form: e-mail and role; a name given anyway, in the starting message or as a
+  correction at the summary, is taken and shown, never asked for: ``person_name`` is an optional
+  slot, and the invited person gives their name on the activation page), ``change_role_form``
   (member_email, role, confirmation), ``remove_user_form`` (member_email, confirmation) and
   ``change_login_email_form`` (member_email - "mój" means the verified person's own address -,
   new_email, confirmation) need a verified identity; their validators subclass
@@ -281,6 +284,15 @@ def member_role_label(member: Dict[str, Any]) -> Optional[str]:
     if isinstance(role, dict) and isinstance(role.get("label"), str):
         return role["label"]
     return role_label(member_role_code(member))
+
+
+def member_label(member: Dict[str, Any]) -> str:
+    """A member as a list shows them: "Tomasz Wrona (t.wrona@…)", or the address alone for one
+    invited without a name (the backend's `name` is null until they activate the account)."""
+    name = member.get("name")
+    if isinstance(name, str) and name.strip():
+        return f"{name} ({member.get('email')})"
+    return str(member.get("email"))
 
 
 def means_own_address(text: Any) -> bool:
@@ -617,7 +629,7 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
                 result[MEMBER_CHECKED_SLOT] = True
             return result
         if found:
-            listing = "\n".join(f"- {m.get('name')} ({m.get('email')})" for m in found)
+            listing = "\n".join(f"- {member_label(m)}" for m in found)
             logger.info("%s: %d members match the name", self.form_name(), len(found))
             dispatcher.utter_message(response=UTTER_MEMBER_AMBIGUOUS, member_candidates=listing)
             return {MEMBER_EMAIL_SLOT: None, MEMBER_CHECKED_SLOT: None}
@@ -692,6 +704,8 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
 
 class ValidateAddUserForm(CompanyFormValidator):
     confirmed_slots = (MEMBER_EMAIL_SLOT, PERSON_NAME_SLOT, ROLE_SLOT)
+    # Never asked for (the guide's form has only the e-mail and the role): taken when given.
+    optional_slots = (PERSON_NAME_SLOT,)
     finds_by_name = False  # a new person: only an address will do
 
     async def extract_person_name(
@@ -737,33 +751,36 @@ class ValidateAddUserForm(CompanyFormValidator):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
-        requested = tracker.get_slot("requested_slot")
-        text = latest_text(tracker)
-        if requested is None:
-            # In the request itself: only a name in the nominative ("dodaj Annę Zielińską" is
-            # inflected: asked for as it should be written - it goes into the invitation).
-            name = name_in_request(text)
+        """The optional name (read by ``extract_person_name``): from the starting message, only
+        in the nominative ("dodaj Annę Zielińską" is inflected: left out - it would go into the
+        invitation as written; the invited person gives the name on the activation page); at
+        the summary, a correction ("popraw: ma być Ewa Lis") - one that is no name keeps the
+        name shown before and says so."""
+        if tracker.get_slot("requested_slot") is None:
+            name = _plausible_name(name_in_request(latest_text(tracker)))
             if name is None:
                 return {PERSON_NAME_SLOT: None}
-        elif requested == PERSON_NAME_SLOT:
-            # The whole answer is the name ("Tomasz Wrona", "nazywa się Ewa Lis"), whatever
-            # part of it the NLU marked.
-            name = name_from_answer(text) or (slot_value if isinstance(slot_value, str) else "")
-        else:
-            # A name said while another value was asked for: a correction, or a whole name.
-            runs = [run for run, _ in name_runs(text) if len(run.split()) >= 2]
-            name = name_from_answer(text) if is_correction(text) else (runs[0] if runs else None)
-            if not name:
-                return {PERSON_NAME_SLOT: slot_before_latest_message(tracker, PERSON_NAME_SLOT)}
-        name = " ".join(str(name or "").split()).strip(" .,;:!")
-        letters = sum(ch.isalpha() for ch in name)
-        if (
-            letters < 2
-            or len(name) > 200
-            or any(ch.isdigit() or ch == "@" or not ch.isprintable() for ch in name)
-        ):
-            return self.reject(dispatcher, PERSON_NAME_SLOT, UTTER_INVALID_NAME)
+            return {PERSON_NAME_SLOT: name, MEMBER_NAME_SLOT: name}
+        name = _plausible_name(slot_value)
+        if name is None:
+            dispatcher.utter_message(response=UTTER_INVALID_NAME)
+            previous = slot_before_latest_message(tracker, PERSON_NAME_SLOT)
+            return {PERSON_NAME_SLOT: previous, MEMBER_NAME_SLOT: previous}
         return {PERSON_NAME_SLOT: name, MEMBER_NAME_SLOT: name}
+
+
+def _plausible_name(value: Any) -> Optional[str]:
+    """A person's name tidied up, or None: at least two letters, at most 200 characters, no
+    digits, "@" or control characters."""
+    name = " ".join(str(value or "").split()).strip(" .,;:!")
+    letters = sum(ch.isalpha() for ch in name)
+    if (
+        letters < 2
+        or len(name) > 200
+        or any(ch.isdigit() or ch == "@" or not ch.isprintable() for ch in name)
+    ):
+        return None
+    return name
 
 
 class ValidateChangeRoleForm(CompanyFormValidator):
@@ -1043,15 +1060,15 @@ class ActionListUsers(GrantedOperation):
 
 
 def members_listing(answer: Any) -> Tuple[str, Optional[str]]:
-    """The backend's members answer as lines (name, address, role, and the state when not
-    active) and the company's name."""
+    """The backend's members answer as lines (name and address - the address alone without a
+    name -, role, and the state when not active) and the company's name."""
     members = answer.get("members") if isinstance(answer, dict) else None
     organisation = answer.get("organisation") if isinstance(answer, dict) else None
     lines = []
     for member in members or []:
         if not isinstance(member, dict):
             continue
-        line = f"- {member.get('name')} ({member.get('email')}) – {member_role_label(member)}"
+        line = f"- {member_label(member)} – {member_role_label(member)}"
         if member.get("state") not in (None, "active") and member.get("state_label"):
             line += f", {member.get('state_label')}"
         lines.append(line)

@@ -46,7 +46,7 @@ import re
 import unicodedata
 from abc import ABC
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -282,7 +282,17 @@ class VerifiedIdentityValidator(EmailSlotValidator, BaseFormValidator, ABC):
     Subclasses name the form (``form_name``) and add ``validate_<slot>`` for their own slots.
     If they override ``required_slots``, they must call ``super().required_slots(...)`` with
     their list so that the identity slots still come first.
+
+    ``optional_slots``: slots the form takes when the user gives them (extracted and validated
+    like the domain's required slots, forgotten at activation like them) but never asks for -
+    they are not in the domain's ``required_slots``, so Rasa never requests them either.
     """
+
+    optional_slots: Tuple[Text, ...] = ()
+
+    def domain_slots(self, domain: DomainDict) -> List[Text]:
+        slots = super().domain_slots(domain)
+        return slots + [slot for slot in self.optional_slots if slot not in slots]
 
     async def run(
         self,
@@ -353,7 +363,14 @@ class VerifiedIdentityValidator(EmailSlotValidator, BaseFormValidator, ABC):
         required = await self.required_slots(
             self.domain_slots(domain), dispatcher, tracker, domain
         )
-        missing = next((slot for slot in required if tracker.slots.get(slot) is None), None)
+        missing = next(
+            (
+                slot
+                for slot in required
+                if slot not in self.optional_slots and tracker.slots.get(slot) is None
+            ),
+            None,
+        )
         return SlotSet(REQUESTED_SLOT, missing)
 
     # The identity slots are filled by the domain's mappings; nothing to extract (these stubs

@@ -208,7 +208,8 @@ def name_from_answer(text: Any) -> Optional[str]:
 
 def name_in_request(text: Any) -> Optional[str]:
     """A name written in the nominative in a request ("dodaj użytkownika Tomasz Wrona,
-    t.wrona@…"); None when it looks inflected ("dodaj Tomasza Wronę") - then it is asked for."""
+    t.wrona@…"); None when it looks inflected ("dodaj Tomasza Wronę") - then it is left out
+    (a name goes into the invitation as written; the invited person gives it when activating)."""
     runs = name_runs(text)
     if not runs:
         return None

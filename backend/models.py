@@ -54,7 +54,8 @@ class Account(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Always stored normalised (lower-case), which makes the unique index case-insensitive.
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    # None for an invited person until they give their name on the activation page.
+    name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     state: Mapped[AccountState] = mapped_column(_enum(AccountState))
     cloud_login_activated: Mapped[bool] = mapped_column(default=False)

@@ -167,10 +167,24 @@ async def current_revision(engine: AsyncEngine, version_table: str) -> str | Non
         return await connection.run_sync(read)
 
 
+def _foreign_keys_off(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.close()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """Refuse to commit a migration that left a row pointing at nothing (keys were off)."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"migration left rows that break foreign keys: {broken[:5]}")
+
+
 def run_migrations(context: Any, metadata: MetaData, version_table: str) -> None:
     """The body of a service's migrations/env.py: offline (SQL script) or online, on a connection
     the caller passed in ``config.attributes["connection"]`` or on the service's engine (SQLite
-    with batch mode, so ALTERs work)."""
+    with batch mode, so ALTERs work, and foreign keys off while a table is rebuilt - checked
+    before the commit)."""
     config = context.config
     options: dict[str, Any] = {
         "target_metadata": metadata,
@@ -178,17 +192,28 @@ def run_migrations(context: Any, metadata: MetaData, version_table: str) -> None
     }
 
     def run(connection: Connection) -> None:
+        sqlite = connection.dialect.name == "sqlite"
         context.configure(
             connection=connection,
-            render_as_batch=connection.dialect.name == "sqlite",
+            render_as_batch=sqlite,
             compare_type=True,
             **options,
         )
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                _check_foreign_keys(connection)
 
     async def run_async() -> None:
         engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        if engine.dialect.name == "sqlite":
+            # A batch migration rebuilds a table (create a copy, DROP the original, rename the
+            # copy). With foreign keys on, SQLite's DROP deletes the rows first and fires every
+            # ON DELETE CASCADE / SET NULL pointing at them - memberships, tokens, grants would
+            # be gone after a column of `accounts` changes. SQLite's documented procedure: keys
+            # off for the change (set per connection, before any transaction), then
+            # `foreign_key_check` before the commit (see _check_foreign_keys).
+            event.listen(engine.sync_engine, "connect", _foreign_keys_off)
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(run)

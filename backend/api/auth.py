@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sanic import Blueprint, Request, empty
 
 from backend.api import openapi
@@ -46,7 +46,7 @@ class PasswordChangedOut(BaseModel):
 class LoginAccountOut(BaseModel):
     id: int
     email: str
-    name: str
+    name: str | None = Field(description="null: the account has no name (invited without one).")
 
 
 class LoginSessionOut(BaseModel):
@@ -62,7 +62,7 @@ class LoginOut(BaseModel):
 class SessionAccountOut(BaseModel):
     id: int
     email: str
-    name: str
+    name: str | None = Field(description="null: the account has no name (invited without one).")
     organisation: str | None
     role: str | None
 

@@ -59,7 +59,9 @@ class _Body(BaseModel):
     organisation_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
-def _checked_name(value: str) -> str:
+def _checked_name(value: str | None) -> str | None:
+    if value is None:
+        return None
     value = " ".join(value.split())
     if not value or any(not ch.isprintable() for ch in value):
         raise ValueError("invalid name")
@@ -67,8 +69,11 @@ def _checked_name(value: str) -> str:
 
 
 class AddMemberRequest(_Body):
+    """The guide's "Dodawanie użytkownika do firmy" form: e-mail and role. The name is optional
+    (omitted or null): an invited person without one gives it on the activation page."""
+
     email: str = Field(min_length=3, max_length=254)
-    name: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
     role: str = Field(min_length=1, max_length=64)
 
     _email = field_validator("email")(_checked_email)
@@ -110,7 +115,10 @@ class MemberRoleOut(BaseModel):
 
 class MemberOut(BaseModel):
     id: int = Field(description="The membership's id (the `member_id` of the other routes).")
-    name: str
+    name: str | None = Field(
+        description="null: invited without a name and not activated yet (the activation page "
+        "asks the person for it)."
+    )
     email: str
     role: MemberRoleOut
     state: Literal["active", "invited", "locked"]

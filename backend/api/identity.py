@@ -53,7 +53,7 @@ class CodeCheck(_EmailBody):
 
 
 class VerifiedAccountOut(BaseModel):
-    name: str
+    name: str | None = Field(description="null: the account has no name (invited without one).")
     email: str
 
 

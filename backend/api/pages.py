@@ -1,7 +1,8 @@
 """Every page a person opens from an e-mail link, and nothing else (the JSON API is elsewhere).
 
 - ``/reset-password``: the password reset form ("Ustaw nowe hasło") and its result;
-- ``/activate``: the first password, from the activation e-mail or an invitation;
+- ``/activate``: the first password, from the activation e-mail or an invitation (and the
+  person's name, when the account has none: invited by e-mail and role only);
 - ``/confirm-email``: the confirmation of a new login e-mail address.
 
 The link's one-time token is the credential; GET never uses it up, only the form's POST does.
@@ -19,6 +20,7 @@ from backend.api.context import services
 from backend.api.openapi import HTML, form_body, query, responds
 from backend.errors import InvalidToken, PasswordPolicyViolation
 from backend.models import TokenPurpose
+from backend.services.activation import InvalidPersonName
 from backend.services.company import EmailTaken
 from backend.security.password_policy import RULE_MESSAGES, PasswordRule
 
@@ -82,10 +84,20 @@ async def reset_submit(request: Request, form: dict[str, str]):
 # --- /activate: the first password (activation e-mail or invitation) -----------------------------
 
 
-def _activation_form(token: str, target, errors: list[str], status: int = 200) -> html:
+def _activation_form(
+    token: str,
+    target,
+    errors: list[str],
+    status: int = 200,
+    *,
+    name: str = "",
+    name_error: str | None = None,
+) -> html:
+    """The form; ``name`` is what the person typed (kept when the form comes back)."""
     return render_page(
         "activate_form.html", status=status, token=token, email=target.email,
         invitation=target.purpose == TokenPurpose.INVITATION, errors=errors,
+        needs_name=target.needs_name, person_name=name, name_error=name_error,
     )
 
 
@@ -103,24 +115,35 @@ async def activation_form(request: Request):
 
 
 @bp.post("/activate")
-@form_body("token", "password", "password_confirm")
+@form_body("token", "name", "password", "password_confirm")
 @responds(200, media_type=HTML, description="The account is active.")
 @responds(400, media_type=HTML, description="The link is invalid, expired or used.")
-@responds(422, media_type=HTML, description="The form again, with the password rules it broke.")
+@responds(
+    422, media_type=HTML,
+    description="The form again, with the name (when the account has none) kept and what was "
+    "wrong: the name or the password rules it broke.",
+)
 async def activation_submit(request: Request, form: dict[str, str]):
-    token = form["token"]
+    token, name = form["token"], form["name"]
     service = services(request).activation
     try:
-        target = await service.activate(token, form["password"], form["password_confirm"])
+        target = await service.activate(
+            token, form["password"], form["password_confirm"], name=name
+        )
     except InvalidToken as error:
         return render_page("activate_invalid.html", status=400, message=error.message)
-    except PasswordPolicyViolation as error:
+    except (InvalidPersonName, PasswordPolicyViolation) as error:
         try:
             target = await service.target(token)
-        except InvalidToken as expired:  # ran out while the policy was checked
+        except InvalidToken as expired:  # ran out while the form was checked
             return render_page("activate_invalid.html", status=400, message=expired.message)
+        if isinstance(error, InvalidPersonName):
+            return _activation_form(
+                token, target, errors=[], status=422, name=name, name_error=error.message
+            )
         return _activation_form(
-            token, target, errors=[item["message"] for item in error.details], status=422
+            token, target, errors=[item["message"] for item in error.details], status=422,
+            name=name,
         )
     return render_page("activate_done.html", email=target.email)
 

@@ -36,6 +36,7 @@ from backend.services.activation import (
     ACTIVATION_TTL,
     ActivationResendLimited,
     InvalidActivationLink,
+    InvalidPersonName,
 )
 from backend.services.registration import RegistrationForm, RegistrationResult
 
@@ -100,6 +101,13 @@ class RegistrationBody(_Body):
 
 class ResendRequest(EmailRequest):
     requester: RequesterIn | None = None
+
+
+class ActivationConfirmRequest(NewPasswordRequest):
+    """The first password; and the person's name when the account has none (invited by e-mail
+    and role only) - then required, else ignored."""
+
+    name: str | None = Field(default=None, max_length=200)
 
 
 class ActivationEmailOut(BaseModel):
@@ -231,13 +239,14 @@ async def resend_activation(request: Request, body: ResendRequest):
 
 
 @bp.post("/auth/activation/confirm")
-@json_body(NewPasswordRequest)
+@json_body(ActivationConfirmRequest)
 @responds(200, ActivatedOut)
-@raises(InvalidActivationLink, PasswordPolicyViolation)
-async def confirm_activation(request: Request, body: NewPasswordRequest):
-    """Set the first password with an activation (or invitation) link's token."""
+@raises(InvalidActivationLink, InvalidPersonName, PasswordPolicyViolation)
+async def confirm_activation(request: Request, body: ActivationConfirmRequest):
+    """Set the first password with an activation (or invitation) link's token (and the name of
+    an account that has none)."""
     target = await services(request).activation.activate(
-        body.token, body.password, body.password_confirm
+        body.token, body.password, body.password_confirm, name=body.name
     )
     return answer(
         ActivatedOut(

@@ -16,8 +16,18 @@ _templates = Environment(
     undefined=StrictUndefined,
     keep_trailing_newline=True,
 )
-# Every template extends base.txt / base.html, whose footer gives these contacts.
+
+
+def greeting(name: str | None) -> str:
+    """The first line of every e-mail to an account: by name, or a neutral "Dzień dobry," for an
+    account that has none yet (an invited person names themselves on the activation page)."""
+    return f"Dzień dobry, {name}!" if name else "Dzień dobry,"
+
+
+# Every template extends base.txt / base.html, whose footer gives these contacts; every e-mail to
+# an account opens with {{ greeting(name) }}.
 _templates.globals["contact"] = TEMPLATE_GLOBAL
+_templates.globals["greeting"] = greeting
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,9 @@ def render(kind: str, *, to_address: str, subject: str, **context) -> EmailConte
     )
 
 
-def password_reset(*, to_address: str, name: str, link: str, ttl_minutes: int) -> EmailContent:
+def password_reset(
+    *, to_address: str, name: str | None, link: str, ttl_minutes: int
+) -> EmailContent:
     return render(
         "password_reset",
         to_address=to_address,
@@ -53,7 +65,7 @@ def password_reset(*, to_address: str, name: str, link: str, ttl_minutes: int) -
     )
 
 
-def password_changed(*, to_address: str, name: str) -> EmailContent:
+def password_changed(*, to_address: str, name: str | None) -> EmailContent:
     return render(
         "password_changed",
         to_address=to_address,

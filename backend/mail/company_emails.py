@@ -12,7 +12,7 @@ _SUFFIX = " – iKsięgowość24"
 def invitation(
     *,
     to_address: str,
-    name: str,
+    name: str | None,
     inviter_name: str,
     organisation_name: str,
     role: RoleInfo,
@@ -35,7 +35,7 @@ def invitation(
 
 
 def member_added(
-    *, to_address: str, name: str, inviter_name: str, organisation_name: str, role: RoleInfo
+    *, to_address: str, name: str | None, inviter_name: str, organisation_name: str, role: RoleInfo
 ) -> EmailContent:
     return render(
         "member_added",
@@ -51,7 +51,12 @@ def member_added(
 
 
 def role_changed(
-    *, to_address: str, name: str, organisation_name: str, old_role: RoleInfo, new_role: RoleInfo
+    *,
+    to_address: str,
+    name: str | None,
+    organisation_name: str,
+    old_role: RoleInfo,
+    new_role: RoleInfo,
 ) -> EmailContent:
     return render(
         "member_role_changed",
@@ -65,7 +70,7 @@ def role_changed(
     )
 
 
-def member_removed(*, to_address: str, name: str, organisation_name: str) -> EmailContent:
+def member_removed(*, to_address: str, name: str | None, organisation_name: str) -> EmailContent:
     return render(
         "member_removed",
         to_address=to_address,
@@ -76,7 +81,7 @@ def member_removed(*, to_address: str, name: str, organisation_name: str) -> Ema
 
 
 def email_change_confirm(
-    *, to_address: str, name: str, old_email: str, link: str, ttl_hours: int
+    *, to_address: str, name: str | None, old_email: str, link: str, ttl_hours: int
 ) -> EmailContent:
     """To the NEW address: the only way the change can happen."""
     return render(
@@ -92,7 +97,7 @@ def email_change_confirm(
 
 
 def email_change_requested(
-    *, to_address: str, name: str, new_email: str, requested_by_self: bool, ttl_hours: int
+    *, to_address: str, name: str | None, new_email: str, requested_by_self: bool, ttl_hours: int
 ) -> EmailContent:
     """To the OLD address: a heads-up; nothing changes unless the new address confirms."""
     return render(
@@ -107,7 +112,7 @@ def email_change_requested(
     )
 
 
-def email_changed(*, to_address: str, name: str, new_email: str) -> EmailContent:
+def email_changed(*, to_address: str, name: str | None, new_email: str) -> EmailContent:
     """To the OLD address once the change is done."""
     return render(
         "email_changed",

@@ -13,7 +13,9 @@ REMOVAL_REASONS = {
 }
 
 
-def device_paired(*, to_address: str, name: str, device_name: str, platform: str) -> EmailContent:
+def device_paired(
+    *, to_address: str, name: str | None, device_name: str, platform: str
+) -> EmailContent:
     return render(
         "device_paired",
         to_address=to_address,
@@ -25,7 +27,7 @@ def device_paired(*, to_address: str, name: str, device_name: str, platform: str
 
 
 def device_removed(
-    *, to_address: str, name: str, device_name: str, platform: str, reason: str
+    *, to_address: str, name: str | None, device_name: str, platform: str, reason: str
 ) -> EmailContent:
     return render(
         "device_removed",

@@ -7,7 +7,9 @@ from backend import polish
 from backend.mail.builders import EmailContent, render
 
 
-def verification_code(*, to_address: str, name: str, code: str, ttl_minutes: int) -> EmailContent:
+def verification_code(
+    *, to_address: str, name: str | None, code: str, ttl_minutes: int
+) -> EmailContent:
     return render(
         "verification_code",
         to_address=to_address,

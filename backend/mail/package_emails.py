@@ -59,7 +59,7 @@ def package_change(
     change: str,
     *,
     to_address: str,
-    name: str,
+    name: str | None,
     organisation: str,
     current: PackageFacts,
     new: PackageFacts,

@@ -35,7 +35,7 @@ def hours_text(n: int) -> str:
 def activation(
     *,
     to_address: str,
-    name: str,
+    name: str | None,
     variant: ActivationVariant,
     link: str | None = None,
     ttl_hours: int | None = None,

@@ -12,6 +12,9 @@
   account; and one stranger (one network, one conversation) cannot use up the mailbox cap.
 - The activation page also accepts invitation links (TokenPurpose.INVITATION, sent by "add user"):
   both end the same way, with a password set, the account active and the cloud login activated.
+- An account invited without a name (the guide's "add user" form asks only for the e-mail and the
+  role) gets it here: ``activate`` then requires the person's "Imię i nazwisko"
+  (``backend/people.py``) and stores it with the password; an account with a name is not asked.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.deps import Deps
-from backend.errors import InvalidToken, PasswordPolicyViolation, RateLimited
+from backend.errors import DomainError, InvalidToken, PasswordPolicyViolation, RateLimited
 from backend.mail import registration_emails
 from backend.mail.registration_emails import ActivationVariant
 from backend.models import Account, AccountState, Token, TokenPurpose
+from backend.people import NAME_RULES, check_person_name
 from backend.repositories import accounts
 from backend.security.password_policy import check_password
 from backend.services import audit, outbox, tokens
@@ -54,13 +58,26 @@ class InvalidActivationLink(InvalidToken):
     )
 
 
+class InvalidPersonName(DomainError):
+    """The name given when activating an account that has none is missing or not a name."""
+
+    status = 422
+    code = "invalid_name"
+    message = NAME_RULES
+
+
 @dataclass(frozen=True)
 class ActivationTarget:
     """Whom an activation link is for, shown on the page (no secrets)."""
 
     email: str
-    name: str
+    name: str | None
     purpose: TokenPurpose
+
+    @property
+    def needs_name(self) -> bool:
+        """The account has no name yet: activating it asks for one."""
+        return self.name is None
 
 
 def needs_activation(account: Account) -> bool:
@@ -161,12 +178,26 @@ class ActivationService:
             account = await accounts.get(session, token.account_id)
             return ActivationTarget(email=account.email, name=account.name, purpose=token.purpose)
 
-    async def activate(self, raw_token: str, password: str, confirmation: str) -> ActivationTarget:
+    async def activate(
+        self, raw_token: str, password: str, confirmation: str, name: str | None = None
+    ) -> ActivationTarget:
+        """Set the first password. An account without a name needs ``name`` too (raises
+        ``InvalidPersonName`` before anything is used up); for one with a name it is ignored."""
         async with self._sessions() as session:
             token = await self._peek(session, raw_token)
             purpose = token.purpose
             account = await accounts.get(session, token.account_id)
             email = account.email
+            needs_name = account.name is None
+        new_name = None
+        if needs_name:
+            try:
+                new_name = check_person_name(name)
+            except ValueError as problem:
+                raise InvalidPersonName(
+                    str(problem),
+                    details=[{"field": "name", "code": "invalid_name", "message": str(problem)}],
+                ) from None
         verdict = check_password(password, email, confirmation)
         if not verdict.ok:
             raise PasswordPolicyViolation(
@@ -182,6 +213,9 @@ class ActivationService:
                 raise InvalidActivationLink() from None
             account = await accounts.get(session, account_id)
             now = self._clock()
+            if account.name is None:
+                # The name checked above (an account that got a name meanwhile keeps that one).
+                account.name = new_name
             account.password_hash = password_hash
             account.password_changed_at = now
             account.cloud_login_activated = True

@@ -29,6 +29,7 @@ from backend.errors import Conflict, DomainError, Forbidden, InvalidToken, NotFo
 from backend.mail import company_emails
 from backend.mail.contact import SUPPORT_PHONE
 from backend.models import Account, AccountState, Membership, Organisation, Role, TokenPurpose
+from backend.people import member_label
 from backend.repositories import accounts
 from backend.repositories import company as company_queries
 from backend.services import audit, outbox, tokens
@@ -152,7 +153,7 @@ class MemberView:
     """One user of a company, as the owner may see them."""
 
     id: int  # the membership's id
-    name: str
+    name: str | None  # None: invited without a name, not activated yet
     email: str
     role: Role
     role_label: str
@@ -297,8 +298,16 @@ class CompanyService:
     # --- add ---
 
     async def add_member(
-        self, caller_id: int, organisation_id: int | None, *, email: str, name: str, role: Role
+        self,
+        caller_id: int,
+        organisation_id: int | None,
+        *,
+        email: str,
+        role: Role,
+        name: str | None = None,
     ) -> MemberAdded:
+        """Add a person by e-mail and role (the guide's form); the name is optional: an invited
+        person without one gives it on the activation page."""
         async with self._sessions.begin() as session:
             context = await self._context(session, caller_id, organisation_id)
             context.require_user_manager()
@@ -321,6 +330,11 @@ class CompanyService:
                 session.add(account)
             elif await company_queries.find_membership(session, organisation.id, account.id):
                 raise AlreadyMember()
+            elif account.name is None and name:
+                # Someone invited earlier without a name: the name given now fills the gap (an
+                # existing name is the person's own and is never replaced).
+                account.name = name
+                account.updated_at = self._clock()
             membership = Membership(
                 organisation=organisation, account=account, role=role, created_at=self._clock()
             )
@@ -350,7 +364,7 @@ class CompanyService:
                 content = company_emails.invitation(
                     to_address=account.email,
                     name=account.name,
-                    inviter_name=inviter.name,
+                    inviter_name=member_label(inviter.name, inviter.email, with_email=False),
                     organisation_name=organisation.name,
                     role=role_info,
                     link=self._deps.link("/activate", raw),
@@ -360,7 +374,7 @@ class CompanyService:
                 content = company_emails.member_added(
                     to_address=account.email,
                     name=account.name,
-                    inviter_name=inviter.name,
+                    inviter_name=member_label(inviter.name, inviter.email, with_email=False),
                     organisation_name=organisation.name,
                     role=role_info,
                 )
@@ -418,14 +432,15 @@ class CompanyService:
                     )
                     queued = True
             label = roles.label(role)
+            who = member_label(member.account.name, member.account.email, with_email=False)
             result = RoleChanged(
                 organisation=OrganisationRef.of(context.organisation),
                 member=MemberView.of(member, caller_id),
                 changed=changed,
                 message=(
-                    f"Zmieniono rolę użytkownika {member.account.name} na „{label}”."
+                    f"Zmieniono rolę użytkownika {who} na „{label}”."
                     if changed
-                    else f"Użytkownik {member.account.name} ma już rolę „{label}”. "
+                    else f"Użytkownik {who} ma już rolę „{label}”. "
                     "Nic nie zmieniono."
                 ),
             )
@@ -476,7 +491,7 @@ class CompanyService:
                 organisation=OrganisationRef.of(organisation),
                 removed_member_id=member.id,
                 message=(
-                    f"Użytkownik {account.name} ({account.email}) nie ma już dostępu "
+                    f"Użytkownik {member_label(account.name, account.email)} nie ma już dostępu "
                     f"do firmy {organisation.name}."
                 ),
             )
@@ -620,7 +635,7 @@ class CompanyService:
 def _added_message(
     account: Account, organisation: Organisation, role: roles.RoleInfo, invited: bool
 ) -> str:
-    who = f"{account.name} ({account.email})"
+    who = member_label(account.name, account.email)
     if invited:
         return (
             f"Dodano użytkownika {who} do firmy {organisation.name} z rolą „{role.label}”. "

@@ -104,7 +104,7 @@ class CodeFormat(ValidationFailed):
 class Verified:
     grant: str
     expires_at: datetime
-    name: str
+    name: str | None  # None: the account has no name (invited without one)
     email: str
 
 

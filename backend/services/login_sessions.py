@@ -46,7 +46,7 @@ async def issue(session: AsyncSession, account: Account, clock: Clock) -> tuple[
 class SessionAccount:
     id: int
     email: str
-    name: str
+    name: str | None  # None: the account has no name (invited without one)
     # The account's first company (oldest membership) and its role there; None without one.
     organisation: str | None
     role: str | None

@@ -36,7 +36,7 @@ class BackendRefused(Exception):
 @dataclass(frozen=True)
 class VerifiedAccount:
     email: str
-    name: str
+    name: str | None  # None: the account has no name (invited without one)
     organisation: str | None
     grant: str
     grant_expires_at: datetime
@@ -67,8 +67,9 @@ class BackendClient:
             self._http = None
 
     async def login(self, email: str, password: str) -> tuple[str, str] | None:
-        """Sign in at the platform (the demo page does): ``(name, session token)``, None for
-        wrong credentials; ``BackendRefused`` when the backend locks further attempts."""
+        """Sign in at the platform (the demo page does): ``(name, session token)`` - the e-mail
+        instead of a name for an account that has none -, None for wrong credentials;
+        ``BackendRefused`` when the backend locks further attempts."""
         status, body = await self._post(
             "/api/v1/auth/login", {"email": email, "password": password}
         )
@@ -79,7 +80,8 @@ class BackendClient:
         if status != 200:
             raise BackendUnavailable(f"status {status}")
         try:
-            return body["account"]["name"], body["session"]["token"]
+            account = body["account"]
+            return account["name"] or account["email"], body["session"]["token"]
         except (KeyError, TypeError) as exc:
             raise BackendUnavailable("unexpected reply shape") from exc
 

@@ -229,7 +229,9 @@ class SocketChannel:
         await self._service.desk.record_identity(
             conversation_id, account.email, account.name, account.organisation
         )
-        await self.sio.emit("pomocnik_identity", {"verified": True, "name": account.name}, to=sid)
+        # "Zalogowano jako …": the e-mail for an account that has no name
+        shown = account.name or account.email
+        await self.sio.emit("pomocnik_identity", {"verified": True, "name": shown}, to=sid)
         logger.info("socket signed in conv=%s", log_prefix(session_id))
 
     async def _verify(self, token: Any) -> VerifiedAccount | None:

@@ -34,6 +34,7 @@ from actions.company import (
     ValidateRemoveUserForm,
     means_own_address,
 )
+from actions.confirmation import summary_fingerprint
 from actions.idempotency import idempotency_key
 from actions.people import classify_addresses
 from tests.actions.helpers import fresh_requester, make_tracker, slot_event, user_event
@@ -134,11 +135,17 @@ def member_id(backend, email: str) -> str:
     )
 
 
-def activate_invitation(backend, email: str, password: str) -> None:
-    """The invited person opens the link from the e-mail and sets a password."""
+def activate_invitation(
+    backend, email: str, password: str, name: Optional[str] = None
+) -> None:
+    """The invited person opens the link from the e-mail and sets a password (and gives their
+    name, when invited without one)."""
     message = wait_for_mail(backend, email, INVITATION_SUBJECT)
     token = re.search(r"token=([A-Za-z0-9_\-]+)", message["text"]).group(1)
-    body = json.dumps({"token": token, "password": password, "password_confirm": password})
+    fields = {"token": token, "password": password, "password_confirm": password}
+    if name is not None:
+        fields["name"] = name
+    body = json.dumps(fields)
     request = urllib.request.Request(
         f"{backend.url}/api/v1/auth/activation/confirm",
         data=body.encode(),
@@ -248,30 +255,19 @@ async def test_add_user_validators(live_backend, grant, domain):
     assert slot_values(events)["member_email"] == ANNA
     assert messages == []
 
-    # the name: from the entity, else the text; digits refused
-    tracker = form_turn(form, {"verification_grant": grant, "member_email": ANNA},
-                        requested="person_name", text="nazywa się Anna Zielińska", intent="inform",
-                        candidates={"person_name": "nazywa się Anna Zielińska"},
-                        entities=[{"entity": "person_name", "value": "Anna Zielińska"}])
-    events, _ = await run(ValidateAddUserForm(), tracker, domain)
-    assert slot_values(events)["person_name"] == "Anna Zielińska"
-    # in the request itself ("dodaj Annę Zielińską") the name is inflected: asked again
+    # the name is never asked for: after the address comes the role
+    assert slot_values(events)["requested_slot"] == "role"
+    # in the request itself ("dodaj Annę Zielińską") the name is inflected: left out, not asked
     tracker = form_turn(form, {"verification_grant": grant}, requested=None,
-                        text="dodaj Annę Zielińską", intent="add_user",
-                        candidates={"person_name": "Annę Zielińską"},
+                        text="dodaj Annę Zielińską", intent="add_user", candidates={},
                         entities=[{"entity": "person_name", "value": "Annę Zielińską"}])
     events, messages = await run(ValidateAddUserForm(), tracker, domain)
-    assert slot_values(events)["person_name"] is None
+    assert "person_name" not in slot_values(events)
+    assert slot_values(events)["requested_slot"] == "member_email"
     assert messages == []
-    tracker = form_turn(form, {"verification_grant": grant, "member_email": ANNA},
-                        requested="person_name", text="12345", intent="inform",
-                        candidates={"person_name": "12345"})
-    events, messages = await run(ValidateAddUserForm(), tracker, domain)
-    assert slot_values(events)["person_name"] is None
-    assert responses(messages) == ["utter_add_user_invalid_name"]
 
     # the role: the owner role cannot be given; labels come from the backend
-    slots = {"verification_grant": grant, "member_email": ANNA, "person_name": "Anna Zielińska"}
+    slots = {"verification_grant": grant, "member_email": ANNA}
     tracker = form_turn(form, slots, requested="role", text="prezes", intent="inform",
                         candidates={"role": "owner"},
                         entities=[{"entity": "role", "value": "owner"}])
@@ -643,7 +639,8 @@ async def test_add_user_takes_address_and_role_from_the_first_message(live_backe
     assert values["member_email"] == ZOLC
     assert values["member_checked"] is True  # checked against the members list at once
     assert values["role"] == "warehouse" and values["role_label"] == "magazynier"
-    assert values["requested_slot"] == "person_name"
+    assert values["requested_slot"] == "confirmation"  # no name question
+    assert "person_name" not in values
     assert messages == []
 
 
@@ -685,18 +682,20 @@ async def test_two_addresses_are_told_apart(live_backend, domain):
 
 
 async def test_whole_names_are_kept(live_backend, grant, domain):
+    """A name corrected at the summary is taken whole, whatever part of it the NLU marked."""
     form = "add_user_form"
-    slots = {"verification_grant": grant, "member_email": "nowa.osoba@majafirma.pl"}
+    slots = {"verification_grant": grant, "member_email": "nowa.osoba@majafirma.pl",
+             "member_checked": True, "role": "employee", "role_label": "pracownik"}
     for text, entity, expected in (
-        ("Tomasz Wrona", "Tomasz", "Tomasz Wrona"),
-        ("Ewa Lis", "Ewa", "Ewa Lis"),
-        ("nazywa się Łukasz Żółć", "Łukasz", "Łukasz Żółć"),
-        ("magdalena kaczmarek-nowak", None, "Magdalena Kaczmarek-Nowak"),
-        ("tomasz wrona, magazynier", "tomasz", "Tomasz Wrona"),
+        ("ma być Tomasz Wrona", "Tomasz", "Tomasz Wrona"),
+        ("popraw: Ewa Lis", "Ewa", "Ewa Lis"),
+        ("popraw, nazywa się Łukasz Żółć", "Łukasz", "Łukasz Żółć"),
+        ("ma być magdalena kaczmarek-nowak", None, "Magdalena Kaczmarek-Nowak"),
+        ("ma być tomasz wrona, tak jak w mailu", "tomasz", "Tomasz Wrona"),
     ):
         entities = [{"entity": "person_name", "value": entity}] if entity else []
-        tracker = form_turn(form, slots, requested="person_name", text=text, intent="inform",
-                            candidates={"person_name": entity or text}, entities=entities)
+        tracker = form_turn(form, slots, requested="confirmation", text=text, intent="inform",
+                            candidates={}, entities=entities)
         events, _ = await run(ValidateAddUserForm(), tracker, domain)
         values = slot_values(events)
         assert values["person_name"] == expected, text
@@ -1093,3 +1092,201 @@ async def test_a_name_in_lower_case_in_a_short_request(text, named, domain):
     assert await ValidateRemoveUserForm().extract_member_email(
         CollectingDispatcher(), tracker, domain
     ) == ({"member_email": named} if named else {})
+
+
+# --- the guide's form: e-mail and role, the name optional --------------------------------------
+
+NEW_MEMBER = "nowy.magazynier@majafirma.pl"
+NAMED_MEMBER = "t.wrona.nowy@majafirma.pl"
+RESET_AFTER_ADD = [
+    SlotSet(slot, None)
+    for slot in ("member_checked", "member_email", "person_name", "role", "new_email",
+                 "confirmation", "member_id", "member_is_self", "company_refusal")
+]
+
+
+async def test_add_user_goes_from_the_address_to_the_role_to_the_summary(
+    live_backend, grant, domain
+):
+    """As ING Księgowość's "Dodawanie użytkownika do firmy": the address, the role, "tak" - no
+    name question on the way; the person is invited without a name."""
+    form = "add_user_form"
+    verified = {"verification_grant": grant}
+
+    # the address: checked against the members list, then the role is asked for
+    tracker = form_turn(form, verified, requested="member_email", text=NEW_MEMBER,
+                        intent="inform", candidates={"member_email": NEW_MEMBER},
+                        entities=[{"entity": "email", "value": NEW_MEMBER}])
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    assert events == [
+        SlotSet("member_email", NEW_MEMBER),
+        SlotSet("member_checked", True),
+        SlotSet("requested_slot", "role"),
+    ]
+    assert messages == []
+
+    # the role: then straight to the summary, which shows no name
+    slots = {**verified, "member_email": NEW_MEMBER, "member_checked": True}
+    tracker = form_turn(form, slots, requested="role", text="magazynier", intent="inform",
+                        candidates={"role": "warehouse"},
+                        entities=[{"entity": "role", "value": "warehouse"}])
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    shown = summary_fingerprint(
+        form, {"member_email": NEW_MEMBER, "person_name": None, "role": "warehouse"}
+    )
+    assert events == [
+        SlotSet("role", "warehouse"),
+        SlotSet("role_label", "magazynier"),
+        SlotSet("requested_slot", "confirmation"),
+        SlotSet("confirmation_summary", shown),
+    ]
+    assert messages == []
+
+    # "tak" approves exactly that summary and the form ends
+    slots = {**slots, "role": "warehouse", "role_label": "magazynier",
+             "confirmation_summary": shown}
+    tracker = form_turn(form, slots, requested="confirmation", text="tak", intent="affirm",
+                        candidates={"confirmation": True})
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    assert events == [SlotSet("confirmation", True), SlotSet("requested_slot", None)]
+    assert messages == []
+
+    # the submit action adds the person by address and role
+    events, messages = await run(
+        ActionAddUser(), submitted(form, {**slots, "confirmation": True}, "chat-no-name")
+    )
+    assert events == [
+        SlotSet("add_user_status", "invited"),
+        SlotSet("member_name", None),
+        SlotSet("member_address", NEW_MEMBER),
+        SlotSet("role_label", "magazynier"),
+        *RESET_AFTER_ADD,
+    ]
+    assert messages == []
+    assert membership(live_backend, NEW_MEMBER) == [("warehouse",)]
+    assert live_backend.query("SELECT name FROM accounts WHERE email = ?", NEW_MEMBER) == [
+        (None,)
+    ]
+    invitation = wait_for_mail(live_backend, NEW_MEMBER, INVITATION_SUBJECT)
+    assert invitation["text"].replace("\r\n", "\n").startswith("Dzień dobry,\n\n")
+    assert "None" not in invitation["text"]
+
+    # "kto ma dostęp?": the address alone, no "None"
+    events, _ = await run(ActionListUsers(), submitted("list_users_form", verified))
+    lines = slot_values(events)["members_list"].split("\n")
+    assert f"- {NEW_MEMBER} – magazynier, zaproszony – jeszcze nie aktywował konta" in lines
+    assert not any("None" in line for line in lines)
+
+    # the invited person gives the name when activating; the list shows it from then on
+    activate_invitation(live_backend, NEW_MEMBER, PIOTR_PASSWORD, name="Marek Nowy")
+    events, _ = await run(ActionListUsers(), submitted("list_users_form", verified))
+    assert f"- Marek Nowy ({NEW_MEMBER}) – magazynier" in (
+        slot_values(events)["members_list"].split("\n")
+    )
+
+
+async def test_a_name_in_the_first_message_is_taken_and_sent(live_backend, grant, domain):
+    """"dodaj użytkownika Tomasz Wrona, <adres>, pracownik": the name comes with the address and
+    the role; nothing is asked but the summary, which shows the name."""
+    form = "add_user_form"
+    text = f"dodaj użytkownika Tomasz Wrona, {NAMED_MEMBER}, pracownik"
+    tracker = activation(form, {"verification_grant": grant}, text=text, intent="add_user",
+                         candidates={"role": "employee"},
+                         entities=[{"entity": "role", "value": "employee"},
+                                   {"entity": "person_name", "value": "Tomasz Wrona"}])
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    shown = summary_fingerprint(
+        form, {"member_email": NAMED_MEMBER, "person_name": "Tomasz Wrona", "role": "employee"}
+    )
+    assert events == [
+        SlotSet("role", "employee"),  # Rasa's candidate, validated first
+        SlotSet("member_email", NAMED_MEMBER),  # read from the text by the validator
+        SlotSet("person_name", "Tomasz Wrona"),
+        SlotSet("role_label", "pracownik"),
+        SlotSet("member_checked", True),
+        SlotSet("member_name", "Tomasz Wrona"),
+        SlotSet("requested_slot", "confirmation"),
+        SlotSet("confirmation_summary", shown),
+    ]
+    assert messages == []
+
+    slots = {"verification_grant": grant, "member_email": NAMED_MEMBER, "member_checked": True,
+             "person_name": "Tomasz Wrona", "member_name": "Tomasz Wrona", "role": "employee",
+             "role_label": "pracownik", "confirmation": True}
+    events, _ = await run(ActionAddUser(), submitted(form, slots, "chat-with-name"))
+    assert events == [
+        SlotSet("add_user_status", "invited"),
+        SlotSet("member_name", "Tomasz Wrona"),
+        SlotSet("member_address", NAMED_MEMBER),
+        SlotSet("role_label", "pracownik"),
+        *RESET_AFTER_ADD,
+    ]
+    assert live_backend.query("SELECT name FROM accounts WHERE email = ?", NAMED_MEMBER) == [
+        ("Tomasz Wrona",)
+    ]
+    invitation = wait_for_mail(live_backend, NAMED_MEMBER, INVITATION_SUBJECT)
+    assert "Dzień dobry, Tomasz Wrona!" in invitation["text"]
+
+
+async def test_an_inflected_name_in_the_first_message_is_left_out_not_asked(
+    live_backend, grant, domain
+):
+    """"dodaj Tomasza Wronę …": the name is in the accusative - it would go into the invitation
+    as written - so it is left out; the form goes on to the role, and the invited person gives
+    the name when activating."""
+    text = "dodaj Tomasza Wronę, tomasz.wrona3@majafirma.pl"
+    tracker = activation("add_user_form", {"verification_grant": grant}, text=text,
+                         intent="add_user",
+                         entities=[{"entity": "person_name", "value": "Tomasza Wronę"}])
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    assert events == [
+        SlotSet("member_email", "tomasz.wrona3@majafirma.pl"),
+        SlotSet("member_checked", True),
+        SlotSet("requested_slot", "role"),
+    ]
+    assert messages == []
+
+
+async def test_a_correction_that_is_no_name_keeps_the_name_shown(live_backend, grant, domain):
+    form = "add_user_form"
+    slots = {"verification_grant": grant, "member_email": "ewa.nowa@majafirma.pl",
+             "member_checked": True, "person_name": "Ewa Lis", "member_name": "Ewa Lis",
+             "role": "employee", "role_label": "pracownik", "confirmation_summary": "shown"}
+    tracker = form_turn(form, slots, requested="confirmation", text="popraw: ma być X",
+                        intent="inform", candidates={})
+    tracker.events.insert(0, slot_event("person_name", "Ewa Lis"))
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["person_name"] == "Ewa Lis" and values["member_name"] == "Ewa Lis"
+    assert values["requested_slot"] == "confirmation"
+    assert responses(messages) == ["utter_add_user_invalid_name"]
+
+
+async def test_a_stale_name_never_reaches_a_new_add_user_form(live_backend, grant, domain):
+    """A name left from another journey (the registration's) is forgotten when the form starts:
+    the optional slot is cleared like the required ones."""
+    tracker = activation("add_user_form", {"verification_grant": grant,
+                                           "person_name": "Jan Nowicki"},
+                         text="dodaj użytkownika", intent="add_user")
+    events, _ = await run(ValidateAddUserForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["person_name"] is None
+    assert values["requested_slot"] == "member_email"
+
+
+def test_the_domain_asks_for_the_address_and_the_role_only():
+    """The form's questions are the guide's fields; nothing in the domain asks for a name or
+    fills `person_name` unchecked while adding a user (the validator reads it from the text)."""
+    fragment = load_domain()
+    assert fragment["forms"]["add_user_form"]["required_slots"] == [
+        "email", "verification_code", "member_email", "role", "confirmation",
+    ]
+    assert "utter_ask_add_user_form_person_name" not in fragment["responses"]
+    assert "utter_ask_person_name" not in fragment["responses"]
+    for mapping in fragment["slots"]["person_name"]["mappings"]:
+        loops = {condition.get("active_loop") for condition in mapping.get("conditions", [])}
+        assert "add_user_form" not in loops, mapping
+    # the summary has a variation without the name
+    variations = fragment["responses"]["utter_ask_add_user_form_confirmation"]
+    conditions = [v.get("condition") for v in variations]
+    assert [{"type": "slot", "name": "person_name", "value": None}] in conditions

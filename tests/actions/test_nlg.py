@@ -127,3 +127,96 @@ async def test_formal_register_with_other_conditions_gets_the_most_specific_form
     assert "„Pixel 7” (Android)" in answer and "Twoje" not in answer and "Twoich" not in answer
 
 
+
+
+# --- a company user without a name (invited by e-mail and role only) ---------------------------
+
+T = "t.wrona@majafirma.pl"
+
+
+@pytest.mark.parametrize("register", ["informal", "formal"])
+async def test_add_user_summary_with_and_without_a_name(register):
+    common = dict(register=register, member_email=T, role_label="pracownik")
+    named = await texts("utter_ask_add_user_form_confirmation", person_name="Tomasz Wrona",
+                        **common)
+    assert len(named) == 1 and next(iter(named)).startswith(
+        f"Dodać użytkownika Tomasz Wrona ({T}) z rolą „pracownik”?"
+    )
+    nameless = await texts("utter_ask_add_user_form_confirmation", **common)
+    assert len(nameless) == 1
+    (answer,) = nameless
+    assert answer.startswith(f"Dodać użytkownika {T} z rolą „pracownik”?")
+    assert "None" not in answer and "imię i nazwisko poda przy aktywacji" in answer
+
+
+@pytest.mark.parametrize("action", ["utter_add_user_invited", "utter_add_user_added"])
+async def test_add_user_outcome_names_the_address_alone_without_a_name(action):
+    common = dict(member_address=T, role_label="magazynier")
+    (named,) = await texts(action, member_name="Tomasz Wrona", **common)
+    assert named.startswith(f"Gotowe – dodałem użytkownika Tomasz Wrona ({T}) z rolą „magazynier”.")
+    (nameless,) = await texts(action, **common)
+    assert nameless.startswith(f"Gotowe – dodałem użytkownika {T} z rolą „magazynier”.")
+    assert "None" not in nameless
+
+
+@pytest.mark.parametrize("register", ["informal", "formal"])
+@pytest.mark.parametrize(
+    ("action", "slots", "named", "nameless"),
+    [
+        ("utter_ask_change_role_form_role", {},
+         "Jaką nową rolę ma mieć Ewa Lis?", f"Jaką nową rolę ma mieć użytkownik {T}?"),
+        ("utter_ask_change_role_form_confirmation",
+         {"member_role_label": "pracownik", "role_label": "magazynier"},
+         f"Zmienić rolę użytkownika Ewa Lis ({T}) z „pracownik” na „magazynier”?",
+         f"Zmienić rolę użytkownika {T} z „pracownik” na „magazynier”?"),
+        ("utter_ask_remove_user_form_confirmation", {"member_role_label": "pracownik"},
+         f"Usunąć użytkownika Ewa Lis ({T}, rola „pracownik”) z firmy?",
+         f"Usunąć użytkownika {T} (rola „pracownik”) z firmy?"),
+        ("utter_ask_change_login_email_form_confirmation", {"new_email": "nowy@majafirma.pl"},
+         f"Zmienić adres do logowania użytkownika Ewa Lis z {T} na nowy@majafirma.pl?",
+         f"Zmienić adres do logowania użytkownika {T} na nowy@majafirma.pl?"),
+        ("utter_change_role_changed", {"role_label": "magazynier"},
+         f"Gotowe – użytkownik Ewa Lis ({T}) ma teraz rolę „magazynier”.",
+         f"Gotowe – użytkownik {T} ma teraz rolę „magazynier”."),
+        ("utter_change_role_unchanged", {"role_label": "magazynier"},
+         "Użytkownik Ewa Lis ma już rolę „magazynier”",
+         f"Użytkownik {T} ma już rolę „magazynier”"),
+        ("utter_remove_user_removed", {},
+         f"Gotowe – użytkownik Ewa Lis ({T}) nie ma już dostępu do",
+         f"Gotowe – użytkownik {T} nie ma już dostępu do"),
+        ("utter_change_login_email_member_not_active", {},
+         "Użytkownik Ewa Lis jeszcze nie przyjął zaproszenia",
+         f"Użytkownik {T} jeszcze nie przyjął zaproszenia"),
+        ("utter_change_login_email_self_only", {},
+         "Użytkownik Ewa Lis ma dostęp także do innej firmy",
+         f"Użytkownik {T} ma dostęp także do innej firmy"),
+    ],
+)
+async def test_a_member_without_a_name_is_named_by_the_address(
+    action, slots, named, nameless, register
+):
+    common = dict(register=register, member_email=T, member_address=T, **slots)
+    with_name = await texts(action, member_name="Ewa Lis", **common)
+    without = await texts(action, **common)
+    assert len(with_name) == len(without) == 1
+    assert next(iter(with_name)).startswith(named)
+    (answer,) = without
+    assert answer.startswith(nameless) and "None" not in answer
+    if register == "formal":
+        assert "Twojej" not in answer and "usuń" not in answer
+
+
+@pytest.mark.parametrize("register", ["informal", "formal"])
+async def test_ones_own_login_change_never_meets_the_nameless_variation(register):
+    """The visitor's own address (member_is_self) without a name: the "own address" wording,
+    never a random pick between it and the other member's."""
+    slots = dict(register=register, member_is_self=True, member_email=T,
+                 new_email="nowy@majafirma.pl")
+    for action, expected in (
+        ("utter_ask_change_login_email_form_confirmation", "adres do logowania z"),
+        ("utter_ask_change_login_email_form_new_email", "nowy adres e-mail"),
+    ):
+        answers = await texts(action, **slots)
+        assert len(answers) == 1, action
+        (answer,) = answers
+        assert expected in answer and "użytkownika" not in answer

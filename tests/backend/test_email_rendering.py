@@ -106,12 +106,12 @@ def payment_of(pro: ProRata) -> package_emails.Payment:
 Rendered = tuple[str, PackageView, PackageView, EmailContent]
 
 
-def package_emails_for(catalogue: list[PackageView]) -> list[Rendered]:
-    """Every change the rules allow between two catalogue packages, as its e-mail."""
+def package_emails_for(catalogue: list[PackageView], name: str | None = "Jan") -> list[Rendered]:
+    """Every change the rules allow between two catalogue packages, as its e-mail (to `name`)."""
     rendered = []
     valid_until = date(2027, 6, 30)
     for current, new in itertools.product(catalogue, repeat=2):
-        common = dict(to_address="jan@example.pl", name="Jan", organisation="Majama Michał Zając")
+        common = dict(to_address="jan@example.pl", name=name, organisation="Majama Michał Zając")
         if new.position >= current.position and current.yearly_price.net_grosze > 0:
             # Ordering during a trial of a paid package (the tried one or a higher one).
             paid_until = date(2028, 2, 21)
@@ -257,46 +257,49 @@ def test_hours_in_emails(ttl, said):
         assert f"ważny przez {said}" in email.text_body
 
 
-def all_other_emails(catalogue: list[PackageView]) -> list[EmailContent]:
+def all_other_emails(
+    catalogue: list[PackageView], jan: str | None = "Jan", ewa: str | None = "Ewa"
+) -> list[EmailContent]:
+    """Every other e-mail; `jan` and `ewa` are the names of the two accounts (None: none yet)."""
     owner, employee = ROLES["owner"], ROLES["employee"]
     emails = [
-        builders.password_reset(to_address=A, name="Jan", link="https://x.pl/r", ttl_minutes=60),
-        builders.password_changed(to_address="a@example.pl", name="Jan"),
+        builders.password_reset(to_address=A, name=jan, link="https://x.pl/r", ttl_minutes=60),
+        builders.password_changed(to_address="a@example.pl", name=jan),
         identity_emails.verification_code(
-            to_address=A, name="Jan", code="123456", ttl_minutes=10
+            to_address=A, name=jan, code="123456", ttl_minutes=10
         ),
         device_emails.device_paired(
-            to_address=A, name="Jan", device_name="Pixel", platform="android"
+            to_address=A, name=jan, device_name="Pixel", platform="android"
         ),
         support_emails.ticket_received(to_address="a@example.pl", ticket_number="ZG-2026-0001"),
         support_emails.ticket_answered(
             to_address=A, ticket_number="ZG-2026-0001", answer="Dzień dobry."
         ),
         company_emails.invitation(
-            to_address="b@example.pl", name="Ewa", inviter_name="Jan", organisation_name="Firma",
+            to_address="b@example.pl", name=ewa, inviter_name="Jan", organisation_name="Firma",
             role=employee, link="https://x.pl/i", ttl_days=7,
         ),
         company_emails.member_added(
-            to_address=B, name="Ewa", inviter_name="Jan", organisation_name="Firma", role=employee,
+            to_address=B, name=ewa, inviter_name="Jan", organisation_name="Firma", role=employee,
         ),
         company_emails.role_changed(
-            to_address=B, name="Ewa", organisation_name="Firma", old_role=employee, new_role=owner,
+            to_address=B, name=ewa, organisation_name="Firma", old_role=employee, new_role=owner,
         ),
-        company_emails.member_removed(to_address=B, name="Ewa", organisation_name="Firma"),
+        company_emails.member_removed(to_address=B, name=ewa, organisation_name="Firma"),
         company_emails.email_change_requested(
-            to_address=A, name="Jan", new_email=N, requested_by_self=True, ttl_hours=24,
+            to_address=A, name=jan, new_email=N, requested_by_self=True, ttl_hours=24,
         ),
         company_emails.email_change_requested(
-            to_address=A, name="Jan", new_email=N, requested_by_self=False, ttl_hours=24,
+            to_address=A, name=jan, new_email=N, requested_by_self=False, ttl_hours=24,
         ),
-        company_emails.email_changed(to_address=A, name="Jan", new_email="n@example.pl"),
+        company_emails.email_changed(to_address=A, name=jan, new_email="n@example.pl"),
         company_emails.email_change_confirm(
-            to_address="n@example.pl", name="Jan", old_email=A, link="https://x.pl/c", ttl_hours=24,
+            to_address="n@example.pl", name=jan, old_email=A, link="https://x.pl/c", ttl_hours=24,
         ),
     ]
     for reason in device_emails.REMOVAL_REASONS:
         emails.append(device_emails.device_removed(
-            to_address=A, name="Jan", device_name="iPhone", platform="ios", reason=reason,
+            to_address=A, name=jan, device_name="iPhone", platform="ios", reason=reason,
         ))
     for package, variant in itertools.product(catalogue, ActivationVariant):
         links = ("https://x.pl/a?t=1", None) if variant == ActivationVariant.EMAIL_TAKEN else (
@@ -304,7 +307,7 @@ def all_other_emails(catalogue: list[PackageView]) -> list[EmailContent]:
         )
         for link in links:
             emails.append(registration_emails.activation(
-                to_address="a@example.pl", name="Jan", variant=variant, link=link,
+                to_address="a@example.pl", name=jan, variant=variant, link=link,
                 ttl_hours=48 if link else None, comarch_id="68577", package_name=package.name,
             ))
     return emails
@@ -331,6 +334,42 @@ def test_every_email_extends_the_base_and_is_fully_rendered(catalogue):
         )
         for fact in facts_stated_once:
             assert fact not in source, (path.name, fact)
+
+
+# E-mails that do not go to an account (a ticket's requester may have none): no name to greet.
+NOT_TO_AN_ACCOUNT = {"ticket_received", "ticket_answered"}
+
+
+def test_every_email_to_an_account_greets_by_name_or_neutrally(catalogue):
+    """An invited person has no name until the activation page asks for it: every e-mail an
+    account can get greets by name when there is one, else with a neutral "Dzień dobry,"."""
+    named = all_other_emails(catalogue) + [e for *_, e in package_emails_for(catalogue)]
+    nameless = all_other_emails(catalogue, None, None) + [
+        e for *_, e in package_emails_for(catalogue, name=None)
+    ]
+    assert len(named) == len(nameless)
+    kinds = set()
+    for with_name, without in zip(named, nameless):
+        assert with_name.kind == without.kind
+        check_rendered(without)
+        if without.kind in NOT_TO_AN_ACCOUNT:
+            assert with_name.text_body == without.text_body
+            continue
+        kinds.add(without.kind)
+        assert re.match(r"Dzień dobry, (Jan|Ewa)!\n\n", with_name.text_body), with_name.kind
+        assert re.search(r"<p>Dzień dobry, (Jan|Ewa)!</p>", with_name.html_body), with_name.kind
+        assert without.text_body.startswith("Dzień dobry,\n\n"), without.kind
+        assert "<p>Dzień dobry,</p>" in without.html_body, without.kind
+        # only the greeting differs
+        assert re.sub(r"^Dzień dobry, \w+!", "Dzień dobry,", with_name.text_body) == (
+            without.text_body
+        ), without.kind
+    every_kind = {path.stem for path in TEMPLATES.glob("*.txt")
+                  if path.stem != "base" and not path.stem.startswith("_")}
+    assert kinds == every_kind - NOT_TO_AN_ACCOUNT
+    # the wording is in one place (backend/mail/builders.py), not in the templates
+    for path in TEMPLATES.iterdir():
+        assert "Dzień dobry, {{" not in path.read_text(encoding="utf-8"), path.name
 
 
 BACKEND = ROOT / "backend"

@@ -177,7 +177,7 @@ class StubBackend(StubService):
     """Stands in for the backend's public login (POST /api/v1/auth/login)."""
 
     logins: list[dict] = field(default_factory=list)
-    name: str = "Jan Kowalski"
+    name: str | None = "Jan Kowalski"
 
     def respond(self, request: StubRequest) -> tuple[int, dict]:
         body = request.json()
@@ -364,6 +364,24 @@ async def test_the_name_is_escaped_on_the_panel(stub_rasa, backend, start_gatewa
     assert response.status_code == 303
     assert "<img" not in panel.text
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in panel.text
+
+
+async def test_an_account_without_a_name_is_shown_by_its_email(
+    stub_rasa, backend, start_gateway, make_settings
+):
+    """Someone invited by e-mail and role only may have no name (the backend answers null)."""
+    backend.name = None
+    settings = make_settings(
+        stub_rasa.url, backend_url=backend.url, backend_service_token="service-token"
+    )
+    async with start_gateway(settings) as url:
+        async with httpx.AsyncClient(base_url=url, trust_env=False) as http:
+            response = await sign_in(http)
+            panel = await http.get("/panel")
+
+    assert response.status_code == 303
+    assert f"Zalogowano: <strong>{DEMO_EMAIL}</strong>" in panel.text
+    assert "None" not in panel.text
 
 
 async def test_the_demo_sign_in_exists_only_in_development(
