@@ -347,6 +347,29 @@ def role_in_text(text: Any) -> Optional[str]:
     return after_na[-1] if after_na else found[-1][1]
 
 
+# Words that make a role word the role given ("jako księgową", "z rolą magazynier", "rola:
+# zarząd"), not a description of the person ("dodaj naszą księgową", "nowego pracownika").
+# A role word standing as an item of a list of values ("Tomasz Wrona, t.wrona@…, pracownik")
+# is given as well.
+_ROLE_CUE_BEFORE = re.compile(
+    r"(?:\bjako|\bz\s+rol\w*|\brol\w*|\bna(?:\s+rol\w*)?|\bma\s+(?:byc|miec)(?:\s+rol\w*)?"
+    r"|\buprawnieni\w*|^|[,;\n])\s*[:=-]?\s*$"
+)
+
+
+def role_given_in_text(text: Any) -> Optional[str]:
+    """The role a message gives with a role cue ("dodaj x@y.pl jako magazyniera"), else None."""
+    folded = fold(text)
+    found = sorted(
+        (match.start(), code)
+        for pattern, code in _ROLE_STEMS
+        for match in pattern.finditer(folded)
+        if _ROLE_CUE_BEFORE.search(folded[: match.start()])
+        and not _NEGATED_BEFORE.search(folded[: match.start()])
+    )
+    return found[0][1] if found else None
+
+
 def negates_a_role(text: Any) -> bool:
     folded = fold(text)
     return any(
@@ -386,6 +409,8 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
     accepts_own_address = False
     # May the member be named instead of an address (an existing member)?
     finds_by_name = True
+    # Does a role word in the starting message count only with a cue ("jako …")?
+    role_needs_cue = False
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -525,6 +550,13 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
         has_entity = any(
             e.get("entity") == ROLE_SLOT for e in tracker.latest_message.get("entities") or []
         )
+        if requested is None and self.role_needs_cue:
+            # A role word with no cue describes the person ("dodaj naszą księgową"); the role
+            # (its permissions) is asked for unless the message gives it ("jako księgową").
+            given = role_given_in_text(text)
+            if given or has_entity or tracker.get_slot(ROLE_SLOT) is not None:
+                return {ROLE_SLOT: given}
+            return {}
         if requested is None and not has_entity and tracker.get_slot(ROLE_SLOT) is None:
             role = role_in_text(latest_text(tracker))
             return {ROLE_SLOT: role} if role else {}
@@ -707,6 +739,7 @@ class ValidateAddUserForm(CompanyFormValidator):
     # Never asked for (the guide's form has only the e-mail and the role): taken when given.
     optional_slots = (PERSON_NAME_SLOT,)
     finds_by_name = False  # a new person: only an address will do
+    role_needs_cue = True
 
     async def extract_person_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -1142,7 +1175,7 @@ class ActionRolesInfo(Action):
                 if e.get("entity") == ROLE_SLOT and e.get("value") in ROLE_CODES
             ),
             None,
-        )
+        ) or role_in_text(latest_text(tracker))  # "a księgowa to która?"
         # A role named in a question is not an answer to a form: put the slot back.
         events: List[EventType] = [
             SlotSet(ROLE_SLOT, slot_before_latest_message(tracker, ROLE_SLOT))

@@ -45,6 +45,8 @@ SUMMARY_SLOT = "confirmation_summary"
 # own verb, the usual Polish yes ("Usunąć?" - "no to usuń"). Anchored at the start, so "nie
 # usuwaj" never counts; a value that comes with it is weighed against the summary as any yes.
 _YES_WORDS = r"tak|jasne|oczywiscie|potwierdzam|zgadza\s+sie|zgoda|dawaj"
+# Before a removal nobody has summarised yet, only "tak" or the verb itself say yes to it.
+_STRICT_YES_WORDS = r"tak"
 _CONFIRMING_VERBS = {
     "remove_device_form": r"usun|usuwaj|skasuj|kasuj",
     "remove_user_form": r"usun|usuwaj|skasuj|kasuj",
@@ -54,14 +56,20 @@ _CONFIRMING_VERBS = {
     "change_package_form": r"zmien|zmieniaj|zamow|zamawiam|biore",
     "registration_form": r"zaloz|zakladaj|zarejestruj|rejestruj|wyslij|wysylaj",
 }
+# "nie, jednak zostanę przy obecnym": a no, unless it is "nie wiem".
+_NO = re.compile(r"^\W*nie\b(?!\W*wiem)")
+
+# The intents the `confirmation` slot mappings take ("tak" / "nie").
+_MAPPED_INTENTS = frozenset({"affirm", "deny"})
 # Intents whose message is no yes whatever its first word.
 _NOT_A_YES = frozenset({"deny", "stop", "human_handoff", "goodbye", "dont_know"})
 
 
-def says_yes(form: Text, text: Text) -> bool:
-    """Whether the message opens with a yes to the form's summary."""
+def says_yes(form: Text, text: Text, strict: bool = False) -> bool:
+    """Whether the message opens with a yes to the form's summary (`strict`: with "tak" or the
+    form's verb only)."""
     verbs = _CONFIRMING_VERBS.get(form)
-    words = _YES_WORDS + (f"|(?:{verbs})\\w*" if verbs else "")
+    words = (_STRICT_YES_WORDS if strict else _YES_WORDS) + (f"|(?:{verbs})\\w*" if verbs else "")
     pattern = rf"^\W*(?:no\s+)?(?:to\s+)?(?:{words})\b"
     return bool(re.match(pattern, fold(text)))
 
@@ -132,16 +140,27 @@ class ConfirmedFormValidator(BaseFormValidator, ABC):
         return []
 
     def _yes_in_words(self, tracker: Tracker) -> None:
-        """A yes no intent mapping took ("no to usuń stare") becomes the confirmation candidate,
-        to be bound to the summary like any other."""
+        """A yes or no no intent mapping took ("no to usuń stare", "nie, jednak zostanę przy
+        obecnym") becomes the confirmation candidate; a yes is bound to the summary like any
+        other. A no that brings a new value is left to that value (a new summary follows)."""
+        candidates = _slot_candidates(tracker)
         if (
-            tracker.get_slot(REQUESTED_SLOT) == CONFIRMATION_SLOT
-            and CONFIRMATION_SLOT not in _slot_candidates(tracker)
-            and latest_intent(tracker) not in _NOT_A_YES
-            and says_yes(self.form_name(), latest_text(tracker))
+            tracker.get_slot(REQUESTED_SLOT) != CONFIRMATION_SLOT
+            or CONFIRMATION_SLOT in candidates
+            # "tak" / "nie" are the domain mappings' (a validator may have dropped them on
+            # purpose, e.g. "nie, ma być Ewa Lis" is a correction)
+            or latest_intent(tracker) in _MAPPED_INTENTS
         ):
-            tracker.events.append({"event": "slot", "name": CONFIRMATION_SLOT, "value": True})
-            tracker.slots[CONFIRMATION_SLOT] = True
+            return
+        text = latest_text(tracker)
+        if latest_intent(tracker) not in _NOT_A_YES and says_yes(self.form_name(), text):
+            answer = True
+        elif _NO.match(fold(text)) and not set(candidates) & set(self.confirmed_slots):
+            answer = False
+        else:
+            return
+        tracker.events.append({"event": "slot", "name": CONFIRMATION_SLOT, "value": answer})
+        tracker.slots[CONFIRMATION_SLOT] = answer
 
     @staticmethod
     def _is_yes_to_summary(tracker: Tracker) -> bool:

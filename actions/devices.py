@@ -29,7 +29,7 @@ from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendError, BackendUnavailable, get_backend_client
-from actions.confirmation import ConfirmedFormValidator
+from actions.confirmation import ConfirmedFormValidator, says_yes
 from actions.forms import CancelForm
 from actions.granted import GrantedOperation, GrantedOutcome, Outcome
 from actions.identity import (
@@ -37,7 +37,7 @@ from actions.identity import (
     VerifiedIdentityValidator,
     grant_of,
 )
-from actions.tracker import latest_intent, slot_before_latest_message
+from actions.tracker import latest_intent, latest_text, slot_before_latest_message
 from actions.validators import EMAIL_SLOT
 from common.polish import format_iso_date
 
@@ -137,8 +137,13 @@ _OFFER_ACCEPTED = "_pomocnik_offer_accepted"
 
 
 def _answers_offer(tracker: Tracker) -> bool:
-    """The latest message is a "tak" to the removal offer that followed the paired device."""
+    """The latest message is a "tak" to the removal offer that followed the paired device: the
+    button, or words that say yes to removing ("tak", "usuń"); "ok, to ten, zgadza się" only
+    acknowledges the device shown, so the form asks its own question before removing."""
     if latest_intent(tracker) != "affirm":
+        return False
+    text = latest_text(tracker)
+    if not (text.startswith("/") or says_yes(REMOVE_DEVICE_FORM, text, strict=True)):
         return False
     if tracker.get_slot(DEVICE_STATUS_SLOT) != DeviceStatus.PAIRED:
         return False

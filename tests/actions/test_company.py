@@ -1290,3 +1290,16 @@ def test_the_domain_asks_for_the_address_and_the_role_only():
     variations = fragment["responses"]["utter_ask_add_user_form_confirmation"]
     conditions = [v.get("condition") for v in variations]
     assert [{"type": "slot", "name": "person_name", "value": None}] in conditions
+
+
+async def test_a_role_word_describing_the_person_is_no_role_given(live_backend, grant, domain):
+    """ "dodaj naszą księgową" names who she is; her permissions are asked for."""
+    form = "add_user_form"
+    text = f"chce dodac ksiegowa do firmy, {NEW_MEMBER}"
+    tracker = activation(form, {"verification_grant": grant}, text=text, intent="add_user",
+                         candidates={"role": "management"},
+                         entities=[{"entity": "role", "value": "management"}])
+    events, _ = await run(ValidateAddUserForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["role"] is None
+    assert values["requested_slot"] == "role"

@@ -494,6 +494,17 @@ async def test_a_yes_in_words_the_classifier_missed_is_a_yes(grant, domain, text
     assert events == ACCEPTED
 
 
+async def test_a_no_in_words_the_classifier_missed_is_a_no(grant, domain):
+    form, validator = "change_package_form", ValidateChangePackageForm()
+    shown = {"verification_grant": grant, "verified_email": JAN, "package": "silver"}
+    summary = summary_fingerprint(form, {"package": "silver"})
+    tracker = form_turn(form, {**shown, SUMMARY_SLOT: summary}, requested="confirmation",
+                        text="nie, jednak zostanę przy obecnym", intent="nlu_fallback",
+                        candidates={})
+    events, _ = await run(validator, tracker, domain)
+    assert events == [SlotSet("confirmation", False), SlotSet("requested_slot", None)]
+
+
 @pytest.mark.parametrize(
     "form, text, yes",
     [

@@ -359,6 +359,25 @@ async def test_yes_to_the_removal_offer_is_the_one_confirmation(live_backend, gr
     assert devices_of_jan(live_backend) == []
 
 
+async def test_an_acknowledgement_of_the_device_is_no_yes_to_remove_it(
+    live_backend, grant, domain
+):
+    """ "ok, to ten" answers "is this your phone?", not "remove it?": the form asks first."""
+    pair_device(live_backend.url, name="Moto G", platform="android")
+    shown = {"verification_grant": grant, "device_name": "Moto G", "device_platform": "Android"}
+
+    for text in ("ok, to ten, zgadza sie", "dobra"):
+        events, _ = await run(ValidateRemoveDeviceForm(), offer_answer(shown, text=text), domain)
+        values = slot_values(events)
+        assert values.get("confirmation") is None
+        assert values["requested_slot"] == "confirmation"
+    assert len(devices_of_jan(live_backend)) == 1
+
+    events, _ = await run(ActionRemoveDevice(), submitted("remove_device_form", {
+        "verification_grant": grant, "confirmation": True, "device_found": True}))
+    assert devices_of_jan(live_backend) == []
+
+
 async def test_yes_to_the_offer_for_another_device_asks_again(live_backend, grant, domain):
     """Another phone was paired since the check named one: the "tak" does not remove it."""
     pair_device(live_backend.url, name="iPhone 15", platform="ios")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.company import role_in_text
+from actions.company import role_given_in_text, role_in_text
 from actions.people import (
     classify_addresses,
     find_members_by_name,
@@ -130,3 +130,19 @@ def test_role_words(text, role):
 )
 def test_short_first_names_in_another_case(text, emails):
     assert [m["email"] for m in find_members_by_name(MEMBERS, text)] == emails
+
+
+@pytest.mark.parametrize(
+    "text, role",
+    [
+        ("dodaj lukasz.zolc@majafirma.pl jako magazyniera", "warehouse"),
+        ("dodaj nową księgową\nEwa Lis\newa@x.pl\nrola: zarząd/pełnomocnik/księgowy", "management"),
+        ("dodaj pracownika ewa@x.pl z rolą magazynier", "warehouse"),
+        ("chce dodac ksiegowa do firmy, ewa.lis@biuro-lis.pl", None),
+        ("chciałbym dodać nowego pracownika", None),
+        ("dodaj użytkownika Tomasz Wrona, t.wrona@x.pl, pracownik", "employee"),
+        ("magazynier", "warehouse"),
+    ],
+)
+def test_role_given_only_with_a_cue(text, role):
+    assert role_given_in_text(text) == role
