@@ -334,7 +334,7 @@ def role_in_text(text: Any) -> Optional[str]:
     """The role a message names by a role word, leaving out the ones it negates ("jako
     księgowa, nie pracownik"); with "na <rola>" the one after "na" (the new one), else the last
     one named."""
-    folded = fold(text)
+    folded = _role_text(text)
     found = []
     for pattern, code in _ROLE_STEMS:
         for match in pattern.finditer(folded):
@@ -357,9 +357,18 @@ _ROLE_CUE_BEFORE = re.compile(
 )
 
 
+_ADDRESS_LIKE = re.compile(r"\S+@\S+")
+
+
+def _role_text(text: Any) -> str:
+    """The folded text with e-mail addresses blanked out ("ksiegowa.nowa@…" names no role),
+    offsets kept."""
+    return _ADDRESS_LIKE.sub(lambda match: " " * len(match.group(0)), fold(text))
+
+
 def role_given_in_text(text: Any) -> Optional[str]:
     """The role a message gives with a role cue ("dodaj x@y.pl jako magazyniera"), else None."""
-    folded = fold(text)
+    folded = _role_text(text)
     found = sorted(
         (match.start(), code)
         for pattern, code in _ROLE_STEMS
@@ -371,7 +380,7 @@ def role_given_in_text(text: Any) -> Optional[str]:
 
 
 def negates_a_role(text: Any) -> bool:
-    folded = fold(text)
+    folded = _role_text(text)
     return any(
         _NEGATED_BEFORE.search(folded[: match.start()])
         for pattern, _ in _ROLE_STEMS
@@ -547,8 +556,10 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
             role = role_in_text(text)
             if role:
                 return {ROLE_SLOT: role}
+        # an entity the NLU marked but could not map ("pracwnik") counts as none
         has_entity = any(
-            e.get("entity") == ROLE_SLOT for e in tracker.latest_message.get("entities") or []
+            e.get("entity") == ROLE_SLOT and e.get("value") in ROLE_CODES
+            for e in tracker.latest_message.get("entities") or []
         )
         if requested is None and self.role_needs_cue:
             # A role word with no cue describes the person ("dodaj naszą księgową"); the role

@@ -56,8 +56,12 @@ _CONFIRMING_VERBS = {
     "change_package_form": r"zmien|zmieniaj|zamow|zamawiam|biore",
     "registration_form": r"zaloz|zakladaj|zarejestruj|rejestruj|wyslij|wysylaj",
 }
-# "nie, jednak zostanę przy obecnym": a no, unless it is "nie wiem".
+# "nie, jednak zostanę przy obecnym": a no, unless it is "nie wiem" or brings a correction
+# ("nie, popraw na x@y.pl", "nie, ma być Ewa Lis", "nie, na srebrny": a new value, a new summary).
 _NO = re.compile(r"^\W*nie\b(?!\W*wiem)")
+_CORRECTION_IN_NO = re.compile(
+    r"@|\d|\b(?:popraw\w*|zmien\w*|ma\s+byc|chodzi\s+o|tylko|na|ten|ta|to)\b"
+)
 
 # The intents the `confirmation` slot mappings take ("tak" / "nie").
 _MAPPED_INTENTS = frozenset({"affirm", "deny"})
@@ -155,7 +159,11 @@ class ConfirmedFormValidator(BaseFormValidator, ABC):
         text = latest_text(tracker)
         if latest_intent(tracker) not in _NOT_A_YES and says_yes(self.form_name(), text):
             answer = True
-        elif _NO.match(fold(text)) and not set(candidates) & set(self.confirmed_slots):
+        elif (
+            _NO.match(fold(text))
+            and not _CORRECTION_IN_NO.search(fold(text))
+            and not set(candidates) & set(self.confirmed_slots)
+        ):
             answer = False
         else:
             return

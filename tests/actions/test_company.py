@@ -1295,7 +1295,7 @@ def test_the_domain_asks_for_the_address_and_the_role_only():
 async def test_a_role_word_describing_the_person_is_no_role_given(live_backend, grant, domain):
     """ "dodaj naszą księgową" names who she is; her permissions are asked for."""
     form = "add_user_form"
-    text = f"chce dodac ksiegowa do firmy, {NEW_MEMBER}"
+    text = "chce dodac ksiegowa do firmy, ksiegowa.nowa@majafirma.pl"
     tracker = activation(form, {"verification_grant": grant}, text=text, intent="add_user",
                          candidates={"role": "management"},
                          entities=[{"entity": "role", "value": "management"}])

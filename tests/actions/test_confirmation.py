@@ -503,6 +503,14 @@ async def test_a_no_in_words_the_classifier_missed_is_a_no(grant, domain):
                         candidates={})
     events, _ = await run(validator, tracker, domain)
     assert events == [SlotSet("confirmation", False), SlotSet("requested_slot", None)]
+    # a "nie" that brings a correction is no "no": the new value gets a new summary
+    tracker = form_turn(form, {**shown, SUMMARY_SLOT: summary}, requested="confirmation",
+                        text="nie czekaj, ma być złoty", intent="inform",
+                        candidates={"package": "gold"},
+                        entities=[{"entity": "package", "value": "gold"}])
+    events, _ = await run(validator, tracker, domain)
+    assert SlotSet("confirmation", False) not in events
+    assert SlotSet("package", "gold") in events
 
 
 @pytest.mark.parametrize(

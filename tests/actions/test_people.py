@@ -142,6 +142,7 @@ def test_short_first_names_in_another_case(text, emails):
         ("chciałbym dodać nowego pracownika", None),
         ("dodaj użytkownika Tomasz Wrona, t.wrona@x.pl, pracownik", "employee"),
         ("magazynier", "warehouse"),
+        ("chce dodac ksiegowa do firmy, ksiegowa.nowa@majafirma.pl", None),  # not the address
     ],
 )
 def test_role_given_only_with_a_cue(text, role):
