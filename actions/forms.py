@@ -42,6 +42,7 @@ class CancelForm(Action, ABC):
 _TOPIC_MARKERS: Dict[Text, Tuple[Text, ...]] = {
     "reset_password_form": (
         "reset_password_form", "action_request_password_reset", "utter_offer_reset",
+        "utter_password_requirements",
     ),
     "resend_activation_form": ("resend_activation_form", "action_resend_activation"),
     "registration_form": ("registration_form", "utter_forgot_comarch_id"),
@@ -54,6 +55,24 @@ _TOPIC_VALUES: Dict[Text, Tuple[Text, ...]] = {
 }
 # How many visitor messages back the topic still counts.
 _TOPIC_REACH = 3
+# Answers a short follow-up with nothing the topic takes ("8?", "a w sobotę?") is asked about:
+# given again, as for a follow-up the classifier cannot place (rules/dialogue_control.yml).
+_ANSWERS_TO_REPEAT = ("utter_password_requirements", "utter_support_contact")
+
+
+def answer_just_given(tracker: Tracker) -> Optional[Text]:
+    """The last response before the latest visitor message, if it is one to give again."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return None
+            seen_user = True
+        elif kind == "action" and seen_user and event.get("name") != "action_listen":
+            name = event.get("name")
+            return name if name in _ANSWERS_TO_REPEAT else None
+    return None
 
 
 def recent_topic_form(tracker: Tracker) -> Optional[Text]:
@@ -76,7 +95,8 @@ class ActionValueForTopic(Action):
     """A bare value nobody asked for ("jan@firma.pl", "ID 68577"). Right after the topic it
     belongs to - the reset offer, a sent link with a mistyped address, where ID and PIN are
     found - the form of that topic starts again with the value (its validator checks it as in
-    any form); otherwise the visitor is asked what they need."""
+    any form). Without such a value, right after the password rules or the contact details,
+    that answer is given again ("8?"); otherwise the visitor is asked what they need."""
 
     def name(self) -> Text:
         return "action_value_for_topic"
@@ -87,7 +107,7 @@ class ActionValueForTopic(Action):
         form = recent_topic_form(tracker)
         values = self._values(tracker, _TOPIC_VALUES.get(form, ()))
         if form is None or not values:
-            dispatcher.utter_message(response="utter_how_can_help")
+            dispatcher.utter_message(response=answer_just_given(tracker) or "utter_how_can_help")
             return []
         return [SlotSet(slot, value) for slot, value in values.items()] + [
             FollowupAction(form)

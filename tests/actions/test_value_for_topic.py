@@ -86,3 +86,24 @@ async def test_a_value_the_topic_does_not_take_asks_what_the_visitor_needs():
         user_event("5260250274", "inform", [{"entity": "nip", "value": "5260250274"}]),
     ]
     assert await run(events) == ([], ["utter_how_can_help"])
+
+
+async def test_an_address_after_the_password_rules_starts_the_reset():
+    events = [
+        user_event("haslo", "password_requirements"),
+        bot("utter_password_requirements"), bot("action_listen"),
+        user_event(ADDRESS, "inform"),
+    ]
+    assert await run(events) == (
+        [SlotSet("email", ADDRESS), FollowupAction("reset_password_form")], []
+    )
+
+
+@pytest.mark.parametrize("answer", ["utter_password_requirements", "utter_support_contact"])
+async def test_a_follow_up_with_no_value_gets_the_answer_again(answer):
+    events = [
+        user_event("jakie haslo?", "password_requirements"),
+        bot(answer), bot("action_listen"),
+        user_event("8?", "inform"),
+    ]
+    assert await run(events) == ([], [answer])
