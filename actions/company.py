@@ -155,7 +155,8 @@ FORM_INTENTS = {
 # "popraw", "ma być", "jednak" - a value corrected at the summary.
 _CORRECTION_CUE = re.compile(
     r"\b(?:popraw\w*|ma\s+byc|powinn?[oa]?\s+byc|powinien\s+byc|mial[oa]?\s+byc|jednak|"
-    r"zmien\w*|nie\s+\w+\s*,?\s*tylko|chodzi\s+o|nazywa\s+sie|pomylk\w*|blad\w*)\b"
+    r"zmien\w*|nie\s+\w+\s*,?\s*tylko|chodzi\s+o|nazywa\s+sie|pomylk\w*|pomylil\w*|blad\w*|"
+    r"zle|literowk\w*|sorki|sorry)\b"
 )
 
 # A request this short that names nobody in capitals may name them in lower case.
@@ -582,7 +583,8 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
             role = role_in_text(latest_text(tracker))
             if role:
                 return {ROLE_SLOT: role}
-            dispatcher.utter_message(response=UTTER_ROLE_NOT_RECOGNISED)
+            if not classify_addresses(text).all():  # an address corrects the member instead
+                dispatcher.utter_message(response=UTTER_ROLE_NOT_RECOGNISED)
             return {ROLE_SLOT: None}
         return {}
 
@@ -593,7 +595,12 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
         text = latest_text(tracker)
         if requested is None and tracker.get_slot(MEMBER_EMAIL_SLOT) is None:
             value = self.member_from_request(tracker, classify_addresses(text))
-        elif requested == CONFIRMATION_SLOT and user_just_spoke(tracker) and is_correction(text):
+        elif (
+            requested in (CONFIRMATION_SLOT, ROLE_SLOT)
+            and user_just_spoke(tracker)
+            and is_correction(text)
+        ):
+            # "sorki, źle, piotr.wrona@…" while the role (or the summary) is asked
             value = self.member_from_correction(tracker, classify_addresses(text))
         else:
             return {}

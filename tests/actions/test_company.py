@@ -1303,3 +1303,17 @@ async def test_a_role_word_describing_the_person_is_no_role_given(live_backend, 
     values = slot_values(events)
     assert values["role"] is None
     assert values["requested_slot"] == "role"
+
+
+async def test_the_address_corrected_while_the_role_is_asked(live_backend, grant, domain):
+    form = "add_user_form"
+    slots = {"verification_grant": grant, "member_email": "p.wrona.nowy@majafirma.pl",
+             "member_checked": True}
+    tracker = form_turn(form, slots, requested="role",
+                        text="sorki, zle, piotr.wrona.nowy@majafirma.pl", intent="inform",
+                        candidates={})
+    events, messages = await run(ValidateAddUserForm(), tracker, domain)
+    values = slot_values(events)
+    assert values["member_email"] == "piotr.wrona.nowy@majafirma.pl"
+    assert values["requested_slot"] == "role"
+    assert messages == []  # no "that is no role"
