@@ -232,6 +232,8 @@ class ChatService:
         if answer.turn is not None:
             self._in_background(self._record_turn(message.id, answer.turn, handoff), session_id,
                                 "turn")
+        else:  # the turn failed before Rasa saved it, or a Rasa without the gateway's channel
+            logger.info("no turn summary from rasa conv=%s", log_prefix(session_id))
         return stored, "answered"
 
     async def _file_ticket(
