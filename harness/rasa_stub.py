@@ -1,11 +1,16 @@
-"""Rasa's REST channel and tracker API as an HTTP stub (``StubRasa``).
+"""Rasa's gateway channel (``bot/rasa_ext/channel.py``) and tracker API as an HTTP stub
+(``StubRasa``).
 
-The webhook answers by the message's text (``replies_by_message``, anything else gets
-``reply_body`` with ``reply_status``); ``GET /`` answers ``root_status``. Like the real server's
+The webhook (``POST /webhooks/pomocnik/webhook``) answers by the message's text
+(``replies_by_message``, anything else gets ``reply_body`` with ``reply_status``): a list of bot
+messages is answered as the channel does, ``{"messages": [...], "turn": <summary>}``, anything
+else as it is (to play a broken Rasa); ``GET /`` answers ``root_status``. Like the real server's
 tracker, every message the stub received becomes a ``user`` event carrying the message's
-metadata (the gateway finds its turn by ``pomocnik_turn``), followed by the events of what the
-assistant did. What the stub "understood" of a text is ``parse_data`` (Rasa's
-shape: ``intent``, ``intent_ranking``); the default is the tracker's ``latest_message``.
+metadata, followed by the events of what the assistant did; the ``turn`` of a message marked
+``pomocnik_turn`` is ``bot.understanding.turn_of`` of those events, as the channel computes it
+(``turn_summaries = False``: ``turn`` is null, as when Rasa could not summarise). What the stub
+"understood" of a text is ``parse_data`` (Rasa's shape: ``intent``, ``intent_ranking``); the
+default is the tracker's ``latest_message``.
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.understanding import marked_message, turn_of
 from harness.http_stub import StubRequest, StubService
+
+WEBHOOK = "/webhooks/pomocnik/webhook"
 
 # A visitor asking for a person, and the assistant's answer with the handoff payload.
 HANDOFF_TEXT = "Chcę rozmawiać z konsultantem"
@@ -62,7 +70,7 @@ def sender_of(path: str) -> str:
 
 @dataclass
 class StubRasa(StubService):
-    """Stands in for Rasa's REST channel and the tracker of its HTTP API; tests set the reply
+    """Stands in for Rasa's gateway channel and the tracker of its HTTP API; tests set the reply
     before calling. ``async with StubRasa(...) as rasa`` or ``start()`` / ``stop()``."""
 
     reply_status: int = 200
@@ -76,10 +84,17 @@ class StubRasa(StubService):
     # the tracker's latest_message and no actions.
     understood: dict[str, Any] = field(default_factory=dict)
     turn_events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # False: the webhook answers ``"turn": null`` (the summary failed, or an older channel).
+    turn_summaries: bool = True
 
     @property
     def webhook_requests(self) -> list[StubRequest]:
-        return [r for r in self.requests if r.path == "/webhooks/rest/webhook"]
+        return [r for r in self.requests if r.path == WEBHOOK]
+
+    @property
+    def tracker_requests(self) -> list[StubRequest]:
+        """Reads of a conversation's tracker (``GET /conversations/<id>/tracker``)."""
+        return [r for r in self.requests if r.path.startswith("/conversations/")]
 
     @property
     def delay_seconds(self) -> float:
@@ -93,10 +108,26 @@ class StubRasa(StubService):
         if request.path == "/":
             return self.root_status, b"Hello from Rasa: 3.6.21"
         if request.method == "GET" and request.path.startswith("/conversations/"):
-            sender = sender_of(request.path)
-            sent = [r.json() for r in self.webhook_requests if r.json().get("sender") == sender]
-            return 200, tracker_with_events(self.tracker, sent, self.understood, self.turn_events)
-        message = (request.json() or {}).get("message")
+            return 200, self._tracker_of(sender_of(request.path))
+        body = request.json() or {}
+        message = body.get("message")
         if message in self.replies_by_message:
-            return 200, self.replies_by_message[message]
-        return self.reply_status, self.reply_body
+            status, reply = 200, self.replies_by_message[message]
+        else:
+            status, reply = self.reply_status, self.reply_body
+        if request.path != WEBHOOK or status != 200 or not isinstance(reply, list):
+            return status, reply
+        return 200, {"messages": reply, "turn": self._turn(body)}
+
+    def _tracker_of(self, sender: Any) -> dict[str, Any]:
+        sent = [r.json() for r in self.webhook_requests if r.json().get("sender") == sender]
+        return tracker_with_events(self.tracker, sent, self.understood, self.turn_events)
+
+    def _turn(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The channel's summary of this message's turn (the request is already recorded)."""
+        message_id = marked_message(body.get("metadata"))
+        if not self.turn_summaries or message_id is None:
+            return None
+        events = self._tracker_of(body.get("sender"))["events"]
+        turn = turn_of(events, message_id)
+        return turn.as_dict(message_id) if turn is not None else None

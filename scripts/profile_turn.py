@@ -1,6 +1,7 @@
 """make profile-turn: where the time of one turn goes, and what TensorFlow's thread settings change.
 
     .venv/rasa/bin/python scripts/profile_turn.py [--visitors 2] [--rounds 2] [--quick]
+                                                  [--hops-only]
 
 Runs in Rasa's environment (Rasa is profiled in this process's children) and takes about ten
 minutes on 2 cores (most of it loading the model in each child):
@@ -8,9 +9,12 @@ minutes on 2 cores (most of it loading the model in each child):
 1. starts all five services as real processes (harness/stack.py, the shipped settings:
    SQLite, the real tracker store, the model var/models/pomocnik.tar.gz);
 2. **HTTP hops**, one visitor at a time (no queue): the same turns of the benchmark's four
-   journeys straight to Rasa's REST channel and through the gateway's JSON API, each turn
-   timed, plus the gateway's read of Rasa's tracker after a turn
-   (``GET /conversations/<id>/tracker``) on its own; the CPU each service process used;
+   journeys straight to Rasa's REST channel, straight to the gateway's channel (the REST
+   channel that also answers the turn's summary, bot/rasa_ext/channel.py) and through the
+   gateway's JSON API, each turn timed, plus a read of Rasa's tracker after a turn
+   (``GET /conversations/<id>/tracker``, which the gateway made after every turn before the
+   channel answered the summary) on its own; the CPU each service process used
+   (``--hops-only``: only this, printed);
 3. **in-process** (a child process per setting): Rasa's ``Agent`` loaded with the same
    endpoints (the stack's action server, the same secret-protecting SQL tracker store on a
    file of its own) handles the same turns; NLU, policy prediction, tracker load (and the
@@ -41,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -142,13 +147,18 @@ def get(url: str, headers: dict | None = None, timeout: float = 60) -> bytes:
 # ------------------------------------------------------------------------------- HTTP hops
 
 
+CHANNEL_WEBHOOK = "/webhooks/pomocnik/webhook"  # the gateway's channel (bot/rasa_ext/channel.py)
+
+
 def http_hops(stack: Stack, visitors: list[int]) -> dict:
     pids = {name: stack.processes[name].pid for name in SERVICES}
     rasa, gateway = stack.url("rasa"), stack.url("gateway")
     token = urllib.parse.quote(stack.service_token)
-    result: dict = {"direct_ms": [], "gateway_ms": [], "tracker_get_ms": [], "cpu": {}}
+    result: dict = {"direct_ms": [], "channel_ms": [], "gateway_ms": [], "tracker_get_ms": [],
+                    "cpu": {}}
 
-    # Straight to Rasa's REST channel; after each turn, the gateway's tracker read on its own.
+    # Straight to Rasa's REST channel; after each turn, a read of the tracker on its own (what
+    # the gateway did after every turn before Rasa's channel answered the turn's summary).
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     tracker_cpu = 0.0
     for visitor in visitors:
@@ -161,7 +171,7 @@ def http_hops(stack: Stack, visitors: list[int]) -> dict:
                 raise RuntimeError(f"Rasa gave no reply to {text!r}")
             rasa_cpu = cpu_seconds(pids["rasa"])
             started = time.perf_counter()
-            # As the gateway reads it (bot/gateway/rasa_client.py): Rasa's token parameter.
+            # As the gateway read it: Rasa's token parameter, the events after the last restart.
             get(f"{rasa}/conversations/{sender}/tracker?include_events=AFTER_RESTART&token={token}")
             result["tracker_get_ms"].append((time.perf_counter() - started) * 1000)
             tracker_cpu += cpu_seconds(pids["rasa"]) - rasa_cpu
@@ -173,7 +183,33 @@ def http_hops(stack: Stack, visitors: list[int]) -> dict:
     }
     result["tracker_get_cpu_ms"] = tracker_cpu / turns * 1000
 
-    # Through the gateway's JSON API (which reads the tracker itself after each answer, in the
+    # Straight to the gateway's channel (the REST channel plus the turn's summary), with the
+    # gateway's turn marker; skipped when this Rasa has no such channel.
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    try:
+        message_id = 0
+        for visitor in visitors:
+            sender = f"profile-{uuid.uuid4().hex}"
+            for text in visitor_turns(visitor):
+                message_id += 1
+                started = time.perf_counter()
+                answer = post_json(f"{rasa}{CHANNEL_WEBHOOK}", {
+                    "sender": sender, "message": text,
+                    "metadata": {"pomocnik_turn": {"message": message_id}},
+                })
+                result["channel_ms"].append((time.perf_counter() - started) * 1000)
+                if not answer.get("messages") or not answer.get("turn"):
+                    raise RuntimeError(f"the channel gave no reply or no turn to {text!r}")
+        after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        result["cpu"]["channel"] = {
+            name: (after[name] - before[name]) / turns * 1000 for name in pids
+        }
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404:
+            raise
+        result["channel_ms"] = []
+
+    # Through the gateway's JSON API (which records the turn after each answer in the
     # background: a short pause lets that finish before the next turn, as a person's would).
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     for visitor in visitors:
@@ -443,17 +479,26 @@ def tf_means(runs: list[dict]) -> dict[str, float]:
 def hops_table(hops: dict) -> str:
     direct, gateway = median(hops["direct_ms"]), median(hops["gateway_ms"])
     pairs = [g - d for g, d in zip(hops["gateway_ms"], hops["direct_ms"])]
-    return "\n".join([
+    rows = [
         "| hop | median ms | p90 ms |", "|---|---:|---:|",
-        f"| turn straight to Rasa (`POST /webhooks/rest/webhook`) | {ms(direct)} | "
+        f"| turn straight to Rasa's REST channel (`POST /webhooks/rest/webhook`) | {ms(direct)} | "
         f"{ms(quantile(hops['direct_ms'], 0.9))} |",
+    ]
+    if hops["channel_ms"]:
+        rows.append(
+            f"| turn straight to the gateway's channel (`POST {CHANNEL_WEBHOOK}`, with the turn's "
+            f"summary) | {ms(median(hops['channel_ms']))} | "
+            f"{ms(quantile(hops['channel_ms'], 0.9))} |")
+    rows += [
         f"| turn through the gateway (`POST /api/v1/conversations/<id>/messages`) | {ms(gateway)} | "
         f"{ms(quantile(hops['gateway_ms'], 0.9))} |",
-        f"| gateway overhead (same turn, gateway − direct) | {ms(median(pairs))} | "
+        f"| gateway overhead (same turn, gateway − REST channel) | {ms(median(pairs))} | "
         f"{ms(quantile(pairs, 0.9))} |",
-        f"| the gateway's tracker read after a turn (`GET /conversations/<id>/tracker`) | "
-        f"{ms(median(hops['tracker_get_ms']))} | {ms(quantile(hops['tracker_get_ms'], 0.9))} |",
-    ])
+        f"| a read of the tracker (`GET /conversations/<id>/tracker?include_events=AFTER_RESTART`;"
+        f" no longer on the turn's path) | {ms(median(hops['tracker_get_ms']))} | "
+        f"{ms(quantile(hops['tracker_get_ms'], 0.9))} |",
+    ]
+    return "\n".join(rows)
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -463,7 +508,9 @@ def quantile(values: list[float], q: float) -> float:
 
 def cpu_hops_table(hops: dict) -> str:
     rows = ["| path | " + " | ".join(SERVICES) + " |", "|---|" + "---:|" * len(SERVICES)]
-    for path in ("direct", "gateway"):
+    for path in ("direct", "channel", "gateway"):
+        if path not in hops["cpu"]:
+            continue
         rows.append(f"| {path} | " + " | ".join(ms(hops["cpu"][path][s]) for s in SERVICES) + " |")
     return "\n".join(rows)
 
@@ -531,10 +578,12 @@ tracker store, the model `var/models/pomocnik.tar.gz`); the stack was healthy af
 phone pairing, registration stopped before anything is sent) as one conversation per visitor,
 {visitors} visitors, one turn at a time (no queue: what one turn costs, not how turns wait).
 
-1. **HTTP hops**: the same {hops['turns']} turns straight to Rasa's REST channel and through
-   the gateway's JSON API (each gateway turn followed by 0.3 s, in which the gateway reads
-   Rasa's tracker in the background as it does after every answer); that tracker read is also
-   timed on its own after each direct turn. CPU per turn is each service process's user +
+1. **HTTP hops**: the same {hops['turns']} turns straight to Rasa's REST channel, straight to
+   the gateway's channel (`bot/rasa_ext/channel.py`: the REST channel whose answer also
+   carries the turn's summary) and through the gateway's JSON API (each gateway turn followed
+   by 0.3 s, in which the gateway records the turn's summary in the background); a read of
+   Rasa's tracker, which the gateway made after every answer before the channel answered the
+   summary, is timed on its own after each direct turn. CPU per turn is each service process's user +
    system time (`/proc/<pid>/stat`) over the run divided by the turns.
 2. **In process**: a child process loads Rasa's `Agent` (`rasa.core.agent.load_agent`, as
    `rasa run` does, after Rasa's `setup_tf_environment`) with the same endpoints — the stack's
@@ -566,9 +615,11 @@ script's children); with other jobs present, compare the CPU columns, not the wa
 
 {hops_table(hops)}
 
-The gateway's tracker read costs Rasa {ms(hops['tracker_get_cpu_ms'])} ms of CPU per turn on its own.
+A read of the tracker (which the gateway made after every turn until Rasa's channel answered
+the turn's summary with the reply) costs Rasa {ms(hops['tracker_get_cpu_ms'])} ms of CPU per turn on its own.
 
-CPU ms per turn by service process:
+CPU ms per turn by service process (direct: Rasa's REST channel; channel: the gateway's channel
+with the turn's summary; gateway: through the gateway, which relays to that channel):
 
 {cpu_hops_table(hops)}
 
@@ -624,6 +675,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--visitors", type=int, default=2, help="conversations of 17 turns")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over the TF settings")
     parser.add_argument("--quick", action="store_true", help="1 visitor, 1 round; write nothing")
+    parser.add_argument("--hops-only", action="store_true",
+                        help="only the HTTP hops (no in-process runs); print, write nothing")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--endpoints", help=argparse.SUPPRESS)
     parser.add_argument("--visitor", type=int, action="append", default=[], help=argparse.SUPPRESS)
@@ -656,6 +709,11 @@ def main() -> None:
             ours_before = sum(cpu_seconds(p.pid) for p in stack.processes.values())
             ours_before += cpu_seconds(os.getpid())
             hops = http_hops(stack, visitors)
+            if args.hops_only:
+                print(hops_table(hops))
+                print(f"tracker read: {ms(hops['tracker_get_cpu_ms'])} ms of Rasa's CPU per turn")
+                print(cpu_hops_table(hops))
+                return
             runs = []
             for round_number in range(args.rounds):
                 # Every other round in reverse order, so that a setting's place in a round is not

@@ -28,7 +28,7 @@ from bot.gateway.models import Delivery, Handling
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.gateway.tickets import TicketRequest, TicketService
 from bot.gateway.transcript import Accepted, StoredMessage, Transcript
-from bot.gateway.understanding import turn_metadata
+from bot.understanding import TurnRecord, turn_metadata
 
 logger = logging.getLogger("pomocnik.gateway")
 
@@ -201,10 +201,10 @@ class ChatService:
             return [], "adviser"
         if handling is Handling.CLOSED:
             await self.desk.reopen_if_closed(conversation_id)
-        # The turn marker lets the gateway find this message's events in Rasa's tracker.
+        # The turn marker: Rasa's channel answers what the turn of this message did.
         metadata = {**(metadata or {}), **turn_metadata(message.id)}
         try:
-            replies = await self.rasa.send_message(session_id, text.strip(), metadata)
+            answer = await self.rasa.send_message(session_id, text.strip(), metadata)
         except RasaUnavailable as exc:
             logger.warning("rasa unavailable conv=%s reason=%s", log_prefix(session_id), exc)
             failed = await self.transcript.mark_failed(message.id)
@@ -212,8 +212,8 @@ class ChatService:
             raise
         # A ticket typed in the chat (actions/support.py, ActionLeaveTicket): the contact and
         # the question go into the ticket, not into the transcript as a bot message.
-        typed_ticket = ticket_typed(replies)
-        replies = [reply for reply in replies if not _carries_ticket(reply)]
+        typed_ticket = ticket_typed(answer.messages)
+        replies = [reply for reply in answer.messages if not _carries_ticket(reply)]
         stored = await self.transcript.add_replies(conversation_id, message.id, replies)
         for reply in stored:
             await self._announce_message(session_id, conversation_id, reply)
@@ -229,8 +229,11 @@ class ChatService:
                 stored = [*stored, notice]
         if typed_ticket is not None:
             stored = [*stored, await self._file_ticket(session_id, submitted, typed_ticket)]
-        self._in_background(self._record_turn(session_id, message.id, handoff), session_id,
-                            "turn")
+        if answer.turn is not None:
+            self._in_background(self._record_turn(message.id, answer.turn, handoff), session_id,
+                                "turn")
+        else:  # the turn failed before Rasa saved it, or a Rasa without the gateway's channel
+            logger.info("no turn summary from rasa conv=%s", log_prefix(session_id))
         return stored, "answered"
 
     async def _file_ticket(
@@ -251,16 +254,14 @@ class ChatService:
             )
         return confirmation
 
-    async def _record_turn(self, session_id: str, message_id: int, handoff: bool) -> None:
-        """What the assistant understood and did, for the advisers, the statistics, the
-        conversation review, the NLU inbox and the metrics (best effort: without Rasa's API,
-        nothing)."""
-        turn = await self.rasa.turn(session_id, message_id)
-        if turn is not None:
-            if turn.fallback:
-                metrics.FALLBACKS.inc()
-            await self.transcript.record_turn(message_id, turn)
-            await self.inbox.consider_turn(message_id, turn, handoff)
+    async def _record_turn(self, message_id: int, turn: TurnRecord, handoff: bool) -> None:
+        """What the assistant understood and did (Rasa's channel answered it with the reply),
+        for the advisers, the statistics, the conversation review, the NLU inbox and the
+        metrics. Best effort, after the answer: a failure is logged, the answer stands."""
+        if turn.fallback:
+            metrics.FALLBACKS.inc()
+        await self.transcript.record_turn(message_id, turn)
+        await self.inbox.consider_turn(message_id, turn, handoff)
 
     def relay_in_background(
         self,

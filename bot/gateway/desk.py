@@ -373,14 +373,14 @@ class Desk:
     async def _tell_assistant(self, session_id: str, conversation_id: int, outcome: str) -> None:
         """Rasa resets its handoff state; on a hand-back its greeting goes to the visitor."""
         try:
-            replies = await self.rasa.send_message(
+            answer = await self.rasa.send_message(
                 session_id, RETURN_INTENT, metadata={"pomocnik_handoff": {"outcome": outcome}}
             )
         except RasaUnavailable as exc:
             logger.warning("telling rasa about the handback failed conv=%s reason=%s",
                            log_prefix(session_id), exc)
             return
-        for reply in replies:
+        for reply in answer.messages:
             message = await self.transcript.add_message(
                 conversation_id,
                 Author.BOT,

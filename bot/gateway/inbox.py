@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway.desk import AgentRef, DeskError
 from bot.gateway.models import Author, InboxItem, InboxStatus, Message, Turn
-from bot.gateway.understanding import TurnRecord
+from bot.understanding import TurnRecord
 from bot.redaction import DIGIT_MASK, PASSWORD_REDACTED_TEXT
 
 FALLBACK, LOW_CONFIDENCE, HANDOFF, LOW_RATING_REASON = (

@@ -130,8 +130,8 @@ class Message(Base):
 
 
 class Turn(Base):
-    """What the assistant did with one visitor message, read from Rasa's tracker after the
-    answer (``bot.gateway.understanding``). The intent it acted on is ``Message.intent``."""
+    """What the assistant did with one visitor message, answered by Rasa's channel with the
+    reply (``bot.understanding``). The intent it acted on is ``Message.intent``."""
 
     __tablename__ = "turns"
 

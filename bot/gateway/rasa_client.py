@@ -1,14 +1,18 @@
-"""Client for the Rasa server: its REST channel, and (with ``RASA_API_TOKEN``) the tracker of
-a conversation, read for the advisers and the statistics."""
+"""Client for the Rasa server: the gateway's input channel (``bot/rasa_ext/channel.py``), which
+answers the bot's messages and what the turn did, and (with ``RASA_API_TOKEN``) the tracker of a
+conversation, read for the advisers' console and tickets."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from bot.gateway.messages import normalise_bot_messages
-from bot.gateway.understanding import TurnRecord, turn_of
+from bot.understanding import TurnRecord, marked_message
+
+WEBHOOK = "/webhooks/pomocnik/webhook"
 
 READY_CHECK_TIMEOUT_SECONDS = 3.0
 # Slots an adviser may see. An allowlist: the PIN, the codes and the grant are never shown.
@@ -36,6 +40,14 @@ class RasaUnavailable(Exception):
     """Rasa could not be reached, timed out or answered with an error."""
 
 
+@dataclass(frozen=True)
+class RasaAnswer:
+    messages: list[dict[str, Any]]  # the bot's messages, normalised
+    # What the turn of the gateway's marked message did; None when Rasa did not say (no marker,
+    # a turn that failed before it was saved, an older channel): the answer stands without it.
+    turn: TurnRecord | None = None
+
+
 class RasaClient:
     def __init__(
         self, base_url: str, timeout_seconds: float, api_token: str | None = None
@@ -60,10 +72,12 @@ class RasaClient:
 
     async def send_message(
         self, sender: str, text: str, metadata: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+    ) -> RasaAnswer:
+        """Relay a message through the gateway's channel: the bot's messages, and the summary of
+        the turn of the message marked in ``metadata`` (``bot.understanding.turn_metadata``)."""
         body = {"sender": sender, "message": text, "metadata": metadata}
         try:
-            response = await self._client.post("/webhooks/rest/webhook", json=body)
+            response = await self._client.post(WEBHOOK, json=body)
         except httpx.HTTPError as exc:
             raise RasaUnavailable(type(exc).__name__) from exc
         if response.status_code != 200:
@@ -72,14 +86,16 @@ class RasaClient:
             raw = response.json()
         except ValueError as exc:
             raise RasaUnavailable("invalid JSON") from exc
-        if not isinstance(raw, list):
+        if not isinstance(raw, dict) or not isinstance(raw.get("messages"), list):
             raise RasaUnavailable("unexpected reply shape")
-        return normalise_bot_messages(raw)
+        message_id = marked_message(metadata)
+        turn = TurnRecord.from_dict(raw.get("turn"), message_id) if message_id is not None else None
+        return RasaAnswer(normalise_bot_messages(raw["messages"]), turn)
 
     async def insight(self, sender: str) -> dict[str, Any] | None:
         """What the assistant knows of a conversation: its latest intent, the active form and
         the visible slots. None when Rasa's HTTP API is not enabled or not reachable."""
-        tracker = await self._tracker(sender, "NONE")
+        tracker = await self._tracker(sender)
         if tracker is None:
             return None
         latest = tracker.get("latest_message") or {}
@@ -91,20 +107,13 @@ class RasaClient:
             "slots": {k: slots[k] for k in VISIBLE_SLOTS if slots.get(k) not in (None, "", [])},
         }
 
-    async def turn(self, sender: str, message_id: int) -> TurnRecord | None:
-        """What the assistant did with the visitor message ``message_id`` (its intent,
-        confidence, actions and journeys). None when Rasa's HTTP API is not enabled, not
-        reachable, or the message is not in the tracker."""
-        tracker = await self._tracker(sender, "AFTER_RESTART")
-        return turn_of(tracker, message_id) if tracker is not None else None
-
-    async def _tracker(self, sender: str, events: str) -> dict[str, Any] | None:
+    async def _tracker(self, sender: str) -> dict[str, Any] | None:
         if not self._api_token:
             return None
         try:
             response = await self._client.get(
                 f"/conversations/{sender}/tracker",
-                params={"include_events": events, "token": self._api_token},
+                params={"include_events": "NONE", "token": self._api_token},
             )
             tracker = response.json() if response.status_code == 200 else None
         except (httpx.HTTPError, ValueError):

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.gateway.db import utcnow
 from bot.gateway.messages import asks_for_secret
 from bot.gateway.models import Author, Conversation, Delivery, Message, Turn
-from bot.gateway.understanding import TurnRecord
+from bot.understanding import TurnRecord
 from bot.redaction import redact
 
 # What a masked value looks like everywhere it is shown or stored (never its length).

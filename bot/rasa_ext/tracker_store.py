@@ -43,6 +43,10 @@ What is protected
 
 The in-memory tracker of the running request is not modified: only the serialised copies are.
 
+Once a tracker is saved, `save` hands its events to the gateway's input channel
+(`bot.rasa_ext.channel.tracker_saved`), which answers the summary of the turn it ran (intents,
+actions, forms: no values, no texts) with the bot's messages; nothing is kept beyond the request.
+
 Configuration
 -------------
 ``endpoints.yml``::
@@ -89,6 +93,7 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from bot.rasa_ext.channel import tracker_saved
 from bot.redaction import DIGIT_MASK, PASSWORD, PASSWORD_REDACTED_TEXT, redact
 
 logger = logging.getLogger(__name__)
@@ -260,6 +265,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             session.commit()
 
         logger.debug(f"Tracker with sender_id '{tracker.sender_id}' stored to database")
+        # The gateway's channel answers the summary of the turn just saved (bot/rasa_ext/channel.py).
+        tracker_saved(tracker.sender_id, tracker.events)
 
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """Publishes the new events to the event broker (if any) in their protected form."""

@@ -4,7 +4,8 @@ editor sees and decides, who may (editors only), that a planted secret never sho
 review of conversations by outcome with each turn's intent, confidence and actions.
 
 The gateway is real (its database, the chat API, the console); Rasa is an HTTP stub whose
-tracker carries an event per message with the gateway's turn marker, as Rasa's does."""
+channel answers each message's turn summary with the reply, as Rasa's does
+(bot/rasa_ext/channel.py): the gateway never reads the tracker after a turn."""
 
 from __future__ import annotations
 
@@ -132,10 +133,13 @@ def test_every_intent_and_entity_an_editor_chooses_has_a_polish_label():
 # ---------------------------------------------------------------- what reaches the inbox
 
 
-async def test_misunderstood_messages_reach_the_inbox_with_the_guess(visitor_http, anna):
+async def test_misunderstood_messages_reach_the_inbox_with_the_guess(visitor_http, anna, rasa):
     await chat(visitor_http, "Dzień dobry", EURO, RESET, PACKAGE)
 
     items = await wait_for_inbox(anna, 2)
+
+    assert len(rasa.webhook_requests) == 4
+    assert rasa.tracker_requests == []  # the channel's answer carried each turn
 
     by_text = {item["text"]: item for item in items}
     assert set(by_text) == {EURO, PACKAGE}  # the confident ones stay out
@@ -342,6 +346,31 @@ async def test_review_lists_conversations_by_outcome_and_shows_each_turn(
     assert "pewność 31% dla „pakiety”" in lost_page
     missing = await piotr.http.get("/agent/review/999999")
     assert missing.status_code == 404 and "Nie ma takiej rozmowy" in missing.text
+
+
+async def test_without_a_turn_summary_the_answer_stands_and_nothing_is_recorded(
+    visitor_http, anna, rasa, database_url
+):
+    rasa.reply_body = [{"recipient_id": "x", "text": "Już sprawdzam."}]
+    rasa.turn_summaries = False  # Rasa could not summarise the turn: "turn": null
+
+    visitor = await chat(visitor_http, EURO, RESET)
+
+    assert [m["author"] for m in await visitor.transcript()] == ["visitor", "bot"] * 2
+    rasa.turn_summaries = True
+    await chat(visitor_http, PACKAGE)  # a later turn with a summary is recorded as usual
+    [item] = await wait_for_inbox(anna, 1)
+    assert item["text"] == PACKAGE
+    engine = create_engine(database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            intents = (await session.execute(
+                select(Message.text, Message.intent)
+                .where(Message.author == Author.VISITOR))).all()
+    finally:
+        await engine.dispose()
+    assert sorted(intents) == sorted([(EURO, None), (RESET, None), (PACKAGE, "packages_info")])
+    assert rasa.tracker_requests == []
 
 
 async def understood(database_url: str, visitor: Visitor) -> None:

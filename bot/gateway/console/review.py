@@ -41,7 +41,7 @@ from bot.gateway.models import (
     Ticket,
     Turn,
 )
-from bot.gateway.understanding import FALLBACK_INTENT
+from bot.understanding import FALLBACK_INTENT
 
 PAGE_SIZE = 50
 OUTCOMES = ("fallback", "handoff", "low_rating", "not_completed", "ticket")

@@ -12,7 +12,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway.models import Author, Conversation, Message, Ticket
-from bot.gateway.understanding import FALLBACK_INTENT
+from bot.understanding import FALLBACK_INTENT
 
 TOP = 10
 
