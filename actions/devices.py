@@ -37,7 +37,12 @@ from actions.identity import (
     VerifiedIdentityValidator,
     grant_of,
 )
-from actions.tracker import latest_intent, latest_text, slot_before_latest_message
+from actions.tracker import (
+    action_before_latest_message,
+    latest_intent,
+    latest_text,
+    slot_before_latest_message,
+)
 from actions.validators import EMAIL_SLOT
 from common.polish import format_iso_date
 
@@ -147,20 +152,7 @@ def _answers_offer(tracker: Tracker) -> bool:
         return False
     if tracker.get_slot(DEVICE_STATUS_SLOT) != DeviceStatus.PAIRED:
         return False
-    seen_user = False
-    for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind == "user":
-            if seen_user:
-                return False
-            seen_user = True
-            continue
-        if not seen_user or kind != "action":
-            continue
-        if event.get("name") in ("action_listen", "action_extract_slots"):
-            continue
-        return event.get("name") == OFFER_RESPONSE
-    return False
+    return action_before_latest_message(tracker) == OFFER_RESPONSE
 
 
 def _reason_before_latest_message(tracker: Tracker) -> str:

@@ -15,7 +15,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.tracker import latest_text
+from actions.tracker import action_before_latest_message, latest_text
 from actions.validators import normalize_email
 
 
@@ -62,17 +62,8 @@ _ANSWERS_TO_REPEAT = ("utter_password_requirements", "utter_support_contact")
 
 def answer_just_given(tracker: Tracker) -> Optional[Text]:
     """The last response before the latest visitor message, if it is one to give again."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind == "user":
-            if seen_user:
-                return None
-            seen_user = True
-        elif kind == "action" and seen_user and event.get("name") != "action_listen":
-            name = event.get("name")
-            return name if name in _ANSWERS_TO_REPEAT else None
-    return None
+    name = action_before_latest_message(tracker)
+    return name if name in _ANSWERS_TO_REPEAT else None
 
 
 def recent_topic_form(tracker: Tracker) -> Optional[Text]:

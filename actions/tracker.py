@@ -52,6 +52,23 @@ def slot_before_latest_message(tracker: Tracker, slot: Text) -> Any:
     return value
 
 
+def action_before_latest_message(tracker: Tracker) -> Optional[Text]:
+    """The last action (a response included) before the latest user message, listening and slot
+    extraction left out; None when there is none since the message before it."""
+    seen_user = False
+    for event in reversed(tracker.events or []):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return None
+            seen_user = True
+        elif kind == "action" and seen_user:
+            name = event.get("name")
+            if name not in ("action_listen", "action_extract_slots"):
+                return name if isinstance(name, str) else None
+    return None
+
+
 def user_messages(tracker: Tracker) -> List[Dict[Text, Any]]:
     """The visitor's messages (user events) of this conversation session, oldest first."""
     messages: List[Dict[Text, Any]] = []
