@@ -779,9 +779,9 @@ def _gateway_cost(pair: dict[str, RunResult], rasa_api: bool) -> str:
         "in Rasa")
     if rasa_api:
         text += (
-            ", which with its HTTP API on (`RASA_API_TOKEN`, as in this stack) also serves the "
-            "gateway's read of the tracker after every answer (`GET /conversations/<id>/tracker`, "
-            "the understood intent for the advisers)")
+            ", which on the gateway path reads the message's metadata and answers with the "
+            "turn's summary (`bot/rasa_ext/channel.py`: the understood intent for the advisers; "
+            "no tracker is read per turn)")
     return text + (
         f". Where CPU is the limit that extra cost lowers the throughput "
         f"({gateway.turns_per_s:.1f} vs {direct.turns_per_s:.1f} turns/s, "
