@@ -54,7 +54,7 @@ from actions.identity import (
     VerifiedIdentityValidator,
     identity_expired_events,
 )
-from actions.tracker import latest_intent
+from actions.tracker import action_before_latest_message, latest_intent
 from common.polish import format_iso_date
 
 logger = logging.getLogger(__name__)
@@ -331,16 +331,7 @@ def mentioned_packages(tracker: Tracker) -> List[str]:
 def answered_just_before(tracker: Tracker) -> bool:
     """Whether the assistant's last action before the latest message was a price-list answer
     (so the message follows up on it)."""
-    seen_user = False
-    for event in reversed(tracker.events or []):
-        kind = event.get("event")
-        if kind == "user":
-            if seen_user:
-                return False
-            seen_user = True
-        elif kind == "action" and seen_user and event.get("name") != "action_listen":
-            return event.get("name") == "action_packages_info"
-    return False
+    return action_before_latest_message(tracker) == "action_packages_info"
 
 
 def _context(tracker: Tracker) -> Tuple[Optional[str], List[str]]:
