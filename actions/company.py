@@ -329,25 +329,8 @@ _ROLE_STEMS = (
 
 # "…, nie pracownik", "a nie magazynierem": the role named right after it is the wrong one.
 _NEGATED_BEFORE = re.compile(r"\bnie\s+(?:jako\s+|na\s+)?$")
-
-
-def role_in_text(text: Any) -> Optional[str]:
-    """The role a message names by a role word, leaving out the ones it negates ("jako
-    księgowa, nie pracownik"); with "na <rola>" the one after "na" (the new one), else the last
-    one named."""
-    folded = _role_text(text)
-    found = []
-    for pattern, code in _ROLE_STEMS:
-        for match in pattern.finditer(folded):
-            if not _NEGATED_BEFORE.search(folded[: match.start()]):
-                found.append((match.start(), code))
-    if not found:
-        return None
-    found.sort()
-    after_na = [code for start, code in found if re.search(r"\bna\s+(?:role\s+)?$", folded[:start])]
-    return after_na[-1] if after_na else found[-1][1]
-
-
+# "zmień na księgową": the role after "na" is the new one.
+_NEW_ROLE_BEFORE = re.compile(r"\bna\s+(?:role\s+)?$")
 # Words that make a role word the role given ("jako księgową", "z rolą magazynier", "rola:
 # zarząd"), not a description of the person ("dodaj naszą księgową", "nowego pracownika").
 # A role word standing as an item of a list of values ("Tomasz Wrona, t.wrona@…, pracownik")
@@ -356,37 +339,48 @@ _ROLE_CUE_BEFORE = re.compile(
     r"(?:\bjako|\bz\s+rol\w*|\brol\w*|\bna(?:\s+rol\w*)?|\bma\s+(?:byc|miec)(?:\s+rol\w*)?"
     r"|\buprawnieni\w*|^|[,;\n])\s*[:=-]?\s*$"
 )
-
-
 _ADDRESS_LIKE = re.compile(r"\S+@\S+")
 
 
-def _role_text(text: Any) -> str:
-    """The folded text with e-mail addresses blanked out ("ksiegowa.nowa@…" names no role),
-    offsets kept."""
-    return _ADDRESS_LIKE.sub(lambda match: " " * len(match.group(0)), fold(text))
-
-
-def role_given_in_text(text: Any) -> Optional[str]:
-    """The role a message gives with a role cue ("dodaj x@y.pl jako magazyniera"), else None."""
-    folded = _role_text(text)
+def _role_mentions(text: Any) -> List[Tuple[str, str]]:
+    """Every role word of a message in order, as (role code, the folded text before it); words
+    inside e-mail addresses ("ksiegowa.nowa@…") name no role."""
+    folded = _ADDRESS_LIKE.sub(lambda match: " " * len(match.group(0)), fold(text))
     found = sorted(
         (match.start(), code)
         for pattern, code in _ROLE_STEMS
         for match in pattern.finditer(folded)
-        if _ROLE_CUE_BEFORE.search(folded[: match.start()])
-        and not _NEGATED_BEFORE.search(folded[: match.start()])
     )
-    return found[0][1] if found else None
+    return [(code, folded[:start]) for start, code in found]
+
+
+def role_in_text(text: Any) -> Optional[str]:
+    """The role a message names by a role word, leaving out the ones it negates ("jako
+    księgowa, nie pracownik"); with "na <rola>" the one after "na" (the new one), else the last
+    one named."""
+    named = [
+        (code, before) for code, before in _role_mentions(text)
+        if not _NEGATED_BEFORE.search(before)
+    ]
+    if not named:
+        return None
+    after_na = [code for code, before in named if _NEW_ROLE_BEFORE.search(before)]
+    return after_na[-1] if after_na else named[-1][0]
+
+
+def role_given_in_text(text: Any) -> Optional[str]:
+    """The role a message gives with a role cue ("dodaj x@y.pl jako magazyniera"), else None."""
+    return next(
+        (
+            code for code, before in _role_mentions(text)
+            if _ROLE_CUE_BEFORE.search(before) and not _NEGATED_BEFORE.search(before)
+        ),
+        None,
+    )
 
 
 def negates_a_role(text: Any) -> bool:
-    folded = _role_text(text)
-    return any(
-        _NEGATED_BEFORE.search(folded[: match.start()])
-        for pattern, _ in _ROLE_STEMS
-        for match in pattern.finditer(folded)
-    )
+    return any(_NEGATED_BEFORE.search(before) for _, before in _role_mentions(text))
 
 
 def is_correction(text: str) -> bool:
