@@ -43,8 +43,9 @@ from actions.account import KeepAskingForEmail
 from actions.confirmation import ConfirmedFormValidator
 from actions.forms import CancelForm
 from actions.idempotency import idempotency_key
-from actions.people import fold
 from actions.identity import requester_of
+from actions.packages import package_code
+from actions.people import fold
 from actions.tracker import latest_intent, slot_before_latest_message
 from actions.validators import (
     EMAIL_SLOT,
@@ -296,24 +297,23 @@ def parse_package(value: Any) -> Optional[str]:
     return code if code in PACKAGE_NAMES else None
 
 
-# Values a message carries whatever its intent ("chcę się zarejestrować, mam ID 68577 PIN 4821",
-# "zły NIP, poprawny 526-025-02-74"): an address, a NIP, a labelled ID and a labelled PIN. They
-# are read from the text, so a value the NLU did not tag is not lost.
-_NIP_CUE = re.compile(r"\bNIP", re.IGNORECASE)
-
-
 _PACKAGE_FIRST = re.compile(
     r"^\W*(?:(?:to\s+|no\s+to\s+|wybieram\s+|biore\s+)?(?:pakiet\s+)?)"
     r"(zielon|srebrn|zlot)\w*\s*(?:pakiet\w*\s*)?[,.;:!-]"
 )
-_PACKAGE_STEM_CODES = {"zielon": "green", "srebrn": "silver", "zlot": "gold"}
 
 
 def package_answered_first(text: Any) -> Optional[str]:
     """The package a message opens with before a comma ("srebrny, 299 zł rocznie tak?"), as a
     code; None for a question about one ("a złoty?", "ile kosztuje srebrny?")."""
     match = _PACKAGE_FIRST.match(fold(text)) if isinstance(text, str) else None
-    return _PACKAGE_STEM_CODES[match.group(1)] if match else None
+    return package_code(match.group(1)) if match else None
+
+
+# Values a message carries whatever its intent ("chcę się zarejestrować, mam ID 68577 PIN 4821",
+# "zły NIP, poprawny 526-025-02-74"): an address, a NIP, a labelled ID and a labelled PIN. They
+# are read from the text, so a value the NLU did not tag is not lost.
+_NIP_CUE = re.compile(r"\bNIP", re.IGNORECASE)
 
 
 def values_in_text(text: Any) -> Dict[str, str]:
