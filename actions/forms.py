@@ -116,3 +116,72 @@ class ActionValueForTopic(Action):
             if address:
                 values["email"] = address
         return values
+
+
+# --- "nic nie przyszło": the e-mail just sent did not arrive -------------------------------
+
+# The operations that send a link, with the form that sends it again and the slot recording
+# where it went (set only when it was sent).
+_LINK_SENDERS: Dict[Text, Tuple[Text, Text]] = {
+    "action_request_password_reset": ("reset_password_form", "last_reset_email"),
+    "action_resend_activation": ("resend_activation_form", "activation_email"),
+    "action_register_account": ("resend_activation_form", "activation_email"),
+}
+# A link is sent again once on request; after that the backend's hourly limits would soon refuse
+# anyway, and a mail that twice does not arrive needs a person (a mistyped address, a filter).
+_RESENDS_ON_REQUEST = 1
+
+
+class ActionMailNotReceived(Action):
+    """The visitor says the e-mail did not arrive, with no form open. Right after a reset link
+    or an activation link was sent, it is sent again to the same address (with the spam hint;
+    the form's action reports the backend's limits honestly); a second time the visitor is
+    pointed to a person. With no link sent lately, they are told what the codes are for."""
+
+    def name(self) -> Text:
+        return "action_mail_not_received"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        sender = _latest_link_sender(tracker)
+        if sender is None:
+            dispatcher.utter_message(response="utter_verification_code_not_pending")
+            return []
+        form, address_slot = _LINK_SENDERS[sender]
+        address = tracker.get_slot(address_slot)
+        if not isinstance(address, str) or not address:
+            dispatcher.utter_message(response="utter_verification_code_not_pending")
+            return []
+        if _times_run(tracker, form) > _RESENDS_ON_REQUEST:
+            dispatcher.utter_message(response="utter_mail_still_not_received")
+            return []
+        dispatcher.utter_message(response="utter_mail_not_received_sending_again")
+        return [SlotSet("email", address), FollowupAction(form)]
+
+
+def _latest_link_sender(tracker: Tracker) -> Optional[Text]:
+    """The operation that sent a link within the last `_TOPIC_REACH` visitor messages."""
+    users_seen = 0
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            users_seen += 1
+            if users_seen > _TOPIC_REACH:
+                return None
+        elif kind == "action" and event.get("name") in _LINK_SENDERS:
+            return event["name"]
+    return None
+
+
+def _times_run(tracker: Tracker, form: Text) -> int:
+    """How many times the link of `form` was sent in this conversation session."""
+    senders = {name for name, (sent_by, _) in _LINK_SENDERS.items() if sent_by == form}
+    count = 0
+    for event in tracker.events:
+        kind = event.get("event")
+        if kind in ("restart", "session_started"):
+            count = 0
+        elif kind == "action" and event.get("name") in senders:
+            count += 1
+    return count

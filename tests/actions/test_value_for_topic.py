@@ -9,7 +9,7 @@ import pytest
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.forms import ActionValueForTopic
+from actions.forms import ActionMailNotReceived, ActionValueForTopic
 from tests.actions.helpers import make_tracker, user_event
 
 
@@ -107,3 +107,80 @@ async def test_a_follow_up_with_no_value_gets_the_answer_again(answer):
         user_event("8?", "inform"),
     ]
     assert await run(events) == ([], [answer])
+
+
+# ------------------------------------------------------------ an e-mail that did not arrive
+
+
+async def run_not_received(events: List[Dict[str, Any]], slots: Dict[str, Any]):
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(events=events, slots=slots)
+    result = await ActionMailNotReceived().run(dispatcher, tracker, {})
+    return result, [m.get("response") for m in dispatcher.messages]
+
+
+def reset_sent(address: str = ADDRESS) -> List[Dict[str, Any]]:
+    return [
+        user_event("zapomniałem hasła", "reset_password"),
+        bot("reset_password_form"), bot("action_listen"),
+        user_event(address, "inform"),
+        bot("reset_password_form"), bot("action_request_password_reset"),
+        bot("utter_password_reset_sent"), bot("action_listen"),
+    ]
+
+
+async def test_a_reset_link_that_did_not_arrive_is_sent_again_to_the_same_address():
+    events = reset_sent() + [user_event("nic nie przyszło", "code_not_received")]
+    assert await run_not_received(events, {"last_reset_email": ADDRESS}) == (
+        [SlotSet("email", ADDRESS), FollowupAction("reset_password_form")],
+        ["utter_mail_not_received_sending_again"],
+    )
+
+
+@pytest.mark.parametrize("sender", ["action_register_account", "action_resend_activation"])
+async def test_an_activation_link_that_did_not_arrive_is_sent_again(sender):
+    events = [
+        user_event("tak", "affirm"), bot(sender), bot("utter_activation_resent"),
+        bot("action_listen"),
+        user_event("dalej nie ma, sprawdziłam spam", "code_not_received"),
+    ]
+    assert await run_not_received(events, {"activation_email": ADDRESS}) == (
+        [SlotSet("email", ADDRESS), FollowupAction("resend_activation_form")],
+        ["utter_mail_not_received_sending_again"],
+    )
+
+
+async def test_a_link_sent_again_that_still_did_not_arrive_points_to_a_person():
+    events = reset_sent() + [
+        user_event("nic nie przyszło", "code_not_received"),
+        bot("action_mail_not_received"), bot("reset_password_form"),
+        bot("action_request_password_reset"), bot("utter_password_reset_sent"),
+        bot("action_listen"),
+        user_event("dalej nic", "code_not_received"),
+    ]
+    assert await run_not_received(events, {"last_reset_email": ADDRESS}) == (
+        [], ["utter_mail_still_not_received"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("events", "slots"),
+    [
+        # nothing was sent in this conversation
+        ([user_event("kod nie przyszedł", "code_not_received")], {}),
+        # the reset was refused (no address recorded as sent)
+        (reset_sent() + [user_event("nic nie przyszło", "code_not_received")], {}),
+        # the link was sent four messages ago: another topic since
+        (
+            reset_sent()
+            + [user_event("ile kosztuje srebrny?", "packages_info"), bot("action_packages_info"),
+               bot("action_listen")] * 3
+            + [user_event("nic nie przyszło", "code_not_received")],
+            {"last_reset_email": ADDRESS},
+        ),
+    ],
+)
+async def test_with_no_link_sent_lately_the_visitor_hears_what_codes_are_for(events, slots):
+    assert await run_not_received(events, slots) == (
+        [], ["utter_verification_code_not_pending"]
+    )
