@@ -425,3 +425,19 @@ def test_a_refined_intent_meets_the_intent_it_was_split_from_and_no_other():
     asked = bc.Observation(intent="done", names=["utter_you_are_welcome_question"])
     assert bc.evaluate_turn(thanks, asked) == ["missing closing"]
     assert set(bc.REFINED_INTENTS) <= set(bc.INTENTS)
+
+
+def test_a_contextual_refinement_counts_only_when_the_turn_did_what_was_asked():
+    resend = bc.Expect("reset_password", {}, (), ("not_understood",))
+    sent_again = bc.Observation(
+        intent="code_not_received",
+        names=["action_mail_not_received", "reset_password_form", "action_request_password_reset"],
+    )
+    assert bc.evaluate_turn(resend, sent_again) == []
+    only_explained = bc.Observation(
+        intent="code_not_received", names=["action_mail_not_received"]
+    )
+    assert bc.evaluate_turn(resend, only_explained) == [
+        "intent code_not_received (expected reset_password)"
+    ]
+    assert all(expected in bc.REFINED_INTENTS for expected, _ in bc.REFINED_ONLY_WITH)
