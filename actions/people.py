@@ -227,6 +227,73 @@ def name_in_request(text: Any) -> Optional[str]:
     return name
 
 
+# --- a name in the genitive -------------------------------------------------------------------
+
+# "na pana Jana Nowickiego", "właściciela, pana Jana…", "licencja pani Anny Nowickiej": after
+# "pana" the name is in the genitive (or accusative, the same form for men); after "pani" it is
+# when the first name ends as a genitive does (Anny, Ewy, Marii); after "panią" it is in the
+# accusative (Annę Nowicką).
+_TITLE_BEFORE = re.compile(r"(?<!\w)(pana|pani|panią)\s+$", re.IGNORECASE)
+# Men's first names whose genitive drops an "e" (Marek -> Marka): not derivable by rule.
+_MALE_GENITIVE_FIRST_NAMES = {
+    "marka": "Marek", "jacka": "Jacek", "leszka": "Leszek", "pawla": "Paweł",
+    "wojtka": "Wojtek", "franciszka": "Franciszek", "zbyszka": "Zbyszek", "karola": "Karol",
+}
+
+
+def _male_nominative(word: str, first: bool) -> str:
+    folded = fold(word)
+    if first and folded in _MALE_GENITIVE_FIRST_NAMES:
+        return _MALE_GENITIVE_FIRST_NAMES[folded]
+    if folded.endswith("iego"):
+        return word[:-3]  # Nowickiego -> Nowicki, Antoniego -> Antoni
+    if folded.endswith("ego"):
+        return word[:-3] + "y"  # Jerzego -> Jerzy
+    if (folded.endswith("y") or word.endswith("ę")) and not first:
+        return word[:-1] + "a"  # Wrony, Wronę -> Wrona
+    if folded.endswith("a"):
+        return word[:-1]  # Jana -> Jan, Nowaka -> Nowak
+    return word
+
+
+def _female_nominative(word: str) -> str:
+    folded = fold(word)
+    if folded.endswith(("kiej", "giej")):
+        return word[:-3] + "a"  # Nowickiej -> Nowicka
+    if folded.endswith("ej"):
+        return word[:-2] + "a"  # Nowej -> Nowa
+    if folded.endswith("ii"):
+        return word[:-1] + "a"  # Marii -> Maria
+    if folded.endswith("y"):
+        return word[:-1] + "a"  # Anny -> Anna, Wrony -> Wrona
+    if folded.endswith(("si", "zi", "ci", "ni")):
+        return word + "a"  # Kasi -> Kasia
+    return word  # Lis, Nowak: women's surnames ending in a consonant do not change
+
+
+def nominative_after_title(text: Any, name: str) -> str:
+    """The name in the nominative when the text has it in the genitive after "pana" / "pani"
+    ("pana Jana Nowickiego" -> "Jan Nowicki", "pani Anny Nowickiej" -> "Anna Nowicka"); any
+    other name as it is. Irregular surnames (Wróbla) stay inflected: the summary shows them."""
+    if not isinstance(text, str) or not name:
+        return name
+    position = text.find(name)
+    title = _TITLE_BEFORE.search(text[:position]) if position >= 0 else None
+    words = name.split()
+    if title is None or len(words) < 2:
+        return name
+    if fold(title.group(1)) == "pana":
+        return " ".join(
+            "-".join(_male_nominative(part, i == 0) for part in w.split("-"))
+            for i, w in enumerate(words)
+        )
+    if title.group(1).lower() == "panią":  # accusative: Annę Nowicką -> Anna Nowicka
+        return " ".join(w[:-1] + "a" if w.endswith(("ę", "ą")) else w for w in words)
+    if fold(words[0]).endswith(("y", "i")):
+        return " ".join("-".join(map(_female_nominative, w.split("-"))) for w in words)
+    return name
+
+
 # --- finding a member by name -----------------------------------------------------------------
 
 

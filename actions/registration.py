@@ -45,7 +45,7 @@ from actions.forms import CancelForm
 from actions.idempotency import idempotency_key
 from actions.identity import requester_of
 from actions.packages import package_code
-from actions.people import fold
+from actions.people import fold, nominative_after_title
 from actions.tracker import latest_intent, slot_before_latest_message
 from actions.validators import (
     EMAIL_SLOT,
@@ -739,7 +739,7 @@ def person_name_in(tracker: Tracker, value: Any) -> Optional[str]:
             continue
         name = parse_person_name(whole_name(text, start, end))
         if name is not None:
-            return name
+            return parse_person_name(nominative_after_title(text, name))
     return parse_person_name(value)
 
 

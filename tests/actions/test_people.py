@@ -12,6 +12,7 @@ from actions.people import (
     find_members_by_name,
     name_from_answer,
     name_in_request,
+    nominative_after_title,
 )
 
 MEMBERS = [
@@ -147,3 +148,24 @@ def test_short_first_names_in_another_case(text, emails):
 )
 def test_role_given_only_with_a_cue(text, role):
     assert role_given_in_text(text) == role
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "expected"),
+    [
+        ("Licencja jest na właściciela, pana Jana Nowickiego.", "Jana Nowickiego", "Jan Nowicki"),
+        ("na pana Marka Wronę", "Marka Wronę", "Marek Wrona"),
+        ("pana Pawła Kowalczyka-Nowaka", "Pawła Kowalczyka-Nowaka", "Paweł Kowalczyk-Nowak"),
+        ("pana Jerzego Nowaka", "Jerzego Nowaka", "Jerzy Nowak"),
+        ("licencja pani Anny Nowickiej", "Anny Nowickiej", "Anna Nowicka"),
+        ("na panią Annę Nowicką", "Annę Nowicką", "Anna Nowicka"),
+        ("pani Ewy Lis", "Ewy Lis", "Ewa Lis"),
+        ("pani Marii Wrony", "Marii Wrony", "Maria Wrona"),
+        # already in the nominative, or no title: as written
+        ("pani Anna Nowak", "Anna Nowak", "Anna Nowak"),
+        ("Jan Nowicki", "Jan Nowicki", "Jan Nowicki"),
+        ("to licencja Jana Nowickiego", "Jana Nowickiego", "Jana Nowickiego"),
+    ],
+)
+def test_a_name_after_pana_or_pani_is_given_in_the_nominative(text, name, expected):
+    assert nominative_after_title(text, name) == expected

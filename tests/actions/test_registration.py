@@ -955,6 +955,8 @@ async def test_name_correction_keeps_the_whole_name(domain):
         ("Łukasz Żółć", "Łukasz", "Łukasz Żółć"),
         ("nazywam się Ewa Lis", "Ewa", "Ewa Lis"),
         ("jestem tomasz wrona", "tomasz", "Tomasz Wrona"),
+        # the licence holder named in the genitive is kept in the nominative
+        ("Licencja jest na właściciela, pana Jana Nowickiego.", "Jana", "Jan Nowicki"),
     ],
 )
 async def test_whole_names_are_kept(domain, text, tagged, name):
