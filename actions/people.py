@@ -22,7 +22,7 @@ _EMAIL_TOKEN = re.compile(r"[^\s<>()\[\]{},;:\"'„”]+@[^\s<>()\[\]{},;:\"'„
 _UPPER = "A-ZĄĆĘŁŃÓŚŹŻ"
 _LOWER = "a-ząćęłńóśźżäöüéè"
 # A capitalised name word, hyphenated parts included ("Kowalczyk-Nowak", "Żółć").
-_NAME_WORD = rf"[{_UPPER}][{_LOWER}]+(?:-[{_UPPER}][{_LOWER}]+)*"
+_NAME_WORD = rf"[{_UPPER}][{_LOWER}]{{2,}}(?:-[{_UPPER}][{_LOWER}]+)*"  # 3 letters at least: "Na razie" is no name
 _NAME_RUN = re.compile(rf"(?<![\w@.-]){_NAME_WORD}(?:\s+{_NAME_WORD}){{0,3}}(?![\w@-])")
 _WORD = re.compile(rf"[{_UPPER}{_LOWER}]+(?:['’-][{_UPPER}{_LOWER}]+)*", re.IGNORECASE)
 
@@ -44,6 +44,8 @@ _NOT_NAMES = frozenset(
     kto ktory ktora gdzie kiedy dlaczego czemu ile prosze pomocy pomoc telefon numer
     moge mozna da sie siebie mnie mi kogos wszystkich wszystko kazdego teraz juz jeszcze
     firmowe aplikacji aplikacja dostepy uprawnienia
+    obecny obecna obecnie aktualny aktualna aktualnie stary stara starego poprzedni poprzednia
+    dotychczasowy dotychczasowa
     """.split()
 )
 
@@ -86,8 +88,11 @@ _OTHER_PERSON = re.compile(
     r"|pani|pana|panu)\b",
     re.IGNORECASE,
 )
-# "z X na Y": X is the current address.
-_FROM_CUE = re.compile(r"\bz\s*:?\s*$")
+# "z X na Y", "obecny adres: X", "aktualny login to X": X is the current address.
+_FROM_CUE = re.compile(
+    r"(?:\bz\s*:?|\b(?:obecn|aktualn|star|dotychczasow)\w*\s+(?:adres\w*|mail\w*|e-?mail\w*"
+    r"|login\w*)(?:\s+(?:to|jest|mam))?\s*[:=-]?)\s*$"
+)
 
 
 def fold(text: Any) -> str:
@@ -109,7 +114,7 @@ class MessageAddresses:
     own: List[str] = field(default_factory=list)
     member: List[str] = field(default_factory=list)
     new: List[str] = field(default_factory=list)
-    # an address after "z" in "z X na Y" (the current login)
+    # an address after "z" in "z X na Y" or after "obecny adres" (the current login)
     current: List[str] = field(default_factory=list)
 
     def all(self) -> List[str]:

@@ -1022,7 +1022,9 @@ def test_company_actions_statuses_and_responses_match_the_domain():
 def test_a_login_change_that_names_nobody_else_is_the_visitors_own():
     form = ValidateChangeLoginEmailForm()
     for text in ("chcę zmienić maila do logowania", "jak zmienic login w ing ksiegowosc",
-                 "Zmiana adresu e-mail do logowania"):
+                 "Zmiana adresu e-mail do logowania",
+                 "Aktualny login mi nie pasuje, zmiana poproszę",
+                 "Czy jest możliwość zmiany adresu, który służy jako login? Na razie tylko pytam."):
         tracker = activation("change_login_email_form", {}, text=text, intent="change_login_email")
         assert form.member_from_request(tracker, classify_addresses(text)) == "mój", text
     for text in ("zmień login pracownika", "chcę zmienić jej adres do logowania",
@@ -1032,6 +1034,11 @@ def test_a_login_change_that_names_nobody_else_is_the_visitors_own():
     text = "zmień login Tomasza Wrony"
     tracker = activation("change_login_email_form", {}, text=text, intent="change_login_email")
     assert form.member_from_request(tracker, classify_addresses(text)) == "Tomasza Wrony"
+    # the current address is the login to change (the visitor's own one is found by it)
+    text = "Dobrze, w takim razie proszę o zmianę. Obecny adres: anna@biuro.pl"
+    tracker = activation("change_login_email_form", {}, text=text, intent="change_login_email")
+    assert classify_addresses(text).current == ["anna@biuro.pl"]
+    assert form.member_from_request(tracker, classify_addresses(text)) == "anna@biuro.pl"
 
 
 async def test_which_member_question_lists_the_company_first(
