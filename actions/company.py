@@ -563,12 +563,14 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
             if given or has_entity or tracker.get_slot(ROLE_SLOT) is not None:
                 return {ROLE_SLOT: given}
             return {}
-        if requested is None and not has_entity and tracker.get_slot(ROLE_SLOT) is None:
+        # a value the slot mapping took from an unmapped entity ("pracwnik") is no role yet
+        no_role_yet = tracker.get_slot(ROLE_SLOT) not in ROLE_CODES
+        if requested is None and not has_entity and no_role_yet:
             role = role_in_text(latest_text(tracker))
             return {ROLE_SLOT: role} if role else {}
         if (
             requested == ROLE_SLOT
-            and tracker.get_slot(ROLE_SLOT) is None
+            and no_role_yet
             and user_just_spoke(tracker)
             and latest_intent(tracker)
             not in ("stop", "deny", "goodbye", "human_handoff", *QUESTION_INTENTS)

@@ -1324,3 +1324,16 @@ async def test_the_address_corrected_while_the_role_is_asked(live_backend, grant
     assert values["member_email"] == "piotr.wrona.nowy@majafirma.pl"
     assert values["requested_slot"] == "role"
     assert messages == []  # no "that is no role"
+
+
+@pytest.mark.parametrize("form", [ValidateChangeRoleForm, ValidateAddUserForm])
+async def test_a_mistyped_role_the_nlu_tagged_but_could_not_map_is_read_from_the_words(form):
+    # the from_entity mapping put the unmapped value "pracwnik" into the slot
+    tracker = form_turn(
+        form().form_name(), {"member_email": "piotr.wrona@majafirma.pl"}, requested="role",
+        text="pracwnik", intent="inform", candidates={"role": "pracwnik"},
+        entities=[{"entity": "role", "value": "pracwnik", "start": 0, "end": 8}],
+    )
+    dispatcher = CollectingDispatcher()
+    assert await form().extract_role(dispatcher, tracker, {}) == {"role": "employee"}
+    assert dispatcher.messages == []
