@@ -484,9 +484,11 @@ class CompanyFormValidator(ConfirmedFormValidator, VerifiedIdentityValidator):
     def member_from_correction(
         self, tracker: Tracker, addresses: MessageAddresses
     ) -> Optional[str]:
-        return self._member_named(
-            tracker, addresses.member + addresses.new + addresses.current
-        )
+        found = addresses.member + addresses.new + addresses.current
+        text = latest_text(tracker)
+        if not found and not name_runs(text) and role_in_text(text):
+            return None  # "nie, sorry, magazyniera": the role is corrected, not the member
+        return self._member_named(tracker, found)
 
     def _member_named(self, tracker: Tracker, addresses: List[str]) -> Optional[str]:
         """The first of `addresses`, else the longest name in the latest message; in a short

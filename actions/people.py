@@ -45,7 +45,7 @@ _NOT_NAMES = frozenset(
     moge mozna da sie siebie mnie mi kogos wszystkich wszystko kazdego teraz juz jeszcze
     firmowe aplikacji aplikacja dostepy uprawnienia
     obecny obecna obecnie aktualny aktualna aktualnie stary stara starego poprzedni poprzednia
-    dotychczasowy dotychczasowa
+    dotychczasowy dotychczasowa sorry sorki sory przepraszam pardon
     """.split()
 )
 

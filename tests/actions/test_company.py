@@ -1337,3 +1337,16 @@ async def test_a_mistyped_role_the_nlu_tagged_but_could_not_map_is_read_from_the
     dispatcher = CollectingDispatcher()
     assert await form().extract_role(dispatcher, tracker, {}) == {"role": "employee"}
     assert dispatcher.messages == []
+
+
+async def test_a_role_named_at_the_summary_corrects_the_role_not_the_member():
+    form = ValidateChangeRoleForm()
+    tracker = form_turn(
+        "change_role_form",
+        {"member_email": "lukasz.zolc@majafirma.pl", "role": "management"},
+        requested="confirmation", text="nie, sorry, magazyniera", intent="inform",
+        candidates={},
+    )
+    assert form.member_from_correction(tracker, classify_addresses("nie, sorry, magazyniera")) is None
+    dispatcher = CollectingDispatcher()
+    assert await form.extract_member_email(dispatcher, tracker, {}) == {}
