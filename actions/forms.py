@@ -8,6 +8,7 @@ next run of a form starts clean and nothing typed for a cancelled operation is r
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import re
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -15,6 +16,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.people import fold
 from actions.tracker import action_before_latest_message, latest_text
 from actions.validators import normalize_email
 
@@ -136,7 +138,9 @@ class ActionMailNotReceived(Action):
     """The visitor says the e-mail did not arrive, with no form open. Right after a reset link
     or an activation link was sent, it is sent again to the same address (with the spam hint;
     the form's action reports the backend's limits honestly); a second time the visitor is
-    pointed to a person. With no link sent lately, they are told what the codes are for."""
+    pointed to a person. With no link sent lately, a message naming the reset or the activation
+    link starts that form (it asks for the address); otherwise the visitor is told what the
+    verification codes are for."""
 
     def name(self) -> Text:
         return "action_mail_not_received"
@@ -146,6 +150,10 @@ class ActionMailNotReceived(Action):
     ) -> List[EventType]:
         sender = _latest_link_sender(tracker)
         if sender is None:
+            # "link do zmiany hasła nie przyszedł" as a first message: that link is wanted again
+            form = _link_named(latest_text(tracker))
+            if form is not None:
+                return [FollowupAction(form)]
             dispatcher.utter_message(response="utter_verification_code_not_pending")
             return []
         form, address_slot = _LINK_SENDERS[sender]
@@ -158,6 +166,25 @@ class ActionMailNotReceived(Action):
             return []
         dispatcher.utter_message(response="utter_mail_not_received_sending_again")
         return [SlotSet("email", address), FollowupAction(form)]
+
+
+# Words naming the link that did not arrive, by the form that sends it (folded text).
+_LINK_WORDS: Tuple[Tuple[Text, "re.Pattern[str]"], ...] = (
+    ("reset_password_form", re.compile(r"\b(?:hasl\w*|reset\w*)")),
+    ("resend_activation_form", re.compile(r"\baktywac\w*|\baktywuj\w*")),
+)
+
+
+def _link_named(text: Text) -> Optional[Text]:
+    """The form whose link the message names ("link do zmiany hasła"), None for a code or
+    nothing named."""
+    folded = fold(text)
+    if re.search(r"\bkod\w*", folded):
+        return None
+    for form, words in _LINK_WORDS:
+        if words.search(folded):
+            return form
+    return None
 
 
 def _latest_link_sender(tracker: Tracker) -> Optional[Text]:

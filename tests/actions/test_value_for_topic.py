@@ -184,3 +184,18 @@ async def test_with_no_link_sent_lately_the_visitor_hears_what_codes_are_for(eve
     assert await run_not_received(events, slots) == (
         [], ["utter_verification_code_not_pending"]
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "form"),
+    [
+        ("link do zmiany hasła nie przyszedł", "reset_password_form"),
+        ("mail z resetem nie doszedl", "reset_password_form"),
+        ("nie dostałam linku aktywacyjnego", "resend_activation_form"),
+    ],
+)
+async def test_a_named_link_that_did_not_arrive_starts_its_form_when_none_was_sent_here(
+    text, form
+):
+    events = [user_event(text, "code_not_received")]
+    assert await run_not_received(events, {}) == ([FollowupAction(form)], [])
