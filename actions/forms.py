@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 import re
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
@@ -68,8 +68,10 @@ def answer_just_given(tracker: Tracker) -> Optional[Text]:
     return name if name in _ANSWERS_TO_REPEAT else None
 
 
-def recent_topic_form(tracker: Tracker) -> Optional[Text]:
-    """The form whose topic the conversation was on just before the latest message."""
+def latest_recent_action(tracker: Tracker, names: Iterable[Text]) -> Optional[Text]:
+    """The latest of `names` run before the latest message, within the last `_TOPIC_REACH`
+    visitor messages."""
+    wanted = frozenset(names)
     users_seen = 0
     for event in reversed(tracker.events):
         kind = event.get("event")
@@ -77,11 +79,16 @@ def recent_topic_form(tracker: Tracker) -> Optional[Text]:
             users_seen += 1
             if users_seen > _TOPIC_REACH:
                 return None
-        elif kind == "action" and users_seen >= 1:
-            for form, markers in _TOPIC_MARKERS.items():
-                if event.get("name") in markers:
-                    return form
+        elif kind == "action" and users_seen >= 1 and event.get("name") in wanted:
+            return event["name"]
     return None
+
+
+def recent_topic_form(tracker: Tracker) -> Optional[Text]:
+    """The form whose topic the conversation was on just before the latest message."""
+    form_of = {marker: form for form, markers in _TOPIC_MARKERS.items() for marker in markers}
+    marker = latest_recent_action(tracker, form_of)
+    return form_of[marker] if marker else None
 
 
 class ActionValueForTopic(Action):
@@ -148,7 +155,7 @@ class ActionMailNotReceived(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        sender = _latest_link_sender(tracker)
+        sender = latest_recent_action(tracker, _LINK_SENDERS)
         if sender is None:
             # "link do zmiany hasła nie przyszedł" as a first message: that link is wanted again
             form = _link_named(latest_text(tracker))
@@ -184,20 +191,6 @@ def _link_named(text: Text) -> Optional[Text]:
     for form, words in _LINK_WORDS:
         if words.search(folded):
             return form
-    return None
-
-
-def _latest_link_sender(tracker: Tracker) -> Optional[Text]:
-    """The operation that sent a link within the last `_TOPIC_REACH` visitor messages."""
-    users_seen = 0
-    for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind == "user":
-            users_seen += 1
-            if users_seen > _TOPIC_REACH:
-                return None
-        elif kind == "action" and event.get("name") in _LINK_SENDERS:
-            return event["name"]
     return None
 
 
