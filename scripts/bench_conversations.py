@@ -1195,6 +1195,13 @@ def render_report(results: list[ConversationResult], *, elapsed_s: float,
     unrealised_lines = ", ".join(f"`{tag}`" for tag in unrealised) or "none"
     tag_lines = "\n".join(f"| `{tag}` | {', '.join(f'`{p}`' for p in patterns)} |"
                           for tag, patterns in TAGS.items())
+    refined_lines = "; ".join(
+        f"`{refined}` for `{expected}`"
+        + (f" (only when the turn ran `{REFINED_ONLY_WITH[expected, refined]}`)"
+           if (expected, refined) in REFINED_ONLY_WITH else "")
+        for expected, refinements in REFINED_INTENTS.items()
+        for refined in refinements
+    )
     return f"""# Conversation benchmark
 
 `make bench-conversations` (`scripts/bench_conversations.py`) — written by the script; re-run
@@ -1208,6 +1215,7 @@ it to refresh.
 - conversations: {len(results)} ({selection}); {overall.turns} turns; {overall.journeys}
   with an outcome; run time {elapsed_s / 60:.1f} min
 - broken off (a turn without an answer): {', '.join(errors) or 'none'}
+- intents the writer did not have, accepted for the one they refine: {refined_lines}
 
 ## Verdict
 
