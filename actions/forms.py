@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.people import fold
-from actions.tracker import action_before_latest_message, latest_text
+from actions.tracker import action_before_latest_message, latest_text, session_events
 from actions.validators import normalize_email
 
 
@@ -197,11 +197,8 @@ def _link_named(text: Text) -> Optional[Text]:
 def _times_run(tracker: Tracker, form: Text) -> int:
     """How many times the link of `form` was sent in this conversation session."""
     senders = {name for name, (sent_by, _) in _LINK_SENDERS.items() if sent_by == form}
-    count = 0
-    for event in tracker.events:
-        kind = event.get("event")
-        if kind in ("restart", "session_started"):
-            count = 0
-        elif kind == "action" and event.get("name") in senders:
-            count += 1
-    return count
+    return sum(
+        1
+        for event in session_events(tracker)
+        if event.get("event") == "action" and event.get("name") in senders
+    )

@@ -287,12 +287,13 @@ def nominative_after_title(text: Any, name: str) -> str:
     words = name.split()
     if title is None or len(words) < 2:
         return name
-    if fold(title.group(1)) == "pana":
+    title_word = title.group(1).lower()
+    if title_word == "pana":
         return " ".join(
             "-".join(_male_nominative(part, i == 0) for part in w.split("-"))
             for i, w in enumerate(words)
         )
-    if title.group(1).lower() == "panią":  # accusative: Annę Nowicką -> Anna Nowicka
+    if title_word == "panią":  # accusative: Annę Nowicką -> Anna Nowicka
         return " ".join(w[:-1] + "a" if w.endswith(("ę", "ą")) else w for w in words)
     if fold(words[0]).endswith(("y", "i")):
         return " ".join("-".join(map(_female_nominative, w.split("-"))) for w in words)

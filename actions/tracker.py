@@ -3,6 +3,8 @@
 - ``latest_intent`` / ``latest_text``: what the latest user message said.
 - ``slot_before_latest_message``: the value a slot had before the latest user message (what a
   mapping of that message may have overwritten).
+- ``session_events`` / ``user_messages``: the events, and the visitor's messages, of the
+  current conversation session.
 - ``latest_user_marker``: identifies the latest user message (idempotency keys of an operation
   that message confirmed).
 - ``drop_slot_candidates``: removes slot candidates (the SlotSet events at the end of the
@@ -69,16 +71,22 @@ def action_before_latest_message(tracker: Tracker) -> Optional[Text]:
     return None
 
 
+def session_events(tracker: Tracker) -> List[Dict[Text, Any]]:
+    """The events since the conversation session started (or was restarted), oldest first."""
+    events = list(tracker.events or [])
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].get("event") in _RESETTING_EVENTS:
+            return events[index + 1 :]
+    return events
+
+
 def user_messages(tracker: Tracker) -> List[Dict[Text, Any]]:
     """The visitor's messages (user events) of this conversation session, oldest first."""
-    messages: List[Dict[Text, Any]] = []
-    for event in tracker.events or []:
-        kind = event.get("event")
-        if kind in _RESETTING_EVENTS:
-            messages.clear()
-        elif kind == "user" and isinstance(event.get("text"), str):
-            messages.append(event)
-    return messages
+    return [
+        event
+        for event in session_events(tracker)
+        if event.get("event") == "user" and isinstance(event.get("text"), str)
+    ]
 
 
 def latest_user_marker(tracker: Tracker) -> Text:
