@@ -7,32 +7,26 @@ first checks the *schema* against JSON Schema's 2020-12 meta-schema and builds a
 on every call: about 25-30 ms of CPU per custom action, a third of Rasa's CPU per turn
 (docs/benchmarks/turn_profile.md). Checking the answer itself takes about 0.3 ms.
 
-``install()`` (called by ``bot.rasa_cli`` before Rasa starts) replaces that method with one that
-does the same thing with a validator built (and its schema checked) once per schema. Importing
-Rasa's module imports TensorFlow (seconds, and before Rasa has set TensorFlow up), so if it is
-not imported yet the method is replaced when Rasa imports it, not before:
+``install()`` (called by ``bot.rasa_cli`` before Rasa starts; ``bot/rasa_ext/patching.py`` puts
+it in place when Rasa imports its module) replaces that method with one that does the same thing
+with a validator built (and its schema checked) once per schema:
 
 - the same schema (``action_response_format_spec()`` of the action's class),
 - the same validator class (``jsonschema.validators.validator_for``, as ``validate`` picks it),
 - the same error raised for an invalid answer: ``jsonschema.exceptions.best_match`` over all
   the errors, as ``validate`` does (the validator's own ``validate`` would raise the first
   error instead), with the same text Rasa appends to its message.
-
-Written against Rasa 3.6 (``RASA_SERIES``): with any other Rasa, ``install()`` leaves Rasa's own
-method in place and says so in the log, since the method it stands in for may have changed.
 """
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import logging
-import sys
 from typing import Any, Callable, Dict, Optional, Text
+
+from bot.rasa_ext import patching
 
 logger = logging.getLogger(__name__)
 
-RASA_SERIES = "3.6."
 RASA_MODULE = "rasa.core.actions.action"
 
 # The validator for each schema function (a subclass of RemoteAction may define its own
@@ -75,20 +69,12 @@ def validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
 def install() -> bool:
     """Puts the cached check in place of Rasa's, now if Rasa's module is imported, else as soon
     as it is. False if this Rasa is not the one the patch was written for (nothing replaced)."""
-    import rasa
-
-    if not rasa.__version__.startswith(RASA_SERIES):
-        logger.warning(
-            "bot.rasa_ext.action_check was written for Rasa %sx, this is Rasa %s: Rasa's own "
-            "check of the action server's answers is left in place (slower, same result).",
-            RASA_SERIES, rasa.__version__,
-        )
+    if not patching.written_for_this_rasa(
+        logger, "Rasa's own check of the action server's answers is left in place "
+        "(slower, same result)"
+    ):
         return False
-    module = sys.modules.get(RASA_MODULE)
-    if module is not None:
-        _patch(module)
-    elif not any(isinstance(finder, _PatchOnImport) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _PatchOnImport())
+    patching.when_imported(RASA_MODULE, _patch)
     return True
 
 
@@ -98,23 +84,3 @@ def _patch(module: Any) -> None:
     if remote_action._validate_action_result is not validate_action_result:
         rasa_validate_action_result = remote_action._validate_action_result
         remote_action._validate_action_result = validate_action_result
-
-
-class _PatchOnImport(importlib.abc.MetaPathFinder):
-    """Finds Rasa's module as the standard path finder does and patches it once executed."""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != RASA_MODULE:
-            return None
-        sys.meta_path.remove(self)  # one module, once
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.loader is None:
-            return spec
-        execute = spec.loader.exec_module
-
-        def exec_module(module: Any) -> None:
-            execute(module)
-            _patch(module)
-
-        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
