@@ -20,8 +20,8 @@ The text is normalised before featurising:
   does not count) becomes "__password__", which is what the redaction intent
   `share_password` needs to see.
 
-Entities are not this component's business (DIET, with `intent_classification: false`, and
-the regexes extract them).
+Entities are not this component's business (CRFEntityExtractor, with the regex features,
+extracts them).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The sparse linear intent classifier (bot/rasa_ext/linear_intent.py): what it sees of a message,
-that it learns, ranks and survives persisting, and that config.yml uses it with DIET reduced to
+that it learns, ranks and survives persisting, and that config.yml uses it with a CRF for the
 entities.
 
 Run in the Rasa environment: these import Rasa itself.
@@ -118,10 +118,11 @@ def test_untrained_it_predicts_nothing(tmp_path):
     assert message.get("intent") is None
 
 
-def test_config_classifies_intents_linearly_and_leaves_entities_to_diet():
+def test_config_classifies_intents_linearly_and_leaves_entities_to_the_crf():
     config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     names = [c["name"] for c in config["pipeline"]]
     linear = names.index("bot.rasa_ext.linear_intent.LinearIntentClassifier")
     assert linear < names.index("FallbackClassifier")
-    diet = next(c for c in config["pipeline"] if c["name"] == "DIETClassifier")
-    assert diet["intent_classification"] is False
+    assert names.index("CRFEntityExtractor") < names.index("EntitySynonymMapper")
+    # one intent classifier and one entity extractor: no DIET, no TensorFlow model to build
+    assert "DIETClassifier" not in names

@@ -93,8 +93,8 @@ def test_tokens_are_folded_but_message_text_and_offsets_are_not():
 
 
 def test_entity_value_keeps_the_users_spelling():
-    # DIET turns per-token tags into entities with this very function, which cuts the
-    # value out of the message text by the token offsets.
+    # The entity extractor (CRFEntityExtractor) turns per-token tags into entities with this
+    # very function, which cuts the value out of the message text by the token offsets.
     text = "nazywam się Łukasz Żak"
     message = folded(text)
     tags = {"entity": ["O", "O", "B-person_name", "L-person_name"]}
@@ -168,8 +168,6 @@ def test_config_puts_the_folder_right_after_the_tokenizer():
     names = [c["name"] for c in config["pipeline"]]
     assert names[0] == "WhitespaceTokenizer"
     assert names[1] == "bot.rasa_ext.polish.PolishTokenFolder"
-    diet = next(c for c in config["pipeline"] if c["name"] == "DIETClassifier")
-    assert isinstance(diet.get("random_seed"), int)
     fallback = next(c for c in config["pipeline"] if c["name"] == "FallbackClassifier")
     assert 0 < fallback["threshold"] < 1
 

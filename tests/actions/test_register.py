@@ -115,4 +115,4 @@ def test_detector_is_in_the_pipeline_after_the_entity_extractors():
     config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config.yml").read_text())
     names = [component["name"] for component in config["pipeline"]]
     index = names.index("bot.rasa_ext.register.RegisterDetector")
-    assert index > names.index("DIETClassifier") and index > names.index("EntitySynonymMapper")
+    assert index > names.index("CRFEntityExtractor") and index > names.index("EntitySynonymMapper")

@@ -216,7 +216,7 @@ FILLED = {"package": "green", "email": JAN_EMAIL, "comarch_id": "68577", "pin": 
 
 
 def entity(text: str, name: str, value: str, value_text: Optional[str] = None) -> Dict[str, Any]:
-    """An entity as DIET reports it (with its position, used for the bare-value check)."""
+    """An entity as the entity extractor reports it (with its position, used for the bare-value check)."""
     shown = value_text or value
     start = text.index(shown)
     return {"entity": name, "value": value, "start": start, "end": start + len(shown)}
@@ -898,7 +898,7 @@ async def test_pin_given_while_the_id_is_asked_is_kept_and_the_id_asked_again(do
 
 
 async def test_id_read_as_a_pin_while_another_value_is_asked_is_not_an_error(domain):
-    # DIET tags "68577" of "ID 68577" as a PIN as well; the ID is taken, no PIN complaint.
+    # The extractor may tag "68577" of "ID 68577" as a PIN as well; the ID is taken, no PIN complaint.
     text = "moje ID 68577"
     tracker = form_turn(text, [("pin", "68577"), ("comarch_id", "68577")],
                         requested="comarch_id", before={"package": "green", "email": JAN_EMAIL},
