@@ -75,7 +75,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.forms import CancelForm
 from actions.people import fold
-from actions.tracker import latest_intent, latest_text
+from actions.tracker import latest_intent, latest_text, user_messages
 from actions.validators import EMAIL_CANDIDATE, EMAIL_SLOT, BaseFormValidator, normalize_email
 from bot.redaction import redact
 from common.polish import PHONE_IN_TEXT, find_phone
@@ -153,6 +153,13 @@ def matter_in(text: Text) -> Optional[Text]:
 
 # Answers to "Czego dotyczy sprawa?" that describe nothing.
 NOTHING_MORE_INTENTS = frozenset({"thanks", "done", "affirm", "deny", "dont_know"})
+# Messages that close the conversation ("dziękuję, czekam na kontakt"). Given instead of the
+# matter they file the ticket as it is: the adviser has the contact and the ticket's copy of
+# the conversation. Given instead of the contact they leave no ticket (the form lets them
+# through to its rules, which say so).
+CLOSING_INTENTS = frozenset({"thanks", "done", "goodbye"})
+# The matter of a ticket whose visitor closed the conversation without describing it.
+NO_MATTER = "Bez opisu – klient nie opisał sprawy, zob. przebieg rozmowy."
 # Messages that only steer the conversation: never the matter of a ticket.
 _STEERING_INTENTS = NOTHING_MORE_INTENTS | {
     "human_handoff", "leave_ticket", "inform", "greet", "goodbye", "done", "check_presence",
@@ -160,16 +167,37 @@ _STEERING_INTENTS = NOTHING_MORE_INTENTS | {
 }
 
 
+# Requests for a person or a ticket may describe the matter too ("chcę rozmawiać z konsultantem,
+# od rana nie mogę wystawić faktury"): what they say beyond these words (and the ticket words).
+_REQUEST_INTENTS = frozenset({"human_handoff", "leave_ticket"})
+_PERSON_REQUEST_FILLER = frozenset(
+    "chce chcialbym chcialabym prosze poprosze o z ze rozmawiac porozmawiac rozmowa rozmowy "
+    "polaczyc polacz mnie czlowiekiem czlowieka zywym zywa osoba osoby konsultantem konsultanta "
+    "konsultant doradca doradcy doradce pracownikiem dzien dobry witam".split()
+)
+
+
 def earlier_matter(tracker: Tracker) -> Optional[Text]:
-    """The latest earlier visitor message that says what the problem is (3+ words, not a
-    request for a person, an answer or small talk), or None."""
+    """The latest earlier visitor message that says what the problem is (3+ words, not an
+    answer or small talk; a request for a person or a ticket only with the matter in it), or
+    None."""
     user_events = [event for event in tracker.events if event.get("event") == "user"]
     for event in reversed(user_events[:-1]):
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
         text = (event.get("text") or "").strip()
-        if intent not in _STEERING_INTENTS and len(re.findall(r"\w+", text)) >= 3:
+        if intent in _REQUEST_INTENTS:
+            words = [word for word in re.findall(r"\w+", fold(text))
+                     if word not in _PERSON_REQUEST_FILLER]
+            matter = matter_in(" ".join(words))
+            if matter is not None:
+                return text
+        elif intent not in _STEERING_INTENTS and len(re.findall(r"\w+", text)) >= 3:
             return text
     return None
+
+
+def _closing(tracker: Tracker) -> bool:
+    return latest_intent(tracker) in CLOSING_INTENTS
 
 
 class ValidateTicketForm(BaseFormValidator):
@@ -186,7 +214,7 @@ class ValidateTicketForm(BaseFormValidator):
         contact = contact_in(latest_text(tracker))
         if contact is not None:
             return {TICKET_CONTACT_SLOT: contact}
-        if tracker.get_slot(REQUESTED_SLOT) == TICKET_CONTACT_SLOT:
+        if tracker.get_slot(REQUESTED_SLOT) == TICKET_CONTACT_SLOT and not _closing(tracker):
             dispatcher.utter_message(response="utter_ticket_contact_invalid")
         return {}
 
@@ -198,10 +226,14 @@ class ValidateTicketForm(BaseFormValidator):
         text = latest_text(tracker).strip()
         requested = tracker.get_slot(REQUESTED_SLOT)
         if requested == TICKET_QUESTION_SLOT:
-            if latest_intent(tracker) in NOTHING_MORE_INTENTS:
+            if latest_intent(tracker) in NOTHING_MORE_INTENTS | CLOSING_INTENTS:
                 # "dzięki" / "tak" instead of a description: the matter the visitor wrote
-                # earlier in the conversation, if there is one (else validation asks again).
-                text = earlier_matter(tracker) or text
+                # earlier in the conversation, if there is one (else validation asks again,
+                # or a "dzięki, czekam" / "do widzenia" files the ticket without one).
+                earlier = earlier_matter(tracker)
+                if earlier is None and _closing(tracker):
+                    return {TICKET_QUESTION_SLOT: NO_MATTER}
+                text = earlier or text
             return {TICKET_QUESTION_SLOT: redact(text).text}
         if requested is None:  # the message that started the form
             matter = matter_in(text)
@@ -246,6 +278,11 @@ class ActionLeaveTicket(Action):
         }
         logger.info("ticket typed in conversation %s", tracker.sender_id)
         dispatcher.utter_message(json_message={"ticket": ticket})
+        if _closing(tracker):  # the gateway confirms the ticket; then the visitor's thanks
+            dispatcher.utter_message(
+                response="utter_goodbye" if latest_intent(tracker) == "goodbye"
+                else "utter_you_are_welcome"
+            )
         return [SlotSet(TICKET_CONTACT_SLOT, None), SlotSet(TICKET_QUESTION_SLOT, None)]
 
 
@@ -254,6 +291,21 @@ class ActionCancelTicket(CancelForm):
 
     def name(self) -> Text:
         return "action_cancel_ticket"
+
+
+class ActionCheckPresence(Action):
+    """"halo? jest tam ktoś?": the assistant is here and the conversation goes on; as the very
+    first message "halo" is how the visitor says hello, so it gets the greeting."""
+
+    def name(self) -> Text:
+        return "action_check_presence"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        first = len(user_messages(tracker)) <= 1
+        dispatcher.utter_message(response="utter_greet" if first else "utter_still_here")
+        return []
 
 
 class ActionHandoffReturned(Action):

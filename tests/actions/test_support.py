@@ -22,6 +22,7 @@ from actions.support import (
     UTTER_SUPPORT_CONTACT,
     UTTER_TICKET_REQUESTED,
     ActionDefaultAskAffirmation,
+    ActionCheckPresence,
     ActionDefaultFallback,
     ActionHandoff,
     ActionHandoffReturned,
@@ -49,6 +50,34 @@ async def run(action, tracker, domain):
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, tracker, domain)
     return events, dispatcher.messages
+
+
+# --- action_check_presence ------------------------------------------------------------------
+
+
+async def test_halo_as_the_first_message_is_answered_with_the_greeting(full_domain):
+    tracker = make_tracker(events=[{"event": "session_started"}, user_event("halo", "check_presence")])
+
+    events, messages = await run(ActionCheckPresence(), tracker, full_domain)
+
+    assert events == []
+    assert [message["response"] for message in messages] == ["utter_greet"]
+
+
+async def test_halo_later_says_the_assistant_is_still_here(full_domain):
+    tracker = make_tracker(events=[
+        user_event("halo", "check_presence"),
+        {"event": "bot", "text": "Dzień dobry!"},
+        {"event": "session_started"},  # a new session: its first message is a hello again …
+        user_event("dzień dobry", "greet"),
+        {"event": "bot", "text": "Dzień dobry!"},
+        user_event("halo? jest tam ktoś?", "check_presence"),  # … but not its second one
+    ])
+
+    events, messages = await run(ActionCheckPresence(), tracker, full_domain)
+
+    assert events == []
+    assert [message["response"] for message in messages] == ["utter_still_here"]
 
 
 # --- action_handoff -------------------------------------------------------------------------

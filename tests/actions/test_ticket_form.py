@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.support import (
     ActionCancelTicket,
     ActionLeaveTicket,
+    NO_MATTER,
     ValidateTicketForm,
     contact_in,
     matter_in,
@@ -33,10 +34,15 @@ def ticket_turn(text: str, intent: str = "inform", requested: Any = None, **slot
     )
 
 
-async def run(action, tracker, domain):
+async def run_messages(action, tracker, domain):
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, tracker, domain)
-    return events, [message["response"] for message in dispatcher.messages]
+    return events, dispatcher.messages
+
+
+async def run(action, tracker, domain):
+    events, messages = await run_messages(action, tracker, domain)
+    return events, [message["response"] for message in messages]
 
 
 async def test_the_starting_message_gives_the_address_and_the_matter(domain):
@@ -148,7 +154,8 @@ def test_a_request_with_a_contact_has_no_matter_of_its_own():
 
 
 @pytest.mark.parametrize(
-    "text, intent", [("dzięki", "thanks"), ("Dziękuję, czekam na kontakt.", "done")]
+    "text, intent",
+    [("dzięki", "thanks"), ("Dziękuję, czekam na kontakt.", "done"), ("do widzenia", "goodbye")],
 )
 async def test_thanks_instead_of_a_description_files_the_matter_written_earlier(
     domain, text, intent
@@ -173,10 +180,11 @@ async def test_thanks_instead_of_a_description_files_the_matter_written_earlier(
     assert responses == []
 
 
-async def test_thanks_with_nothing_written_earlier_asks_for_a_few_words(domain):
+@pytest.mark.parametrize("text, intent", [("tak", "affirm"), ("nie", "deny")])
+async def test_an_answer_with_nothing_written_earlier_asks_for_a_few_words(domain, text, intent):
     tracker = make_tracker(
         slots={"requested_slot": "ticket_question", "ticket_contact": "jan@firma.pl"},
-        events=[user_event("konsultant", "human_handoff"), user_event("dzięki", "thanks")],
+        events=[user_event("konsultant", "human_handoff"), user_event(text, intent)],
         active_loop="ticket_form",
     )
 
@@ -184,3 +192,74 @@ async def test_thanks_with_nothing_written_earlier_asks_for_a_few_words(domain):
 
     assert events == [SlotSet("ticket_question", None)]
     assert responses == ["utter_ticket_question_too_short"]
+
+
+async def test_a_request_for_a_person_that_describes_the_matter_is_the_matter(domain):
+    request = "Dzień dobry, poproszę konsultanta – od rana nie mogę wystawić faktury korygującej"
+    tracker = make_tracker(
+        slots={"requested_slot": "ticket_question", "ticket_contact": "jan@firma.pl"},
+        events=[
+            user_event("chcę rozmawiać z człowiekiem", "human_handoff"),  # no matter in it
+            user_event(request, "human_handoff"),
+            user_event("tak", "affirm"),
+            user_event("Dziękuję, czekam na kontakt.", "thanks"),
+        ],
+        active_loop="ticket_form",
+    )
+
+    events, _ = await run(ValidateTicketForm(), tracker, domain)
+
+    assert events == [SlotSet("ticket_question", request)]
+
+
+CLOSING = [("dzięki", "thanks"), ("Dziękuję, czekam na kontakt.", "thanks"),
+           ("ok, to tyle", "done"), ("do widzenia", "goodbye")]
+
+
+@pytest.mark.parametrize("text, intent", CLOSING)
+async def test_thanks_instead_of_the_matter_files_the_ticket_without_one(domain, text, intent):
+    """The adviser has the contact and the ticket's copy of the conversation."""
+    tracker = make_tracker(
+        slots={"requested_slot": "ticket_question", "ticket_contact": "jan@firma.pl"},
+        events=[user_event("konsultant", "human_handoff"), user_event(text, intent)],
+        active_loop="ticket_form",
+    )
+
+    events, responses = await run(ValidateTicketForm(), tracker, domain)
+
+    assert events == [SlotSet("ticket_question", NO_MATTER)]
+    assert responses == []
+
+
+@pytest.mark.parametrize("text, intent", CLOSING)
+async def test_thanks_instead_of_the_contact_fills_nothing(domain, text, intent):
+    """No ticket without a contact: the form takes no value, so Rasa hands the message to the
+    form's rules, which leave no ticket and say so (rules/support.yml)."""
+    tracker = make_tracker(
+        slots={"requested_slot": "ticket_contact"},
+        events=[user_event("konsultant", "human_handoff"), user_event(text, intent)],
+        active_loop="ticket_form",
+    )
+
+    events, responses = await run(ValidateTicketForm(), tracker, domain)
+
+    assert events == []
+    assert responses == []
+
+
+@pytest.mark.parametrize(
+    "text, intent, closing",
+    [("dziękuję, czekam", "thanks", ["utter_you_are_welcome"]),
+     ("do widzenia", "goodbye", ["utter_goodbye"]),
+     ("nie mogę wystawić faktury od rana", "out_of_scope", [])],
+)
+async def test_a_ticket_filed_on_thanks_answers_the_thanks(domain, text, intent, closing):
+    tracker = make_tracker(
+        slots={"ticket_contact": "jan@firma.pl", "ticket_question": NO_MATTER},
+        events=[user_event(text, intent)],
+    )
+
+    events, messages = await run_messages(ActionLeaveTicket(), tracker, domain)
+
+    assert messages[0]["custom"] == {"ticket": {"email": "jan@firma.pl", "question": NO_MATTER}}
+    assert [message["response"] for message in messages[1:]] == closing
