@@ -383,6 +383,28 @@ def fallback_said_before(tracker: Tracker) -> bool:
     return False
 
 
+# Questions whose answer is a fixed text (as their rules outside forms give it), answered in a
+# form that has no rule of its own for them instead of the core fallback.
+ANSWERS_IN_FORM = {
+    "login_help": "utter_login_help",
+    "find_login": "utter_find_login",
+    "password_requirements": "utter_password_requirements",
+    "support_contact": "utter_support_contact",
+}
+
+
+def form_question(form: Text, slot: Optional[Text], domain: Mapping[Text, Any]) -> Optional[Text]:
+    """The response a form asks for `slot` with, as Rasa picks it (utter_ask_<form>_<slot>,
+    else utter_ask_<slot>), or None (no slot asked, or it is asked by a custom action)."""
+    if not slot:
+        return None
+    responses = domain.get("responses") or {}
+    for name in (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}"):
+        if name in responses:
+            return name
+    return None
+
+
 class ActionDefaultFallback(Action):
     """Overrides Rasa's `action_default_fallback` (the core fallback, and the end of the
     two-stage fallback): the first time `utter_default` ("nie jestem pewien, o co chodzi",
@@ -399,6 +421,16 @@ class ActionDefaultFallback(Action):
         tracker: Tracker,
         domain: Dict[Text, Any],
     ) -> List[EventType]:
-        again = tracker.active_loop_name == TWO_STAGE_FALLBACK or fallback_said_before(tracker)
+        answer = ANSWERS_IN_FORM.get(latest_intent(tracker) or "")
+        form = tracker.active_loop_name
+        if answer and form and form != TWO_STAGE_FALLBACK:
+            # A question understood, in a form with no rule of its own for it: the answer,
+            # then the form's question again; the form goes on with the next message.
+            dispatcher.utter_message(response=answer)
+            ask = form_question(form, tracker.get_slot(REQUESTED_SLOT), domain)
+            if ask:
+                dispatcher.utter_message(response=ask)
+            return [UserUtteranceReverted()]
+        again = form == TWO_STAGE_FALLBACK or fallback_said_before(tracker)
         dispatcher.utter_message(response=UTTER_DEFAULT_AGAIN if again else UTTER_DEFAULT)
         return [UserUtteranceReverted()]

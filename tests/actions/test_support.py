@@ -12,6 +12,7 @@ from rasa_sdk.events import SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
 from actions.support import (
+    ANSWERS_IN_FORM,
     HANDOFF_PAYLOAD,
     HANDOFF_REQUESTED_SLOT,
     UTTER_ASK_REPHRASE,
@@ -304,6 +305,50 @@ async def test_the_two_stage_fallback_giving_up_says_nadal(full_domain):
     _, messages = await run(ActionDefaultFallback(), tracker, full_domain)
 
     assert [message["response"] for message in messages] == [UTTER_DEFAULT_AGAIN]
+
+
+@pytest.mark.parametrize(
+    "form, requested, text, intent, answer, question",
+    [
+        ("registration_form", "person_name", "Czyli co mam zrobić, żeby się zalogować?",
+         "login_help", "utter_login_help", "utter_ask_registration_form_person_name"),
+        ("reset_password_form", "email", "a jakie musi być to hasło?",
+         "password_requirements", "utter_password_requirements", "utter_ask_email"),
+        # the package is asked by a custom action (current package, buttons): not repeated here
+        ("change_package_form", "package", "a jak się z wami skontaktować?",
+         "support_contact", "utter_support_contact", None),
+    ],
+)
+async def test_a_question_in_a_form_without_its_rule_is_answered_and_the_form_asks_again(
+    full_domain, form, requested, text, intent, answer, question
+):
+    tracker = make_tracker(
+        slots={"requested_slot": requested},
+        events=[listen(), user_event(text, intent)],
+        active_loop=form,
+    )
+
+    events, messages = await run(ActionDefaultFallback(), tracker, full_domain)
+
+    assert [message["response"] for message in messages] == [answer] + ([question] if question else [])
+    assert events == [UserUtteranceReverted()]  # the form goes on with the next message
+
+
+def test_every_answer_in_a_form_is_a_response_of_the_domain(full_domain):
+    assert set(ANSWERS_IN_FORM.values()) <= set(full_domain["responses"])
+    assert set(ANSWERS_IN_FORM) <= set(full_domain["intents"])
+
+
+async def test_a_question_without_a_fixed_answer_in_a_form_is_the_fallback(full_domain):
+    tracker = make_tracker(
+        slots={"requested_slot": "package"},
+        events=[listen(), user_event("a jaki mam teraz?", "account_status")],
+        active_loop="change_package_form",
+    )
+
+    _, messages = await run(ActionDefaultFallback(), tracker, full_domain)
+
+    assert [message["response"] for message in messages] == [UTTER_DEFAULT]
 
 
 # --- leave_ticket -----------------------------------------------------------------------------
