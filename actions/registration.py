@@ -45,7 +45,7 @@ from actions.forms import CancelForm
 from actions.idempotency import idempotency_key
 from actions.identity import requester_of
 from actions.packages import package_code
-from actions.people import fold, nominative_after_title
+from actions.people import fold, name_runs, nominative_after_title
 from actions.tracker import latest_intent, slot_before_latest_message
 from actions.validators import (
     EMAIL_SLOT,
@@ -740,6 +740,13 @@ def person_name_in(tracker: Tracker, value: Any) -> Optional[str]:
         name = parse_person_name(whole_name(text, start, end))
         if name is not None:
             return parse_person_name(nominative_after_title(text, name))
+    if value == text:
+        # The whole answer to the name question: its last run of two or more capitalised name
+        # words, in the nominative ("Licencja jest na właściciela, pana Jana Nowickiego."), or
+        # the whole message when it has none ("jan kowalski").
+        runs = [name for name, _ in name_runs(text) if len(name.split()) >= 2]
+        if runs:
+            return parse_person_name(nominative_after_title(text, runs[-1]))
     return parse_person_name(value)
 
 

@@ -972,6 +972,39 @@ async def test_whole_names_are_kept(domain, text, tagged, name):
 
 
 @pytest.mark.parametrize(
+    "text, name",
+    [
+        ("Licencja jest na właściciela, pana Jana Nowickiego.", "Jan Nowicki"),
+        ("na kogo jest licencja? chyba na szefa, Jan Nowicki", "Jan Nowicki"),
+        ("To będzie Pani Anna Maria Kowalczyk-Nowak", "Anna Maria Kowalczyk-Nowak"),
+    ],
+)
+async def test_a_name_in_a_sentence_nothing_tagged_is_found(domain, text, name):
+    """The answer to the name question, with no name tagged by the NLU: the whole message is
+    the slot's value (from_text), and the name words are taken out of it."""
+    tracker = form_turn(text, [("person_name", text)], requested="person_name",
+                        before={k: FILLED[k] for k in ("package", "email", "comarch_id", "pin",
+                                                       "nip")})
+
+    events, messages = await validate_messages(tracker, domain)
+
+    assert events == [SlotSet("person_name", name), SlotSet("requested_slot", "terms_accepted")]
+    assert messages == []
+
+
+async def test_a_sentence_without_a_name_is_no_name(domain):
+    text = "Dziękuję, sprawdzę pocztę."
+    tracker = form_turn(text, [("person_name", text)], requested="person_name",
+                        before={k: FILLED[k] for k in ("package", "email", "comarch_id", "pin",
+                                                       "nip")})
+
+    events, messages = await validate_messages(tracker, domain)
+
+    assert events == [SlotSet("person_name", None), SlotSet("requested_slot", "person_name")]
+    assert [m["response"] for m in messages] == ["utter_registration_invalid_person_name"]
+
+
+@pytest.mark.parametrize(
     "requested, text, intent, extracted, response",
     [
         ("package", "nie wiem, nie umiem się zdecydować", "dont_know", [],
