@@ -24,7 +24,9 @@ minutes on 2 cores (most of it loading the model in each child):
    ``TF_INTRA_OP_PARALLELISM_THREADS`` / ``TF_INTER_OP_PARALLELISM_THREADS`` (which ``rasa
    run`` applies at start), and once more with Rasa's own check of the action server's answers
    instead of ours (bot/rasa_ext/action_check.py, which ``bot.rasa_cli`` installs and the other
-   in-process runs install too): the settings interleaved over ``--rounds`` rounds;
+   in-process runs install too): the settings interleaved over ``--rounds`` rounds; every
+   in-process run has RulePolicy's cache of parsed rules (bot/rasa_ext/rule_cache.py), as
+   ``bot.rasa_cli`` installs it;
 5. the resident memory (VmRSS now, VmHWM peak) of every service process after the turns.
 
 Writes docs/benchmarks/turn_profile.md (``--quick``: fewer turns, prints only).
@@ -248,9 +250,10 @@ def child(args: argparse.Namespace) -> None:
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
 
-    from bot.rasa_ext import action_check
+    from bot.rasa_ext import action_check, rule_cache
     from bot.rasa_ext.tracker_store import RedactingSQLTrackerStore
 
+    assert rule_cache.install()  # as bot.rasa_cli starts Rasa
     if not args.rasa_check:  # as bot.rasa_cli starts Rasa
         assert action_check.install()
 
@@ -588,7 +591,9 @@ phone pairing, registration stopped before anything is sent) as one conversation
 2. **In process**: a child process loads Rasa's `Agent` (`rasa.core.agent.load_agent`, as
    `rasa run` does, after Rasa's `setup_tf_environment`) with the same endpoints — the stack's
    action server, the secret-protecting tracker store on an SQLite file of its own — and calls
-   `Agent.handle_message` for each turn, after a warm-up conversation of 17 turns. Rasa's own
+   `Agent.handle_message` for each turn, after a warm-up conversation of 17 turns, with the two
+   patches `bot.rasa_cli` installs (`bot/rasa_ext/action_check.py`, `bot/rasa_ext/rule_cache.py`;
+   the second also in the run with Rasa's own check). Rasa's own
    methods are wrapped with timers (wall: `perf_counter`; CPU: `process_time`, which counts
    every thread of the process, TensorFlow's pools included): `MessageProcessor.parse_message`
    (NLU), `MessageProcessor._predict_next_with_tracker` (policies, once per predicted action),
