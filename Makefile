@@ -65,8 +65,8 @@ test-rasa: $(MODEL)
 	$(RASA) data validate --domain domain --fail-on-warnings
 	$(RASA) test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors --out var/results
 
-bench-nlu: $(RASA_ENV)/.lock-sha256 ## 5-fold NLU benchmark: ours vs Rasa's default pipeline (~45 min), writes docs/benchmarks/nlu.md
-	$(RASA_ENV)/bin/python scripts/bench_nlu.py
+bench-nlu: $(RASA_ENV)/.lock-sha256 ## 5-fold NLU benchmark: ours vs Rasa's default and DIET for the entities (~75 min; FOLDS_RUN=2 for the first two), writes docs/benchmarks/nlu.md
+	$(RASA_ENV)/bin/python scripts/bench_nlu.py --extra diet=scripts/nlu_configs/diet_entities.yml $(if $(FOLDS_RUN),--max-folds $(FOLDS_RUN))
 
 bench: env model ## the whole stack at 1/10/50 concurrent visitors, gateway vs straight to Rasa (~7 min), writes docs/benchmarks/gateway.md
 	$(APP_PY) scripts/bench.py $(ARGS)

@@ -528,7 +528,15 @@ def render(result: Dict[str, Any], args: argparse.Namespace) -> str:
         "(it has no weights): accuracy and F1 are of the classifier's top intent, so "
         "`nlu_fallback` is never counted. Its effect is measured separately below."
     )
+    for extra in args.extra:
+        label, _, path = extra.partition("=")
+        add(f"- **{label}**: the `pipeline` of `{path}` (see its header).")
     add("- Macro-F1: unweighted mean of per-intent F1 over all folds pooled.")
+    if args.max_folds:
+        add(
+            f"- **Folds run**: the first {args.max_folds} of the {args.folds} folds (each model "
+            f"trains on {args.folds - 1}/{args.folds} of the data); the others were not run."
+        )
     if args.quick:
         add(f"- **Quick run**: epochs capped at {args.quick_epochs}; numbers are a smoke test only.")
     add("")
