@@ -69,13 +69,10 @@ def validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
 def install() -> bool:
     """Puts the cached check in place of Rasa's, now if Rasa's module is imported, else as soon
     as it is. False if this Rasa is not the one the patch was written for (nothing replaced)."""
-    if not patching.written_for_this_rasa(
-        logger, "Rasa's own check of the action server's answers is left in place "
-        "(slower, same result)"
-    ):
-        return False
-    patching.when_imported(RASA_MODULE, _patch)
-    return True
+    return patching.install(
+        RASA_MODULE, _patch, logger,
+        "Rasa's own check of the action server's answers is left in place (slower, same result)",
+    )
 
 
 def _patch(module: Any) -> None:

@@ -32,6 +32,17 @@ def written_for_this_rasa(logger: logging.Logger, left_in_place: str) -> bool:
     return False
 
 
+def install(
+    module_name: str, patch: Callable[[Any], None], logger: logging.Logger, left_in_place: str
+) -> bool:
+    """Puts ``patch`` in place (see ``when_imported``) if this is the Rasa it was written for;
+    else says what stays as Rasa has it (``left_in_place``) and returns False."""
+    if not written_for_this_rasa(logger, left_in_place):
+        return False
+    when_imported(module_name, patch)
+    return True
+
+
 def when_imported(module_name: str, patch: Callable[[Any], None]) -> None:
     """Calls ``patch(module)`` now if the module is imported, else right after Rasa imports it
     (once, however often this is called before that)."""

@@ -5,10 +5,6 @@ the same error, and the schema is no longer checked on every call."""
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -24,7 +20,6 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot.rasa_ext import action_check
 
-ROOT = Path(__file__).resolve().parents[2]
 
 VALID = [
     {},
@@ -176,26 +171,3 @@ def test_another_rasa_keeps_its_own_check(rasa_check, monkeypatch, caplog):
         assert action_check.install() is False
     assert RemoteAction._validate_action_result is rasa_check
     assert "this is Rasa 3.7.0" in caplog.text
-
-
-def test_rasa_cli_patches_rasa_when_rasa_imports_the_action_module():
-    """In a fresh interpreter, as `python -m bot.rasa_cli run`: install() imports neither Rasa's
-    action module nor TensorFlow, and the method is replaced as soon as Rasa imports it."""
-    script = (
-        "import sys\n"
-        "from bot import rasa_cli\n"
-        "rasa_cli.install()\n"
-        "assert 'rasa.core.actions.action' not in sys.modules\n"
-        "assert 'tensorflow' not in sys.modules\n"
-        "from rasa.core.agent import load_agent\n"  # as `rasa run` reaches it
-        "from rasa.core.actions.action import RemoteAction\n"
-        "from bot.rasa_ext import action_check\n"
-        "assert RemoteAction._validate_action_result is action_check.validate_action_result\n"
-        "assert action_check.rasa_validate_action_result.__module__ == 'rasa.core.actions.action'\n"
-        "print('patched')\n"
-    )
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "patched"

@@ -5,17 +5,12 @@ check; the patched policy gives the same answers and parses each rule once."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from rasa.core.policies.rule_policy import RulePolicy
 
 from bot.rasa_ext import rule_cache
 
-ROOT = Path(__file__).resolve().parents[2]
 
 # More rules than Rasa's cache holds, as this assistant's model has: each a short rule
 # "intent X → action Y" after the bot's last action.
@@ -88,25 +83,3 @@ def test_patched_policy_parses_each_rule_once_with_the_same_answers(policy, pars
 
 def test_the_cache_holds_more_rules_than_a_model_has():
     assert rule_cache.CACHED_RULES > 10 * len(RULES)
-
-
-def test_rasa_cli_patches_rule_policy_when_rasa_imports_it():
-    """In a fresh interpreter, as `python -m bot.rasa_cli run`: install() imports neither Rasa's
-    policy module nor TensorFlow, and the policy is patched as soon as Rasa imports it."""
-    script = (
-        "import sys\n"
-        "from bot import rasa_cli\n"
-        "rasa_cli.install()\n"
-        "assert 'rasa.core.policies.rule_policy' not in sys.modules\n"
-        "assert 'tensorflow' not in sys.modules\n"
-        "from rasa.core.agent import load_agent\n"
-        "from rasa.core.policies.rule_policy import RulePolicy\n"
-        "from bot.rasa_ext import rule_cache\n"
-        "assert RulePolicy._rule_key_to_state is rule_cache.rule_states\n"
-        "print('patched')\n"
-    )
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().endswith("patched")
