@@ -394,9 +394,13 @@ ANSWERS_IN_FORM = {
 
 
 def form_question(form: Text, slot: Optional[Text], domain: Mapping[Text, Any]) -> Optional[Text]:
-    """The response a form asks for `slot` with, as Rasa picks it (utter_ask_<form>_<slot>,
-    else utter_ask_<slot>), or None (no slot asked, or it is asked by a custom action)."""
+    """The response a form asks for `slot` with, as Rasa picks it (a custom action_ask_… first,
+    then utter_ask_<form>_<slot>, then utter_ask_<slot>), or None: no slot asked, or it is asked
+    by a custom action (which only the form itself runs)."""
     if not slot:
+        return None
+    actions = set(domain.get("actions") or ())
+    if {f"action_ask_{form}_{slot}", f"action_ask_{slot}"} & actions:
         return None
     responses = domain.get("responses") or {}
     for name in (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}"):
@@ -409,8 +413,9 @@ class ActionDefaultFallback(Action):
     """Overrides Rasa's `action_default_fallback` (the core fallback, and the end of the
     two-stage fallback): the first time `utter_default` ("nie jestem pewien, o co chodzi",
     the topics and a consultant), "nadal nie rozumiem" (`utter_default_again`) only when the
-    two-stage fallback gives up or the previous answer was a fallback already. Like Rasa's
-    default, it forgets the message it did not understand (UserUtteranceReverted)."""
+    two-stage fallback gives up or the previous answer was a fallback already. A question of
+    `ANSWERS_IN_FORM` inside a form gets its answer and the form's question instead. Like
+    Rasa's default, it forgets the message it handled (UserUtteranceReverted)."""
 
     def name(self) -> Text:
         return "action_default_fallback"

@@ -317,6 +317,10 @@ async def test_the_two_stage_fallback_giving_up_says_nadal(full_domain):
         # the package is asked by a custom action (current package, buttons): not repeated here
         ("change_package_form", "package", "a jak się z wami skontaktować?",
          "support_contact", "utter_support_contact", None),
+        # so is the code (action_ask_verification_code), although utter_ask_verification_code
+        # exists too
+        ("change_package_form", "verification_code", "a gdzie mam login?",
+         "find_login", "utter_find_login", None),
     ],
 )
 async def test_a_question_in_a_form_without_its_rule_is_answered_and_the_form_asks_again(
