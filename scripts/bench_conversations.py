@@ -121,17 +121,32 @@ INTENTS = (
 #   code_not_received  the e-mail just sent did not arrive ("nic nie przyszło"), which the
 #                      writer labelled with the topic's request: it meets reset_password or
 #                      resend_activation only when the turn really sent that link again
-#                      (REFINED_ONLY_WITH).
+#                      (REFINED_ONLY_WITH);
+#   check_presence     "halo": as the first message a greeting, so it meets greet only when
+#                      the turn greeted;
+#   leave_ticket       "zadzwońcie do mnie", "zostawię zgłoszenie": a request for a person by
+#                      ticket; it meets human_handoff only when the handoff ran, and affirm (a
+#                      ticket offer accepted) only when the ticket form started;
+#   done               also "ok, to napiszę do was": inside a form it closes the form, so it
+#                      meets stop only when the form was deactivated.
 REFINED_INTENTS: dict[str, tuple[str, ...]] = {
     "thanks": ("done",),
     "login_help": ("find_login",),
     "pair_phone": ("device_limit",),
     "reset_password": ("code_not_received",),
     "resend_activation": ("code_not_received",),
+    "greet": ("check_presence",),
+    "human_handoff": ("leave_ticket",),
+    "affirm": ("leave_ticket",),
+    "stop": ("done",),
 }
 REFINED_ONLY_WITH: dict[tuple[str, str], str] = {
     ("reset_password", "code_not_received"): "action_request_password_reset",
     ("resend_activation", "code_not_received"): "action_resend_activation",
+    ("greet", "check_presence"): "utter_greet",
+    ("human_handoff", "leave_ticket"): "action_handoff",
+    ("affirm", "leave_ticket"): "ticket_form",
+    ("stop", "done"): "action_deactivate_loop",
 }
 SLOTS = (
     "email", "verification_code", "package", "role", "comarch_id", "pin", "nip", "person_name",
@@ -165,9 +180,13 @@ PLACEHOLDER_CODE = "{code}"
 # Tags no pattern of which matches a name in the domain are listed in the report (the
 # assistant cannot realise them yet); this table is the one place to adapt when responses are
 # renamed or added.
+# `action_default_fallback` itself is not among them: inside a form it also answers a question
+# it understood (a fixed answer, then the form's question; actions/support.py ANSWERS_IN_FORM),
+# so what it said decides - `utter_default` / `utter_default_again` when it did not understand.
 FALLBACK_NAMES = (
-    "action_default_fallback", "action_default_ask_affirmation", "action_default_ask_rephrase",
-    "action_two_stage_fallback", "utter_ask_rephrase", "utter_default", "utter_ask_affirmation_*",
+    "action_default_ask_affirmation", "action_default_ask_rephrase",
+    "action_two_stage_fallback", "utter_ask_rephrase", "utter_default", "utter_default_again",
+    "utter_ask_affirmation_*",
 )
 TAGS: dict[str, tuple[str, ...]] = {
     # --- questions of the forms ---
@@ -1285,8 +1304,10 @@ event:
 - **bot / not_bot**: tags realised by the turn's uttered responses (`utter_action` of each bot
   event, custom actions included), executed actions, the gateway's desk notices, and for
   `kept_form` the form still active after the turn; every fallback
-  (`action_default_fallback`, `action_default_ask_affirmation`, `utter_ask_rephrase`,
-  `utter_default`, intent `nlu_fallback`, …) is `not_understood`.
+  (`action_default_ask_affirmation`, `utter_ask_rephrase`, `utter_default`,
+  `utter_default_again`, intent `nlu_fallback`, …) is `not_understood` — the core fallback
+  `action_default_fallback` by what it said, since in a form it also answers questions it
+  understood.
 
 A turn is **as expected** when every expectation holds; a turn without an answer breaks the
 conversation off. A journey is **completed** when every `outcome` check holds at the end: the
