@@ -93,7 +93,10 @@ def declarative_base(naming_convention: Mapping[str, str]) -> type[DeclarativeBa
 
 
 def create_engine(database_url: str) -> AsyncEngine:
-    engine = create_async_engine(database_url, pool_pre_ping=True)
+    # A pre-ping (a SELECT 1 at every checkout) finds server connections that were dropped
+    # (a PostgreSQL restart); a SQLite file has no server, and through aiosqlite the ping costs
+    # three thread round trips per transaction.
+    engine = create_async_engine(database_url, pool_pre_ping=not is_sqlite(database_url))
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
