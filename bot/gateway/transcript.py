@@ -380,9 +380,11 @@ async def _insert(
     messages: list[StoredMessage],
     reply_to_id: int | None = None,
 ) -> list[StoredMessage]:
-    """Insert messages (one statement); returns them with their row ids."""
-    ids = await session.scalars(
-        insert(Message).returning(Message.id, sort_by_parameter_order=True),
+    """Insert messages (one statement); returns them with their row ids. The ids are matched
+    by seq (unique in the conversation): asking for them in the order of the rows would make
+    SQLAlchemy insert one row per statement on SQLite."""
+    returned = await session.execute(
+        insert(Message).returning(Message.seq, Message.id),
         [
             {
                 "conversation_id": conversation_id,
@@ -399,7 +401,8 @@ async def _insert(
             for message in messages
         ],
     )
-    return [replace(message, id=row_id) for message, row_id in zip(messages, ids.all())]
+    ids = dict(returned.tuples().all())
+    return [replace(message, id=ids[message.seq]) for message in messages]
 
 
 async def _conversation_id(session: AsyncSession, session_id: str, now: datetime) -> int:
