@@ -32,6 +32,8 @@ Admit = Callable[[AsyncSession], Awaitable[Exceeded | None]]
 # What a masked value looks like everywhere it is shown or stored (never its length).
 MASK = "••••"
 HISTORY_LIMIT = 500
+# What a bot message keeps of the assistant's reply besides its text.
+REPLY_DATA = ("buttons", "image", "custom")
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,9 @@ class Transcript:
             exceeded = await admit(session)
             if exceeded is not None:
                 return exceeded
-            conversation_id, seq, expects_secret = await _claim_seq(session, session_id, self.clock())
+            conversation_id, seq, expects_secret = await _claim_seq(
+                session, session_id, self.clock()
+            )
             # The answer to "enter the PIN / the code" is stored as MASK (never its length);
             # a button payload (/intent{...}) is not that answer.
             secret = expects_secret and not text.startswith("/")
@@ -208,7 +212,7 @@ class Transcript:
                             author=Author.BOT,
                             text=reply.get("text") or "",
                             secret=False,
-                            data={k: reply[k] for k in ("buttons", "image", "custom") if k in reply},
+                            data={k: reply[k] for k in REPLY_DATA if k in reply},
                             client_message_id=None,
                             delivery=None,
                             created_at=self.clock(),
