@@ -23,7 +23,7 @@ from bot.gateway.desk import Desk, DeskError, asks_for_handoff, message_event
 from bot.gateway.errors import MAX_TEXT_LENGTH, MESSAGES, desk_error_message, rate_limit_message
 from bot.gateway.fanout import FanOut
 from bot.gateway.inbox import NluInbox
-from bot.gateway.limits import Limit, RateLimiter
+from bot.gateway.limits import Exceeded, Limit, RateLimiter
 from bot.gateway.models import Delivery, Handling
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.gateway.tickets import TicketRequest, TicketService
@@ -125,28 +125,26 @@ class ChatService:
             raise Rejected(422, "invalid_client_message_id")
         if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE_LENGTH:
             title = None
-        if client_message_id is not None:
-            known = await self.transcript.find(session_id, client_message_id)
-            if known is not None:  # a re-send after a reconnect: never counted twice
-                return await self._resubmitted(session_id, known, address)
-        exceeded = await self.limiter.hit(
-            [(self.session_limit, session_id), (self.address_limit, address)]
+        checks = [(self.session_limit, session_id), (self.address_limit, address)]
+        taken = await self.transcript.add_visitor_message(
+            session_id,
+            text,
+            client_message_id,
+            title,
+            admit=lambda session: self.limiter.count(session, checks),
         )
-        if exceeded is not None:
+        if isinstance(taken, Exceeded):
             logger.info(
                 "message refused conv=%s limit=%s retry_after=%ss",
                 log_prefix(session_id),
-                exceeded.scope,
-                exceeded.retry_after_seconds,
+                taken.scope,
+                taken.retry_after_seconds,
             )
-            raise Rejected(429, _LIMIT_CODES[exceeded.scope], exceeded.retry_after_seconds)
-        accepted = await self.transcript.add_visitor_message(
-            session_id, text, client_message_id, title
-        )
-        if accepted.duplicate:
-            return await self._resubmitted(session_id, accepted, address)
-        await self._announce_message(session_id, accepted.conversation_id, accepted.message)
-        return Submitted(accepted, relay=True, address=address)
+            raise Rejected(429, _LIMIT_CODES[taken.scope], taken.retry_after_seconds)
+        if taken.duplicate:  # a re-send after a reconnect: never counted twice
+            return await self._resubmitted(session_id, taken, address)
+        await self._announce_message(session_id, taken.conversation_id, taken.message)
+        return Submitted(taken, relay=True, address=address)
 
     async def _resubmitted(self, session_id: str, accepted: Accepted, address: str) -> Submitted:
         if accepted.message.delivery is Delivery.FAILED:
@@ -214,10 +212,9 @@ class ChatService:
         # the question go into the ticket, not into the transcript as a bot message.
         typed_ticket = ticket_typed(answer.messages)
         replies = [reply for reply in answer.messages if not _carries_ticket(reply)]
-        stored = await self.transcript.add_replies(conversation_id, message.id, replies)
+        stored, answered = await self.transcript.add_replies(conversation_id, message, replies)
         for reply in stored:
             await self._announce_message(session_id, conversation_id, reply)
-        answered = await self.transcript.get(message.id)
         await self._announce_status(session_id, answered)
         handoff = asks_for_handoff(replies)
         if handoff:
@@ -230,8 +227,10 @@ class ChatService:
         if typed_ticket is not None:
             stored = [*stored, await self._file_ticket(session_id, submitted, typed_ticket)]
         if answer.turn is not None:
-            self._in_background(self._record_turn(message.id, answer.turn, handoff), session_id,
-                                "turn")
+            self._in_background(
+                self._record_turn(conversation_id, message, answer.turn, handoff), session_id,
+                "turn",
+            )
         else:  # the turn failed before Rasa saved it, or a Rasa without the gateway's channel
             logger.info("no turn summary from rasa conv=%s", log_prefix(session_id))
         return stored, "answered"
@@ -254,14 +253,16 @@ class ChatService:
             )
         return confirmation
 
-    async def _record_turn(self, message_id: int, turn: TurnRecord, handoff: bool) -> None:
+    async def _record_turn(
+        self, conversation_id: int, message: StoredMessage, turn: TurnRecord, handoff: bool
+    ) -> None:
         """What the assistant understood and did (Rasa's channel answered it with the reply),
         for the advisers, the statistics, the conversation review, the NLU inbox and the
         metrics. Best effort, after the answer: a failure is logged, the answer stands."""
         if turn.fallback:
             metrics.FALLBACKS.inc()
-        await self.transcript.record_turn(message_id, turn)
-        await self.inbox.consider_turn(message_id, turn, handoff)
+        await self.transcript.record_turn(conversation_id, message.id, turn)
+        await self.inbox.consider_turn(conversation_id, message, turn, handoff)
 
     def relay_in_background(
         self,

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway.desk import AgentRef, DeskError
 from bot.gateway.models import Author, InboxItem, InboxStatus, Message, Turn
+from bot.gateway.transcript import StoredMessage
 from bot.understanding import TurnRecord
 from bot.redaction import DIGIT_MASK, PASSWORD_REDACTED_TEXT
 
@@ -99,20 +100,20 @@ class NluInbox:
 
     # ------------------------------------------------------------------ collecting
 
-    async def consider_turn(self, message_id: int, turn: TurnRecord, handoff: bool) -> None:
-        """After the assistant answered ``message_id`` (its turn is recorded)."""
-        async with self.sessions() as session:
-            message = await session.get_one(Message, message_id)
-            additions: list[tuple[int, str]] = []
-            if learnable(message.text, message.secret):
-                if turn.fallback:
-                    additions.append((message_id, FALLBACK))
-                elif turn.confidence is not None and turn.confidence < self.confidence_threshold:
-                    additions.append((message_id, LOW_CONFIDENCE))
-            if handoff:
-                wanted = await self._what_was_wanted(session, message)
-                if wanted is not None:
-                    additions.append((wanted, HANDOFF))
+    async def consider_turn(
+        self, conversation_id: int, message: StoredMessage, turn: TurnRecord, handoff: bool
+    ) -> None:
+        """After the assistant answered the visitor's ``message`` (its turn is recorded)."""
+        additions: list[tuple[int, str]] = []
+        if learnable(message.text, message.secret):
+            if turn.fallback:
+                additions.append((message.id, FALLBACK))
+            elif turn.confidence is not None and turn.confidence < self.confidence_threshold:
+                additions.append((message.id, LOW_CONFIDENCE))
+        if handoff:
+            wanted = await self._what_was_wanted(conversation_id, message.seq)
+            if wanted is not None:
+                additions.append((wanted, HANDOFF))
         await self._add(additions)
 
     async def note_low_rating(self, conversation_id: int, score: int) -> None:
@@ -134,17 +135,18 @@ class NluInbox:
         await self._add([(row.id, LOW_RATING_REASON) for row in rows
                          if learnable(row.text, row.secret)])
 
-    async def _what_was_wanted(self, session: AsyncSession, handed_over: Message) -> int | None:
-        rows = (
-            await session.execute(
-                select(Message.id, Message.text, Message.secret, Message.intent)
-                .where(Message.conversation_id == handed_over.conversation_id,
-                       Message.author == Author.VISITOR,
-                       Message.seq <= handed_over.seq)
-                .order_by(Message.seq.desc())
-                .limit(HANDOFF_LOOKBACK)
-            )
-        ).all()
+    async def _what_was_wanted(self, conversation_id: int, handed_over_seq: int) -> int | None:
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Message.id, Message.text, Message.secret, Message.intent)
+                    .where(Message.conversation_id == conversation_id,
+                           Message.author == Author.VISITOR,
+                           Message.seq <= handed_over_seq)
+                    .order_by(Message.seq.desc())
+                    .limit(HANDOFF_LOOKBACK)
+                )
+            ).all()
         for row in rows:
             if row.intent not in CONVERSATION_CONTROL and learnable(row.text, row.secret):
                 return row.id

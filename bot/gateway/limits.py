@@ -47,37 +47,29 @@ class RateLimiter:
     clock: Callable[[], datetime] = field(default=utcnow)
 
     async def hit(self, checks: list[tuple[Limit, str]]) -> Exceeded | None:
-        """Count one hit for each (limit, key) in order; stop at the first limit exceeded.
+        """Count one hit for each (limit, key) in order, in a transaction of its own; stop at
+        the first limit exceeded.
 
         A hit over a limit still counts (a client that keeps sending stays blocked until the
         window ends), but the checks after it are not counted.
         """
+        async with self.sessions.begin() as session:
+            return await self.count(session, checks)
+
+    async def count(
+        self, session: AsyncSession, checks: list[tuple[Limit, str]]
+    ) -> Exceeded | None:
+        """``hit`` inside the caller's transaction (which must commit the hits even when a
+        limit is exceeded): a visitor message is checked, counted and stored in one."""
         now = self.clock()
         window = _window_start(now)
         for limit, key in checks:
-            hits = await self._increment(limit.scope, _hash(key), window)
+            hits = await _increment(session, limit.scope, _hash(key), window)
             if hits > limit.per_minute:
                 metrics.refused(limit.scope)
                 remaining = (window + WINDOW - now).total_seconds()
                 return Exceeded(limit.scope, max(1, math.ceil(remaining)))
         return None
-
-    async def _increment(self, scope: str, key_hash: str, window: datetime) -> int:
-        async with self.sessions.begin() as session:
-            dialect = session.bind.dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = insert(RateLimitCounter).values(
-                scope=scope, key_hash=key_hash, window_started_at=window, hits=1
-            )
-            statement = statement.on_conflict_do_update(
-                index_elements=[
-                    RateLimitCounter.scope,
-                    RateLimitCounter.key_hash,
-                    RateLimitCounter.window_started_at,
-                ],
-                set_={"hits": RateLimitCounter.hits + 1},
-            ).returning(RateLimitCounter.hits)
-            return (await session.execute(statement)).scalar_one()
 
     async def sweep(self) -> int:
         """Delete counters of windows long past; returns how many rows went."""
@@ -88,6 +80,24 @@ class RateLimiter:
                 )
             )
             return result.rowcount or 0
+
+
+async def _increment(session: AsyncSession, scope: str, key_hash: str, window: datetime) -> int:
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(RateLimitCounter)
+        .values(scope=scope, key_hash=key_hash, window_started_at=window, hits=1)
+        .on_conflict_do_update(
+            index_elements=[
+                RateLimitCounter.scope,
+                RateLimitCounter.key_hash,
+                RateLimitCounter.window_started_at,
+            ],
+            set_={"hits": RateLimitCounter.hits + 1},
+        )
+        .returning(RateLimitCounter.hits)
+    )
+    return (await session.execute(statement)).scalar_one()
 
 
 def _window_start(moment: datetime) -> datetime:

@@ -8,25 +8,32 @@ seq N" to catch up after a reload or a dropped connection.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway.db import utcnow
+from bot.gateway.limits import Exceeded
 from bot.gateway.messages import asks_for_secret
 from bot.gateway.models import Author, Conversation, Delivery, Message, Turn
 from bot.understanding import TurnRecord
 from bot.redaction import redact
 
+# Counts a new visitor message against the limits in the transaction that stores it; a limit
+# exceeded leaves the message out.
+Admit = Callable[[AsyncSession], Awaitable[Exceeded | None]]
+
 # What a masked value looks like everywhere it is shown or stored (never its length).
 MASK = "••••"
 HISTORY_LIMIT = 500
+# What a bot message keeps of the assistant's reply besides its text.
+REPLY_DATA = ("buttons", "image", "custom")
 
 
 @dataclass(frozen=True)
@@ -102,17 +109,26 @@ class Transcript:
     clock: Callable[[], datetime] = field(default=utcnow)
 
     async def add_visitor_message(
-        self, session_id: str, text: str, client_message_id: str | None, title: str | None
-    ) -> Accepted:
+        self,
+        session_id: str,
+        text: str,
+        client_message_id: str | None,
+        title: str | None,
+        admit: Admit,
+    ) -> Accepted | Exceeded:
         """Store the visitor's message, its secrets masked (all of it when the assistant asked
         for a secret; otherwise what ``bot.redaction.redact`` finds: passwords, PINs, codes).
 
         A message whose ``client_message_id`` is already stored is not stored again: the
-        stored one comes back with ``duplicate=True``.
+        stored one comes back with ``duplicate=True``. Otherwise ``admit`` (the limits) counts
+        the message in the same transaction, so a re-send is never counted; when it answers a
+        limit exceeded, that comes back instead, the count committed and nothing stored.
         """
         for attempt in range(2):
             try:
-                return await self._add_visitor_message(session_id, text, client_message_id, title)
+                return await self._add_visitor_message(
+                    session_id, text, client_message_id, title, admit
+                )
             except IntegrityError:
                 # Another process stored the same client message id first: take its row.
                 if attempt or client_message_id is None:
@@ -120,79 +136,97 @@ class Transcript:
         raise AssertionError("unreachable")
 
     async def _add_visitor_message(
-        self, session_id: str, text: str, client_message_id: str | None, title: str | None
-    ) -> Accepted:
+        self,
+        session_id: str,
+        text: str,
+        client_message_id: str | None,
+        title: str | None,
+        admit: Admit,
+    ) -> Accepted | Exceeded:
         async with self.sessions.begin() as session:
-            conversation_id = await _conversation_id(session, session_id, self.clock())
             if client_message_id is not None:
-                existing = await session.scalar(
-                    select(Message).where(
-                        Message.conversation_id == conversation_id,
-                        Message.client_message_id == client_message_id,
-                    )
-                )
-                if existing is not None:
-                    return Accepted(conversation_id, StoredMessage.of(existing), duplicate=True)
-            seq, expects_secret = await _next_seq(session, conversation_id, self.clock())
+                known = await _find(session, session_id, client_message_id)
+                if known is not None:
+                    return known
+            exceeded = await admit(session)
+            if exceeded is not None:
+                return exceeded
+            conversation_id, seq, expects_secret = await _claim_seq(
+                session, session_id, self.clock()
+            )
             # The answer to "enter the PIN / the code" is stored as MASK (never its length);
             # a button payload (/intent{...}) is not that answer.
             secret = expects_secret and not text.startswith("/")
-            # Every other text, payloads included, is stored with its secrets masked: passwords
-            # in any phrasing, PINs, codes, IDs volunteered unasked (bot/redaction.py).
-            stored_text = MASK if secret else redact(text).text
             if expects_secret:
                 await session.execute(
                     update(Conversation)
                     .where(Conversation.id == conversation_id)
                     .values(expects_secret=False)
                 )
-            row = Message(
-                conversation_id=conversation_id,
+            message = StoredMessage(
+                id=0,
                 seq=seq,
                 author=Author.VISITOR,
-                text=stored_text,
+                # Every other text, payloads included, is stored with its secrets masked:
+                # passwords in any phrasing, PINs, codes, IDs volunteered unasked
+                # (bot/redaction.py).
+                text=MASK if secret else redact(text).text,
                 secret=secret,
                 data={"title": title} if title and not secret else {},
                 client_message_id=client_message_id,
                 delivery=Delivery.PENDING,
                 created_at=self.clock(),
             )
-            session.add(row)
-            await session.flush()
-            return Accepted(conversation_id, StoredMessage.of(row), duplicate=False)
+            message = await _insert(session, conversation_id, [message])
+            return Accepted(conversation_id, message[0], duplicate=False)
 
     async def add_replies(
-        self, conversation_id: int, visitor_message_id: int, replies: list[dict[str, Any]]
-    ) -> list[StoredMessage]:
-        """Store the assistant's replies to a visitor message and mark it answered."""
+        self, conversation_id: int, visitor_message: StoredMessage, replies: list[dict[str, Any]]
+    ) -> tuple[list[StoredMessage], StoredMessage]:
+        """Store the assistant's replies to a visitor message and mark it answered; returns
+        the stored replies and the answered visitor message."""
         async with self.sessions.begin() as session:
-            stored = []
-            for reply in replies:
-                seq, _ = await _next_seq(session, conversation_id, self.clock())
-                row = Message(
-                    conversation_id=conversation_id,
-                    seq=seq,
-                    author=Author.BOT,
-                    text=reply.get("text") or "",
-                    data={k: reply[k] for k in ("buttons", "image", "custom") if k in reply},
-                    reply_to_id=visitor_message_id,
-                    created_at=self.clock(),
-                )
-                session.add(row)
-                stored.append(row)
-            if asks_for_secret(replies):
-                await session.execute(
+            stored: list[StoredMessage] = []
+            if replies:
+                # One bump hands out the replies' seqs; the PIN/code flag goes with it.
+                changes: dict[str, Any] = {
+                    "last_seq": Conversation.last_seq + len(replies),
+                    "last_message_at": self.clock(),
+                }
+                if asks_for_secret(replies):
+                    changes["expects_secret"] = True
+                last_seq = await session.scalar(
                     update(Conversation)
                     .where(Conversation.id == conversation_id)
-                    .values(expects_secret=True)
+                    .values(changes)
+                    .returning(Conversation.last_seq)
+                )
+                first_seq = last_seq - len(replies) + 1
+                stored = await _insert(
+                    session,
+                    conversation_id,
+                    [
+                        StoredMessage(
+                            id=0,
+                            seq=first_seq + index,
+                            author=Author.BOT,
+                            text=reply.get("text") or "",
+                            secret=False,
+                            data={k: reply[k] for k in REPLY_DATA if k in reply},
+                            client_message_id=None,
+                            delivery=None,
+                            created_at=self.clock(),
+                        )
+                        for index, reply in enumerate(replies)
+                    ],
+                    reply_to_id=visitor_message.id,
                 )
             await session.execute(
                 update(Message)
-                .where(Message.id == visitor_message_id)
+                .where(Message.id == visitor_message.id)
                 .values(delivery=Delivery.ANSWERED)
             )
-            await session.flush()
-            return [StoredMessage.of(row) for row in stored]
+        return stored, replace(visitor_message, delivery=Delivery.ANSWERED)
 
     async def add_message(
         self, conversation_id: int, author: Author, text: str, data: dict[str, Any] | None = None
@@ -200,17 +234,18 @@ class Transcript:
         """Store an adviser's message or a gateway notice (never a visitor's)."""
         async with self.sessions.begin() as session:
             seq, _ = await _next_seq(session, conversation_id, self.clock())
-            row = Message(
-                conversation_id=conversation_id,
+            message = StoredMessage(
+                id=0,
                 seq=seq,
                 author=author,
                 text=text,
+                secret=False,
                 data=data or {},
+                client_message_id=None,
+                delivery=None,
                 created_at=self.clock(),
             )
-            session.add(row)
-            await session.flush()
-            return StoredMessage.of(row)
+            return (await _insert(session, conversation_id, [message]))[0]
 
     async def mark_answered(self, visitor_message_id: int) -> StoredMessage:
         """An adviser holds the conversation: the message reached them (no assistant reply)."""
@@ -220,46 +255,34 @@ class Transcript:
             await session.flush()
             return StoredMessage.of(row)
 
-    async def record_turn(self, visitor_message_id: int, turn: TurnRecord) -> None:
+    async def record_turn(
+        self, conversation_id: int, visitor_message_id: int, turn: TurnRecord
+    ) -> None:
         """What the assistant understood and did with a visitor message (a relay retried
         after a timeout records its latest turn)."""
+        values = {
+            "conversation_id": conversation_id,
+            "predicted_intent": turn.predicted_intent,
+            "confidence": turn.confidence,
+            "actions": turn.actions,
+            "journeys": turn.journeys,
+            "active_form": turn.active_form,
+            "journey_cancelled": turn.journey_cancelled,
+        }
         async with self.sessions.begin() as session:
-            message = await session.get_one(Message, visitor_message_id)
-            message.intent = turn.intent
-            await session.merge(Turn(
-                message_id=visitor_message_id,
-                conversation_id=message.conversation_id,
-                predicted_intent=turn.predicted_intent,
-                confidence=turn.confidence,
-                actions=turn.actions,
-                journeys=turn.journeys,
-                active_form=turn.active_form,
-                journey_cancelled=turn.journey_cancelled,
-            ))
+            await session.execute(
+                update(Message).where(Message.id == visitor_message_id).values(intent=turn.intent)
+            )
+            await session.execute(
+                _insert_for(session)(Turn)
+                .values(message_id=visitor_message_id, **values)
+                .on_conflict_do_update(index_elements=[Turn.message_id], set_=values)
+            )
 
     async def conversation_id(self, session_id: str) -> int:
         """The conversation's row id (created if the visitor has not written yet)."""
         async with self.sessions.begin() as session:
             return await _conversation_id(session, session_id, self.clock())
-
-    async def find(self, session_id: str, client_message_id: str) -> Accepted | None:
-        """The stored message with this client id, if the visitor sent it before."""
-        async with self.sessions() as session:
-            row = await session.scalar(
-                select(Message)
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .where(
-                    Conversation.session_id == session_id,
-                    Message.client_message_id == client_message_id,
-                )
-            )
-        if row is None:
-            return None
-        return Accepted(row.conversation_id, StoredMessage.of(row), duplicate=True)
-
-    async def get(self, message_id: int) -> StoredMessage:
-        async with self.sessions() as session:
-            return StoredMessage.of(await session.get_one(Message, message_id))
 
     async def retry_failed(self, visitor_message_id: int) -> StoredMessage | None:
         """Claim a failed message for another relay (None if someone else claimed it)."""
@@ -314,11 +337,82 @@ class Transcript:
         return [StoredMessage.of(row) for row in rows]
 
 
+def _insert_for(session: AsyncSession):
+    """The dialect's INSERT (with ON CONFLICT)."""
+    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+
+
+async def _find(session: AsyncSession, session_id: str, client_message_id: str) -> Accepted | None:
+    """The stored message with this client id, if the visitor sent it before."""
+    row = await session.scalar(
+        select(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            Conversation.session_id == session_id,
+            Message.client_message_id == client_message_id,
+        )
+    )
+    if row is None:
+        return None
+    return Accepted(row.conversation_id, StoredMessage.of(row), duplicate=True)
+
+
+async def _claim_seq(
+    session: AsyncSession, session_id: str, now: datetime
+) -> tuple[int, int, bool]:
+    """The conversation's row id (the row is created with its first message), the next seq
+    and whether the assistant asked for a secret: one upsert that bumps ``last_seq`` (and
+    locks the row until commit)."""
+    row = (
+        await session.execute(
+            _insert_for(session)(Conversation)
+            .values(session_id=session_id, last_seq=1, expects_secret=False, created_at=now,
+                    last_message_at=now)
+            .on_conflict_do_update(
+                index_elements=[Conversation.session_id],
+                set_={"last_seq": Conversation.last_seq + 1, "last_message_at": now},
+            )
+            .returning(Conversation.id, Conversation.last_seq, Conversation.expects_secret)
+        )
+    ).one()
+    return row.id, row.last_seq, row.expects_secret
+
+
+async def _insert(
+    session: AsyncSession,
+    conversation_id: int,
+    messages: list[StoredMessage],
+    reply_to_id: int | None = None,
+) -> list[StoredMessage]:
+    """Insert messages (one statement); returns them with their row ids. The ids are matched
+    by seq (unique in the conversation): asking for them in the order of the rows would make
+    SQLAlchemy insert one row per statement on SQLite."""
+    returned = await session.execute(
+        insert(Message).returning(Message.seq, Message.id),
+        [
+            {
+                "conversation_id": conversation_id,
+                "seq": message.seq,
+                "author": message.author,
+                "text": message.text,
+                "secret": message.secret,
+                "data": message.data,
+                "client_message_id": message.client_message_id,
+                "delivery": message.delivery,
+                "reply_to_id": reply_to_id,
+                "created_at": message.created_at,
+            }
+            for message in messages
+        ],
+    )
+    ids = dict(returned.tuples().all())
+    return [replace(message, id=ids[message.seq]) for message in messages]
+
+
 async def _conversation_id(session: AsyncSession, session_id: str, now: datetime) -> int:
     """The conversation's row id, creating the row on its first message."""
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     await session.execute(
-        insert(Conversation)
+        _insert_for(session)(Conversation)
         .values(session_id=session_id, last_seq=0, expects_secret=False, created_at=now,
                 last_message_at=now)
         .on_conflict_do_nothing(index_elements=[Conversation.session_id])
