@@ -147,6 +147,9 @@ INTERRUPTING_INTENTS = frozenset(
         "done",
         "code_not_received",
         "resume",
+        "explain_again",
+        "password_unclear",
+        "pin_unclear",
     }
 )
 

@@ -53,6 +53,14 @@ Rasa's loop expects), that response is sent; otherwise (small talk, yes/no, `inf
 typed password...) asking "Czy chodzi o ...?" makes no sense and `utter_ask_rephrase` is
 sent instead. The action never writes text itself.
 
+`action_explain_again` - "nie rozumiem"
+----------------------------------------
+Right after an explanation (the previous answer's responses that are not questions, offers or
+conversation control) it sends that explanation again with the same template values, then
+`utter_explain_again_follow_up` (which step is unclear? or a consultant). With nothing explained
+just before it asks what is unclear. Inside a form `action_default_fallback` repeats the form's
+question instead (`ANSWERS_IN_FORM`).
+
 `action_default_fallback` - "I did not understand"
 --------------------------------------------------
 Overrides Rasa's default (the core fallback, and the end of the two-stage fallback): the
@@ -75,7 +83,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.forms import CancelForm
 from actions.people import fold
-from actions.tracker import latest_intent, latest_text, user_messages
+from actions.tracker import latest_intent, latest_text, previous_answer, user_messages
 from actions.validators import EMAIL_CANDIDATE, EMAIL_SLOT, BaseFormValidator, normalize_email
 from bot.redaction import redact
 from common.polish import PHONE_IN_TEXT, find_phone
@@ -369,18 +377,78 @@ class ActionDefaultAskAffirmation(Action):
 def fallback_said_before(tracker: Tracker) -> bool:
     """Whether the assistant's answer to the previous message already said it did not
     understand (a fallback response or a "Czy chodzi o ...?" guess)."""
-    user_messages = 0
-    for event in reversed(tracker.events or []):
-        kind = event.get("event")
-        if kind == "user":
-            user_messages += 1
-            if user_messages == 2:
-                return False
-        elif kind == "bot" and user_messages == 1:
-            response = (event.get("metadata") or {}).get("utter_action") or ""
-            if response in FALLBACK_RESPONSES or response.startswith(AFFIRMATION_RESPONSE_PREFIX):
-                return True
-    return False
+    return any(
+        response in FALLBACK_RESPONSES or response.startswith(AFFIRMATION_RESPONSE_PREFIX)
+        for response, _ in template_responses(previous_answer(tracker))
+    )
+
+
+# Values rasa puts next to a response's own in a bot event's metadata; not template values.
+_NOT_TEMPLATE_VALUES = frozenset({"template_name", "channel", "id", "condition", "buttons"})
+
+
+def template_responses(events: List[Dict[Text, Any]]) -> List[tuple]:
+    """(response name, the template values it was rendered with) of the bot events sent as
+    responses, so each can be sent again as it was."""
+    found = []
+    for event in events:
+        metadata = event.get("metadata") or {}
+        response = metadata.get("utter_action")
+        if isinstance(response, str):
+            values = {k: v for k, v in metadata.items()
+                      if k != "utter_action" and k not in _NOT_TEMPLATE_VALUES}
+            found.append((response, values))
+    return found
+
+
+# Responses that steer the conversation rather than explain something: not repeated when the
+# visitor asks for the explanation again.
+_NOT_AN_EXPLANATION_PREFIXES = ("utter_ask_", "utter_offer_", AFFIRMATION_RESPONSE_PREFIX)
+_NOT_AN_EXPLANATION = frozenset(
+    {
+        *FALLBACK_RESPONSES,
+        "utter_ok",
+        "utter_greet",
+        "utter_goodbye",
+        "utter_done",
+        "utter_you_are_welcome",
+        "utter_how_can_help",
+        "utter_still_here",
+        "utter_explain_again_follow_up",
+        "utter_ask_what_unclear",
+    }
+)
+
+
+def explanation_in(events: List[Dict[Text, Any]]) -> List[tuple]:
+    """The responses of an answer that explained something, with their template values."""
+    return [
+        (response, values)
+        for response, values in template_responses(events)
+        if response not in _NOT_AN_EXPLANATION
+        and not response.startswith(_NOT_AN_EXPLANATION_PREFIXES)
+    ]
+
+
+class ActionExplainAgain(Action):
+    """"nie rozumiem", "możesz prościej?" right after an explanation: the explanation again (the
+    same responses with the same values, in the visitor's register), then an offer to go through
+    the unclear step or to a consultant. With no explanation just before: what is unclear?"""
+
+    def name(self) -> Text:
+        return "action_explain_again"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        explanation = explanation_in(previous_answer(tracker))
+        if not explanation:
+            dispatcher.utter_message(response="utter_ask_what_unclear")
+            return []
+        for response, values in explanation:
+            dispatcher.utter_message(response=response, **values)
+        dispatcher.utter_message(response="utter_explain_again_follow_up")
+        return []
 
 
 # Questions whose answer is a fixed text (as their rules outside forms give it), answered in a
@@ -390,7 +458,11 @@ ANSWERS_IN_FORM = {
     "find_login": "utter_find_login",
     "password_requirements": "utter_password_requirements",
     "support_contact": "utter_support_contact",
+    # "nie rozumiem" at a form's question: a lead-in, then the question again
+    "explain_again": "utter_explain_form_question",
 }
+# Said instead when the form's question cannot be repeated from here (a custom action asks it).
+UTTER_QUESTION_ABOVE = "utter_explain_form_question_above"
 
 
 def form_question(form: Text, slot: Optional[Text], domain: Mapping[Text, Any]) -> Optional[Text]:
@@ -407,6 +479,23 @@ def form_question(form: Text, slot: Optional[Text], domain: Mapping[Text, Any]) 
         if name in responses:
             return name
     return None
+
+
+def form_question_asked(
+    tracker: Tracker, form: Text, domain: Mapping[Text, Any]
+) -> List[tuple]:
+    """The form's question to repeat, with the values it was asked with: as the previous answer
+    asked it (a custom action_ask_… included: "Masz teraz pakiet Srebrny… Na który…?"), else as
+    Rasa would ask it with a response (`form_question`), else none."""
+    asked = [
+        (response, values)
+        for response, values in template_responses(previous_answer(tracker))
+        if response.startswith("utter_ask_")
+    ]
+    if asked:
+        return asked
+    response = form_question(form, tracker.get_slot(REQUESTED_SLOT), domain)
+    return [(response, {})] if response else []
 
 
 class ActionDefaultFallback(Action):
@@ -431,10 +520,12 @@ class ActionDefaultFallback(Action):
         if answer and form and form != TWO_STAGE_FALLBACK:
             # A question understood, in a form with no rule of its own for it: the answer,
             # then the form's question again; the form goes on with the next message.
+            question = form_question_asked(tracker, form, domain)
+            if answer == ANSWERS_IN_FORM["explain_again"] and not question:
+                answer = UTTER_QUESTION_ABOVE
             dispatcher.utter_message(response=answer)
-            ask = form_question(form, tracker.get_slot(REQUESTED_SLOT), domain)
-            if ask:
-                dispatcher.utter_message(response=ask)
+            for response, values in question:
+                dispatcher.utter_message(response=response, **values)
             return [UserUtteranceReverted()]
         again = form == TWO_STAGE_FALLBACK or fallback_said_before(tracker)
         dispatcher.utter_message(response=UTTER_DEFAULT_AGAIN if again else UTTER_DEFAULT)

@@ -5,6 +5,7 @@
   mapping of that message may have overwritten).
 - ``session_events`` / ``user_messages``: the events, and the visitor's messages, of the
   current conversation session.
+- ``previous_answer``: the assistant's messages that answered the message before the latest one.
 - ``latest_user_marker``: identifies the latest user message (idempotency keys of an operation
   that message confirmed).
 - ``drop_slot_candidates``: removes slot candidates (the SlotSet events at the end of the
@@ -69,6 +70,22 @@ def action_before_latest_message(tracker: Tracker) -> Optional[Text]:
             if name not in ("action_listen", "action_extract_slots"):
                 return name if isinstance(name, str) else None
     return None
+
+
+def previous_answer(tracker: Tracker) -> List[Dict[Text, Any]]:
+    """The bot events between the message before the latest user message and the latest one
+    (what the assistant answered last time), oldest first; [] when the user spoke only once."""
+    answer: List[Dict[Text, Any]] = []
+    user_messages_seen = 0
+    for event in reversed(tracker.events or []):
+        kind = event.get("event")
+        if kind == "user":
+            user_messages_seen += 1
+            if user_messages_seen == 2:
+                return answer
+        elif kind == "bot" and user_messages_seen == 1:
+            answer.insert(0, event)
+    return []
 
 
 def session_events(tracker: Tracker) -> List[Dict[Text, Any]]:

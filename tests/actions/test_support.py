@@ -25,6 +25,7 @@ from actions.support import (
     ActionDefaultAskAffirmation,
     ActionCheckPresence,
     ActionDefaultFallback,
+    ActionExplainAgain,
     ActionHandoff,
     ActionHandoffReturned,
     affirmation_response,
@@ -321,6 +322,12 @@ async def test_the_two_stage_fallback_giving_up_says_nadal(full_domain):
         # exists too
         ("change_package_form", "verification_code", "a gdzie mam login?",
          "find_login", "utter_find_login", None),
+        # "nie rozumiem" at a question: a lead-in and the question again ...
+        ("reset_password_form", "email", "nie rozumiem, o co chodzi",
+         "explain_again", "utter_explain_form_question", "utter_ask_email"),
+        # ... or, where the form's own action asks it, a pointer to the question above
+        ("change_package_form", "package", "nie łapię",
+         "explain_again", "utter_explain_form_question_above", None),
     ],
 )
 async def test_a_question_in_a_form_without_its_rule_is_answered_and_the_form_asks_again(
@@ -338,6 +345,29 @@ async def test_a_question_in_a_form_without_its_rule_is_answered_and_the_form_as
     assert events == [UserUtteranceReverted()]  # the form goes on with the next message
 
 
+async def test_not_understood_in_a_form_repeats_the_question_as_it_was_asked(full_domain):
+    # asked by the form's custom action, with the current package in it
+    asked = {"event": "bot", "text": "…", "metadata": {
+        "utter_action": "utter_ask_change_package_form_package_current",
+        "current_name": "Srebrny", "valid_until": "31.12.2026"}}
+    tracker = make_tracker(
+        slots={"requested_slot": "package"},
+        events=[listen(), user_event("zmiana pakietu", "change_package"),
+                {"event": "action", "name": "change_package_form"}, asked,
+                listen(), user_event("nie rozumiem", "explain_again")],
+        active_loop="change_package_form",
+    )
+
+    events, messages = await run(ActionDefaultFallback(), tracker, full_domain)
+
+    assert [(m["response"], m.get("current_name")) for m in messages] == [
+        ("utter_explain_form_question", None),
+        ("utter_ask_change_package_form_package_current", "Srebrny"),
+    ]
+    assert messages[1]["valid_until"] == "31.12.2026"
+    assert events == [UserUtteranceReverted()]
+
+
 def test_every_answer_in_a_form_is_a_response_of_the_domain(full_domain):
     assert set(ANSWERS_IN_FORM.values()) <= set(full_domain["responses"])
     assert set(ANSWERS_IN_FORM) <= set(full_domain["intents"])
@@ -353,6 +383,43 @@ async def test_a_question_without_a_fixed_answer_in_a_form_is_the_fallback(full_
     _, messages = await run(ActionDefaultFallback(), tracker, full_domain)
 
     assert [message["response"] for message in messages] == [UTTER_DEFAULT]
+
+
+# --- action_explain_again -------------------------------------------------------------------
+
+
+async def test_not_understood_explanation_comes_again_with_its_values_then_an_offer(full_domain):
+    paired = {"event": "bot", "text": "…",
+              "metadata": {"utter_action": "utter_device_paired", "device_name": "iPhone 15"}}
+    tracker = make_tracker(events=[
+        listen(), user_event("jaki telefon mam podpięty", "device_status"),
+        {"event": "action", "name": "action_device_status"},
+        paired, bot_event("utter_device_one_device_rule"), bot_event("utter_offer_reset"),
+        listen(), user_event("nie rozumiem", "explain_again"),
+    ])
+
+    events, messages = await run(ActionExplainAgain(), tracker, full_domain)
+
+    assert [(m["response"], m.get("device_name")) for m in messages] == [
+        ("utter_device_paired", "iPhone 15"),
+        ("utter_device_one_device_rule", None),
+        ("utter_explain_again_follow_up", None),
+    ]
+    assert events == []
+
+
+@pytest.mark.parametrize("previous", [UTTER_DEFAULT, "utter_ask_email", "utter_greet", None])
+async def test_not_understood_with_no_explanation_before_asks_what_is_unclear(
+    full_domain, previous
+):
+    events = [listen(), user_event("dzień dobry", "greet")]
+    if previous:
+        events.append(bot_event(previous))
+    tracker = make_tracker(events=events + [listen(), user_event("nie rozumiem", "explain_again")])
+
+    _, messages = await run(ActionExplainAgain(), tracker, full_domain)
+
+    assert [message["response"] for message in messages] == ["utter_ask_what_unclear"]
 
 
 # --- leave_ticket -----------------------------------------------------------------------------

@@ -79,6 +79,9 @@ INTENT_LABELS = {
     "find_login": "gdzie sprawdzić login",
     "list_users": "lista użytkowników firmy",
     "dont_know": "nie wiem / gdzie to znaleźć",
+    "explain_again": "nie rozumiem – wyjaśnij jeszcze raz",
+    "password_unclear": "samo „hasło” (nie wiadomo, o co chodzi)",
+    "pin_unclear": "„PIN” bez wskazania, który",
     "handoff_returned": "powrót od konsultanta",
     "nlu_fallback": "niezrozumiane",
 }
