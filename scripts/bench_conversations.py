@@ -233,7 +233,10 @@ TAGS: dict[str, tuple[str, ...]] = {
     "account_status_shown": ("utter_account_status", "utter_account_status_trial",
                              "utter_account_pending_downgrade", "utter_account_usage"),
     "pair_steps": ("utter_pair_phone_steps",),
-    "device_status_shown": ("utter_device_not_paired", "utter_device_paired"),
+    # "nie jest podłączone żadne urządzenie, więc nie ma czego usuwać" tells the status too
+    "device_status_shown": (
+        "utter_device_not_paired", "utter_device_paired", "utter_device_none_to_remove",
+    ),
     "device_removed": ("utter_device_removed", "utter_device_removed_lost"),
     "roles_listed": ("utter_roles_info_all", "utter_roles_info_one"),
     "members_listed": ("utter_list_users_listed", "utter_company_members_to_choose_from"),
