@@ -1,5 +1,5 @@
-"""bot/rasa_cli.py: Rasa started as `python -m bot.rasa_cli …` gets both patches
-(bot/rasa_ext/action_check.py, bot/rasa_ext/rule_cache.py) the moment Rasa imports the modules
+"""bot/rasa_cli.py: Rasa started as `python -m bot.rasa_cli …` gets its patches
+(bot/rasa_ext/action_check.py, bot/rasa_ext/rule_cache.py, bot/rasa_ext/topic_prior.py) the moment Rasa imports the modules
 they patch, without importing those modules (or TensorFlow) itself."""
 
 from __future__ import annotations
@@ -17,17 +17,20 @@ def test_rasa_cli_patches_rasa_when_rasa_imports_the_modules():
         "import sys\n"
         "from bot import rasa_cli\n"
         "rasa_cli.install()\n"
-        "patched = ('rasa.core.actions.action', 'rasa.core.policies.rule_policy', 'tensorflow')\n"
+        "patched = ('rasa.core.actions.action', 'rasa.core.policies.rule_policy',\n"
+        "           'rasa.core.processor', 'tensorflow')\n"
         "assert not [name for name in patched if name in sys.modules]\n"
         "from rasa.core.agent import load_agent\n"  # as `rasa run` reaches them
         "from rasa.core.actions.action import RemoteAction\n"
         "from rasa.core.policies.rule_policy import RulePolicy\n"
+        "from rasa.core.processor import MessageProcessor\n"
         "from bot.rasa_ext import action_check, rule_cache\n"
         "assert RemoteAction._validate_action_result is action_check.validate_action_result\n"
         "assert action_check.rasa_validate_action_result.__module__ == 'rasa.core.actions.action'\n"
         "assert RulePolicy._rule_key_to_state is rule_cache.rule_states\n"
         "assert rule_cache.rasa_rule_key_to_state.__func__.__module__ == "
         "'rasa.core.policies.rule_policy'\n"
+        "assert MessageProcessor._parse_message_with_graph.with_recent_intents\n"
         "print('patched')\n"
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
