@@ -259,7 +259,10 @@ TAGS: dict[str, tuple[str, ...]] = {
     "greeting": ("utter_greet",),
     "password_refused": ("utter_password_not_shared",),
     "out_of_scope": ("utter_out_of_scope",),
-    "not_understood": (*FALLBACK_NAMES, "intent:nlu_fallback"),
+    # What the visitor was told, not the NLU's verdict: an `nlu_fallback` the dialogue answered
+    # from the context ("nie wiem, czy zgłoszenie ma sens" right after a handoff: the channels and
+    # the ticket) was understood; one it could not place ends in a fallback response above.
+    "not_understood": FALLBACK_NAMES,
 }
 
 
@@ -1319,9 +1322,9 @@ event:
   event, custom actions included), executed actions, the gateway's desk notices, and for
   `kept_form` the form still active after the turn; every fallback
   (`action_default_ask_affirmation`, `utter_ask_rephrase`, `utter_default`,
-  `utter_default_again`, intent `nlu_fallback`, …) is `not_understood` — the core fallback
-  `action_default_fallback` by what it said, since in a form it also answers questions it
-  understood.
+  `utter_default_again`, …) is `not_understood` — judged by what the visitor was told: the core
+  fallback `action_default_fallback` by what it said (in a form it also answers questions it
+  understood), and an `nlu_fallback` intent only when no rule answered it from the context.
 
 A turn is **as expected** when every expectation holds; a turn without an answer breaks the
 conversation off. A journey is **completed** when every `outcome` check holds at the end: the

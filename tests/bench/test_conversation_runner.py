@@ -216,7 +216,14 @@ def test_a_response_action_is_listed_once():
     (["utter_ask_rephrase"], "inform", "not_understood", None),
     (["action_default_ask_affirmation", "utter_ask_affirmation_pair_phone"], "pair_phone",
      "not_understood", None),
-    ([], "nlu_fallback", "not_understood", None),
+    # by what the visitor was told: the two-stage fallback's question, or the core fallback's
+    # "nie jestem pewien"; an nlu_fallback a rule answered from the context is not one
+    (["action_two_stage_fallback", "utter_ask_rephrase"], "nlu_fallback", "not_understood", None),
+    (["action_default_fallback", "utter_default"], "account_status", "not_understood", None),
+    (["utter_support_contact", "utter_ticket_offer"], "nlu_fallback", "contact_given",
+     "not_understood"),
+    (["action_default_fallback", "utter_login_help"], "login_help", "login_help",
+     "not_understood"),
     (["utter_package_downgrade_cancelled"], "affirm", "package_changed", "cancelled"),
     (["utter_registration_cancelled"], "stop", "cancelled", "package_changed"),
     (["utter_ask_add_user_form_member_email"], "add_user", "asks_member_email", "asks_email"),
