@@ -14,7 +14,7 @@ are left as they are.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, Iterable, List, Mapping, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -29,6 +29,18 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 
+def group_of_intent(groups: Mapping[Any, Iterable[Text]], component: Text) -> Dict[Text, Any]:
+    """Each intent of `groups` (a group's key -> its intents) -> its group's key; an intent in
+    two groups is a configuration error of `component`."""
+    group_of: Dict[Text, Any] = {}
+    for key, intents in groups.items():
+        for intent in intents:
+            if intent in group_of:
+                raise ValueError(f"{component}: {intent} is in two groups")
+            group_of[intent] = key
+    return group_of
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
@@ -41,12 +53,8 @@ class KindredIntents(GraphComponent):
         return {"groups": []}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
-        self._group_of: Dict[Text, int] = {}
-        for number, group in enumerate({**self.get_default_config(), **config}["groups"]):
-            for intent in group:
-                if intent in self._group_of:
-                    raise ValueError(f"KindredIntents: {intent} is in two groups")
-                self._group_of[intent] = number
+        groups = {**self.get_default_config(), **config}["groups"]
+        self._group_of = group_of_intent(dict(enumerate(groups)), "KindredIntents")
 
     @classmethod
     def create(

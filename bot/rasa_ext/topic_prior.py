@@ -38,6 +38,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.rasa_ext.kindred_intents import group_of_intent
 from bot.rasa_ext.recent_intents import RECENT_INTENTS_KEY
 
 def current_area(
@@ -71,12 +72,7 @@ class TopicPrior(GraphComponent):
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self._config = {**self.get_default_config(), **config}
-        self._area_of: Dict[Text, Text] = {}
-        for area, intents in self._config["topic_areas"].items():
-            for intent in intents:
-                if intent in self._area_of:
-                    raise ValueError(f"TopicPrior: {intent} is in two areas")
-                self._area_of[intent] = area
+        self._area_of = group_of_intent(self._config["topic_areas"], "TopicPrior")
 
     @classmethod
     def create(
