@@ -383,8 +383,12 @@ def fallback_said_before(tracker: Tracker) -> bool:
     )
 
 
-# Values rasa puts next to a response's own in a bot event's metadata; not template values.
-_NOT_TEMPLATE_VALUES = frozenset({"template_name", "channel", "id", "condition", "buttons"})
+# What Rasa and rasa-sdk put next to a response's own values in a bot event's metadata (the
+# response's name again, the chosen variation's fields); not template values.
+_NOT_TEMPLATE_VALUES = frozenset(
+    {"utter_action", "template", "response", "template_name", "channel", "id", "condition",
+     "buttons"}
+)
 
 
 def template_responses(events: List[Dict[Text, Any]]) -> List[tuple]:
@@ -395,8 +399,7 @@ def template_responses(events: List[Dict[Text, Any]]) -> List[tuple]:
         metadata = event.get("metadata") or {}
         response = metadata.get("utter_action")
         if isinstance(response, str):
-            values = {k: v for k, v in metadata.items()
-                      if k != "utter_action" and k not in _NOT_TEMPLATE_VALUES}
+            values = {k: v for k, v in metadata.items() if k not in _NOT_TEMPLATE_VALUES}
             found.append((response, values))
     return found
 
@@ -415,7 +418,6 @@ _NOT_AN_EXPLANATION = frozenset(
         "utter_how_can_help",
         "utter_still_here",
         "utter_explain_again_follow_up",
-        "utter_ask_what_unclear",
     }
 )
 
