@@ -58,6 +58,21 @@ def test_every_conversation_file_follows_the_format():
         assert all(t.expect.intent in (None, *bc.INTENTS) for t in conversation.turns)
 
 
+def test_no_sentence_of_the_benchmark_is_a_training_example():
+    # The benchmark measures understanding of messages the model never saw. Short everyday
+    # replies ("tak", "dzięki, działa") are bound to meet the training data; a sentence of four
+    # words or more found in both was copied (bench-conversations reports the share of turns
+    # whose text is no example at all).
+    copied = sorted(
+        turn.user
+        for conversation in bc.load_conversations(bc.CONVERSATIONS_DIR)
+        for turn in conversation.turns
+        if len(bc.fold_example(turn.user).split()) >= 4
+        and bc.fold_example(turn.user) in bc.TRAINING_EXAMPLES
+    )
+    assert copied == []
+
+
 def test_the_runners_names_exist_in_the_assistants_domain():
     domain = load_domain()
     assert set(bc.INTENTS) <= set(domain["intents"])
