@@ -9,6 +9,11 @@ live in one PostgreSQL database.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from common.database import (
     NAMING_CONVENTION,
     UTCDateTime,
@@ -22,4 +27,13 @@ VERSION_TABLE = "gateway_alembic_version"
 
 Base = declarative_base(NAMING_CONVENTION)
 
-__all__ = ["Base", "UTCDateTime", "VERSION_TABLE", "create_engine", "create_sessionmaker", "utcnow"]
+
+def insert_for(session: AsyncSession) -> Any:
+    """The INSERT of the session's dialect, the one with ``on_conflict_do_update`` (an upsert:
+    counters, the conversation row, the turn record)."""
+    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+
+__all__ = [
+    "Base", "UTCDateTime", "VERSION_TABLE", "create_engine", "create_sessionmaker", "insert_for",
+    "utcnow",
+]

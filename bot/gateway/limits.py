@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway import metrics
-from bot.gateway.db import utcnow
+from bot.gateway.db import insert_for, utcnow
 from bot.gateway.models import RateLimitCounter
 
 WINDOW = timedelta(minutes=1)
@@ -83,9 +82,8 @@ class RateLimiter:
 
 
 async def _increment(session: AsyncSession, scope: str, key_hash: str, window: datetime) -> int:
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(RateLimitCounter)
+        insert_for(session)(RateLimitCounter)
         .values(scope=scope, key_hash=key_hash, window_started_at=window, hits=1)
         .on_conflict_do_update(
             index_elements=[

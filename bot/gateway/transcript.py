@@ -14,11 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.gateway.db import utcnow
+from bot.gateway.db import insert_for, utcnow
 from bot.gateway.limits import Exceeded
 from bot.gateway.messages import asks_for_secret
 from bot.gateway.models import Author, Conversation, Delivery, Message, Turn
@@ -274,7 +273,7 @@ class Transcript:
                 update(Message).where(Message.id == visitor_message_id).values(intent=turn.intent)
             )
             await session.execute(
-                _insert_for(session)(Turn)
+                insert_for(session)(Turn)
                 .values(message_id=visitor_message_id, **values)
                 .on_conflict_do_update(index_elements=[Turn.message_id], set_=values)
             )
@@ -337,11 +336,6 @@ class Transcript:
         return [StoredMessage.of(row) for row in rows]
 
 
-def _insert_for(session: AsyncSession):
-    """The dialect's INSERT (with ON CONFLICT)."""
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-
-
 async def _find(session: AsyncSession, session_id: str, client_message_id: str) -> Accepted | None:
     """The stored message with this client id, if the visitor sent it before."""
     row = await session.scalar(
@@ -365,7 +359,7 @@ async def _claim_seq(
     locks the row until commit)."""
     row = (
         await session.execute(
-            _insert_for(session)(Conversation)
+            insert_for(session)(Conversation)
             .values(session_id=session_id, last_seq=1, expects_secret=False, created_at=now,
                     last_message_at=now)
             .on_conflict_do_update(
@@ -412,7 +406,7 @@ async def _insert(
 async def _conversation_id(session: AsyncSession, session_id: str, now: datetime) -> int:
     """The conversation's row id, creating the row on its first message."""
     await session.execute(
-        _insert_for(session)(Conversation)
+        insert_for(session)(Conversation)
         .values(session_id=session_id, last_seq=0, expects_secret=False, created_at=now,
                 last_message_at=now)
         .on_conflict_do_nothing(index_elements=[Conversation.session_id])

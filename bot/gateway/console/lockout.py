@@ -22,9 +22,9 @@ import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.gateway.db import insert_for
 from bot.gateway.models import RateLimitCounter
 
 SCOPE = "agent_login_failure"
@@ -97,9 +97,8 @@ async def clear(session: AsyncSession, email: str) -> None:
 
 
 async def _add(session: AsyncSession, email: str, expires: datetime, hits: int) -> None:
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     await session.execute(
-        insert(RateLimitCounter)
+        insert_for(session)(RateLimitCounter)
         .values(scope=SCOPE, key_hash=address_key(email), window_started_at=expires, hits=hits)
         .on_conflict_do_update(
             index_elements=[RateLimitCounter.scope, RateLimitCounter.key_hash,
