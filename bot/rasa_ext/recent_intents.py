@@ -13,7 +13,7 @@ in place when Rasa imports the processor (bot/rasa_ext/patching.py).
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, List, Text
+from typing import Any, List, Reversible, Text
 
 from bot.rasa_ext import patching
 
@@ -27,10 +27,11 @@ LOOKBACK = 6
 _SESSION_BOUNDARIES = ("session_started", "restart")
 
 
-def recent_intents(events: Iterable[Any]) -> List[Text]:
-    """The intents of the visitor's latest messages of the session (Rasa events), newest first."""
+def recent_intents(events: Reversible[Any]) -> List[Text]:
+    """The intents of the visitor's latest messages of the session (Rasa events), newest first.
+    Walks back from the end (the tracker's deque, not a copy) and stops after ``LOOKBACK``."""
     intents: List[Text] = []
-    for event in reversed(list(events)):
+    for event in reversed(events):
         kind = getattr(event, "type_name", None)
         if kind in _SESSION_BOUNDARIES or len(intents) == LOOKBACK:
             break
