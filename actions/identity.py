@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from abc import ABC
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text, Tuple
@@ -62,6 +61,7 @@ from actions.backend_client import (
     get_backend_client,
     mask_email,
 )
+from actions.people import fold
 from actions.tracker import drop_slot_candidates, latest_intent
 from actions.validators import (
     EMAIL_SLOT,
@@ -99,6 +99,8 @@ UTTER_IDENTITY_UNAVAILABLE = "utter_identity_unavailable"
 UTTER_IDENTITY_FAILED = "utter_identity_failed"
 
 UTTER_CODE_NOT_RECEIVED = "utter_verification_code_not_received"
+# The code needs the account's mailbox; without it a consultant verifies the visitor.
+UTTER_MAILBOX_NEEDED = "utter_verification_mailbox_needed"
 
 # The intent of "kod nie przyszedł" / "wyślij kod jeszcze raz"; "nie dostałem maila" is often
 # read as the activation-link resend, which at the code prompt means the same.
@@ -109,6 +111,15 @@ _NOT_RECEIVED = re.compile(
     r"|\bbrak\s+(?:kodu|maila|wiadomosci)"
     r"|\b(?:wyslij|przeslij|wygeneruj|daj)\w*\s+(?:\w+\s+)?(?:kod|jeszcze\s+raz|ponownie|nowy)"
     r"|\bnowy\s+kod"
+)
+# "do starego maila nie mam już dostępu", "nie mam jak odebrać kodu": the code goes to the
+# account's address, so without that mailbox the chat cannot verify anyone (folded text).
+_MAILBOX = r"(?:(?:e-?)?mail\w*|poczt\w*|skrzynk\w*|adres\w*|starego|stary)"
+_NO_MAILBOX = re.compile(
+    r"\bnie\s+mam\s+(?:juz\s+)?(?:jak\s+odebrac|dostepu\s+do\s+(?:\w+\s+)?" + _MAILBOX + r")"
+    r"|\bdo\s+(?:\w+\s+)?" + _MAILBOX + r"\s+(?:juz\s+)?nie\s+mam\s+(?:juz\s+)?dostepu"
+    r"|\bbrak\s+dostepu\s+do\s+(?:\w+\s+)?" + _MAILBOX
+    + r"|\b" + _MAILBOX + r"\s+(?:juz\s+)?(?:nie\s+dziala|nie\s+istnieje|zostal\w*\s+(?:usuni|zamkni|zlikwidowan))"
 )
 # Entity roles of an address that is not the visitor's own (data/nlu/company.yml).
 OTHER_ADDRESS_ROLES = ("member", "new")
@@ -259,11 +270,13 @@ def says_code_not_received(tracker: Tracker, text: Any) -> bool:
     one) instead of giving it: by the intent, or by the words when the NLU read it otherwise."""
     if latest_intent(tracker) in CODE_NOT_RECEIVED_INTENTS:
         return True
-    if not isinstance(text, str):
-        return False
-    folded = unicodedata.normalize("NFKD", text.lower().replace("ł", "l"))
-    folded = "".join(char for char in folded if not unicodedata.combining(char))
-    return bool(_NOT_RECEIVED.search(folded))
+    return isinstance(text, str) and bool(_NOT_RECEIVED.search(fold(text)))
+
+
+def says_mailbox_lost(text: Any) -> bool:
+    """Whether the message says the visitor cannot read the account's mailbox ("do starego
+    maila nie mam już dostępu"), where the verification code would go."""
+    return isinstance(text, str) and bool(_NO_MAILBOX.search(fold(text)))
 
 
 def _identity_events(identity: Identity) -> Dict[Text, Any]:
@@ -319,6 +332,10 @@ class VerifiedIdentityValidator(EmailSlotValidator, BaseFormValidator, ABC):
         own_address = None
         if tracker.get_slot(REQUESTED_SLOT) is None and identity is None:
             if not _usable_grant(updates.get(GRANT_SLOT, tracker.get_slot(GRANT_SLOT))):
+                if says_mailbox_lost(tracker.latest_message.get("text")):
+                    # "chcę zmienić login, ale do starego nie mam już dostępu": said before the
+                    # address is asked for, so the visitor can go to a consultant at once
+                    dispatcher.utter_message(response=UTTER_MAILBOX_NEEDED)
                 # "chcę zmienić pakiet na srebrny, mail jan@x.pl": the address in the message
                 # that starts the form is the one to verify - never asked for again.
                 own_address = visitor_address_in_message(
@@ -391,6 +408,21 @@ class VerifiedIdentityValidator(EmailSlotValidator, BaseFormValidator, ABC):
         return {}
 
     # --- validation --------------------------------------------------------------------
+
+    async def validate_email(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        if normalize_email(slot_value) is None and (
+            latest_intent(tracker) in CODE_NOT_RECEIVED_INTENTS or says_mailbox_lost(slot_value)
+        ):
+            # "nie mam jak odebrać kodu" where the address is asked: no code was sent yet, and
+            # one can only go to the account's mailbox - an address of it, or a consultant.
+            return self.reject(dispatcher, EMAIL_SLOT, UTTER_MAILBOX_NEEDED)
+        return await super().validate_email(slot_value, dispatcher, tracker, domain)
 
     async def email_accepted(
         self, email: Text, dispatcher: CollectingDispatcher, tracker: Tracker

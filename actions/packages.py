@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -54,6 +53,7 @@ from actions.identity import (
     VerifiedIdentityValidator,
     identity_expired_events,
 )
+from actions.people import fold
 from actions.tracker import action_before_latest_message, latest_intent
 from common.polish import format_iso_date
 
@@ -146,18 +146,11 @@ _CHANGE_REFUSALS = {
 _NAME_STEMS = (("zielon", "green"), ("srebrn", "silver"), ("zlot", "gold"))
 
 
-def _plain(text: str) -> str:
-    """Lower case without diacritics ("Złoty" -> "zloty")."""
-    text = text.replace("ł", "l").replace("Ł", "L")
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-
-
 def package_code(value: Any) -> Optional[str]:
     """green / silver / gold for any form of a package name, else None."""
     if not isinstance(value, str):
         return None
-    text = _plain(value.strip())
+    text = fold(value.strip())
     if text in ("green", "silver", "gold"):
         return text
     for stem, code in _NAME_STEMS:
@@ -189,7 +182,7 @@ def wanted_package(text: Any, entities: List[Dict[str, Any]]) -> Optional[str]:
     ]
     if len({code for _, code in named}) < 2:
         return None
-    folded = _plain(text)
+    folded = fold(text)
     for start, code in named:
         if _WANTED_PACKAGE_BEFORE.search(folded[:start]):
             return code
@@ -283,7 +276,7 @@ _REPEATABLE = ("price", "gross", "monthly", "change", "documents", "invoicing", 
 
 
 def question_topics(text: Any) -> List[str]:
-    plain = _plain(text) if isinstance(text, str) else ""
+    plain = fold(text) if isinstance(text, str) else ""
     topics = [topic for topic, pattern in _TOPICS if pattern.search(plain)]
     if not topics and _PRICE.search(plain):
         topics = ["price"]
@@ -292,7 +285,7 @@ def question_topics(text: Any) -> List[str]:
 
 def price_aspects(text: Any) -> List[str]:
     """"monthly", "vat", "change": how a question about prices asks."""
-    plain = _plain(text) if isinstance(text, str) else ""
+    plain = fold(text) if isinstance(text, str) else ""
     aspects = []
     if _MONTHLY.search(plain):
         aspects.append("monthly")
@@ -488,7 +481,7 @@ class ActionPackagesInfo(Action):
                         return "gross"
         if named:
             # "a netto?" leads with the net price, anything about VAT / gross with the gross one
-            plain = _plain(text) if isinstance(text, str) else ""
+            plain = fold(text) if isinstance(text, str) else ""
             paid_response = (
                 "utter_package_price_gross" if _GROSS.search(plain) else "utter_package_price"
             )

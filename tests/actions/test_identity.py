@@ -18,6 +18,7 @@ from actions.identity import (
     ActionAskVerificationCode,
     extract_code,
     says_code_not_received,
+    says_mailbox_lost,
     visitor_address_in_message,
     grant_of,
     identity_expired_events,
@@ -802,3 +803,80 @@ async def test_a_code_that_did_not_arrive_when_the_limit_refuses_a_new_one(
         SlotSet("email", JAN),
         SlotSet("requested_slot", "verification_code"),
     ]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Chcę zmienić e-mail na który się loguję, ale do starego nie mam już dostępu", True),
+        ("no nie mam jak odebrać kodu", True),
+        ("nie mam juz dostepu do tej skrzynki", True),
+        ("brak dostępu do poczty firmowej", True),
+        ("stary mail już nie działa", True),
+        ("skrzynka została usunięta po zmianie firmy", True),
+        ("nie mam dostępu do konta", False),
+        ("nie mam maila z kodem", False),
+        ("jan.kowalski@majafirma.pl", False),
+    ],
+)
+def test_says_mailbox_lost(text, expected):
+    assert says_mailbox_lost(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("no nie mam jak odebrać kodu", "code_not_received"),
+        ("nie przyszedł kod", "code_not_received"),
+        ("do tej skrzynki nie mam już dostępu", "inform"),
+    ],
+)
+async def test_no_mailbox_where_the_address_is_asked_offers_a_consultant(
+    domain, live_backend, text, intent
+):
+    """Nothing was sent yet and a code can only go to the account's mailbox: the visitor is
+    told so and offered a consultant or a ticket; the form keeps asking for the address."""
+    validator = ValidateAccountStatusForm()
+    requester = fresh_requester()
+    tracker = form_tracker(
+        validator.form_name(), text=text, intent=intent, requested_slot="email",
+        candidates={"email": text},
+        metadata={"pomocnik_client": {"network": requester["network"]}},
+        sender_id=requester["conversation"],
+    )
+    dispatcher = CollectingDispatcher()
+
+    events = await validator.run(dispatcher, tracker, domain)
+
+    assert events == [SlotSet("email", None), SlotSet("requested_slot", "email")]
+    assert responses(dispatcher) == ["utter_verification_mailbox_needed"]
+
+
+async def test_a_lost_mailbox_in_the_first_message_is_answered_before_the_address_is_asked(
+    domain,
+):
+    events, dispatcher = await start_form(
+        ValidateAccountStatusForm(), domain,
+        "chcę sprawdzić pakiet, ale do starego maila nie mam już dostępu", "account_status",
+    )
+
+    assert responses(dispatcher) == ["utter_verification_mailbox_needed"]
+    assert events[-1] == SlotSet("requested_slot", "email")
+
+
+async def test_an_address_at_the_prompt_is_taken_even_with_a_code_intent(domain, live_backend):
+    """The mailbox notice is only for a message without an address."""
+    validator = ValidateAccountStatusForm()
+    requester = fresh_requester()
+    text = f"kod nie doszedl, moj mail {JAN}"
+    tracker = form_tracker(
+        validator.form_name(), text=text, intent="code_not_received", requested_slot="email",
+        candidates={"email": text},
+        metadata={"pomocnik_client": {"network": requester["network"]}},
+        sender_id=requester["conversation"],
+    )
+    dispatcher = CollectingDispatcher()
+
+    await validator.run(dispatcher, tracker, domain)
+
+    assert responses(dispatcher) == ["utter_verification_code_sent"]
