@@ -119,7 +119,8 @@ _NO_MAILBOX = re.compile(
     r"\bnie\s+mam\s+(?:juz\s+)?(?:jak\s+odebrac|dostepu\s+do\s+(?:\w+\s+)?" + _MAILBOX + r")"
     r"|\bdo\s+(?:\w+\s+)?" + _MAILBOX + r"\s+(?:juz\s+)?nie\s+mam\s+(?:juz\s+)?dostepu"
     r"|\bbrak\s+dostepu\s+do\s+(?:\w+\s+)?" + _MAILBOX
-    + r"|\b" + _MAILBOX + r"\s+(?:juz\s+)?(?:nie\s+dziala|nie\s+istnieje|zostal\w*\s+(?:usuni|zamkni|zlikwidowan))"
+    + r"|\b" + _MAILBOX + r"\s+(?:juz\s+)?"
+    r"(?:nie\s+dziala|nie\s+istnieje|zostal\w*\s+(?:usuni|zamkni|zlikwidowan))"
 )
 # Entity roles of an address that is not the visitor's own (data/nlu/company.yml).
 OTHER_ADDRESS_ROLES = ("member", "new")
