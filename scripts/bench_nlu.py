@@ -67,6 +67,9 @@ SEED = 4242
 # Diacritics stripped from the "stripped" test folds: what a keyboard without the Polish
 # layout produces. Case is kept (our folding component and Rasa's lower-casing handle it).
 STRIP = str.maketrans("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ", "acelnoszzACELNOSZZ")
+# The understanding issue's targets for this benchmark.
+TARGET_RATIO = 1.05
+TARGET_MACRO_F1 = 0.93
 FALLBACK_GRID = [0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8]
 AMBIGUITY_GRID = [0.0, 0.05, 0.1]
 
@@ -130,6 +133,25 @@ TensorFlow model Rasa is ready in 10-11 s instead of 45-49 s, takes 587 MB inste
 spends ~5 ms instead of ~11 on NLU per turn. The fold comparison of the two is in the results
 above when this script runs with `--extra diet=scripts/nlu_configs/diet_entities.yml`
 (`make bench-nlu`).
+
+**The classifier's settings and a lemma lexicon, measured again 2026-12-04 (4,706 examples,
+41 intents), nothing changed.** Intent-only runs of the classifier on this script's 5 folds
+(seed 4242; macro-F1 / accuracy): as configured (C=20, char_wb 1-4 + word 1-2) 0.871 / 0.878;
+C=50 0.872 / 0.879; a linear SVM 0.869 / 0.874; char_wb 2-5 0.869 / 0.876; char_wb 1-5 + word
+1-3 0.864 / 0.873; the folded morfeusz2 lexicon (every form of every training lemma folded to
+ASCII and mapped to its lemma, as a third bag of words) 0.867 / 0.875. All within half a point:
+modelling has plateaued on these folds.
+
+**Why macro-F1 stays near 0.87 (the target is 0.93).** Of the 573 held-out examples the
+classifier gets wrong over the 5 folds, 331 (58%) are short answers and closings whose meaning
+is the question they answer, not their words: "ok", "jasne", "dobra" are `affirm` after a
+yes/no question and `done` after an answer; "na srebrny", "zarząd", "pełnomocnika" are `inform`
+inside a form and the operation outside one; "nie tym razem", "odpuść" are `deny` or `stop`.
+The examples carry no question, so no classifier can tell them apart; in a conversation the
+rules decide by the question asked (see `docs/conversations.md`), which is what `make
+bench-conversations` measures (95.3% of 717 turns as expected). Most of the other 242 are
+neighbours within one area (`account_status` / `packages_info` 14, `login_help` /
+`register_account` 11, `forgot_comarch_id` / `pin_unclear` 10, the four device intents 38).
 """
 
 
@@ -412,6 +434,13 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text("", encoding="utf-8")
 
+    # what a partial --json dump needs to be rendered as the run it is part of
+    meta = {
+        "n_examples": len(examples),
+        "n_intents": len(data.intents),
+        "n_entity_examples": len(data.entity_examples),
+        "folds": args.folds,
+    }
     print(
         f"{len(examples)} examples, {len(data.intents)} intents, "
         f"{len(data.entity_examples)} with entities; {args.folds} folds; "
@@ -469,7 +498,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
                     r["correct"] for r in records[label]["stripped"][-len(texts):]
                 )
                 if args.json:  # partial results survive an interrupted run
-                    dump_json(Path(args.json), records, times)
+                    dump_json(Path(args.json), records, times, meta)
                 print(
                     f"fold {fold_index + 1}/{args.folds} {label:>8}: trained in {seconds:5.1f}s, "
                     f"accuracy {acc:.3f}, stripped {acc_s:.3f}",
@@ -479,9 +508,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     return {
         "records": records,
         "times": times,
-        "n_examples": len(examples),
-        "n_intents": len(data.intents),
-        "n_entity_examples": len(data.entity_examples),
+        **meta,
         "fallback": {"ours": our_fallback, "default": default_fallback},
         "data_dir": args.data,
         "pipelines": pipelines,
@@ -590,6 +617,24 @@ def render(result: Dict[str, Any], args: argparse.Namespace) -> str:
         add(
             "Ours beats the default on both versions of the data: "
             f"**{'yes' if beats else 'NO'}**."
+        )
+        add("")
+        add("| target | normal | stripped | |")
+        add("|---|---:|---:|---|")
+        ratios = {
+            v: summary["ours"][v]["macro_f1"] / summary["default"][v]["macro_f1"]
+            for v in ("normal", "stripped")
+        }
+        add(
+            f"| macro-F1 ours / default ≥ {TARGET_RATIO} | {ratios['normal']:.3f} | "
+            f"{ratios['stripped']:.3f} | "
+            f"{'met' if min(ratios.values()) >= TARGET_RATIO else '**missed**'} |"
+        )
+        ours_f1 = {v: summary["ours"][v]["macro_f1"] for v in ("normal", "stripped")}
+        add(
+            f"| macro-F1 of ours ≥ {TARGET_MACRO_F1} | {ours_f1['normal']:.3f} | "
+            f"{ours_f1['stripped']:.3f} | "
+            f"{'met' if min(ours_f1.values()) >= TARGET_MACRO_F1 else '**missed**'} |"
         )
     else:
         add("Rasa's default pipeline was not run this time (`--only`).")
@@ -735,7 +780,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # Re-render a finished run's report (e.g. after changing the fallback thresholds
         # in config.yml) without retraining anything.
         result = from_json(Path(args.render_from), ROOT / args.config)
-        args.folds = len(result["times"]["ours"])
+        args.folds = result.get("folds") or len(result["times"]["ours"])
         minutes = result.get("minutes")
     else:
         started = time.perf_counter()
@@ -743,7 +788,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         minutes = (time.perf_counter() - started) / 60
         result["minutes"] = minutes
         if args.json:
-            meta_keys = ("n_examples", "n_intents", "n_entity_examples", "minutes")
+            meta_keys = ("n_examples", "n_intents", "n_entity_examples", "folds", "minutes")
             dump_json(
                 Path(args.json),
                 result["records"],
