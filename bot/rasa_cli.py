@@ -2,7 +2,7 @@
 (common/third_party_warnings.py): ``python -m bot.rasa_cli run …`` is ``rasa run …``.
 
 The Procfile starts Rasa this way, so ``make run`` shows the health lines and the warnings that
-matter; everything else about Rasa is unchanged (same arguments, same exit code), but for three
+matter; everything else about Rasa is unchanged (same arguments, same exit code), but for four
 documented patches. Two change no result, only the CPU a turn takes:
 
 - Rasa's check of the action server's answers builds its JSON-schema validator once instead of
@@ -12,7 +12,9 @@ documented patches. Two change no result, only the CPU a turn takes:
   its own cache is smaller than this model's rules).
 
 The third gives the NLU the conversation's recent intents (bot/rasa_ext/recent_intents.py): the
-`TopicPrior` component in config.yml reads a follow-up in the light of the topic at hand.
+`TopicPrior` component in config.yml reads a follow-up in the light of the topic at hand. The
+fourth ends the two-stage fallback at a typed question about something else, which Rasa took for
+the "Nie, o coś innego" button (bot/rasa_ext/fallback_loop.py).
 
 Rasa sets up its own warning filters when a command starts (``once`` for every UserWarning, in
 front of the others); pyparsing's deprecations are UserWarnings too, so the silencing filters
@@ -28,13 +30,15 @@ from common import third_party_warnings
 
 def install() -> None:
     """Silence now, and again each time Rasa has set up its own filters; put the cached check of
-    the action server's answers, the cache of parsed rules and the recent intents in place."""
+    the action server's answers, the cache of parsed rules, the recent intents and the end of
+    the fallback loop in place."""
     third_party_warnings.silence()
-    from bot.rasa_ext import action_check, recent_intents, rule_cache
+    from bot.rasa_ext import action_check, fallback_loop, recent_intents, rule_cache
 
     action_check.install()
     rule_cache.install()
     recent_intents.install()
+    fallback_loop.install()
     import rasa.utils.common as rasa_common
 
     rasa_filters = rasa_common._filter_warnings

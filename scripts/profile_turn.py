@@ -250,11 +250,12 @@ def child(args: argparse.Namespace) -> None:
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
 
-    from bot.rasa_ext import action_check, recent_intents, rule_cache
+    from bot.rasa_ext import action_check, fallback_loop, recent_intents, rule_cache
     from bot.rasa_ext.tracker_store import RedactingSQLTrackerStore
 
     assert rule_cache.install()  # as bot.rasa_cli starts Rasa
     assert recent_intents.install()
+    assert fallback_loop.install()
     if not args.rasa_check:  # as bot.rasa_cli starts Rasa
         assert action_check.install()
 

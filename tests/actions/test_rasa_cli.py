@@ -1,6 +1,6 @@
 """bot/rasa_cli.py: Rasa started as `python -m bot.rasa_cli …` gets its patches
-(bot/rasa_ext/action_check.py, bot/rasa_ext/rule_cache.py, bot/rasa_ext/topic_prior.py) the moment Rasa imports the modules
-they patch, without importing those modules (or TensorFlow) itself."""
+(bot/rasa_ext/action_check.py, rule_cache.py, recent_intents.py, fallback_loop.py) the moment
+Rasa imports the modules they patch, without importing those modules (or TensorFlow) itself."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def test_rasa_cli_patches_rasa_when_rasa_imports_the_modules():
         "from bot import rasa_cli\n"
         "rasa_cli.install()\n"
         "patched = ('rasa.core.actions.action', 'rasa.core.policies.rule_policy',\n"
-        "           'rasa.core.processor', 'tensorflow')\n"
+        "           'rasa.core.processor', 'rasa.core.actions.two_stage_fallback',\n"
+        "           'tensorflow')\n"
         "assert not [name for name in patched if name in sys.modules]\n"
         "from rasa.core.agent import load_agent\n"  # as `rasa run` reaches them
         "from rasa.core.actions.action import RemoteAction\n"
@@ -31,6 +32,8 @@ def test_rasa_cli_patches_rasa_when_rasa_imports_the_modules():
         "assert rule_cache.rasa_rule_key_to_state.__func__.__module__ == "
         "'rasa.core.policies.rule_policy'\n"
         "assert MessageProcessor._parse_message_with_graph.with_recent_intents\n"
+        "from rasa.core.actions.two_stage_fallback import TwoStageFallbackAction\n"
+        "assert TwoStageFallbackAction.is_done.ends_at_typed_out_of_scope\n"
         "print('patched')\n"
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
