@@ -271,13 +271,13 @@ def says_code_not_received(tracker: Tracker, text: Any) -> bool:
     one) instead of giving it: by the intent, or by the words when the NLU read it otherwise."""
     if latest_intent(tracker) in CODE_NOT_RECEIVED_INTENTS:
         return True
-    return isinstance(text, str) and bool(_NOT_RECEIVED.search(fold(text)))
+    return bool(_NOT_RECEIVED.search(fold(text)))
 
 
 def says_mailbox_lost(text: Any) -> bool:
     """Whether the message says the visitor cannot read the account's mailbox ("do starego
     maila nie mam już dostępu"), where the verification code would go."""
-    return isinstance(text, str) and bool(_NO_MAILBOX.search(fold(text)))
+    return bool(_NO_MAILBOX.search(fold(text)))
 
 
 def _identity_events(identity: Identity) -> Dict[Text, Any]:

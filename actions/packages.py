@@ -276,7 +276,7 @@ _REPEATABLE = ("price", "gross", "monthly", "change", "documents", "invoicing", 
 
 
 def question_topics(text: Any) -> List[str]:
-    plain = fold(text) if isinstance(text, str) else ""
+    plain = fold(text)
     topics = [topic for topic, pattern in _TOPICS if pattern.search(plain)]
     if not topics and _PRICE.search(plain):
         topics = ["price"]
@@ -285,7 +285,7 @@ def question_topics(text: Any) -> List[str]:
 
 def price_aspects(text: Any) -> List[str]:
     """"monthly", "vat", "change": how a question about prices asks."""
-    plain = fold(text) if isinstance(text, str) else ""
+    plain = fold(text)
     aspects = []
     if _MONTHLY.search(plain):
         aspects.append("monthly")
@@ -481,7 +481,7 @@ class ActionPackagesInfo(Action):
                         return "gross"
         if named:
             # "a netto?" leads with the net price, anything about VAT / gross with the gross one
-            plain = fold(text) if isinstance(text, str) else ""
+            plain = fold(text)
             paid_response = (
                 "utter_package_price_gross" if _GROSS.search(plain) else "utter_package_price"
             )
