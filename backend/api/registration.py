@@ -33,11 +33,11 @@ from backend.mail.registration_emails import hours_text
 from backend.models import PackageCode
 from backend.services import registration as registration_service
 from backend.services.activation import (
-    ACTIVATION_TTL,
     ActivationResendLimited,
     InvalidActivationLink,
     InvalidPersonName,
 )
+from backend.services.activation_links import ACTIVATION_TTL
 from backend.services.registration import RegistrationForm, RegistrationResult
 
 bp = Blueprint("registration_v1", url_prefix="/api/v1")

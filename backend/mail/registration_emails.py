@@ -21,6 +21,9 @@ class ActivationVariant(enum.StrEnum):
     EXISTING_ACCOUNT = "existing_account"
     # The person asked for a new link.
     RESEND = "resend"
+    # The person asked to reset a password the account never had (not activated yet, e.g.
+    # invited by a colleague): activating it sets the first one (and asks for a missing name).
+    PASSWORD_NOT_SET = "password_not_set"
     # The form's address already belongs to another account: nothing was created (a notice, with
     # an activation link for that account only if it still needs one).
     EMAIL_TAKEN = "email_taken"

@@ -1,4 +1,5 @@
-"""Activation of the Comarch Cloud login: the link e-mail, resending it, and the first password.
+"""Activation of the Comarch Cloud login: resending the link e-mail (issued by
+``services/activation_links.py``) and the first password.
 
 - An activation link (TokenPurpose.ACTIVATION) is valid for 48 hours: the guide sends people from
   the registration form to their mailbox, often the next day; the link only ever goes to the
@@ -27,20 +28,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.deps import Deps
 from backend.errors import DomainError, InvalidToken, PasswordPolicyViolation, RateLimited
-from backend.mail import registration_emails
 from backend.mail.registration_emails import ActivationVariant
-from backend.models import Account, AccountState, Token, TokenPurpose
+from backend.models import AccountState, Token, TokenPurpose
 from backend.people import NAME_RULES, check_person_name
 from backend.repositories import accounts
 from backend.security.password_policy import check_password
-from backend.services import audit, outbox, tokens
+from backend.services import audit, tokens
+from backend.services.activation_links import (
+    ACTIVATION_EMAILS,
+    needs_activation,
+    queue_activation_email,
+)
 from backend.services.auth import LOGIN_FAILURES
 from backend.services.rate_limit import LimitReached, RateLimit, Requester, acquire
 
-ACTIVATION_TTL = timedelta(hours=48)
 HOUR = timedelta(hours=1)
-# Links to one mailbox per hour, whoever asked (resend or registration).
-ACTIVATION_EMAILS = RateLimit("activation_email", limit=10, window=HOUR)
 # Resend requests: one address from one network, one conversation, one network.
 RESEND_PER_ADDRESS_AND_NETWORK = RateLimit("activation_resend_pair", limit=3, window=HOUR)
 RESEND_PER_CONVERSATION = RateLimit("activation_resend_conversation", limit=5, window=HOUR)
@@ -80,62 +82,12 @@ class ActivationTarget:
         return self.name is None
 
 
-def needs_activation(account: Account) -> bool:
-    """Whether the account still has to set its Comarch Cloud password (locked ones never)."""
-    if account.state == AccountState.LOCKED:
-        return False
-    return account.state == AccountState.PENDING_ACTIVATION or not account.cloud_login_activated
-
-
 class ActivationResendLimited(RateLimited):
     code = "activation_resend_limited"
     template = (
         "Zamówiono już zbyt wiele linków aktywacyjnych w krótkim czasie. Spróbuj ponownie za "
         "{minutes} min i sprawdź najnowszą wiadomość „Aktywacja konta Comarch Cloud” (także w "
         "folderze ze spamem)."
-    )
-
-
-async def may_send_activation(session: AsyncSession, deps: Deps, account: Account) -> bool:
-    """Count one link to the account's mailbox, unless the hour's cap is used up (atomic)."""
-    try:
-        await ACTIVATION_EMAILS.acquire(session, account.email, deps.clock)
-    except LimitReached:
-        return False
-    return True
-
-
-async def queue_activation_email(
-    session: AsyncSession,
-    deps: Deps,
-    account: Account,
-    variant: ActivationVariant,
-    *,
-    actor: str,
-    comarch_id: str | None = None,
-    package_name: str | None = None,
-) -> None:
-    """Issue a new activation link (cancelling the previous one) and queue its e-mail.
-
-    Runs in the caller's transaction; the caller calls ``deps.mail_queued()`` after commit.
-    """
-    raw = await tokens.issue(session, account, TokenPurpose.ACTIVATION, ACTIVATION_TTL, deps.clock)
-    outbox.queue(
-        session,
-        registration_emails.activation(
-            to_address=account.email,
-            name=account.name,
-            variant=variant,
-            link=deps.link("/activate", raw),
-            ttl_hours=int(ACTIVATION_TTL.total_seconds() // 3600),
-            comarch_id=comarch_id,
-            package_name=package_name,
-        ),
-        deps.clock,
-    )
-    audit.record(
-        session, deps.clock, actor=actor, action="activation_link_sent", account_id=account.id,
-        variant=variant.value,
     )
 
 
@@ -221,12 +173,13 @@ class ActivationService:
             account.cloud_login_activated = True
             if account.state == AccountState.PENDING_ACTIVATION:
                 account.state = AccountState.ACTIVE
-            # Any other activation link of the account stops working with this one.
+            # Any other link of the account to this page (an activation link, or the invitation
+            # when a link was asked for later) stops working with this one.
             await session.execute(
                 update(Token)
                 .where(
                     Token.account_id == account.id,
-                    Token.purpose == TokenPurpose.ACTIVATION,
+                    Token.purpose.in_(PAGE_PURPOSES),
                     Token.consumed_at.is_(None),
                 )
                 .values(consumed_at=now, consumed_reason="replaced")

@@ -9,11 +9,13 @@ from backend import metrics
 from backend.deps import Deps
 from backend.errors import InvalidCredentials, PasswordPolicyViolation, RateLimited
 from backend.mail import builders
+from backend.mail.registration_emails import ActivationVariant
 from backend.models import Account, AccountState, TokenPurpose
 from backend.repositories import accounts
 from backend.repositories import login_sessions as session_queries
 from backend.security.password_policy import check_password
 from backend.services import audit, login_sessions, outbox, tokens
+from backend.services.activation_links import may_send_activation, queue_activation_email
 from backend.services.rate_limit import LimitReached, RateLimit
 
 # Reset e-mails per account per hour; past it the request is answered the same and nothing is sent.
@@ -52,7 +54,11 @@ class AuthService:
         self._reset_ttl = timedelta(minutes=deps.settings.reset_token_ttl_minutes)
 
     async def request_password_reset(self, email: str, *, actor: str) -> None:
-        """Send a reset link if the account exists; the caller learns nothing either way."""
+        """Send a reset link if the account exists; the caller learns nothing either way.
+
+        An account not activated yet has no password to reset: it gets its activation link
+        instead, because activating is what sets the first password - and asks an invited
+        person for the name the account lacks, which a reset would skip."""
         async with self._sessions.begin() as session:
             account = await accounts.get_by_email(session, email)
             if account is None:
@@ -61,23 +67,31 @@ class AuthService:
                 await RESET_EMAILS.acquire(session, account.email, self._clock)
             except LimitReached:
                 return  # the same answer; nothing is sent
-            raw = await tokens.issue(
-                session, account, TokenPurpose.PASSWORD_RESET, self._reset_ttl, self._clock
-            )
-            outbox.queue(
-                session,
-                builders.password_reset(
-                    to_address=account.email,
-                    name=account.name,
-                    link=self._deps.link("/reset-password", raw),
-                    ttl_minutes=int(self._reset_ttl.total_seconds() // 60),
-                ),
-                self._clock,
-            )
-            audit.record(
-                session, self._clock, actor=actor, action="password_reset_requested",
-                account_id=account.id,
-            )
+            if account.state == AccountState.PENDING_ACTIVATION:
+                if not await may_send_activation(session, self._deps, account):
+                    return
+                await queue_activation_email(
+                    session, self._deps, account, ActivationVariant.PASSWORD_NOT_SET,
+                    actor=actor,
+                )
+            else:
+                raw = await tokens.issue(
+                    session, account, TokenPurpose.PASSWORD_RESET, self._reset_ttl, self._clock
+                )
+                outbox.queue(
+                    session,
+                    builders.password_reset(
+                        to_address=account.email,
+                        name=account.name,
+                        link=self._deps.link("/reset-password", raw),
+                        ttl_minutes=int(self._reset_ttl.total_seconds() // 60),
+                    ),
+                    self._clock,
+                )
+                audit.record(
+                    session, self._clock, actor=actor, action="password_reset_requested",
+                    account_id=account.id,
+                )
         self._deps.mail_queued()
 
     async def reset_target(self, raw_token: str) -> ResetLinkTarget:

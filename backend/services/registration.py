@@ -66,7 +66,7 @@ from backend.models import (
 from backend.polish import add_years, format_date, hours
 from backend.repositories import accounts, licences
 from backend.services import audit, outbox, rate_limit
-from backend.services.activation import (
+from backend.services.activation_links import (
     ACTIVATION_TTL,
     may_send_activation,
     needs_activation,

@@ -11,7 +11,7 @@ from backend.demo_data import ANNA_NOWAK, JAN_KOWALSKI
 from backend.models import Account, AccountState, AuditEvent, Subscription, Token, TokenPurpose
 from backend.repositories import accounts
 from backend.services import tokens
-from backend.services.activation import ACTIVATION_EMAILS
+from backend.services.activation_links import ACTIVATION_EMAILS
 from tests.backend.test_registration_api import (
     NEW_EMAIL,
     SUBJECT,

@@ -24,10 +24,8 @@ from backend.models import (
     Token,
     TokenPurpose,
 )
-from backend.services.activation import (
-    ACTIVATION_EMAILS,
-    RESEND_PER_ADDRESS_AND_NETWORK,
-)
+from backend.services.activation import RESEND_PER_ADDRESS_AND_NETWORK
+from backend.services.activation_links import ACTIVATION_EMAILS
 from backend.services.auth import LOGIN_FAILURES, RESET_EMAILS
 from backend.services.registration import (
     EMAIL_TAKEN_NOTICES,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.models import Account, AccountState, AuditEvent, Token
+from backend.models import Account, AccountState, AuditEvent, Token, TokenPurpose
 from backend.people import NAME_RULES, check_person_name, member_label
 from tests.backend.test_company_api import (
     MEMBERS,
@@ -293,3 +293,43 @@ async def test_the_openapi_document_describes_the_optional_name(http, backend):
         "/ActivationConfirmRequest"
     )
     assert Account.__table__.c.name.nullable is True
+
+
+# --- "forgot password" before the invitation was accepted ----------------------------------------
+
+
+async def test_forgot_password_before_activation_sends_the_activation_link_that_asks_the_name(
+    http, backend, smtp, jan, grant_for
+):
+    """A reset would set a password and skip the name the account lacks: the invited person gets
+    the activation link instead, whose page asks for the name; either link then does nothing."""
+    _, invitation = await invited(http, smtp, grant_for, jan)
+
+    asked = await http.post(
+        "/api/v1/auth/password-reset", json={"email": EWA}, headers=backend.service_headers()
+    )
+
+    assert asked.status_code == 202
+    messages = await smtp.wait_for(2)
+    message = messages[-1]
+    assert message["To"] == EWA and message["Subject"] == "Aktywacja konta Comarch Cloud"
+    text = body_text(message)
+    assert "to konto nie zostało jeszcze" in text and "prosiłeś(-aś) o reset hasła" in text
+    assert "/reset-password" not in text
+    assert await count(backend, Token, Token.purpose == TokenPurpose.PASSWORD_RESET) == 0
+    link = link_in(message, "/activate")
+    page = await http.get(link)
+    assert page.status_code == 200 and '<label for="name">Imię i nazwisko</label>' in page.text
+
+    refused = await http.post("/activate", data=form(link))
+    assert refused.status_code == 422 and "Podaj imię i nazwisko." in refused.text
+    assert (await account(backend, EWA)).state == AccountState.PENDING_ACTIVATION
+
+    done = await http.post("/activate", data=form(link, name="Ewa Lis"))
+    assert done.status_code == 200, done.text
+    stored = await account(backend, EWA)
+    assert stored.name == "Ewa Lis" and stored.state == AccountState.ACTIVE
+    # the invitation's own link no longer sets a password
+    reused = await http.post("/activate", data=form(invitation, name="Ktoś Inny"))
+    assert reused.status_code == 400
+    assert (await account(backend, EWA)).name == "Ewa Lis"
