@@ -50,7 +50,8 @@ async def queue_activation_email(
     comarch_id: str | None = None,
     package_name: str | None = None,
 ) -> None:
-    """Issue a new activation link (cancelling the previous one) and queue its e-mail.
+    """Issue a new activation link (a `Token` row; the previous one is cancelled) and queue its
+    e-mail.
 
     Runs in the caller's transaction; the caller calls ``deps.mail_queued()`` after commit.
     """
