@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from backend.demo_data import ANNA_NOWAK, JAN_KOWALSKI, LICENCE_WITHOUT_ACCOUNT
 from backend.models import (
     Account,
+    AccountState,
     AuditEvent,
     ComarchLicence,
     OutboxMessage,
@@ -258,6 +259,25 @@ async def test_parallel_reset_requests_send_at_most_the_limit(http, backend, smt
     assert statuses(responses) == {202: BURST}  # the same answer, whatever happened
     reset = Token.purpose == TokenPurpose.PASSWORD_RESET
     assert await count(backend, Token, reset) == RESET_EMAILS.limit
+
+
+async def test_parallel_resets_of_an_account_not_activated_send_activation_links_within_limits(
+    http, backend, smtp
+):
+    """Such an account gets its activation link instead of a reset link: the reset limit still
+    bounds how many are sent (it is below the mailbox's link cap), and one link stays live."""
+    pending = "nowa.osoba@majafirma.pl"
+    async with backend.app.ctx.sessions.begin() as session:
+        session.add(Account(email=pending, name=None, state=AccountState.PENDING_ACTIVATION))
+    headers = backend.service_headers()
+    responses = await burst(http, [(RESET, {"email": pending}, headers)] * BURST)
+    assert statuses(responses) == {202: BURST}
+    activation = Token.purpose == TokenPurpose.ACTIVATION
+    assert await count(backend, Token, activation) == RESET_EMAILS.limit
+    assert await count(backend, Token, activation, Token.consumed_at.is_(None)) == 1
+    assert await count(backend, Token, Token.purpose == TokenPurpose.PASSWORD_RESET) == 0
+    sent = AuditEvent.action == "activation_link_sent"
+    assert await count(backend, AuditEvent, sent) == RESET_EMAILS.limit
 
 
 async def test_parallel_ticket_emails_stop_at_the_limit(http, backend, smtp):
